@@ -1,0 +1,149 @@
+"""The form definition agrees with the spec, and its expressions mean what they say."""
+
+import csv
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, strategies as st
+
+from xlsx_tools import expr as ex
+from xlsx_tools.form import load_form, parse_cell, cell_name
+
+SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "spec" / "fields.tsv"
+
+
+@pytest.fixture(scope="module")
+def form():
+    return load_form()
+
+
+def spec_rows():
+    if not SPEC.exists():
+        pytest.skip(f"spec not found at {SPEC}")
+    with SPEC.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def test_every_spec_field_is_defined_exactly(form):
+    rows = spec_rows()
+    assert [r["id"] for r in rows] == [f.id for f in form.fields]
+    for r in rows:
+        f = form.field(r["id"])
+        assert (f.section, f.label, f.unit) == (r["section"], r["label"], r["unit"])
+        if r["type"].startswith("choice:"):
+            assert f.type == "choice"
+            assert f.choices == tuple(r["type"][7:].split("|"))
+        else:
+            assert f.type == r["type"]
+        if r["required"] == "yes":
+            assert f.required and f.required_when is None
+        elif r["required"] == "no":
+            assert not f.required
+        else:
+            # conditional: every field the condition names appears in the spec's wording
+            assert f.required_when is not None
+            for name in ex.fields_of(f.required_when):
+                assert name in r["required"]
+
+
+def test_every_field_has_one_input_cell_and_a_label(form):
+    addresses = [form.input_cell(f.id).address for f in form.fields]
+    assert len(set(addresses)) == len(addresses)
+    for f in form.fields:
+        labels = form.label_for(f.id)
+        assert labels, f.id
+        nearest = labels[0]
+        candidates = {nearest} | {f"{g} {nearest}" for g in labels[1:]}
+        assert f.label in candidates or nearest.startswith(f.label), (f.id, labels)
+
+
+def test_sections_follow_the_template_order(form):
+    headings = [c.text for c in form.table.cells if c.kind == "heading"]
+    assert headings == ["一、基本信息", "二、平台基本情况", "三、平台运行情况",
+                        "四、平台建设情况", "五、平台重要信息变更情况", "六、平台情况概要介绍"]
+    # each field's input sits under its own section's heading
+    heading_rows = {c.text: c.row for c in form.table.cells if c.kind == "heading"}
+    order = sorted(heading_rows.items(), key=lambda kv: kv[1])
+    for f in form.fields:
+        cell = form.input_cell(f.id)
+        if cell.sheet != form.table.name:
+            continue
+        above = [name for name, row in order if row < cell.row]
+        assert above[-1] == f.section, f.id
+
+
+def test_collected_achievements_is_entered_once_and_shown_twice(form):
+    shows = form.show_cells("collected_achievements")
+    assert len(shows) == 1 and shows[0].row > form.input_cell("collected_achievements").row
+
+
+def test_periods_follow_the_batch(form):
+    assert form.period_for("第三批").name == "到期复核"
+    assert str(form.period_for("第三批").start) == "2019-01-21"
+    for batch in ("第一批", "第二批", "第四批"):
+        p = form.period_for(batch)
+        assert (p.name, str(p.start), str(p.end)) == ("年度评估", "2021-07-01", "2022-06-30")
+
+
+def test_rules_cover_the_spec_and_name_real_fields(form):
+    ids = {r.id for r in form.rules}
+    assert ids == {"R01", "R02", "R03", "R04", "R05", "R06", "R07", "R08", "R11", "R12", "R13"}
+    # R14-R16 are conditional requirements, carried by the fields themselves
+    assert {f.required_code for f in form.fields} >= {"R11", "R13", "R14", "R15", "R16"}
+
+
+def test_file_stem(form):
+    assert form.file_stem("第一批", "检验检测", "某研究院") == "第一批-检验检测类-某研究院"
+
+
+@pytest.mark.parametrize("ref,rc", [("A1", (1, 1)), ("$C$5", (5, 3)), ("AA10", (10, 27)), ("XFD1", (1, 16384))])
+def test_cell_names_round_trip(ref, rc):
+    assert parse_cell(ref) == rc
+    assert cell_name(*rc) == ref.replace("$", "")
+
+
+# -- expressions ---------------------------------------------------------------
+
+def test_parse_shapes():
+    e = ex.parse("(blank(a) or a = 0) and b >= 1")
+    assert isinstance(e, ex.And) and ex.fields_of(e) == ["a", "b"]
+    assert ex.parse("x != '检验检测'") == ex.Compare("!=", ex.Field("x"), ex.Const("检验检测"))
+
+
+@pytest.mark.parametrize("bad", ["a <", "a = = b", "(a > 1", "blank(1)", "a > 1 b", "a ~ b"])
+def test_parse_errors(bad):
+    with pytest.raises(ex.ExpressionError):
+        ex.parse(bad)
+
+
+def test_unknown_values_stay_silent():
+    rule = ex.parse("a <= b")
+    assert ex.evaluate(rule, {"a": 3, "b": None}) is None
+    assert ex.evaluate(rule, {"a": 3, "b": 2}) is False
+    assert ex.evaluate(ex.parse("blank(a) or a = 0"), {"a": None}) is True
+    assert ex.evaluate(ex.parse("a >= 1 or b >= 1"), {"a": None, "b": 2}) is True
+    assert ex.evaluate(ex.parse("a >= 1 or b >= 1"), {"a": None, "b": 0}) is None
+
+
+values = st.one_of(st.none(), st.integers(0, 5).map(Decimal))
+
+
+@given(values, values, values)
+def test_kleene_logic_matches_truth_tables(a, b, c):
+    env = {"a": a, "b": b, "c": c}
+    e = ex.parse("a > 1 and (b = 0 or not c >= 2)")
+    parts = [ex.evaluate(ex.parse(s), env) for s in ("a > 1", "b = 0", "c >= 2")]
+    p_or = True if (parts[1] is True or parts[2] is False) else (
+        None if None in (parts[1], parts[2]) else False)
+    expected = False if (parts[0] is False or p_or is False) else (
+        None if None in (parts[0], p_or) else True)
+    assert ex.evaluate(e, env) == expected
+
+
+def test_excel_pair_guards_unknowns():
+    t, f = ex.to_excel(ex.parse("a <= b"), lambda i: f"S!${i.upper()}$1")
+    assert t == "AND(ISNUMBER(S!$A$1),ISNUMBER(S!$B$1),S!$A$1<=S!$B$1)"
+    assert f == "AND(ISNUMBER(S!$A$1),ISNUMBER(S!$B$1),S!$A$1>S!$B$1)"
+    t, f = ex.to_excel(ex.parse("k = '是'"), lambda i: "S!$K$1")
+    assert t == 'AND(LEN(TRIM(S!$K$1))>0,S!$K$1="是")'
