@@ -1,0 +1,263 @@
+"""Validate returned workbooks: read each, check it, and say what to do.
+
+:func:`validate_file` takes one path and never raises for a bad file: a file that
+cannot be read becomes a rejected :class:`FileResult` whose one finding is the
+reason, so every report lists it. :func:`validate_paths` takes files and folders,
+finds the candidate files in the folders, and checks them (in several processes
+when there are many).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from .form import Form, load_form
+from .read import RejectedFile, read_workbook
+from .rules import ERROR, WARNING, Finding, inspect_workbook
+
+__all__ = [
+    "FileResult", "ValidationRun", "validate_file", "validate_paths", "find_files",
+    "CANDIDATE_SUFFIXES", "VERDICTS", "json_value",
+]
+
+# What a folder is searched for: the workbooks, and the kinds of file people send
+# instead, so that those are listed as rejected rather than silently skipped.
+CANDIDATE_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".xlsb", ".et", ".ett",
+                      ".ods", ".csv", ".wps", ".numbers")
+
+# status -> verdict, and the verdict of a file that could not be read.
+VERDICTS = {"accepted": "通过", "warnings": "有警告", "rejected": "不通过"}
+UNREADABLE = "无法读取"
+
+
+@dataclass
+class FileResult:
+    """The outcome for one file."""
+    file: str                          # the path as found (given, or under a given folder)
+    path: Path
+    status: str                        # accepted | warnings | rejected
+    verdict: str                       # 通过 | 有警告 | 不通过 | 无法读取
+    findings: list[Finding] = field(default_factory=list)
+    values: dict[str, object] = field(default_factory=dict)   # clean values by field id
+    unit_name: str | None = None
+    batch: str | None = None
+    platform_category: str | None = None
+    fill_date: dt.date | None = None
+    reason: str | None = None          # why the file could not be read
+    kind: str | None = None            # the reader's short code for that
+    mtime: float | None = None         # the file's modification time (seconds)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.severity == ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.severity == WARNING)
+
+    @property
+    def readable(self) -> bool:
+        return self.reason is None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def to_dict(self) -> dict[str, Any]:
+        """As in the --json output: numbers as JSON numbers, dates as ISO text."""
+        out: dict[str, Any] = {
+            "file": self.file, "status": self.status, "verdict": self.verdict,
+            "unit_name": self.unit_name, "batch": self.batch,
+            "platform_category": self.platform_category,
+            "findings": [f.to_dict() for f in self.findings],
+            "values": {k: json_value(v) for k, v in self.values.items()},
+        }
+        if self.reason is not None:
+            out["reason"] = self.reason
+            out["kind"] = self.kind
+        return out
+
+
+@dataclass
+class ValidationRun:
+    form: Form
+    files: list[FileResult]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(r.status == "rejected" for r in self.files)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.has_errors else 0
+
+    def counts(self) -> dict[str, int]:
+        """Files per verdict, every verdict present (0 when none)."""
+        out = {v: 0 for v in (*VERDICTS.values(), UNREADABLE)}
+        for r in self.files:
+            out[r.verdict] += 1
+        return out
+
+    def flatten(self, keys: Sequence[str] = ("file", "code", "cells")) -> list[tuple]:
+        """Findings as tuples of the chosen attributes, for short assertions."""
+        rows = []
+        for r in self.files:
+            for f in r.findings:
+                d = {"file": r.file, "name": r.name, "status": r.status, **f.to_dict()}
+                rows.append(tuple(tuple(d[k]) if isinstance(d[k], list) else d[k] for k in keys))
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"form": self.form.id, "files": [r.to_dict() for r in self.files]}
+
+
+def json_value(value: object) -> object:
+    """int stays int; Decimal becomes int or float as typed (3.5, 12); dates ISO text."""
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 \
+            else float(value)
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+# -- one file --------------------------------------------------------------------
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def _rejected(path: Path, shown: str, kind: str, reason: str) -> FileResult:
+    return FileResult(
+        file=shown, path=path, status="rejected", verdict=UNREADABLE,
+        findings=[Finding(kind, ERROR, (), (), reason)],
+        reason=reason, kind=kind, mtime=_mtime(path))
+
+
+def validate_file(path: str | Path, form: Form | None = None, *, shown: str | None = None,
+                  today: dt.date | None = None) -> FileResult:
+    """Read and check one file. Never raises for a bad file."""
+    form = form or load_form()
+    path = Path(path)
+    shown = shown if shown is not None else str(path)
+    try:
+        data = read_workbook(path, form)
+    except RejectedFile as e:
+        return _rejected(path, shown, e.kind or "unreadable", e.reason)
+    except Exception as e:  # noqa: BLE001 - a file must never stop the run; the reason is kept
+        return _rejected(path, shown, "unreadable",
+                         f"读取这个文件时出错（{type(e).__name__}），无法校验。请用 Excel 或 WPS 打开，"
+                         f"另存为 .xlsx 工作簿后重新发送。")
+    values, findings = inspect_workbook(form, data, path.name, today)
+    errors = any(f.severity == ERROR for f in findings)
+    status = "rejected" if errors else ("warnings" if findings else "accepted")
+    keys = form.keys
+    date_fields = [f.id for f in form.fields if f.type == "date"]
+    fill_date = values.get(date_fields[0]) if len(date_fields) == 1 else None
+    return FileResult(
+        file=shown, path=path, status=status, verdict=VERDICTS[status],
+        findings=findings, values=values,
+        unit_name=_text(values.get(keys["unit"])), batch=_text(values.get(keys["batch"])),
+        platform_category=_text(values.get(keys["category"])),
+        fill_date=fill_date if isinstance(fill_date, dt.date) else None,
+        mtime=_mtime(path))
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+# -- many files ------------------------------------------------------------------
+
+def _is_candidate(path: Path) -> bool:
+    name = path.name
+    # Lock files Excel and LibreOffice leave beside an open workbook are not workbooks.
+    if name.startswith("~$") or name.startswith(".~lock."):
+        return False
+    return path.suffix.lower() in CANDIDATE_SUFFIXES
+
+
+def find_files(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
+    """(path, name to show) for every given file, and every candidate under given folders.
+
+    Files given by name are taken whatever their suffix (so a wrong kind is
+    rejected visibly); folders are walked without following links into loops,
+    in a fixed order.
+    """
+    out: list[tuple[Path, str]] = []
+    seen: set[Path] = set()
+    for given in paths:
+        p = Path(given)
+        if p.is_dir():
+            found = []
+            visited: set[tuple[int, int]] = set()
+            for root, dirs, files in os.walk(p, followlinks=True):
+                st = os.stat(root)
+                if (st.st_dev, st.st_ino) in visited:
+                    dirs[:] = []
+                    continue
+                visited.add((st.st_dev, st.st_ino))
+                dirs.sort()
+                for name in files:
+                    f = Path(root) / name
+                    if _is_candidate(f) and f.is_file():
+                        found.append(f)
+            for f in sorted(found, key=lambda f: f.relative_to(p).parts):
+                key = f.resolve()
+                if key not in seen:
+                    seen.add(key)
+                    out.append((f, str(f)))
+        else:
+            key = p.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.append((p, str(given)))
+    return out
+
+
+# Each worker process loads the form once.
+_WORKER_FORM: Form | None = None
+
+
+def _init_worker(source: str) -> None:
+    global _WORKER_FORM
+    _WORKER_FORM = load_form(source)
+
+
+def _work(item: tuple[str, str, dt.date | None]) -> FileResult:
+    path, shown, today = item
+    return validate_file(path, _WORKER_FORM, shown=shown, today=today)
+
+
+def validate_paths(paths: Iterable[str | Path], form: Form | None = None,
+                   jobs: int | None = None, today: dt.date | None = None) -> ValidationRun:
+    """Validate every file given or found under the given folders, in that order.
+
+    ``jobs`` processes (default: one per CPU); 1 runs in this process.
+    """
+    form = form or load_form()
+    found = find_files(paths)
+    jobs = jobs or os.cpu_count() or 1
+    jobs = max(1, min(jobs, len(found)))
+    if jobs == 1:
+        results = [validate_file(p, form, shown=s, today=today) for p, s in found]
+    else:
+        items = [(str(p), s, today) for p, s in found]
+        chunk = max(1, min(16, len(items) // (jobs * 4)))
+        with ProcessPoolExecutor(jobs, initializer=_init_worker,
+                                 initargs=(str(form.source),)) as pool:
+            results = list(pool.map(_work, items, chunksize=chunk))
+    return ValidationRun(form, results)
