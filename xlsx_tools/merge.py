@@ -1,0 +1,986 @@
+"""Add up the returned workbooks: one summary per batch, and an overview.
+
+:func:`merge_paths` validates every file with the same checks as ``validate``,
+resolves what the checks of a single file cannot see (M01 the same unit twice,
+M02 a unit not on the roster, M03 a roster unit that sent nothing, M04 a value
+far out of line with its batch) and adds up the accepted platforms of each
+batch. :func:`write_outputs` writes the files: per batch ``汇总-第X批.xlsx`` and
+``汇总-第X批.csv``, and ``汇总-总览.xlsx``.
+
+Money is added as :class:`~decimal.Decimal`, counts as int, so every total is
+the exact sum of its inputs. Rows are in a fixed order and the workbooks carry
+a fixed creation date, so the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import inspect
+import io
+import math
+import os
+import statistics
+import tomllib
+import unicodedata
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+
+import pandas as pd
+import xlsxwriter
+
+from .form import Field, Form, load_form
+from .rules import ERROR, WARNING, Finding, field_title
+from .validate import FileResult, find_files, validate_file, validate_paths
+
+if TYPE_CHECKING:
+    from .roster import RosterEntry
+
+__all__ = [
+    "merge_paths", "merge_results", "write_outputs", "MergeResult", "BatchSummary",
+    "Submission", "MergeConfig", "merge_config", "batch_file_stem", "STATUSES",
+    "OVERVIEW_STEM", "UNKNOWN_BATCH",
+]
+
+# One status per row of 提交情况.
+ST_ACCEPTED = "已通过"
+ST_WARNINGS = "有警告"
+ST_FAILED = "未通过"
+ST_MISSING = "未提交"
+ST_OFF_ROSTER = "名单外"
+ST_DUPLICATE = "重复"
+STATUSES = (ST_ACCEPTED, ST_WARNINGS, ST_FAILED, ST_MISSING, ST_OFF_ROSTER, ST_DUPLICATE)
+
+OVERVIEW_STEM = "汇总-总览"
+UNKNOWN_BATCH = "无法识别批次"
+ALL_CATEGORIES = "全部"
+
+# What 提交情况 says about M01, so a reader knows why one file was taken.
+DUPLICATE_RULE = ("同一单位在同一批次提交了多个文件时，全部列出：采用填报日期最晚的一份；"
+                  "填报日期相同的，采用文件修改时间最晚的一份；再相同的，采用文件名排在最后的一份。"
+                  "其余标为“重复”，不计入汇总。")
+
+Progress = Callable[[int, int], None]
+
+
+# -- configuration from the form definition -------------------------------------
+
+@dataclass(frozen=True)
+class Share:
+    title: str
+    part: str
+    whole: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MergeConfig:
+    """The ``[merge]`` table of the form definition: M04's thresholds, shares, charts."""
+    outlier_factor: Decimal = Decimal(20)
+    outlier_min_count: int = 5
+    outlier_floor: dict[str, Decimal] = field(default_factory=lambda: {
+        "int": Decimal(1000), "amount": Decimal(1000)})
+    shares: tuple[Share, ...] = ()
+    charts: tuple[Chart, ...] = ()
+
+
+_CONFIG_CACHE: dict[Path, MergeConfig] = {}
+
+
+def merge_config(form: Form) -> MergeConfig:
+    """Read ``[merge]`` from the form's TOML (defaults when there is none)."""
+    cached = _CONFIG_CACHE.get(form.source)
+    if cached is not None:
+        return cached
+    data = tomllib.loads(Path(form.source).read_text(encoding="utf-8")).get("merge", {})
+    default = MergeConfig()
+    floors = dict(default.outlier_floor)
+    floors.update({k: Decimal(str(v)) for k, v in data.get("outlier_floor", {}).items()})
+    config = MergeConfig(
+        outlier_factor=Decimal(str(data.get("outlier_factor", default.outlier_factor))),
+        outlier_min_count=int(data.get("outlier_min_count", default.outlier_min_count)),
+        outlier_floor=floors,
+        shares=tuple(Share(s["title"], s["part"], s["whole"]) for s in data.get("shares", [])),
+        charts=tuple(Chart(c["title"], tuple(c["fields"])) for c in data.get("charts", [])),
+    )
+    numeric = {f.id for f in form.fields if f.numeric}
+    named = [i for s in config.shares for i in (s.part, s.whole)]
+    named += [i for c in config.charts for i in c.fields]
+    wrong = sorted(set(named) - numeric)
+    if wrong:
+        raise ValueError(f"[merge] of {form.source} names fields that are not numbers: {wrong}")
+    _CONFIG_CACHE[form.source] = config
+    return config
+
+
+# -- results ----------------------------------------------------------------------
+
+@dataclass
+class Submission:
+    """One row of 提交情况: a file found, or a roster unit that sent nothing."""
+    batch: str | None
+    unit_name: str | None
+    platform_category: str | None
+    recommending_unit: str | None
+    on_roster: bool | None            # None when no roster was given
+    status: str                       # one of STATUSES
+    result: FileResult | None         # None for 未提交
+    findings: list[Finding]           # the file's own findings, then the merge's
+    note: str = ""
+    added: bool = False               # its values are in the summary
+    roster_row: int | None = None     # position on the roster, for the order
+
+    @property
+    def file(self) -> str:
+        return self.result.file if self.result is not None else ""
+
+    @property
+    def name(self) -> str:
+        return self.result.path.name if self.result is not None else ""
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.severity == ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.severity == WARNING)
+
+    @property
+    def fill_date(self) -> dt.date | None:
+        return self.result.fill_date if self.result is not None else None
+
+
+@dataclass
+class BatchSummary:
+    batch: str
+    rows: list[Submission]            # added platforms, in the summary's order
+    entries: list[Submission]         # every row of 提交情况, in order
+    totals: dict[str, int | Decimal]  # exact sum of every numeric field over ``rows``
+    form: Form
+
+    @property
+    def data(self) -> pd.DataFrame:
+        """One row per added platform, columns = field ids, index = file.
+
+        ints as pandas Int64 (blank = <NA>), amounts as exact Decimal (object
+        column), dates as datetime.date, texts as str.
+        """
+        return _data_frame(self.form, self.rows)
+
+    @property
+    def submissions(self) -> pd.DataFrame:
+        return pd.DataFrame(_submission_records(self.entries), columns=list(SUBMISSION_COLUMNS))
+
+    @property
+    def findings(self) -> pd.DataFrame:
+        return pd.DataFrame(_finding_records(self.entries), columns=list(FINDING_COLUMNS))
+
+    def category_totals(self) -> dict[str, dict[str, int | Decimal]]:
+        """Platform count (key ``"platforms"``) and exact sums per category and for all."""
+        out = {}
+        for cat in (*self.form.categories, ALL_CATEGORIES):
+            rows = [s for s in self.rows if cat == ALL_CATEGORIES or s.platform_category == cat]
+            sums = _sums(self.form, rows)
+            out[cat] = {"platforms": len(rows), **sums}
+        return out
+
+    def count(self, status: str) -> int:
+        return sum(1 for e in self.entries if e.status == status)
+
+
+@dataclass
+class MergeResult:
+    form: Form
+    files: list[FileResult]                      # every file found, as validated
+    batches: dict[str, BatchSummary]             # in the form's batch order
+    unplaced: list[Submission]                   # files whose batch cannot be told
+    roster: list[RosterEntry] | None
+    outputs: list[Path] = field(default_factory=list)
+
+    @property
+    def submissions(self) -> list[Submission]:
+        """Every row of every 提交情况, then the files with no batch."""
+        return [e for b in self.batches.values() for e in b.entries] + self.unplaced
+
+    @property
+    def added(self) -> int:
+        return sum(len(b.rows) for b in self.batches.values())
+
+    @property
+    def exit_code(self) -> int:
+        """0 when at least one platform was added up, 1 when nothing could be."""
+        return 0 if self.added else 1
+
+
+# -- validating ---------------------------------------------------------------------
+
+def _validate_all(paths: Iterable[str | Path], form: Form, jobs: int | None,
+                  progress: Progress | None) -> list[FileResult]:
+    """validate_paths, with a progress callback (done, total) when one is given."""
+    paths = list(paths)
+    if progress is None:
+        return validate_paths(paths, form=form, jobs=jobs).files
+    if "progress" in inspect.signature(validate_paths).parameters:
+        return validate_paths(paths, form=form, jobs=jobs, progress=progress).files
+    # validate_paths has no progress hook yet: the same work, one result at a time.
+    found = find_files(paths)
+    total = len(found)
+    progress(0, total)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, total or 1))
+    results: list[FileResult] = []
+    if jobs == 1:
+        for p, shown in found:
+            results.append(validate_file(p, form, shown=shown))
+            progress(len(results), total)
+        return results
+    with ProcessPoolExecutor(jobs) as pool:
+        futures = [pool.submit(_validate_one, str(p), str(form.source), shown)
+                   for p, shown in found]
+        for fut in futures:
+            results.append(fut.result())
+            progress(len(results), total)
+    return results
+
+
+_WORKER_FORMS: dict[str, Form] = {}
+
+
+def _validate_one(path: str, source: str, shown: str) -> FileResult:
+    form = _WORKER_FORMS.get(source)
+    if form is None:
+        form = _WORKER_FORMS[source] = load_form(source)
+    return validate_file(path, form, shown=shown)
+
+
+def merge_paths(paths: Iterable[str | Path], out_dir: str | Path | None = None,
+                roster: str | Path | Sequence[RosterEntry] | None = None,
+                form: Form | None = None, jobs: int | None = None,
+                progress: Progress | None = None) -> MergeResult:
+    """Validate every file given (folders are searched) and add up the accepted ones.
+
+    ``roster`` is a roster file (as for ``generate --roster``; a bad one raises
+    :class:`~xlsx_tools.roster.RosterError`) or its entries. With ``out_dir``
+    the summaries are written there too (:func:`write_outputs`).
+    """
+    form = form or load_form()
+    entries: list[RosterEntry] | None
+    if roster is None:
+        entries = None
+    elif isinstance(roster, (str, Path)):
+        from .roster import read_roster
+        entries = read_roster(roster, form)
+    else:
+        entries = list(roster)
+    files = _validate_all(paths, form, jobs, progress)
+    result = merge_results(files, form, entries)
+    if out_dir is not None:
+        write_outputs(result, out_dir)
+    return result
+
+
+# -- merging ------------------------------------------------------------------------
+
+def _norm(text: object) -> str:
+    """Unit names compare without whitespace and without full/half-width differences."""
+    return "".join(unicodedata.normalize("NFKC", "" if text is None else str(text)).split())
+
+
+def _name_parts(form: Form, file_name: str) -> dict[str, str]:
+    """batch, platform_category and unit_name from a name such as 第一批-检验检测类-某院.xlsx."""
+    stem = unicodedata.normalize("NFKC", Path(file_name).stem).strip()
+    for batch in form.batches:
+        for cat in form.categories:
+            head = form.file_stem(batch, cat, "\0")
+            prefix, _, suffix = head.partition("\0")
+            prefix, suffix = unicodedata.normalize("NFKC", prefix), unicodedata.normalize("NFKC", suffix)
+            if stem.startswith(prefix) and stem.endswith(suffix) and len(stem) > len(prefix) + len(suffix):
+                unit = stem[len(prefix):len(stem) - len(suffix)] if suffix else stem[len(prefix):]
+                return {"batch": batch, "platform_category": cat, "unit_name": unit.strip()}
+    return {}
+
+
+def _place(form: Form, r: FileResult, roster_units: dict[str, list[RosterEntry]]
+           ) -> tuple[str | None, str | None, str | None, str]:
+    """(batch, unit, category, how the batch was told) for a file.
+
+    From the table; for a file whose table cannot be read, from its name; for a
+    unit whose batch is blank, from the roster when the unit is on it once.
+    """
+    batch = r.batch if r.batch in form.batches else None
+    unit = r.unit_name.strip() if isinstance(r.unit_name, str) and r.unit_name.strip() else None
+    cat = r.platform_category if r.platform_category in form.categories else None
+    how = "table"
+    if batch is None or unit is None:
+        parts = _name_parts(form, r.path.name)
+        if parts and (batch is None or batch == parts["batch"]):
+            how = "name" if batch is None else how
+            batch = batch or parts["batch"]
+            unit = unit or parts["unit_name"]
+            cat = cat or parts["platform_category"]
+    if batch is None and unit is not None:
+        on = roster_units.get(_norm(unit), [])
+        if len(on) == 1:
+            batch, cat, how = on[0].batch, cat or on[0].platform_category, "roster"
+    return batch, unit, cat, how
+
+
+def _choice_key(s: Submission) -> tuple:
+    r = s.result
+    return (r.fill_date or dt.date.min, r.mtime or 0.0, r.path.name)
+
+
+def _numeric_fields(form: Form) -> list[Field]:
+    return [f for f in form.fields if f.numeric]
+
+
+def _sums(form: Form, rows: Sequence[Submission]) -> dict[str, int | Decimal]:
+    out: dict[str, int | Decimal] = {}
+    for f in _numeric_fields(form):
+        zero: int | Decimal = Decimal(0) if f.type == "amount" else 0
+        total = zero
+        for s in rows:
+            v = s.result.values.get(f.id)
+            if v is not None:
+                total += Decimal(v) if f.type == "amount" else int(v)
+        out[f.id] = total
+    return out
+
+
+def _show(value: object) -> str:
+    if isinstance(value, Decimal):
+        text = format(value.normalize(), "f")
+        return text
+    return str(value)
+
+
+def _outliers(form: Form, config: MergeConfig, rows: list[Submission]) -> None:
+    """M04: a value more than ``outlier_factor`` times its batch's median, above a floor."""
+    for f in _numeric_fields(form):
+        values = [(s, s.result.values.get(f.id)) for s in rows]
+        values = [(s, Decimal(v)) for s, v in values if v is not None]
+        if len(values) < config.outlier_min_count:
+            continue
+        median = statistics.median(sorted(v for _, v in values))
+        floor = config.outlier_floor.get(f.type, Decimal(0))
+        for s, v in values:
+            if v > config.outlier_factor * median and v >= floor:
+                times = f"是本批次中位数（{_show(median)}）的 {_show((v / median).quantize(Decimal(1)))} 倍" \
+                    if median > 0 else f"而本批次中位数为 {_show(median)}"
+                unit = f.unit or ""
+                s.findings.append(Finding(
+                    "M04", WARNING, (f.id,), (form.input_cell(f.id).address,),
+                    f"“{field_title(form, f.id)}”填写为 {_show(v)}{unit}，{times}，明显偏离同批次其他平台。"
+                    f"请核实是否多填了位数或用错了单位（金额以万元为单位）。"))
+
+
+def _file_status(s: Submission) -> str:
+    r = s.result
+    if r.status == "rejected" or s.errors:
+        return ST_FAILED
+    if s.on_roster is False:
+        return ST_OFF_ROSTER
+    return ST_WARNINGS if s.warnings else ST_ACCEPTED
+
+
+def merge_results(files: Sequence[FileResult], form: Form | None = None,
+                  roster: Sequence[RosterEntry] | None = None) -> MergeResult:
+    """Group validated files by batch and unit, apply M01–M04, add up the accepted ones."""
+    form = form or load_form()
+    config = merge_config(form)
+    roster = list(roster) if roster is not None else None
+    roster_units: dict[str, list[RosterEntry]] = {}
+    roster_pos: dict[tuple[str, str], int] = {}
+    for i, e in enumerate(roster or []):
+        roster_units.setdefault(_norm(e.unit_name), []).append(e)
+        roster_pos.setdefault((e.batch, _norm(e.unit_name)), i)
+    roster_by_key = {(e.batch, _norm(e.unit_name)): e for e in reversed(roster or [])}
+
+    by_batch: dict[str, list[Submission]] = {}
+    unplaced: list[Submission] = []
+    for r in files:
+        batch, unit, cat, how = _place(form, r, roster_units)
+        key = (batch, _norm(unit)) if batch and unit else None
+        on_roster = None if roster is None else (key in roster_by_key if key else False)
+        entry = roster_by_key.get(key) if key else None
+        s = Submission(
+            batch=batch, unit_name=unit, platform_category=cat,
+            recommending_unit=_recommending(form, r) or (entry.recommending_unit if entry else None),
+            on_roster=on_roster, status="", result=r, findings=list(r.findings),
+            roster_row=roster_pos.get(key) if key else None)
+        if how == "name" and r.status == "rejected":
+            s.note = "批次和单位按文件名识别。"
+        elif how == "roster":
+            s.note = "表中未填批次，按名单中该单位的批次归入。"
+        if batch is None:
+            s.status = ST_FAILED if r.status == "rejected" else _file_status(s)
+            s.note = "无法从表中或文件名中确定列入批次，未计入任何批次的汇总。"
+            unplaced.append(s)
+        else:
+            by_batch.setdefault(batch, []).append(s)
+
+    batches: dict[str, BatchSummary] = {}
+    present = set(by_batch) | {e.batch for e in roster or []}
+    for batch in [b for b in form.batches if b in present]:
+        subs = by_batch.get(batch, [])
+        # M02: on the roster?
+        for s in subs:
+            if s.on_roster is False and s.unit_name:
+                elsewhere = [e.batch for e in roster_units.get(_norm(s.unit_name), [])]
+                hint = f"名单中该单位列在{'、'.join(elsewhere)}，请核对列入批次。" if elsewhere else \
+                    "请核实该单位是否应参加本轮评估/复核。"
+                s.findings.append(Finding(
+                    "M02", WARNING, (form.keys["unit"],), (form.input_cell(form.keys["unit"]).address,),
+                    f"“{s.unit_name}”不在{batch}的名单中。{hint}"))
+        # M01: the same unit more than once.
+        groups: dict[str, list[Submission]] = {}
+        for s in subs:
+            if s.unit_name:
+                groups.setdefault(_norm(s.unit_name), []).append(s)
+        duplicates: set[int] = set()
+        for group in groups.values():
+            if len(group) < 2:
+                continue
+            usable = [s for s in group if s.result.status != "rejected"] or group
+            chosen = max(usable, key=_choice_key)
+            names = "、".join(f"“{s.name}”" for s in sorted(group, key=lambda s: s.name))
+            for s in group:
+                if s is chosen:
+                    s.note = (s.note + f"同一单位共 {len(group)} 个文件（{names}），采用本文件。").strip()
+                    continue
+                duplicates.add(id(s))
+                s.findings.append(Finding(
+                    "M01", ERROR, (form.keys["unit"],), (),
+                    f"“{s.unit_name}”在{batch}共提交了 {len(group)} 个文件（{names}），"
+                    f"汇总采用“{chosen.name}”，本文件未计入汇总。如应采用本文件，请删除另一份后重新汇总。"))
+        for s in subs:
+            if id(s) in duplicates:
+                s.status = ST_DUPLICATE
+                s.note = (s.note + "与同一单位的其他文件重复，未计入汇总。").strip()
+            s.added = id(s) not in duplicates and s.result.status != "rejected"
+        added = [s for s in subs if s.added]
+        _outliers(form, config, added)
+        for s in subs:
+            if id(s) not in duplicates:
+                s.status = _file_status(s)
+                s.added = s.status != ST_FAILED
+                if s.status == ST_FAILED:
+                    s.note = (s.note + (s.result.reason or "有错误，未计入汇总，请按问题清单修改后重新提交。")).strip()
+                elif s.status == ST_OFF_ROSTER:
+                    s.note = (s.note + "不在名单内，已计入汇总，请核实。").strip()
+        # M03: roster units that sent nothing.
+        sent = {_norm(s.unit_name) for s in subs if s.unit_name}
+        missing = []
+        for i, e in enumerate(roster or []):
+            if e.batch == batch and _norm(e.unit_name) not in sent:
+                sent.add(_norm(e.unit_name))
+                missing.append(Submission(
+                    batch=batch, unit_name=e.unit_name, platform_category=e.platform_category,
+                    recommending_unit=e.recommending_unit, on_roster=True, status=ST_MISSING,
+                    result=None, roster_row=i, note="名单内单位，未收到文件。",
+                    findings=[Finding("M03", WARNING, (), (),
+                                      f"名单中的“{e.unit_name}”（{batch}）没有提交统计表。请联系该单位或其推荐单位。")]))
+        entries = sorted(subs + missing, key=lambda s: _entry_order(form, s))
+        rows = sorted([s for s in subs if s.added], key=lambda s: _row_order(form, s))
+        batches[batch] = BatchSummary(batch, rows, entries, _sums(form, rows), form)
+    return MergeResult(form, list(files), batches, unplaced, roster)
+
+
+def _recommending(form: Form, r: FileResult) -> str | None:
+    v = r.values.get("recommending_unit") if "recommending_unit" in form.by_id else None
+    return v if isinstance(v, str) and v.strip() else None
+
+
+_LAST = 10 ** 9
+
+
+def _entry_order(form: Form, s: Submission) -> tuple:
+    """Roster order; units off the roster after, by name; a unit's files by name."""
+    return (s.roster_row if s.roster_row is not None else _LAST, s.unit_name or "\uffff", s.name)
+
+
+def _row_order(form: Form, s: Submission) -> tuple:
+    cats = list(form.categories)
+    cat = cats.index(s.platform_category) if s.platform_category in cats else len(cats)
+    return (cat, *_entry_order(form, s))
+
+
+# -- tables -------------------------------------------------------------------------
+
+SUBMISSION_COLUMNS = {
+    "batch": "列入批次", "platform_category": "平台类别", "unit_name": "单位名称",
+    "recommending_unit": "推荐单位", "on_roster": "是否在名单内", "file": "文件",
+    "status": "状态", "errors": "错误数", "warnings": "警告数", "fill_date": "填报日期",
+    "note": "说明",
+}
+FINDING_COLUMNS = {
+    "batch": "列入批次", "unit_name": "单位名称", "file": "文件", "status": "状态",
+    "code": "代码", "severity": "严重程度", "cells": "单元格", "message": "问题说明",
+}
+SEVERITY_CN = {ERROR: "错误", WARNING: "警告"}
+
+
+def _roster_cn(on: bool | None) -> str:
+    return "" if on is None else ("是" if on else "否")
+
+
+def _submission_records(entries: Sequence[Submission]) -> list[dict[str, Any]]:
+    return [{
+        "batch": s.batch or UNKNOWN_BATCH, "platform_category": s.platform_category or "",
+        "unit_name": s.unit_name or "", "recommending_unit": s.recommending_unit or "",
+        "on_roster": _roster_cn(s.on_roster), "file": s.file, "status": s.status,
+        "errors": s.errors, "warnings": s.warnings, "fill_date": s.fill_date, "note": s.note,
+    } for s in entries]
+
+
+def _finding_records(entries: Sequence[Submission]) -> list[dict[str, Any]]:
+    return [{
+        "batch": s.batch or UNKNOWN_BATCH, "unit_name": s.unit_name or "", "file": s.file,
+        "status": s.status, "code": f.code, "severity": SEVERITY_CN[f.severity],
+        "cells": "、".join(f.cells), "message": f.message,
+    } for s in entries for f in s.findings]
+
+
+def _data_frame(form: Form, rows: Sequence[Submission]) -> pd.DataFrame:
+    columns: dict[str, Any] = {}
+    for f in form.fields:
+        values = [s.result.values.get(f.id) for s in rows]
+        if f.type == "int":
+            columns[f.id] = pd.array([None if v is None else int(v) for v in values], dtype="Int64")
+        elif f.type == "amount":
+            columns[f.id] = pd.Series([None if v is None else Decimal(v) for v in values],
+                                      dtype=object)
+        else:
+            columns[f.id] = pd.Series(values, dtype=object)
+    df = pd.DataFrame(columns, index=pd.Index([s.file for s in rows], name="file"))
+    return df
+
+
+# -- writing ------------------------------------------------------------------------
+
+def batch_file_stem(batch: str) -> str:
+    return f"汇总-{batch}"
+
+
+def _created(form: Form) -> dt.datetime:
+    # A fixed date (the round's deadline) keeps the bytes the same from run to run.
+    return dt.datetime.combine(form.window_end, dt.time(0, 0))
+
+
+def _width(text: object) -> int:
+    """Display width: CJK characters count two."""
+    lines = str(text).split("\n") if text is not None else [""]
+    return max(sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+               for line in lines)
+
+
+def _title_with_unit(form: Form, f: Field) -> str:
+    title = field_title(form, f.id)
+    if f.unit and f.unit not in title:
+        head = title.rstrip(")）")
+        if head != title and "(" in head:
+            # "(万)" where the unit is 万元: say the unit in full.
+            title = head[:head.rfind("(")] + f"({f.unit})"
+        else:
+            title += f"({f.unit})"
+    return title
+
+
+def _number(value: int | Decimal) -> float | int:
+    return int(value) if isinstance(value, int) else float(value)
+
+
+class _Formats:
+    def __init__(self, wb: xlsxwriter.Workbook):
+        base = {"font_name": "宋体", "font_size": 10, "valign": "vcenter"}
+        self.base = base
+        mk = lambda **kw: wb.add_format({**base, **kw})  # noqa: E731
+        self.title = mk(bold=True, font_size=14)
+        self.note = mk(text_wrap=True, valign="top")
+        self.head = mk(bold=True, text_wrap=True, align="center", border=1, bg_color="#D9E1F2")
+        self.text = mk(border=1)
+        self.wrap = mk(border=1, text_wrap=True, valign="top")
+        self.int = mk(border=1, num_format="#,##0")
+        self.amount = mk(border=1, num_format="#,##0.00")
+        self.date = mk(border=1, num_format="yyyy-mm-dd")
+        self.percent = mk(border=1, num_format="0.0%")
+        self.total_text = mk(border=1, bold=True, bg_color="#F2F2F2")
+        self.total_int = mk(border=1, bold=True, bg_color="#F2F2F2", num_format="#,##0")
+        self.total_amount = mk(border=1, bold=True, bg_color="#F2F2F2", num_format="#,##0.00")
+
+    def for_field(self, f: Field):
+        return {"int": self.int, "amount": self.amount, "date": self.date,
+                "longtext": self.wrap}.get(f.type, self.text)
+
+
+def _new_workbook(path: Path, form: Form, title: str) -> tuple[xlsxwriter.Workbook, _Formats]:
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
+                                         "strings_to_urls": False})
+    wb.set_properties({"title": title, "author": "xlsx-tools", "created": _created(form)})
+    return wb, _Formats(wb)
+
+
+def _write_table(ws, fmt: _Formats, top: int, headers: Sequence[str],
+                 rows: Sequence[Sequence[Any]], widths_cap: int = 40,
+                 formats: Sequence[Any] | None = None) -> int:
+    """A plain one-header table with autofilter; returns the row after it."""
+    ws.set_row(top, 30)
+    for c, h in enumerate(headers):
+        ws.write_string(top, c, h, fmt.head)
+    widths = [_width(h) for h in headers]
+    for r, row in enumerate(rows, start=top + 1):
+        for c, v in enumerate(row):
+            cf = formats[c] if formats else fmt.text
+            if v is None or v == "":
+                ws.write_blank(r, c, None, cf)
+            elif isinstance(v, dt.date):
+                ws.write_datetime(r, c, dt.datetime.combine(v, dt.time()), fmt.date)
+            elif isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
+                ws.write_number(r, c, _number(v) if not isinstance(v, float) else v, cf)
+            else:
+                ws.write_string(r, c, str(v), cf)
+            widths[c] = max(widths[c], _width(v if not isinstance(v, dt.date) else "2022-09-15"))
+    for c, w in enumerate(widths):
+        ws.set_column(c, c, min(max(w + 2, 6), widths_cap))
+    if rows:
+        ws.autofilter(top, 0, top + len(rows), len(headers) - 1)
+    ws.freeze_panes(top + 1, 0)
+    return top + 1 + len(rows)
+
+
+def _print_setup(ws, repeat: tuple[int, int] | None = None, fit_width: bool = False) -> None:
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    if repeat:
+        ws.repeat_rows(*repeat)
+    if fit_width:
+        ws.fit_to_pages(1, 0)
+
+
+def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary) -> None:
+    ws = wb.add_worksheet("汇总")
+    fields = form.fields
+    extra = ["汇总状态", "文件"]
+    ncols = 1 + len(fields) + len(extra)
+    ws.write_string(0, 0, f"{b.batch} 平台年度评估/复核情况汇总（{len(b.rows)} 个平台）", fmt.title)
+    ws.set_row(0, 24)
+    # Two header rows: the table's section, then the label with its unit.
+    ws.merge_range(1, 0, 2, 0, "序号", fmt.head)
+    col = 1
+    sections: list[tuple[str, int, int]] = []
+    for i, f in enumerate(fields):
+        if sections and sections[-1][0] == f.section:
+            sections[-1] = (f.section, sections[-1][1], col + i)
+        else:
+            sections.append((f.section, col + i, col + i))
+    for name, first, last in sections:
+        if first == last:
+            ws.write_string(1, first, name, fmt.head)
+        else:
+            ws.merge_range(1, first, 1, last, name, fmt.head)
+    titles = [_title_with_unit(form, f) for f in fields]
+    for i, t in enumerate(titles):
+        ws.write_string(2, col + i, t, fmt.head)
+    for j, name in enumerate(extra):
+        ws.merge_range(1, col + len(fields) + j, 2, col + len(fields) + j, name, fmt.head)
+
+    widths = [4] + [0] * len(fields) + [_width(e) for e in extra]
+    heights = []
+    for r, s in enumerate(b.rows, start=3):
+        ws.write_number(r, 0, r - 2, fmt.int)
+        lines = 1
+        for i, f in enumerate(fields):
+            v = s.result.values.get(f.id)
+            c = col + i
+            cf = fmt.for_field(f)
+            if v is None:
+                ws.write_blank(r, c, None, cf)
+            elif f.type == "int":
+                ws.write_number(r, c, int(v), cf)
+            elif f.type == "amount":
+                ws.write_number(r, c, float(Decimal(v)), cf)
+            elif f.type == "date" and isinstance(v, dt.date):
+                ws.write_datetime(r, c, dt.datetime.combine(v, dt.time()), cf)
+                v = "2022-09-15"
+            else:
+                ws.write_string(r, c, str(v), cf)
+            w = _width(_show(v) if not isinstance(v, str) else v)
+            if f.type == "longtext":
+                lines = max(lines, min(6, math.ceil(w / 56)))
+                w = min(w, 60)
+            widths[c] = max(widths[c], w)
+        ws.write_string(r, col + len(fields), s.status, fmt.text)
+        ws.write_string(r, col + len(fields) + 1, s.file, fmt.text)
+        widths[-2] = max(widths[-2], _width(s.status))
+        widths[-1] = max(widths[-1], _width(s.file))
+        heights.append(lines)
+        if lines > 1:
+            ws.set_row(r, 14 * lines)
+    total_row = 3 + len(b.rows)
+    ws.write_string(total_row, 0, "合计", fmt.total_text)
+    unit_col = col + [f.id for f in fields].index(form.keys["unit"])
+    for i, f in enumerate(fields):
+        c = col + i
+        if f.numeric:
+            total = b.totals[f.id]
+            ws.write_number(total_row, c, _number(total),
+                            fmt.total_amount if f.type == "amount" else fmt.total_int)
+            widths[c] = max(widths[c], _width(f"{_number(total):,.2f}"))
+        elif c == unit_col:
+            ws.write_string(total_row, c, f"共 {len(b.rows)} 个平台", fmt.total_text)
+        else:
+            ws.write_blank(total_row, c, None, fmt.total_text)
+    for j in range(len(extra)):
+        ws.write_blank(total_row, col + len(fields) + j, None, fmt.total_text)
+    # Columns sized to their text (CJK counts double); a long label wraps in the header.
+    header_height = 1
+    for i, f in enumerate(fields):
+        c = col + i
+        cap = 60 if f.type == "longtext" else (40 if not f.numeric else 16)
+        w = min(max(widths[c], min(_width(titles[i]), 12), 6) + 2, cap)
+        ws.set_column(c, c, w)
+        header_height = max(header_height, min(6, math.ceil(_width(titles[i]) / max(w - 1, 1))))
+    ws.set_column(0, 0, 6)
+    for j in range(len(extra)):
+        ws.set_column(col + len(fields) + j, col + len(fields) + j, min(widths[-len(extra) + j] + 2, 60))
+    ws.set_row(1, 18)
+    ws.set_row(2, 14 * header_height + 4)
+    ws.freeze_panes(3, unit_col + 1)
+    ws.autofilter(2, 0, max(2, total_row - 1), ncols - 1)
+    _print_setup(ws, repeat=(1, 2))
+
+
+def _category_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: MergeConfig) -> dict[str, int]:
+    """分类统计; returns the row of each numeric field (and ``platforms``) for the charts."""
+    ws = wb.add_worksheet("分类统计")
+    cats = [*form.categories, ALL_CATEGORIES]
+    totals = b.category_totals()
+    ws.write_string(0, 0, f"{b.batch} 分类统计", fmt.title)
+    ws.set_row(0, 24)
+    headers = ["部分", "指标", "单位", *[c if c == ALL_CATEGORIES else f"{c}类" for c in cats]]
+    for c, h in enumerate(headers):
+        ws.write_string(1, c, h, fmt.head)
+    where: dict[str, int] = {}
+    r = 2
+    ws.write_string(r, 0, "", fmt.text)
+    ws.write_string(r, 1, "平台数", fmt.text)
+    ws.write_string(r, 2, "个", fmt.text)
+    for j, cat in enumerate(cats):
+        ws.write_number(r, 3 + j, totals[cat]["platforms"], fmt.int)
+    where["platforms"] = r
+    for f in _numeric_fields(form):
+        r += 1
+        where[f.id] = r
+        ws.write_string(r, 0, f.section, fmt.text)
+        ws.write_string(r, 1, field_title(form, f.id), fmt.text)
+        ws.write_string(r, 2, f.unit, fmt.text)
+        cf = fmt.amount if f.type == "amount" else fmt.int
+        for j, cat in enumerate(cats):
+            ws.write_number(r, 3 + j, _number(totals[cat][f.id]), cf)
+    for share in config.shares:
+        r += 1
+        ws.write_string(r, 0, "比例", fmt.text)
+        ws.write_string(r, 1, share.title, fmt.text)
+        ws.write_string(r, 2, "%", fmt.text)
+        for j, cat in enumerate(cats):
+            part, whole = totals[cat][share.part], totals[cat][share.whole]
+            if whole:
+                ws.write_number(r, 3 + j, float(Decimal(part) / Decimal(whole)), fmt.percent)
+            else:
+                ws.write_string(r, 3 + j, "—", fmt.text)
+    ws.set_column(0, 0, 18)
+    ws.set_column(1, 1, 44, fmt.wrap)
+    ws.set_column(2, 2, 6)
+    ws.set_column(3, 3 + len(cats) - 1, 16)
+    ws.freeze_panes(2, 3)
+    _print_setup(ws, repeat=(1, 1), fit_width=True)
+    last = r
+    ws.write_string(last + 2, 0, "比例 = 部分之和 ÷ 总数之和；总数为 0 时显示“—”。金额单位为万元。")
+    return where
+
+
+def _chart_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: MergeConfig,
+                 where: dict[str, int]) -> None:
+    ws = wb.add_worksheet("图表")
+    ws.write_string(0, 0, f"{b.batch} 主要指标分类对比（数据见“分类统计”工作表）", fmt.title)
+    ncat = len(form.categories)
+    for k, spec in enumerate(config.charts):
+        chart = wb.add_chart({"type": "column"})
+        for fid in spec.fields:
+            row = where[fid]
+            chart.add_series({
+                "name": field_title(form, fid),
+                "categories": ["分类统计", 1, 3, 1, 3 + ncat - 1],
+                "values": ["分类统计", row, 3, row, 3 + ncat - 1],
+                "data_labels": {"value": True},
+            })
+        units = {form.field(fid).unit for fid in spec.fields}
+        chart.set_title({"name": spec.title, "name_font": {"name": "宋体", "size": 12}})
+        y_axis: dict[str, Any] = {"num_format": "#,##0" if any(form.field(i).type == "int" for i in spec.fields)
+                                  else "#,##0.00", "major_gridlines": {"visible": True}}
+        if len(units) == 1 and "" not in units:
+            y_axis["name"] = units.pop()
+        chart.set_y_axis(y_axis)
+        chart.set_legend({"position": "bottom"})
+        chart.set_size({"width": 560, "height": 320})
+        ws.insert_chart(2 + (k // 2) * 17, (k % 2) * 9, chart)
+    _print_setup(ws, fit_width=True)
+    ws.fit_to_pages(1, 1)
+
+
+def _submissions_sheet(wb, fmt: _Formats, entries: Sequence[Submission], title: str,
+                       with_batch: bool) -> None:
+    ws = wb.add_worksheet("提交情况")
+    ws.write_string(0, 0, title, fmt.title)
+    ws.merge_range(1, 0, 1, 8, "状态：已通过、有警告、名单外（不在名单内，已计入汇总）的文件计入汇总；"
+                   "未通过、重复的文件不计入；未提交为名单内没有收到文件的单位。" + DUPLICATE_RULE, fmt.note)
+    ws.set_row(1, 48)
+    cols = [k for k in SUBMISSION_COLUMNS if with_batch or k != "batch"]
+    records = _submission_records(entries)
+    rows = [[i + 1, *[rec[k] for k in cols]] for i, rec in enumerate(records)]
+    formats = [fmt.int] + [fmt.int if k in ("errors", "warnings") else fmt.text for k in cols]
+    _write_table(ws, fmt, 2, ["序号", *[SUBMISSION_COLUMNS[k] for k in cols]], rows, 50, formats)
+    _print_setup(ws, repeat=(2, 2), fit_width=True)
+
+
+def _findings_sheet(wb, fmt: _Formats, entries: Sequence[Submission], with_batch: bool) -> None:
+    ws = wb.add_worksheet("问题清单")
+    cols = [k for k in FINDING_COLUMNS if with_batch or k != "batch"]
+    records = _finding_records(entries)
+    rows = [[i + 1, *[rec[k] for k in cols]] for i, rec in enumerate(records)]
+    formats = [fmt.int] + [fmt.wrap if k == "message" else fmt.text for k in cols]
+    ws.write_string(0, 0, f"问题清单（共 {len(rows)} 条）", fmt.title)
+    _write_table(ws, fmt, 1, ["序号", *[FINDING_COLUMNS[k] for k in cols]], rows, 40, formats)
+    ws.set_column(len(cols), len(cols), 80, fmt.wrap)
+    _print_setup(ws, repeat=(1, 1), fit_width=True)
+
+
+def _write_batch(path: Path, result: MergeResult, b: BatchSummary) -> None:
+    form = result.form
+    config = merge_config(form)
+    wb, fmt = _new_workbook(path, form, f"{b.batch}汇总")
+    _summary_sheet(wb, fmt, form, b)
+    where = _category_sheet(wb, fmt, form, b, config)
+    _submissions_sheet(wb, fmt, b.entries, f"{b.batch} 提交情况", with_batch=False)
+    _findings_sheet(wb, fmt, b.entries, with_batch=False)
+    _chart_sheet(wb, fmt, form, b, config, where)
+    wb.close()
+
+
+def _csv_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _write_csv(path: Path, form: Form, b: BatchSummary) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow([f.id for f in form.fields])
+    for s in b.rows:
+        w.writerow([_csv_text(s.result.values.get(f.id)) for f in form.fields])
+    path.write_bytes(b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8"))
+
+
+def _write_overview(path: Path, result: MergeResult) -> None:
+    form = result.form
+    wb, fmt = _new_workbook(path, form, "汇总总览")
+    ws = wb.add_worksheet("总览")
+    ws.write_string(0, 0, "各批次汇总总览", fmt.title)
+    ws.set_row(0, 24)
+    counts = ["名单内单位数", "收到文件数", "计入汇总平台数",
+              *[st for st in STATUSES]]
+    numeric = _numeric_fields(form)
+    heads = ["列入批次", *counts, *[_title_with_unit(form, f) for f in numeric]]
+    ws.write_string(1, 0, "", fmt.head)
+    ws.merge_range(1, 1, 1, len(counts), "提交与汇总情况（个）", fmt.head)
+    first = len(counts) + 1
+    sections: list[tuple[str, int, int]] = []
+    for i, f in enumerate(numeric):
+        if sections and sections[-1][0] == f.section:
+            sections[-1] = (f.section, sections[-1][1], first + i)
+        else:
+            sections.append((f.section, first + i, first + i))
+    for name, a, z in sections:
+        if a == z:
+            ws.write_string(1, a, name, fmt.head)
+        else:
+            ws.merge_range(1, a, 1, z, name, fmt.head)
+    for c, h in enumerate(heads):
+        ws.write_string(2, c, h, fmt.head)
+    roster_n: dict[str, int] = {}
+    for e in result.roster or []:
+        roster_n[e.batch] = roster_n.get(e.batch, 0) + 1
+    r = 3
+    grand = {f.id: (Decimal(0) if f.type == "amount" else 0) for f in numeric}
+    grand_counts = [0] * len(counts)
+    for batch, b in result.batches.items():
+        row_counts = [roster_n.get(batch, 0) if result.roster is not None else None,
+                      sum(1 for e in b.entries if e.result is not None), len(b.rows),
+                      *[b.count(st) for st in STATUSES]]
+        ws.write_string(r, 0, batch, fmt.text)
+        for j, v in enumerate(row_counts):
+            if v is None:
+                ws.write_string(r, 1 + j, "—", fmt.text)
+            else:
+                ws.write_number(r, 1 + j, v, fmt.int)
+                grand_counts[j] += v
+        for i, f in enumerate(numeric):
+            ws.write_number(r, first + i, _number(b.totals[f.id]),
+                            fmt.amount if f.type == "amount" else fmt.int)
+            grand[f.id] += b.totals[f.id]
+        r += 1
+    if result.unplaced:
+        ws.write_string(r, 0, UNKNOWN_BATCH, fmt.text)
+        ws.write_number(r, 2, len(result.unplaced), fmt.int)
+        r += 1
+        grand_counts[1] += len(result.unplaced)
+        grand_counts[3 + STATUSES.index(ST_FAILED)] += sum(1 for s in result.unplaced if s.status == ST_FAILED)
+    ws.write_string(r, 0, "全国合计", fmt.total_text)
+    for j, v in enumerate(grand_counts):
+        if j == 0 and result.roster is None:
+            ws.write_string(r, 1 + j, "—", fmt.total_text)
+        else:
+            ws.write_number(r, 1 + j, v, fmt.total_int)
+    for i, f in enumerate(numeric):
+        ws.write_number(r, first + i, _number(grand[f.id]),
+                        fmt.total_amount if f.type == "amount" else fmt.total_int)
+    ws.set_column(0, 0, 14)
+    ws.set_column(1, len(counts), 9)
+    ws.set_column(first, first + len(numeric) - 1, 14)
+    ws.set_row(2, 60)
+    ws.freeze_panes(3, 1)
+    everything = result.submissions
+    _submissions_sheet(wb, fmt, everything, "全部文件和名单单位的提交情况", with_batch=True)
+    _findings_sheet(wb, fmt, everything, with_batch=True)
+    wb.close()
+
+
+def write_outputs(result: MergeResult, out_dir: str | Path) -> list[Path]:
+    """Write every batch's summary (.xlsx and .csv) and the overview; return the paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for batch, b in result.batches.items():
+        xlsx = out / f"{batch_file_stem(batch)}.xlsx"
+        _write_batch(xlsx, result, b)
+        csv_path = out / f"{batch_file_stem(batch)}.csv"
+        _write_csv(csv_path, result.form, b)
+        written += [xlsx, csv_path]
+    overview = out / f"{OVERVIEW_STEM}.xlsx"
+    _write_overview(overview, result)
+    written.append(overview)
+    result.outputs = written
+    return written
