@@ -1,24 +1,83 @@
 """Read a returned workbook back: the form's identity, every field's raw value.
 
-(Contract; the implementation is being written.)
+Thousands of returned files come in a round, from people using Excel, WPS or
+LibreOffice, and some files are damaged or hostile. So the reader
+
+* never loads a whole workbook: it unzips only workbook.xml (and its rels),
+  styles.xml, sharedStrings.xml and the sheets of the form, and streams each of
+  them through expat, keeping only the cells it needs;
+* refuses before parsing what could take the run down: a DOCTYPE or entity
+  declaration, more bytes than a form can hold (checked in the zip directory and
+  again while inflating, since headers can lie), too many rows or cells, too long;
+* finds every field through its defined name (``fld_<id>``), which Excel and
+  LibreOffice move when rows or columns are inserted; a name that disagrees with
+  the others is not trusted and the field is read where the layout says, shifted
+  like its neighbours;
+* raises only :class:`RejectedFile`, with one Chinese sentence, for anything it
+  cannot read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import posixpath
+import re
+import stat
+import time
+import zipfile
+import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
+from xml.parsers import expat
 
-from .form import Form
+from .form import META_KEYS, META_MAP_HEADER, META_SHEET, NAME_PREFIX, Form, cell_name, load_form
+
+__all__ = [
+    "RejectedFile", "RawValue", "WorkbookData", "read_workbook", "iter_workbook_files",
+    "WORKBOOK_EXTENSIONS", "MAX_FILE_BYTES", "MAX_UNCOMPRESSED", "MAX_ARCHIVE_UNCOMPRESSED",
+    "MAX_RATIO", "MAX_MEMBERS", "MAX_ROWS", "MAX_CELLS", "MAX_SECONDS",
+]
+
+# -- limits ------------------------------------------------------------------
+# A filled form is about 100 KB unpacked (text of some 80 fields, labels, styles).
+# The limits leave two orders of magnitude for pasted pictures, long summaries
+# and other programs' verbose XML, and stop anything built to exhaust the run.
+MAX_FILE_BYTES = 100 * 1024 * 1024            # the file on disk
+MAX_UNCOMPRESSED = 20 * 1024 * 1024           # all XML parts the reader inflates, together
+MAX_ARCHIVE_UNCOMPRESSED = 200 * 1024 * 1024  # every member of the zip, from its directory
+MAX_RATIO = 200                               # inflated/compressed, for members over RATIO_FLOOR
+RATIO_FLOOR = 1024 * 1024
+MAX_MEMBERS = 10_000                          # entries in the zip
+MAX_ROWS = 100_000                            # <row> elements in one sheet of the form
+MAX_CELLS = 200_000                           # <c> elements in one sheet of the form
+MAX_SECONDS = 10.0                            # wall time for one file
+
+_CHUNK = 64 * 1024
+_META_ROWS = 5_000        # the hidden sheet holds one row per field; more is not ours
+
+# Extensions of files that are, or are often mistaken for, workbooks: a folder
+# walk reports each of them, so a clerk sees why a .xls or .csv was not read.
+WORKBOOK_EXTENSIONS = frozenset({
+    ".xlsx", ".xlsm", ".xltx", ".xltm", ".xlsb", ".xls", ".xlt", ".xml",
+    ".et", ".ett", ".ods", ".fods", ".csv", ".tsv", ".numbers", ".wps",
+})
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 
 
 class RejectedFile(Exception):
     """A file that is not a readable workbook of this form.
 
     ``reason`` is one Chinese sentence for the person who sent the file;
-    ``kind`` a stable short code (``xls``, ``xlsm``, ``encrypted``, ``not_zip``,
-    ``truncated``, ``other_form``, ``old_version``, ``too_large``, ``doctype``,
-    ``empty``, ``unreadable``...).
+    ``kind`` a stable short code: ``missing``, ``not_a_file``, ``permission``,
+    ``empty``, ``xls``, ``xlsb``, ``ods``, ``xlsm``, ``encrypted``, ``not_zip``
+    (PDF, HTML, CSV, text...), ``not_workbook`` (a zip that is no workbook),
+    ``truncated``, ``corrupt``, ``too_large``, ``too_slow``, ``doctype``,
+    ``other_form``, ``new_version``, ``old_version``, ``unreadable``.
     """
 
     def __init__(self, kind: str, reason: str):
@@ -26,18 +85,48 @@ class RejectedFile(Exception):
         self.kind = kind
         self.reason = reason
 
+    def __reduce__(self):  # picklable across worker processes
+        return (RejectedFile, (self.kind, self.reason))
+
+    def __str__(self) -> str:
+        return self.reason
+
 
 @dataclass
 class RawValue:
-    """A cell as stored: the typed value (a formula's cached result) and the formula."""
+    """A cell as stored: the typed value (a formula's cached result) and the formula.
+
+    Numbers in a date-formatted cell come as ``datetime`` with ``is_date`` set.
+    Error results (``#DIV/0!``) come as their text.
+    """
     value: str | int | float | bool | dt.datetime | None
-    cell: str                      # 统计表!C5
-    formula: str | None = None     # the formula text, if the cell holds one
+    cell: str                      # 统计表!C5: where the value was read
+    formula: str | None = None     # the formula text (without '='), if the cell holds one
     is_date: bool = False          # a number whose style is a date format
 
 
 @dataclass
 class WorkbookData:
+    """What a returned workbook holds, for the checks.
+
+    ``raw`` has every field of the form (``RawValue(None, cell)`` for an empty
+    cell); ``RawValue.cell`` is where it was read, which differs from the layout
+    when rows or columns were inserted.
+
+    ``moved``: fields whose defined name could not be trusted (missing,
+    ``#REF!``, or pointing somewhere that disagrees with every other name);
+    the value says where the name pointed ('' when there is none). Such a field
+    was read at its layout position shifted like its neighbours.
+    ``shifted``: field id -> (rows, columns) between the layout cell and the cell
+    read, only where non-zero (rows or columns were inserted or deleted above or
+    left of it). ``row_offset``/``col_offset``: per sheet of the layout, the
+    shift most of its inputs have.
+    ``labels``: layout address of every label cell ('统计表!A4') -> the text
+    found there (read at the layout position shifted like the inputs nearby).
+    ``sheet_protected``: for the form's sheets present (封面, 统计表, 填报说明).
+    ``field_map``: the hidden sheet's map, field id -> '统计表!C5'.
+    ``sheet_states``: every sheet -> visible | hidden | veryHidden.
+    """
     path: Path
     form_id: str | None
     form_version: int | None
@@ -47,8 +136,947 @@ class WorkbookData:
     sheet_protected: dict[str, bool]       # visible sheet -> protected?
     names: dict[str, str]                  # field id -> where its defined name points
     sheet_names: list[str] = field(default_factory=list)
+    moved: dict[str, str] = field(default_factory=dict)
+    shifted: dict[str, tuple[int, int]] = field(default_factory=dict)
+    row_offset: dict[str, int] = field(default_factory=dict)
+    col_offset: dict[str, int] = field(default_factory=dict)
+    workbook_protected: bool = False
+    sheet_states: dict[str, str] = field(default_factory=dict)
+    field_map: dict[str, str] = field(default_factory=dict)
 
+
+# -- reasons -----------------------------------------------------------------
+
+_REASONS = {
+    "missing": "找不到这个文件。",
+    "not_a_file": "这不是一个文件（可能是文件夹或特殊文件），无法作为工作簿读取。",
+    "permission": "没有读取这个文件的权限。请检查文件权限，或把文件复制到本机后重新检查。",
+    "empty": "文件是空的（0 字节），可能没有保存成功或没有完整传输。请重新保存后发送。",
+    "xls": "这是旧版 Excel 格式（.xls）的文件，不是下发的 .xlsx 表格。请在 Excel 或 WPS 中"
+           "“另存为”Excel 工作簿（.xlsx）后重新发送。",
+    "et": "这是 WPS 表格格式（.et）的文件。请在 WPS 中“另存为”Excel 工作簿（.xlsx）后重新发送。",
+    "xlsb": "这是 Excel 二进制工作簿（.xlsb）。请在 Excel 中“另存为”Excel 工作簿（.xlsx）后重新发送。",
+    "ods": "这是 OpenDocument 表格（.ods）。请在 LibreOffice 或 WPS 中“另存为”Excel 工作簿（.xlsx）后重新发送。",
+    "xlsm": "这是启用宏的工作簿，出于安全考虑不予读取。请在 Excel 或 WPS 中“另存为”"
+            "Excel 工作簿（.xlsx，不含宏）后重新发送。",
+    "encrypted": "文件设置了打开密码，无法读取。请在 Excel 或 WPS 中取消“打开密码”后重新发送"
+                 "（表格自带的工作表保护不用取消）。",
+    "truncated": "文件不完整或已损坏（可能没有完整下载或传输），无法打开。请重新发送原文件。",
+    "corrupt": "文件内容已损坏，无法读取。请在 Excel 或 WPS 中打开确认无误，重新保存后发送。",
+    "doctype": "文件内部含有不允许的 XML 声明（DOCTYPE 或实体定义），出于安全考虑不予读取。"
+               "请在 Excel 或 WPS 中重新保存后发送。",
+    "too_slow": f"读取这个文件超过 {MAX_SECONDS:g} 秒仍未完成，已停止。文件中可能含有大量多余的行或"
+                f"内容，请只保留下发的表格内容后重新保存发送。",
+    "unreadable": "无法读取这个文件。请在 Excel 或 WPS 中打开确认无误，另存为 .xlsx 后重新发送。",
+}
+
+
+def _reject(kind: str, reason: str | None = None) -> RejectedFile:
+    return RejectedFile(kind, reason or _REASONS[kind])
+
+
+def _too_large(what: str) -> RejectedFile:
+    return RejectedFile("too_large", f"文件{what}，远超一份统计表的内容，不予读取。请只保留下发的表格"
+                                     f"内容（删除多余的行、工作表或图片）后重新保存发送。")
+
+
+# -- sniffing what a file is ---------------------------------------------------
+
+def _sniff_not_zip(head: bytes, suffix: str) -> RejectedFile:
+    """A file that is not a zip: say what it looks like."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith(b"%PDF"):
+        what = "PDF 文件"
+    elif text.startswith((b"<!doctype html", b"<html")) or b"<html" in text[:1024]:
+        what = "网页（HTML）文件"
+    elif text.startswith(b"<?xml") or text.startswith(b"<"):
+        what = "XML 文本文件（可能是“XML 电子表格”）"
+    elif head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
+        what = "图片"
+    elif head.startswith((b"Rar!", b"7z\xbc\xaf", b"\x1f\x8b")):
+        what = "压缩包"
+    elif suffix in (".csv", ".tsv") or _looks_like_text(head):
+        what = "纯文本（如 CSV）文件"
+    else:
+        what = "无法识别格式的文件"
+    return RejectedFile("not_zip", f"这个文件实际上是{what}，不是 Excel 工作簿（.xlsx）。"
+                                   f"请发送用下发表格填写并保存的 .xlsx 文件。")
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if not head:
+        return False
+    for enc in ("utf-8", "gb18030", "utf-16"):
+        try:
+            head.decode(enc)
+            return b"\x00" not in head or enc == "utf-16"
+        except UnicodeDecodeError:
+            continue
+    return False
+
+
+def _sniff_ole(path: Path, suffix: str) -> RejectedFile:
+    """An OLE2 compound file: a legacy .xls/.et, or an encrypted .xlsx."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(4 * 1024 * 1024)
+    except OSError:
+        data = b""
+    if "EncryptedPackage".encode("utf-16-le") in data or "EncryptionInfo".encode("utf-16-le") in data:
+        return _reject("encrypted")
+    if suffix in (".et", ".ett"):
+        return _reject("et")
+    if "Workbook".encode("utf-16-le") in data or "Book".encode("utf-16-le") in data:
+        return _reject("xls")
+    return RejectedFile("not_zip", "这是旧版 Office 格式的文件（可能是 Word 或其他文档），不是 Excel 工作簿"
+                                   "（.xlsx）。请发送用下发表格填写并保存的 .xlsx 文件。")
+
+
+# -- streaming XML -----------------------------------------------------------
+
+class _Stop(Exception):
+    """Raised by a handler when it has what it needs."""
+
+
+class _Forbidden(Exception):
+    """A DOCTYPE or entity declaration: never parsed further."""
+
+
+def _local(name: str) -> str:
+    i = name.rfind(":")
+    return name[i + 1:] if i >= 0 else name
+
+
+def _forbid(*_args) -> None:
+    raise _Forbidden()
+
+
+_REF = re.compile(r"^([A-Z]{1,3})(\d{1,7})$")
+
+
+def _split_ref(ref: str) -> tuple[int, int] | None:
+    m = _REF.match(ref)
+    if not m:
+        return None
+    col = 0
+    for ch in m.group(1):
+        col = col * 26 + ord(ch) - 64
+    return int(m.group(2)), col
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "on")
+
+
+# Built-in number formats that show a date or time (14-22, 45-47), and the
+# East Asian built-ins (27-36, 50-58) that Excel maps to 年月日 formats.
+_DATE_FORMAT_IDS = frozenset(list(range(14, 23)) + list(range(27, 37)) + [45, 46, 47]
+                             + list(range(50, 59)))
+_FORMAT_NOISE = re.compile(r'"[^"]*"|\\.|_.|\*.|\[[^\]]*\]')
+
+
+def _is_date_format(code: str) -> bool:
+    if not code:
+        return False
+    section = code.split(";")[0]
+    section = _FORMAT_NOISE.sub("", section)
+    if section.strip().lower() in ("general", "@", ""):
+        return False
+    return bool(re.search(r"[dmyhse]", section, re.I)) and not re.search(r"[0#?]", section)
+
+
+# -- the reader ----------------------------------------------------------------
+
+@dataclass
+class _Cell:
+    t: str = "n"
+    s: int = 0
+    v: str | None = None
+    f: str | None = None
+    f_shared: str | None = None    # si of a shared formula
+    text: list[str] | None = None  # inline string runs
+
+
+@dataclass
+class _SheetResult:
+    cells: dict[tuple[int, int], _Cell]
+    protected: bool = False
+
+
+class _Reader:
+    def __init__(self, path: Path, form: Form):
+        self.path = path
+        self.form = form
+        self.deadline = time.monotonic() + MAX_SECONDS
+        self.inflated = 0
+        self.zf: zipfile.ZipFile | None = None
+        self.members: dict[str, zipfile.ZipInfo] = {}
+
+    # ---- file level ----
+
+    def open(self) -> None:
+        path = self.path
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise _reject("missing") from None
+        except PermissionError:
+            raise _reject("permission") from None
+        except OSError as e:
+            # A symlink loop or a name the system cannot handle.
+            raise _reject("not_a_file", f"无法打开这个文件（{type(e).__name__}）。请检查文件名和位置。") from e
+        if stat.S_ISDIR(st.st_mode):
+            raise _reject("not_a_file", "这是一个文件夹，不是 Excel 文件。")
+        if not stat.S_ISREG(st.st_mode):
+            raise _reject("not_a_file")
+        if st.st_size == 0:
+            raise _reject("empty")
+        if st.st_size > MAX_FILE_BYTES:
+            raise _too_large(f"有 {st.st_size // (1024 * 1024)} MB")
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(8192)
+        except PermissionError:
+            raise _reject("permission") from None
+        except OSError as e:
+            raise _reject("unreadable") from e
+        suffix = path.suffix.lower()
+        if head.startswith(_OLE_MAGIC):
+            raise _sniff_ole(path, suffix)
+        if not head.startswith(_ZIP_MAGICS):
+            raise _sniff_not_zip(head, suffix)
+        try:
+            self.zf = zipfile.ZipFile(path)
+            infos = self.zf.infolist()
+        except (zipfile.BadZipFile, EOFError, ValueError, OSError) as e:
+            raise _reject("truncated") from e
+        if len(infos) > MAX_MEMBERS:
+            raise _too_large(f"内含 {len(infos)} 个部件")
+        total = 0
+        for info in infos:
+            total += info.file_size
+            if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+                raise _too_large(f"中的“{info.filename}”解压后是压缩时的 "
+                                 f"{info.file_size // max(info.compress_size, 1)} 倍")
+            # Zip member names are case-sensitive, producers' spelling is not.
+            self.members.setdefault(info.filename.lstrip("/").lower(), info)
+        if total > MAX_ARCHIVE_UNCOMPRESSED:
+            raise _too_large(f"解压后有 {total // (1024 * 1024)} MB")
+
+    def close(self) -> None:
+        if self.zf is not None:
+            self.zf.close()
+
+    def member(self, name: str) -> zipfile.ZipInfo | None:
+        return self.members.get(name.lstrip("/").lower())
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise _reject("too_slow")
+
+    def parse(self, name: str, start: Callable, end: Callable | None = None,
+              chars: Callable | None = None) -> None:
+        """Stream one part through expat, enforcing the byte, time and DOCTYPE rules."""
+        info = self.member(name)
+        if info is None:
+            raise _reject("corrupt")
+        if self.inflated + info.file_size > MAX_UNCOMPRESSED:
+            raise _too_large(f"中的“{info.filename}”解压后有 {info.file_size // (1024 * 1024)} MB")
+        parser = expat.ParserCreate()
+        parser.buffer_text = True
+        parser.buffer_size = _CHUNK
+        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        parser.StartDoctypeDeclHandler = _forbid
+        parser.EntityDeclHandler = _forbid
+        parser.ExternalEntityRefHandler = _forbid
+        parser.StartElementHandler = start
+        if end is not None:
+            parser.EndElementHandler = end
+        if chars is not None:
+            parser.CharacterDataHandler = chars
+        assert self.zf is not None
+        first = True
+        try:
+            with self.zf.open(info) as fh:
+                while True:
+                    chunk = fh.read(_CHUNK)
+                    if first:
+                        head = chunk[:4096].upper()
+                        if b"<!DOCTYPE" in head or b"<!ENTITY" in head or \
+                                "<!DOCTYPE".encode("utf-16-le") in chunk[:8192].upper():
+                            raise _reject("doctype")
+                        first = False
+                    self.inflated += len(chunk)
+                    if self.inflated > MAX_UNCOMPRESSED:
+                        raise _too_large(f"解压后超过 {MAX_UNCOMPRESSED // (1024 * 1024)} MB")
+                    self.check_time()
+                    parser.Parse(chunk, not chunk)
+                    if not chunk:
+                        break
+        except _Stop:
+            pass
+        except _Forbidden:
+            raise _reject("doctype") from None
+        except expat.ExpatError as e:
+            raise _reject("corrupt") from e
+        except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+            raise _reject("corrupt") from e
+        except RuntimeError as e:   # a zip member with its own password
+            raise _reject("encrypted") from e
+        except NotImplementedError as e:   # a compression method zipfile lacks
+            raise _reject("unreadable") from e
+
+    # ---- package structure ----
+
+    def rels(self, part: str) -> dict[str, tuple[str, str]]:
+        """Relationship id -> (type, target part name) for ``part``."""
+        folder, base = posixpath.split(part)
+        rels_name = posixpath.join(folder, "_rels", base + ".rels")
+        out: dict[str, tuple[str, str]] = {}
+        if self.member(rels_name) is None:
+            return out
+
+        def start(name, attrs):
+            if _local(name) == "Relationship" and attrs.get("TargetMode") != "External":
+                target = attrs.get("Target", "")
+                if target.startswith("/"):
+                    target = target[1:]
+                else:
+                    target = posixpath.normpath(posixpath.join(folder, target))
+                out[attrs.get("Id", "")] = (attrs.get("Type", ""), target)
+
+        self.parse(rels_name, start)
+        return out
+
+    def content_types(self) -> list[str]:
+        found: list[str] = []
+        if self.member("[Content_Types].xml") is None:
+            return found
+
+        def start(name, attrs):
+            if _local(name) in ("Override", "Default"):
+                found.append(attrs.get("ContentType", ""))
+
+        self.parse("[Content_Types].xml", start)
+        return found
+
+    def find_workbook_part(self) -> str:
+        types = self.content_types()
+        if any("macroEnabled" in t for t in types) or any(
+                n.endswith("vbaproject.bin") for n in self.members):
+            raise _reject("xlsm")
+        if any("sheet.binary" in t for t in types) or self.member("xl/workbook.bin"):
+            raise _reject("xlsb")
+        for _id, (rtype, target) in self.rels("").items():
+            if rtype.endswith("/officeDocument") and self.member(target):
+                if target.lower().endswith(".bin"):
+                    raise _reject("xlsb")
+                return target
+        if self.member("xl/workbook.xml"):
+            return "xl/workbook.xml"
+        if self.member("mimetype") or self.member("content.xml"):
+            raise _reject("ods")
+        what = ("Word 文档" if self.member("word/document.xml")
+                else "PowerPoint 演示文稿" if self.member("ppt/presentation.xml")
+                else "压缩包")
+        raise RejectedFile("not_workbook", f"这个文件实际上是{what}，不是 Excel 工作簿（.xlsx）。"
+                                           f"请发送用下发表格填写并保存的 .xlsx 文件。")
+
+    def workbook(self, part: str) -> dict:
+        info = {"sheets": [], "names": [], "date1904": False, "protected": False}
+        state = {"name": None, "attrs": None, "text": []}
+
+        def start(name, attrs):
+            tag = _local(name)
+            if tag == "sheet":
+                rid = next((v for k, v in attrs.items() if _local(k) == "id"), "")
+                info["sheets"].append((attrs.get("name", ""), attrs.get("state", "visible"), rid))
+            elif tag == "definedName":
+                state["name"] = attrs.get("name", "")
+                state["attrs"] = attrs
+                state["text"] = []
+            elif tag == "workbookPr":
+                info["date1904"] = _truthy(attrs.get("date1904"))
+            elif tag == "workbookProtection":
+                info["protected"] = any(_truthy(v) for k, v in attrs.items()
+                                        if k.startswith("lock"))
+
+        def end(name):
+            if _local(name) == "definedName" and state["name"] is not None:
+                info["names"].append((state["name"], state["attrs"].get("localSheetId"),
+                                      "".join(state["text"])))
+                state["name"] = None
+
+        def chars(text):
+            if state["name"] is not None:
+                state["text"].append(text)
+
+        self.parse(part, start, end, chars)
+        return info
+
+    def styles(self, part: str | None) -> list[bool]:
+        """For each cellXfs index: is its number format a date?"""
+        if not part or self.member(part) is None:
+            return []
+        formats: dict[int, str] = {}
+        xfs: list[int] = []
+        where = {"in": False}
+
+        def start(name, attrs):
+            tag = _local(name)
+            if tag == "numFmt":
+                try:
+                    formats[int(attrs.get("numFmtId", "-1"))] = attrs.get("formatCode", "")
+                except ValueError:
+                    pass
+            elif tag == "cellXfs":
+                where["in"] = True
+            elif tag == "xf" and where["in"]:
+                try:
+                    xfs.append(int(attrs.get("numFmtId", "0")))
+                except ValueError:
+                    xfs.append(0)
+
+        def end(name):
+            if _local(name) == "cellXfs":
+                raise _Stop()
+
+        self.parse(part, start, end)
+        return [(i in formats and _is_date_format(formats[i])) or
+                (i not in formats and i in _DATE_FORMAT_IDS) for i in xfs]
+
+    def shared_strings(self, part: str | None) -> list[str]:
+        if not part or self.member(part) is None:
+            return []
+        strings: list[str] = []
+        st = {"si": None, "t": False, "rph": 0}
+
+        def start(name, attrs):
+            tag = _local(name)
+            if tag == "si":
+                st["si"] = []
+            elif tag == "t":
+                st["t"] = True
+            elif tag == "rPh":
+                st["rph"] += 1
+
+        def end(name):
+            tag = _local(name)
+            if tag == "si":
+                strings.append("".join(st["si"] or ()))
+                st["si"] = None
+            elif tag == "t":
+                st["t"] = False
+            elif tag == "rPh":
+                st["rph"] -= 1
+
+        def chars(text):
+            if st["t"] and st["si"] is not None and not st["rph"]:
+                st["si"].append(text)
+
+        self.parse(part, start, end, chars)
+        return strings
+
+    def sheet(self, part: str, wanted: set[tuple[int, int]] | None, max_col: int = 0,
+              max_row: int = 0) -> _SheetResult:
+        """Stream one worksheet; keep the cells in ``wanted`` (or all within max_row/max_col)."""
+        cells: dict[tuple[int, int], _Cell] = {}
+        result = _SheetResult(cells)
+        st = {"row": 0, "col": 0, "rows": 0, "cells": 0, "cell": None, "in": None, "rph": 0,
+              "text": []}
+        shared_formulas: dict[str, str] = {}
+
+        def start(name, attrs):
+            tag = _local(name)
+            if tag == "c":
+                st["cells"] += 1
+                if st["cells"] > MAX_CELLS:
+                    raise _too_large(f"的工作表中有超过 {MAX_CELLS} 个单元格")
+                ref = attrs.get("r")
+                pos = _split_ref(ref) if ref else None
+                if pos is None:
+                    pos = (st["row"], st["col"] + 1)
+                st["col"] = pos[1]
+                keep = (pos in wanted) if wanted is not None else (
+                    pos[1] <= max_col and pos[0] <= max_row)
+                if keep:
+                    try:
+                        s = int(attrs.get("s", "0"))
+                    except ValueError:
+                        s = 0
+                    c = _Cell(t=attrs.get("t", "n"), s=s)
+                    cells[pos] = c
+                    st["cell"] = c
+                else:
+                    st["cell"] = None
+            elif tag == "row":
+                st["rows"] += 1
+                if st["rows"] > MAX_ROWS:
+                    raise _too_large(f"的工作表中有超过 {MAX_ROWS} 行")
+                r = attrs.get("r")
+                st["row"] = int(r) if r and r.isdigit() else st["row"] + 1
+                st["col"] = 0
+            elif st["cell"] is not None:
+                if tag in ("v", "f", "t"):
+                    st["in"] = tag
+                    st["text"] = []
+                    if tag == "f":
+                        c = st["cell"]
+                        c.f = ""
+                        if attrs.get("t") == "shared":
+                            c.f_shared = attrs.get("si")
+                elif tag == "rPh":
+                    st["rph"] += 1
+            elif tag == "sheetProtection":
+                result.protected = _truthy(attrs.get("sheet"))
+
+        def end(name):
+            tag = _local(name)
+            c = st["cell"]
+            if c is None:
+                return
+            if tag == st["in"]:
+                text = "".join(st["text"])
+                if tag == "v":
+                    c.v = text
+                elif tag == "f":
+                    c.f = text
+                    if c.f_shared is not None:
+                        if text:
+                            shared_formulas[c.f_shared] = text
+                        else:
+                            c.f = shared_formulas.get(c.f_shared, "")
+                elif tag == "t" and not st["rph"]:
+                    c.text = (c.text or []) + [text]
+                st["in"] = None
+            elif tag == "rPh":
+                st["rph"] -= 1
+            elif tag == "c":
+                st["cell"] = None
+
+        def chars(text):
+            if st["in"] is not None:
+                st["text"].append(text)
+
+        # sheetProtection lies after the cells, so the sheet is read to its end.
+        self.parse(part, start, end, chars)
+        return result
+
+
+# -- field locations -----------------------------------------------------------
+
+_NAME_TARGET = re.compile(
+    r"^=?(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Za-z]{1,3})\$?(\d{1,7})(?::\$?[A-Za-z]{1,3}\$?\d{1,7})?$")
+
+
+def _name_target(text: str) -> tuple[str, int, int] | None:
+    m = _NAME_TARGET.match(text.strip())
+    if not m:
+        return None
+    sheet = m.group(1).replace("''", "'") if m.group(1) is not None else m.group(2)
+    pos = _split_ref(m.group(3).upper() + m.group(4))
+    return (sheet, pos[0], pos[1]) if pos else None
+
+
+def _address(sheet: str, row: int, col: int) -> str:
+    return f"{sheet}!{cell_name(row, col)}"
+
+
+def _chain(items: list[tuple[str, int, int]], mode: int) -> set[str]:
+    """The largest set of (id, layout, found) whose order agrees with the layout.
+
+    Inserting or deleting rows keeps the order of rows: cells on one layout row
+    stay on one row, a later row stays later. A name edited to point elsewhere
+    breaks that order; the longest order-keeping chain (preferring the usual
+    shift ``mode`` on ties) is what the names agree on.
+    """
+    items = sorted(items, key=lambda x: (x[1], x[2]))
+    n = len(items)
+    best: list[tuple[int, int]] = []
+    back: list[int] = []
+    for j in range(n):
+        _, lj, fj = items[j]
+        score, prev = (1, int(fj - lj == mode)), -1
+        for i in range(j):
+            _, li, fi = items[i]
+            if (li == lj and fi == fj) or (li < lj and fi < fj):
+                cand = (best[i][0] + 1, best[i][1] + int(fj - lj == mode))
+                if cand > score:
+                    score, prev = cand, i
+        best.append(score)
+        back.append(prev)
+    if not n:
+        return set()
+    j = max(range(n), key=lambda k: best[k])
+    out = set()
+    while j >= 0:
+        out.add(items[j][0])
+        j = back[j]
+    return out
+
+
+class _Shift:
+    """Layout row/column -> the row/column found, from the trusted names of one sheet."""
+
+    def __init__(self, pairs: list[tuple[int, int]]):
+        self.known: dict[int, int] = {}
+        for layout, found in pairs:
+            self.known.setdefault(layout, found - layout)
+        self.keys = sorted(self.known)
+
+    def offset(self, layout: int) -> int:
+        if not self.keys:
+            return 0
+        if layout in self.known:
+            return self.known[layout]
+        before = [k for k in self.keys if k < layout]
+        after = [k for k in self.keys if k > layout]
+        if before and after:
+            b, a = before[-1], after[0]
+            if self.known[b] == self.known[a] or layout - b <= a - layout:
+                return self.known[b]
+            return self.known[a]
+        return self.known[before[-1]] if before else self.known[after[0]]
+
+
+# -- public --------------------------------------------------------------------
 
 def read_workbook(path: str | Path, form: Form | None = None) -> WorkbookData:
     """Read ``path``; raise RejectedFile with a Chinese reason if it cannot be read."""
-    raise NotImplementedError
+    path = Path(path)
+    try:
+        form = form or load_form()
+        reader = _Reader(path, form)
+        try:
+            reader.open()
+            return _read(reader, form)
+        finally:
+            reader.close()
+    except RejectedFile:
+        raise
+    except RecursionError as e:
+        raise _reject("corrupt") from e
+    except MemoryError as e:
+        raise _too_large("读取时内存不足") from e
+    except Exception as e:  # noqa: BLE001 - any failure is the file's, told in Chinese
+        raise _reject("unreadable") from e
+
+
+def _meta_from_cells(cells: dict[tuple[int, int], str | int | float | None]
+                     ) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    by_label = {v: k for k, v in META_KEYS.items()}
+    meta: dict[str, str] = {}
+    field_map: dict[str, tuple[str, str]] = {}
+    rows = sorted({r for r, _ in cells})
+    header_row = None
+    for r in rows:
+        a = _text(cells.get((r, 1)))
+        if header_row is None:
+            if tuple(_text(cells.get((r, c))) for c in range(1, 5)) == META_MAP_HEADER:
+                header_row = r
+            elif a in by_label:
+                meta[by_label[a]] = _text(cells.get((r, 2)))
+        elif a:
+            field_map[a] = (_text(cells.get((r, 2))), _text(cells.get((r, 3))).upper())
+    return meta, field_map
+
+
+def _text(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+def _version(text: str) -> int | None:
+    try:
+        f = float(text)
+    except ValueError:
+        return None
+    return int(f) if f.is_integer() and f >= 0 else None
+
+
+def _read(reader: _Reader, form: Form) -> WorkbookData:
+    wb_part = reader.find_workbook_part()
+    wb = reader.workbook(wb_part)
+    rels = reader.rels(wb_part)
+    sst_part = next((t for ty, t in rels.values() if ty.endswith("/sharedStrings")), None)
+    styles_part = next((t for ty, t in rels.values() if ty.endswith("/styles")), None)
+    sheet_parts: dict[str, str] = {}
+    sheet_states: dict[str, str] = {}
+    for name, state, rid in wb["sheets"]:
+        sheet_states[name] = state
+        rel = rels.get(rid)
+        if rel and rel[0].endswith("/worksheet"):
+            sheet_parts[name] = rel[1]
+    sheet_names = [s[0] for s in wb["sheets"]]
+    if not sheet_names:
+        raise _reject("corrupt")
+
+    date_styles = reader.styles(styles_part)
+    strings = reader.shared_strings(sst_part)
+
+    def value_of(c: _Cell | None, date1904: bool = wb["date1904"]):
+        """(value, formula, is_date) of a stored cell."""
+        if c is None:
+            return None, None, False
+        formula = c.f
+        t, v = c.t, c.v
+        if t == "s":
+            try:
+                return strings[int(v)], formula, False
+            except (TypeError, ValueError, IndexError):
+                return None, formula, False
+        if t == "inlineStr":
+            return "".join(c.text or ()), formula, False
+        if t in ("str", "e"):
+            return v, formula, False
+        if t == "b":
+            return (None if v is None else v.strip() in ("1", "true")), formula, False
+        if v is None or not v.strip():
+            return None, formula, False
+        if t == "d":
+            try:
+                return dt.datetime.fromisoformat(v.strip()), formula, True
+            except ValueError:
+                return v, formula, False
+        try:
+            num: int | float = int(v) if v.strip().lstrip("-").isdigit() else float(v)
+        except ValueError:
+            return v, formula, False
+        if 0 <= c.s < len(date_styles) and date_styles[c.s]:
+            base = dt.datetime(1904, 1, 1) if date1904 else dt.datetime(1899, 12, 30)
+            try:
+                return base + dt.timedelta(days=float(num)), formula, True
+            except (OverflowError, ValueError):
+                return num, formula, True
+        return num, formula, False
+
+    # The form's identity and field map, from the hidden sheet.
+    meta: dict[str, str] = {}
+    field_map: dict[str, tuple[str, str]] = {}
+    if META_SHEET in sheet_parts:
+        res = reader.sheet(sheet_parts[META_SHEET], None, max_col=4, max_row=_META_ROWS)
+        meta, field_map = _meta_from_cells({pos: value_of(c)[0] for pos, c in res.cells.items()})
+
+    names: dict[str, str] = {}
+    targets: dict[str, tuple[str, int, int] | None] = {}
+    local_names: dict[str, str] = {}
+    for name, local_id, text in wb["names"]:
+        if not name.startswith(NAME_PREFIX):
+            continue
+        fid = name[len(NAME_PREFIX):]
+        if local_id is not None:
+            local_names.setdefault(fid, text)   # a copy of a sheet carries sheet-scoped copies
+            continue
+        names[fid] = text.strip().lstrip("=")
+        targets[fid] = _name_target(text)
+    for fid, text in local_names.items():
+        if fid not in names:
+            names[fid] = text.strip().lstrip("=")
+            targets[fid] = _name_target(text)
+
+    form_id = meta.get("form_id") or None
+    version = _version(meta.get("form_version", "")) if form_id else None
+    all_named = all(f.id in names for f in form.fields)
+    title = f"“{form.table_title.lstrip('0123456789.')}”"
+    if form_id is None and not all_named:
+        raise RejectedFile("other_form", f"这不是下发的{title}表格（没有找到表格的标识信息），无法识别"
+                                         f"各项内容。请使用下发的 .xlsx 表格填写后重新发送。")
+    if form_id is not None and form_id != form.id:
+        raise RejectedFile("other_form", f"这是另一张表格（表单标识“{form_id}”），不是本次的{title}"
+                                         f"（“{form.id}”）。请使用本次下发的表格填写后重新发送。")
+    if version is not None and version > form.version:
+        raise RejectedFile("new_version", f"这个表格是更新的第 {version} 版，本工具只能读取到第 "
+                                          f"{form.version} 版。请升级 xlsx-tools 后再检查。")
+
+    # Where each field should be: the layout, or for an older version its own map.
+    expected: dict[str, tuple[str, int, int]] = {}
+    old = version is not None and version < form.version
+    for f in form.fields:
+        cell = form.input_cell(f.id)
+        expected[f.id] = (cell.sheet, cell.row, cell.col)
+        if old:
+            entry = field_map.get(f.id)
+            pos = _split_ref(entry[1]) if entry else None
+            if pos:
+                expected[f.id] = (entry[0], pos[0], pos[1])
+            elif targets.get(f.id) is None:
+                raise RejectedFile("old_version", f"这是旧版（第 {version} 版）表格，缺少本版的“"
+                                                  f"{f.label}”等栏目，无法读取。请使用新下发的表格重新填写。")
+
+    # Sheets of the layout, as named in this workbook (a renamed sheet carries its names).
+    actual: dict[str, str] = {}
+    for layout_sheet in {s for s, _, _ in expected.values()}:
+        if layout_sheet in sheet_parts:
+            actual[layout_sheet] = layout_sheet
+            continue
+        pointed = Counter(t[0] for fid, t in targets.items()
+                          if t and fid in expected and expected[fid][0] == layout_sheet)
+        candidates = [s for s, _ in pointed.most_common() if s in sheet_parts]
+        if candidates:
+            actual[layout_sheet] = candidates[0]
+
+    # Trust the names that agree with each other; the rest are "moved".
+    moved: dict[str, str] = {}
+    row_shift: dict[str, _Shift] = {}
+    col_shift: dict[str, _Shift] = {}
+    row_offset: dict[str, int] = {}
+    col_offset: dict[str, int] = {}
+    for layout_sheet in {s for s, _, _ in expected.values()}:
+        real = actual.get(layout_sheet)
+        items = []
+        for fid, (s, r, c) in expected.items():
+            if s != layout_sheet:
+                continue
+            t = targets.get(fid)
+            if t is None or real is None or t[0] != real:
+                moved[fid] = names.get(fid, "")
+                continue
+            items.append((fid, r, c, t[1], t[2]))
+        rmode = Counter(tr - r for _, r, _, tr, _ in items).most_common(1)
+        cmode = Counter(tc - c for _, _, c, _, tc in items).most_common(1)
+        rm = rmode[0][0] if rmode else 0
+        cm = cmode[0][0] if cmode else 0
+        by_rows = _chain([(fid, r, tr) for fid, r, _, tr, _ in items], rm)
+        by_cols = _chain([(fid, c, tc) for fid, _, c, _, tc in items], cm)
+        trusted = [it for it in items if it[0] in by_rows and it[0] in by_cols]
+        for it in items:
+            if it not in trusted:
+                moved[it[0]] = names.get(it[0], "")
+        row_shift[layout_sheet] = _Shift([(r, tr) for _, r, _, tr, _ in trusted])
+        col_shift[layout_sheet] = _Shift([(c, tc) for _, _, c, _, tc in trusted])
+        row_offset[layout_sheet] = rm
+        col_offset[layout_sheet] = cm
+
+    def place(sheet: str, row: int, col: int) -> tuple[int, int]:
+        return (row + row_shift[sheet].offset(row), col + col_shift[sheet].offset(col)) \
+            if sheet in row_shift else (row, col)
+
+    where: dict[str, tuple[str, int, int]] = {}
+    for fid, (s, r, c) in expected.items():
+        t = targets.get(fid)
+        if fid not in moved and t is not None:
+            where[fid] = t
+        else:
+            pr, pc = place(s, r, c)
+            where[fid] = (actual.get(s, s), pr, pc)
+    label_where: dict[str, tuple[str, int, int]] = {}
+    for cell in form.label_cells():
+        pr, pc = place(cell.sheet, cell.row, cell.col)
+        label_where[cell.address] = (actual.get(cell.sheet, cell.sheet), pr, pc)
+
+    # Read the sheets of the form, keeping only the cells asked for.
+    wanted: dict[str, set[tuple[int, int]]] = {}
+    for s, r, c in list(where.values()) + list(label_where.values()):
+        wanted.setdefault(s, set()).add((r, c))
+    instructions = form.instructions.get("sheet")
+    if instructions in sheet_parts:
+        wanted.setdefault(instructions, set())
+    found: dict[str, _SheetResult] = {}
+    for s in sorted(wanted, key=lambda x: sheet_names.index(x) if x in sheet_names else 0):
+        if s in sheet_parts:
+            found[s] = reader.sheet(sheet_parts[s], wanted[s])
+
+    raw: dict[str, RawValue] = {}
+    shifted: dict[str, tuple[int, int]] = {}
+    for f in form.fields:
+        s, r, c = where[f.id]
+        res = found.get(s)
+        v, formula, is_date = value_of(res.cells.get((r, c)) if res else None)
+        if f.type == "date" and wb["date1904"] and not is_date and isinstance(v, (int, float)) \
+                and not isinstance(v, bool):
+            v = v + 1462   # a bare serial of the 1904 system, as a 1900-system serial
+        raw[f.id] = RawValue(v, _address(s, r, c), formula, is_date)
+        es, er, ec = expected[f.id]
+        if (r - er, c - ec) != (0, 0):
+            shifted[f.id] = (r - er, c - ec)
+    labels: dict[str, str] = {}
+    for address, (s, r, c) in label_where.items():
+        res = found.get(s)
+        v = value_of(res.cells.get((r, c)) if res else None)[0]
+        labels[address] = _text(v) if not isinstance(v, str) else v
+
+    return WorkbookData(
+        path=reader.path,
+        form_id=form_id,
+        form_version=version,
+        meta=meta,
+        raw=raw,
+        labels=labels,
+        sheet_protected={s: res.protected for s, res in found.items()},
+        names=names,
+        sheet_names=sheet_names,
+        moved=moved,
+        shifted=shifted,
+        row_offset=row_offset,
+        col_offset=col_offset,
+        workbook_protected=wb["protected"],
+        sheet_states=sheet_states,
+        field_map={fid: f"{s}!{c}" for fid, (s, c) in field_map.items()},
+    )
+
+
+def iter_workbook_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Every file to check under ``paths``, each once, in a stable order.
+
+    A path given by name is always yielded (the reader says why it is no
+    workbook); inside folders, files with a workbook-like extension are. Folders
+    are walked recursively, following symlinks but never twice into the same
+    real folder, so a symlink loop ends. What cannot be listed (no permission)
+    is yielded itself, so it is reported rather than silently missing. Office's
+    lock files (~$name.xlsx, .~lock.name#) are skipped: they are no one's return.
+    """
+    seen_dirs: set[str] = set()
+    seen_files: set[str] = set()
+
+    def real(p: Path) -> str:
+        try:
+            return os.path.realpath(p)
+        except (OSError, RuntimeError, ValueError):
+            return str(p)
+
+    def walk(folder: Path) -> Iterator[Path]:
+        key = real(folder)
+        if key in seen_dirs:
+            return
+        seen_dirs.add(key)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            yield folder
+            return
+        for entry in entries:
+            p = Path(entry.path)
+            try:
+                is_dir = entry.is_dir()   # follows symlinks; a loop is stopped by seen_dirs
+            except OSError:
+                is_dir = False
+            if is_dir:
+                yield from walk(p)
+            elif _is_candidate(entry.name):
+                k = real(p)
+                if k not in seen_files:
+                    seen_files.add(k)
+                    yield p
+
+    for given in paths:
+        p = Path(given)
+        try:
+            is_dir = p.is_dir()
+        except OSError:
+            is_dir = False
+        if is_dir:
+            yield from walk(p)
+        else:
+            k = real(p)
+            if k not in seen_files:
+                seen_files.add(k)
+                yield p
+
+
+def _is_candidate(name: str) -> bool:
+    if name.startswith(("~$", ".~lock.")):
+        return False
+    return os.path.splitext(name)[1].lower() in WORKBOOK_EXTENSIONS
