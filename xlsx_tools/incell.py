@@ -1,0 +1,666 @@
+"""Checks that run inside the workbook while it is filled.
+
+The rules a spreadsheet can evaluate are compiled from the form definition into
+the generated workbook, so a filler sees what is wrong while typing, in Excel,
+WPS or LibreOffice:
+
+* missing required values, including the conditional ones (R11, R13–R16);
+* the types and ranges of numbers and choices (not_a_number, negative,
+  not_whole, too_many_decimals, not_a_choice) and too-short summaries (too_short);
+* the cross-field rules of the form (R01–R13), from the same parsed expressions
+  ``validate`` evaluates (:func:`xlsx_tools.expr.to_excel`).
+
+They land on a protected sheet 校验结果: a list of the open problems in Chinese
+at the top, one row per compiled check beside it, and hidden helper columns
+holding, per field, the length of its text, its type finding and its clean value
+(blank when unreadable, as ``clean_value`` gives None), on which the rules are
+evaluated. The cover shows 尚有 N 项问题 / 已全部通过校验, and each input cell
+turns red (error) or orange (warning) while a check touching it fails.
+
+Only functions Excel 2010, WPS and LibreOffice evaluate alike are used (IF, AND,
+OR, NOT, ISNUMBER, ISERROR, LEN, TRIM, SUBSTITUTE, ROUND, INT, SUM, INDEX,
+MATCH); no dynamic arrays. Every formula carries its result for the values the
+workbook is written with, so a viewer that does not recalculate shows the right
+state.
+
+What the sheet cannot do like ``validate`` (documented exceptions): a number
+typed as text (``'12``, ``12次``, full-width digits) is a problem in the sheet
+(请填写数字) although ``validate`` reads it; a TRUE/FALSE or a date typed into a
+number cell; whitespace other than spaces, tabs, line breaks, the full-width
+space and the no-break space. Formats of telephone numbers, e-mail addresses,
+postcodes and dates, and R18–R22, are checked by ``validate`` only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Callable, Mapping, Sequence
+
+from . import expr as ex
+from .clean import clean_value
+from .form import Cell, Field, Form, Rule, cell_name
+from .read import RawValue
+
+__all__ = [
+    "SHEET_NAME", "Check", "compile_checks", "add_checks", "status_cell", "CODE_CN",
+    "TYPE_CHECKS", "COMPILED_TYPES", "ALLOWED_FUNCTIONS", "evaluate_checks", "SheetState",
+    "status_text",
+]
+
+SHEET_NAME = "校验结果"
+ERROR, WARNING = "error", "warning"
+SEVERITY_CN = {ERROR: "错误", WARNING: "警告"}
+
+# The codes as a filler reads them (rule ids such as R01 are shown as they are).
+CODE_CN = {
+    "missing": "未填写",
+    "not_a_number": "不是数字",
+    "negative": "负数",
+    "not_whole": "不是整数",
+    "too_many_decimals": "小数位过多",
+    "not_a_choice": "不是可选项",
+    "too_short": "内容过简",
+}
+
+# Functions the compiled formulas may use: all in Excel 2010, WPS and LibreOffice.
+ALLOWED_FUNCTIONS = frozenset({
+    "IF", "AND", "OR", "NOT", "ISNUMBER", "ISERROR", "LEN", "TRIM", "SUBSTITUTE",
+    "ROUND", "INT", "SUM", "INDEX", "MATCH", "CHAR", "LEFT", "RIGHT", "TRUE", "FALSE",
+})
+
+# Whitespace a filler's "empty" cell may hold. Excel's TRIM only removes spaces;
+# Python's strip() removes all of these, so they are substituted away first.
+_SPACES = ('" "', "CHAR(9)", "CHAR(10)", "CHAR(13)", '"\u3000"', '"\u00a0"', '"\u200b"',
+           '"\ufeff"')
+_PY_SPACES = (" ", "\t", "\n", "\r", "\u3000", "\u00a0", "\u200b", "\ufeff")
+
+
+# -- per-type checks: one table, two targets ---------------------------------------
+#
+# Each entry: the finding code, its severity, an Excel condition over the cell
+# ``{x}`` (tested in order, the first that holds names the finding, as
+# clean_value tests them), and the message. The Python side is clean.clean_value,
+# which decides the same by type; tests/test_incell.py proves the two agree.
+
+@dataclass(frozen=True)
+class TypeCheck:
+    code: str
+    severity: str
+    condition: Callable[[str, Field], str]   # (cell, field) -> Excel condition
+    message: str                             # {label}, {unit}, {choices}, {min}
+
+
+def _choice_values(field: Field) -> list[tuple[str, list[str]]]:
+    """Each choice and the texts accepted for it (平台类别 also as 检验检测类, as clean does)."""
+    suffix = not any(c.endswith("类") for c in field.choices)
+    return [(c, [c, c + "类"] if suffix else [c]) for c in field.choices]
+
+
+def _choice_match(x: str, field: Field) -> str:
+    """Excel: the canonical choice the cell holds, or "" if it holds none."""
+    out = '""'
+    for choice, texts in reversed(_choice_values(field)):
+        test = ",".join(f"TRIM({x})={_xl_text(t)}" for t in texts)
+        out = f"IF(OR({test}),{_xl_text(choice)},{out})"
+    return out
+
+
+def _not_number(x: str, field: Field) -> str:
+    return f"NOT(ISNUMBER({x}))"
+
+
+# clean_value reads a number cell as round(x, 10): the sheet compares the same.
+
+TYPE_CHECKS: dict[str, tuple[TypeCheck, ...]] = {
+    "int": (
+        TypeCheck("not_a_number", ERROR, _not_number,
+                  "“{label}”应填写数字（只填阿拉伯数字，不带单位），没有请填 0。"),
+        TypeCheck("negative", ERROR, lambda x, f: f"ROUND({x},10)<0",
+                  "“{label}”不能是负数，请填写 0 或正数。"),
+        TypeCheck("not_whole", ERROR, lambda x, f: f"ROUND({x},10)<>INT(ROUND({x},10))",
+                  "“{label}”只能填写整数（单位：{unit}），请修改。"),
+    ),
+    "amount": (
+        TypeCheck("not_a_number", ERROR, _not_number,
+                  "“{label}”应填写数字（以万元为单位，只填阿拉伯数字），没有请填 0。"),
+        TypeCheck("negative", ERROR, lambda x, f: f"ROUND({x},10)<0",
+                  "“{label}”不能是负数，请填写 0 或正数。"),
+        TypeCheck("too_many_decimals", ERROR, lambda x, f: f"ROUND({x},10)<>ROUND({x},2)",
+                  "“{label}”以万元为单位，最多保留两位小数，请四舍五入后重新填写。"),
+    ),
+    "choice": (
+        TypeCheck("not_a_choice", ERROR, lambda x, f: f"{_choice_match(x, f)}=\"\"",
+                  "“{label}”请点击单元格右侧的下拉箭头，从{choices}中选择一项。"),
+    ),
+    "longtext": (
+        # {n} is the helper cell with the text's length, spaces not counted.
+        TypeCheck("too_short", WARNING, lambda x, f: f"{{n}}<{f.min_length}",
+                  "“{label}”过于简略（至少 {min} 个字），请补充具体情况、数量或事例。"),
+    ),
+}
+# Types whose clean value the sheet computes as validate does: rules over other
+# types (dates, phone numbers...) are left to validate.
+COMPILED_TYPES = ("int", "amount", "choice", "text", "longtext")
+
+_MISSING_HINT = {
+    "int": "没有可填报的数量请填 0，不要留空。",
+    "amount": "金额以万元为单位；没有请填 0，不要留空。",
+    "choice": "请点击单元格右侧的下拉箭头选择。",
+    "date": "请按 2022-09-15 的格式填写日期。",
+}
+
+
+# -- the checks ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Check:
+    """One compiled check: a row of 校验结果."""
+    kind: str                 # required | type | rule
+    code: str                 # missing / R14 / R01...; "type" rows: decided by the value
+    severity: str
+    fields: tuple[str, ...]   # as validate's Finding.fields
+    field: Field | None = None
+    rule: Rule | None = None
+
+
+def _rule_compilable(form: Form, fields: Sequence[str]) -> bool:
+    return all(form.field(i).type in COMPILED_TYPES for i in fields)
+
+
+def compile_checks(form: Form) -> list[Check]:
+    """Every check the sheet evaluates, in the order of the cells they concern."""
+    checks: list[Check] = []
+    for f in form.fields:
+        if f.required:
+            because = ()
+            if f.required_when is not None:
+                if not _rule_compilable(form, ex.fields_of(f.required_when)):
+                    continue
+                because = tuple(i for i in ex.fields_of(f.required_when) if i != f.id)
+            code = "missing" if f.required_when is None else f.required_code
+            checks.append(Check("required", code, ERROR, (f.id, *because), field=f))
+        types = TYPE_CHECKS.get(f.type, ())
+        if f.type == "longtext" and f.min_length is None:
+            types = ()
+        if types:
+            severities = {t.severity for t in types}
+            assert len(severities) == 1, f"type {f.type}: one severity per type"
+            checks.append(Check("type", "", severities.pop(), (f.id,), field=f))
+    for r in form.rules:
+        if _rule_compilable(form, r.fields):
+            checks.append(Check("rule", r.id, r.severity, tuple(r.fields), rule=r))
+    order = {f.id: _position(form, f.id) for f in form.fields}
+    kinds = {"required": 0, "type": 1, "rule": 2}
+    return sorted(checks, key=lambda c: (min(order[i] for i in c.fields), kinds[c.kind]))
+
+
+def _position(form: Form, field_id: str) -> tuple[int, int, int]:
+    """Where a field is, in the order a filler goes: the table, then the cover."""
+    cell = form.input_cell(field_id)
+    order = [form.table.name, form.cover.name]
+    return (order.index(cell.sheet), cell.row, cell.col)
+
+
+# -- Excel text helpers -------------------------------------------------------------
+
+def _xl_text(s: str) -> str:
+    """A string literal; long texts are joined from pieces (Excel caps a literal at 255)."""
+    pieces = [s[i:i + 200] for i in range(0, len(s), 200)] or [""]
+    return "&".join('"' + p.replace('"', '""') + '"' for p in pieces)
+
+
+def _sheet_ref(sheet: str, row: int, col: int) -> str:
+    quoted = "'" + sheet.replace("'", "''") + "'"
+    return f"{quoted}!{cell_name(row, col, absolute=True)}"
+
+
+def _squeezed_len(x: str) -> str:
+    inner = x
+    for s in _SPACES:
+        inner = f"SUBSTITUTE({inner},{s},\"\")"
+    return f"LEN({inner})"
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z_0-9]*)\}")
+
+
+def _message_formula(template: str, ref: Callable[[str], str]) -> str:
+    """'…（{x}）…' -> "…（"&ref(x)&"）…"."""
+    parts: list[str] = []
+    pos = 0
+    for m in _PLACEHOLDER.finditer(template):
+        if m.start() > pos:
+            parts.append(_xl_text(template[pos:m.start()]))
+        parts.append(ref(m.group(1)))
+        pos = m.end()
+    if pos < len(template) or not parts:
+        parts.append(_xl_text(template[pos:]))
+    return "&".join(parts)
+
+
+def _type_message(t: TypeCheck, f: Field) -> str:
+    return t.message.format(label=f.label, unit=f.unit or "个", min=f.min_length,
+                            choices="、".join(f"“{c}”" for c in f.choices))
+
+
+def _missing_message(f: Field) -> str:
+    if f.required_when is not None and f.required_message:
+        return f.required_message
+    return f"“{f.label}”未填写。" + _MISSING_HINT.get(f.type, "请填写。")
+
+
+# -- layout of 校验结果 ----------------------------------------------------------------
+
+# Visible: the open problems (A–D), then every check (F–J). Hidden: helpers.
+_C_N, _C_SEV, _C_CELL, _C_MSG = 0, 1, 2, 3                   # open list
+_C_CODE, _C_CSEV, _C_CCELL, _C_STATUS, _C_TEXT = 5, 6, 7, 8, 9   # all checks
+_C_KEY, _C_FIRES, _C_NUM, _C_RUN, _C_ERR, _C_WARN = 11, 12, 13, 14, 15, 16
+_C_FID, _C_LEN, _C_TCODE, _C_CLEAN, _C_REQ, _C_FERR, _C_FWARN = 18, 19, 20, 21, 22, 23, 24
+_FIRST = 5            # 0-based row of the first data row (row 6 in Excel)
+_ROW_COUNTS = 1       # hidden totals: errors, warnings, open problems
+
+
+def _xl(row0: int, col0: int) -> str:
+    """Local absolute reference from 0-based indices."""
+    return cell_name(row0 + 1, col0 + 1, absolute=True)
+
+
+def status_cell(form: Form) -> Cell:
+    """Where the cover shows the count: its "!check_status" slot, else its first empty row."""
+    for c in form.cover.cells:
+        if c.kind == "special" and c.text == "check_status":
+            return c
+    used = {r for c in form.cover.cells for r in range(c.row, c.last_row + 1)}
+    row = next(r for r in range(1, form.cover.rows + 2) if r not in used)
+    return Cell(form.cover.name, row, 2, "special", "check_status", max(1, form.cover.columns - 2))
+
+
+def status_text(errors: int, warnings: int) -> str:
+    """The cover line, as the sheet's formula builds it."""
+    if errors:
+        text = f"尚有 {errors} 项问题"
+    else:
+        text = "已全部通过校验"
+    if warnings:
+        text += f"（另有 {warnings} 项提醒）"
+    return text + "，详见“校验结果”工作表" if errors or warnings else text
+
+
+def _status_formula(err: str, warn: str) -> str:
+    return (f'IF({err}>0,"尚有 "&{err}&" 项问题","已全部通过校验")'
+            f'&IF({warn}>0,"（另有 "&{warn}&" 项提醒）","")'
+            f'&IF({err}+{warn}>0,"，详见“校验结果”工作表","")')
+
+
+# -- the Python side, for the results the formulas carry -------------------------------
+
+@dataclass
+class SheetState:
+    """What every formula of 校验结果 evaluates to for given cell values."""
+    lengths: dict[str, int]
+    type_codes: dict[str, str]
+    clean: dict[str, object]          # "" for blank/unreadable, like the sheet
+    required: dict[str, bool]
+    fires: list[bool]
+    codes: list[str]
+    messages: list[str]
+
+    def count(self, checks: Sequence[Check], severity: str) -> int:
+        return sum(1 for c, f in zip(checks, self.fires) if f and c.severity == severity)
+
+
+def _excel_shown(v: object) -> str:
+    """A value as Excel joins it into text (general format)."""
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, (int, float, Decimal)):
+        d = Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
+        return format(d.normalize(), "f") if d else "0"
+    return "" if v is None else str(v)
+
+
+def _py_len(v: object) -> int:
+    if v is None:
+        return 0
+    text = _excel_shown(v)
+    for s in _PY_SPACES:
+        text = text.replace(s, "")
+    return len(text)
+
+
+def evaluate_checks(form: Form, checks: Sequence[Check], raw: Mapping[str, object]) -> SheetState:
+    """The sheet's results for cells holding ``raw`` (field id -> value; absent = empty).
+
+    Field types are decided by clean.clean_value, the rules by expr.evaluate: the
+    same code validate runs.
+    """
+    lengths, codes, clean, values = {}, {}, {}, {}
+    for f in form.fields:
+        v = raw.get(f.id)
+        n = _py_len(v)
+        lengths[f.id] = n
+        code = ""
+        value: object = None
+        if n:
+            if f.type in TYPE_CHECKS and f.type != "longtext":
+                cleaned = clean_value(f, RawValue(v, form.input_cell(f.id).address))
+                code = cleaned.code or ""
+                value = cleaned.value
+            else:
+                value = v.strip() if isinstance(v, str) else v
+                if f.type == "longtext" and f.min_length is not None and n < f.min_length:
+                    code = "too_short"
+        codes[f.id] = code
+        if f.type == "longtext":
+            value = value if n else None     # too_short keeps its value, as in validate
+        elif code:
+            value = None
+        values[f.id] = value
+        clean[f.id] = "" if value is None else (float(value) if isinstance(value, Decimal)
+                                                else value)
+    required = {f.id: f.required and (f.required_when is None
+                                      or ex.evaluate(f.required_when, values) is True)
+                for f in form.fields}
+    fires, out_codes, messages = [], [], []
+    shown = {k: _excel_shown(v) for k, v in clean.items()}
+    for c in checks:
+        if c.kind == "required":
+            fire = required[c.field.id] and lengths[c.field.id] == 0
+            code, message = c.code, _fill(_missing_message(c.field), shown)
+        elif c.kind == "type":
+            code = codes[c.field.id]
+            fire = code != ""
+            t = next((t for t in TYPE_CHECKS[c.field.type] if t.code == code), None)
+            message = _type_message(t, c.field) if t else ""
+        else:
+            r = c.rule
+            fire = ((r.when is None or ex.evaluate(r.when, values) is True)
+                    and ex.evaluate(r.check, values) is False)
+            code, message = c.code, _fill(r.message, shown)
+        fires.append(fire)
+        out_codes.append(code)
+        messages.append(message if fire else "")
+    return SheetState(lengths, codes, clean, required, fires, out_codes, messages)
+
+
+def _fill(template: str, shown: Mapping[str, str]) -> str:
+    return _PLACEHOLDER.sub(lambda m: shown.get(m.group(1), ""), template)
+
+
+# -- writing ------------------------------------------------------------------------
+
+def add_checks(ctx):
+    """The writer's extension hook: add 校验结果 to the workbook being built.
+
+    ``ctx`` is write.BuildContext (workbook, sheets, form, prefill, formats). The
+    new sheet joins ``ctx.sheets``, so the writer protects it with the others.
+    """
+    values = {k: v for k, v in (ctx.prefill or {}).items() if v not in (None, "")}
+    ws = write_checks(ctx.workbook, ctx.form, ctx.sheets, values, ctx.formats.get)
+    ctx.sheets[SHEET_NAME] = ws
+    return ws
+
+
+def write_checks(workbook, form: Form, sheets: Mapping[str, object],
+                 values: Mapping[str, object] | None = None,
+                 make_format: Callable[..., object] | None = None,
+                 password: str | None = None):
+    """Add 校验结果 to an xlsxwriter ``workbook`` and wire it to the form's sheets.
+
+    ``sheets`` maps sheet names (form.cover.name, form.table.name) to their
+    xlsxwriter worksheets; ``values`` are the field values the workbook is
+    written with (the pre-filled ones), for the formulas' stored results;
+    ``make_format(**props)`` makes a cell format (default: workbook.add_format).
+    The sheet is protected here only if ``password`` is given.
+    """
+    values = values or {}
+    checks = compile_checks(form)
+    state = evaluate_checks(form, checks, values)
+    ws = workbook.add_worksheet(SHEET_NAME)
+    formats = _formats(make_format or (lambda **props: workbook.add_format(props)))
+    fields = form.fields
+    frow = {f.id: _FIRST + i for i, f in enumerate(fields)}
+    crow = [_FIRST + i for i in range(len(checks))]
+
+    def src(fid: str) -> str:
+        c = form.input_cell(fid)
+        return _sheet_ref(c.sheet, c.row, c.col)
+
+    def clean_ref(fid: str) -> str:
+        return _xl(frow[fid], _C_CLEAN)
+
+    def formula(row: int, col: int, text: str, value, style=None) -> None:
+        _wrote(ws.write_formula(row, col, "=" + text, style or formats["hidden"], value))
+
+    # Per field: length of its text, its type finding, clean value, required?
+    for f in fields:
+        r, x = frow[f.id], src(f.id)
+        n = _xl(r, _C_LEN)
+        ws.write_string(r, _C_FID, f.id, formats["hidden"])
+        formula(r, _C_LEN, f"IF(ISERROR({x}),-1,{_squeezed_len(x)})", state.lengths[f.id])
+        tcode = _type_code_formula(f, x, n)
+        formula(r, _C_TCODE, tcode, state.type_codes[f.id])
+        formula(r, _C_CLEAN, _clean_formula(f, x, n, _xl(r, _C_TCODE)), state.clean[f.id])
+        if f.required_when is None:
+            req = "TRUE" if f.required else "FALSE"
+        else:
+            req = ex.to_excel(f.required_when, clean_ref)[0]
+        formula(r, _C_REQ, req, state.required[f.id])
+
+    # Per check: its code, whether it fires, its message.
+    for i, c in enumerate(checks):
+        r = crow[i]
+        fire_value = state.fires[i]
+        if c.kind == "required":
+            fr = frow[c.field.id]
+            fires = f"AND({_xl(fr, _C_REQ)},{_xl(fr, _C_LEN)}=0)"
+            message = _message_formula(_missing_message(c.field), clean_ref)
+            ws.write_string(r, _C_CODE, c.code if c.code.startswith("R") else CODE_CN[c.code],
+                            formats["text"])
+            ws.write_string(r, _C_KEY, f"{c.code}|{','.join(c.fields)}", formats["hidden"])
+        elif c.kind == "type":
+            tc = _xl(frow[c.field.id], _C_TCODE)
+            fires = f"{tc}<>\"\""
+            message = _choose(tc, [(t.code, _xl_text(_type_message(t, c.field)))
+                                   for t in TYPE_CHECKS[c.field.type]])
+            shown = _choose(tc, [(t.code, _xl_text(CODE_CN[t.code]))
+                                 for t in TYPE_CHECKS[c.field.type]],
+                            default=_xl_text(_type_label(c.field)))
+            code_cn = (CODE_CN.get(state.codes[i], _type_label(c.field)))
+            formula(r, _C_CODE, shown, code_cn, formats["text"])
+            formula(r, _C_KEY, f"{tc}&\"|{','.join(c.fields)}\"",
+                    f"{state.codes[i]}|{','.join(c.fields)}")
+        else:
+            when_t = ex.to_excel(c.rule.when, clean_ref)[0] if c.rule.when is not None else None
+            check_f = ex.to_excel(c.rule.check, clean_ref)[1]
+            fires = f"AND({when_t},{check_f})" if when_t else check_f
+            message = _message_formula(c.rule.message, clean_ref)
+            ws.write_string(r, _C_CODE, c.code, formats["text"])
+            ws.write_string(r, _C_KEY, f"{c.code}|{','.join(c.fields)}", formats["hidden"])
+        ws.write_string(r, _C_CSEV, SEVERITY_CN[c.severity], formats["text"])
+        ws.write_string(r, _C_CCELL, "、".join(_address(form, i) for i in c.fields),
+                        formats["text"])
+        fcell = _xl(r, _C_FIRES)
+        formula(r, _C_FIRES, fires, fire_value)
+        formula(r, _C_STATUS, f'IF({fcell},"未通过","通过")', "未通过" if fire_value else "通过",
+                formats["status"])
+        formula(r, _C_TEXT, f'IF({fcell},{message},"")', state.messages[i], formats["wrap"])
+        formula(r, _C_NUM, f"IF({fcell},1,0)", int(fire_value))
+        first_num = _xl(_FIRST, _C_NUM)
+        formula(r, _C_RUN, f"IF({fcell},SUM({first_num}:{_xl(r, _C_NUM)}),0)",
+                sum(state.fires[: i + 1]) if fire_value else 0)
+        is_err = c.severity == ERROR
+        formula(r, _C_ERR if is_err else _C_WARN, f"IF({fcell},1,0)", int(fire_value))
+        ws.write_number(r, _C_WARN if is_err else _C_ERR, 0, formats["hidden"])
+
+    # Per field: does a check of its value fail? (for the input cells' colours;
+    # blank required inputs are the writer's yellow)
+    touching: dict[str, list[int]] = {f.id: [] for f in fields}
+    for i, c in enumerate(checks):
+        if c.kind == "required":
+            continue
+        for fid in c.fields:
+            touching[fid].append(i)
+    for f in fields:
+        r = frow[f.id]
+        for col, sev in ((_C_FERR, ERROR), (_C_FWARN, WARNING)):
+            idx = [i for i in touching[f.id] if checks[i].severity == sev]
+            text = "OR(" + ",".join(_xl(crow[i], _C_FIRES) for i in idx) + ")" if idx else "FALSE"
+            formula(r, col, text, any(state.fires[i] for i in idx))
+
+    # Totals, the open problems list, the cover line.
+    last = crow[-1]
+    n_err = state.count(checks, ERROR)
+    n_warn = state.count(checks, WARNING)
+    err_total = _xl(_ROW_COUNTS, _C_ERR)
+    warn_total = _xl(_ROW_COUNTS, _C_WARN)
+    open_total = _xl(_ROW_COUNTS, _C_NUM)
+    formula(_ROW_COUNTS, _C_ERR, f"SUM({_xl(_FIRST, _C_ERR)}:{_xl(last, _C_ERR)})", n_err)
+    formula(_ROW_COUNTS, _C_WARN, f"SUM({_xl(_FIRST, _C_WARN)}:{_xl(last, _C_WARN)})", n_warn)
+    formula(_ROW_COUNTS, _C_NUM, f"SUM({_xl(_FIRST, _C_NUM)}:{_xl(last, _C_NUM)})",
+            n_err + n_warn)
+    ws.write_string(_ROW_COUNTS, _C_KEY, "合计", formats["hidden"])
+
+    run_range = f"{_xl(_FIRST, _C_RUN)}:{_xl(last, _C_RUN)}"
+    firing = [i for i, f in enumerate(state.fires) if f]
+    for k in range(len(checks)):
+        r = _FIRST + k
+        n = k + 1
+        hit = firing[k] if k < len(firing) else None
+        where = f"MATCH({n},{run_range},0)"
+        for col, src_col, value in (
+                (_C_SEV, _C_CSEV, SEVERITY_CN[checks[hit].severity] if hit is not None else ""),
+                (_C_CELL, _C_CCELL, _address_list(form, checks[hit]) if hit is not None else ""),
+                (_C_MSG, _C_TEXT, state.messages[hit] if hit is not None else "")):
+            rng = f"{_xl(_FIRST, src_col)}:{_xl(last, src_col)}"
+            formula(r, col, f'IF({open_total}<{n},"",INDEX({rng},{where}))', value,
+                    formats["wrap"] if col == _C_MSG else formats["text"])
+        formula(r, _C_N, f'IF({open_total}<{n},"",{n})', n if hit is not None else "",
+                formats["text"])
+
+    status = _status_formula(err_total, warn_total)
+    status_value = status_text(n_err, n_warn)
+    ws.merge_range(0, 0, 0, _C_MSG, "校验结果", formats["title"])
+    _wrote(ws.merge_range(1, 0, 1, _C_MSG, "", formats["summary"]))
+    formula(1, 0, status, status_value, formats["summary"])
+    ws.merge_range(2, 0, 2, _C_MSG,
+                   "本页随填写自动更新：左侧列出尚未解决的问题（“错误”须改正，“警告”请核对），"
+                   "右侧是全部校验项。请按提示修改统计表和封面；表中的红色单元格有错误，橙色单元格请核对。",
+                   formats["note"])
+    for col, text in ((_C_N, "序号"), (_C_SEV, "类别"), (_C_CELL, "单元格"), (_C_MSG, "问题说明"),
+                      (_C_CODE, "校验项"), (_C_CSEV, "类别"), (_C_CCELL, "单元格"),
+                      (_C_STATUS, "状态"), (_C_TEXT, "说明")):
+        ws.write_string(_FIRST - 1, col, text, formats["header"])
+    for col, width in ((_C_N, 6), (_C_SEV, 7), (_C_CELL, 14), (_C_MSG, 60), (4, 3),
+                       (_C_CODE, 11), (_C_CSEV, 7), (_C_CCELL, 20), (_C_STATUS, 8),
+                       (_C_TEXT, 50)):
+        ws.set_column(col, col, width)
+    ws.set_column(_C_TEXT + 1, _C_FWARN, None, None, {"hidden": True})
+    for r in crow:
+        ws.set_row(r, 27)   # two lines of the wrapped messages
+    ws.freeze_panes(_FIRST, 0)
+    if password is not None:
+        ws.protect(password, {"select_locked_cells": True, "select_unlocked_cells": True})
+
+    # The cover line.
+    cell = status_cell(form)
+    cover = sheets[form.cover.name]
+    ref = f"'{SHEET_NAME}'!"
+    cover_formula = "=" + _status_formula(ref + err_total, ref + warn_total)
+    if cell.width > 1:
+        _wrote(cover.merge_range(cell.row - 1, cell.col - 1, cell.row - 1, cell.last_col - 1, "",
+                                 formats["cover"]))
+    _wrote(cover.write_formula(cell.row - 1, cell.col - 1, cover_formula, formats["cover"],
+                               status_value))
+
+    # Input cells turn red / orange while a check touching them fails. A blank
+    # required input is the writer's (yellow); these colours are for values.
+    for f in fields:
+        if not touching[f.id]:
+            continue
+        c = form.input_cell(f.id)
+        ws_in = sheets[c.sheet]
+        r = frow[f.id]
+        for col, style in ((_C_FERR, formats["cf_error"]), (_C_FWARN, formats["cf_warning"])):
+            if not any(checks[i].severity == (ERROR if col == _C_FERR else WARNING)
+                       for i in touching[f.id]):
+                continue
+            _wrote(ws_in.conditional_format(
+                c.row - 1, c.col - 1, c.last_row - 1, c.last_col - 1,
+                {"type": "formula", "criteria": f"={ref}{_xl(r, col)}", "format": style,
+                 "stop_if_true": True}))
+    return ws
+
+
+def _type_label(f: Field) -> str:
+    return {"int": "整数", "amount": "金额", "choice": "选择项", "longtext": "字数"}.get(f.type, "格式")
+
+
+def _address(form: Form, fid: str) -> str:
+    return form.input_cell(fid).address
+
+
+def _address_list(form: Form, c: Check) -> str:
+    return "、".join(_address(form, i) for i in c.fields)
+
+
+def _choose(code_cell: str, options: list[tuple[str, str]], default: str = '""') -> str:
+    out = default
+    for code, text in reversed(options):
+        out = f'IF({code_cell}="{code}",{text},{out})'
+    return out
+
+
+def _type_code_formula(f: Field, x: str, n: str) -> str:
+    """The field's type finding ("" if none): the first condition of its type that holds."""
+    checks = TYPE_CHECKS.get(f.type, ())
+    if f.type == "longtext" and f.min_length is None:
+        checks = ()
+    if not checks:
+        return '""'
+    out = '""'
+    for t in reversed(checks):
+        cond = t.condition(x, f).replace("{n}", n)
+        out = f'IF({cond},"{t.code}",{out})'
+    first = checks[0].code
+    # Blank: no finding; an error value (#DIV/0!...) in the cell: the first code.
+    return f'IF({n}=0,"",IF({n}<0,"{first}",{out}))'
+
+
+def _clean_formula(f: Field, x: str, n: str, tcode: str) -> str:
+    """The field's clean value: "" when blank or unreadable, as validate's None."""
+    if f.type in ("int", "amount"):
+        return f'IF({tcode}<>"","",IF({n}<=0,"",ROUND({x},10)))'
+    if f.type == "choice":
+        return f'IF({n}<=0,"",{_choice_match(x, f)})'
+    return f'IF({n}<=0,"",{x})'
+
+
+def _formats(make: Callable[..., object]) -> dict[str, object]:
+    base = {"font_size": 10, "valign": "top"}
+
+    def fmt(**kw):
+        return make(**{**base, **kw})
+
+    return {
+        "hidden": fmt(),
+        "text": fmt(border=1),
+        "wrap": fmt(border=1, text_wrap=True),
+        "status": fmt(border=1, align="center"),
+        "header": fmt(bold=True, border=1, bg_color="#D9D9D9", align="center"),
+        "title": fmt(bold=True, font_size=14, align="center"),
+        "summary": fmt(bold=True, font_size=12, font_color="#C00000"),
+        "note": fmt(text_wrap=True, font_color="#595959"),
+        "cover": make(font_size=12, bold=True, font_color="#C00000", align="center",
+                      valign="vcenter"),
+        "cf_error": make(bg_color="#FFC7CE", font_color="#9C0006"),
+        "cf_warning": make(bg_color="#F8CBAD", font_color="#833C0B"),
+    }
+
+
+def _wrote(rc) -> None:
+    """xlsxwriter reports failures as return codes; make them errors."""
+    if isinstance(rc, int) and rc < 0:
+        raise RuntimeError(f"xlsxwriter refused a cell of {SHEET_NAME} (code {rc})")
