@@ -1,0 +1,782 @@
+"""Write the form as an Excel workbook: blank, or pre-filled for one platform.
+
+Everything comes from the :class:`~xlsx_tools.form.Form`: the cells of each
+sheet, the labels, the fields and their types, the periods. The workbook is
+Excel-native: labels locked, only input cells open, every input named
+(``fld_<id>``) and validated with a Chinese prompt, required blanks
+highlighted, print-ready on A4. The same inputs give the same bytes.
+
+This is the only module that imports xlsxwriter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
+
+from . import expr as ex
+from .form import META_KEYS, META_MAP_HEADER, META_SHEET, Cell, Field, Form, Sheet, cell_name, load_form
+
+__all__ = [
+    "BLANK_FILE_NAME", "GenerateError", "BuildContext", "write_workbook", "generate_blank",
+    "generate_from_roster", "prefill_keys", "blank_file_name",
+]
+
+
+class GenerateError(Exception):
+    """A workbook could not be written; the message is Chinese, for the user."""
+
+
+# Prefill values are keyed by field id; the hidden sheet records them under
+# META_KEYS["prefill_<id>"], so the list of prefillable fields lives there.
+_PREFILL = "prefill_"
+
+
+def prefill_keys() -> list[str]:
+    """Field ids a roster pre-fills (unit_name, batch, platform_category, recommending_unit)."""
+    return [k[len(_PREFILL):] for k in META_KEYS if k.startswith(_PREFILL)]
+
+
+def blank_file_name(form: Form) -> str:
+    """平台年度评估复核情况统计表.xlsx: the table's title without its number and the slash."""
+    title = form.table_title.split(".", 1)[-1]
+    return title.replace("/", "") + ".xlsx"
+
+
+BLANK_FILE_NAME = blank_file_name(load_form())
+
+# Fixed document date, so the same inputs give byte-identical files.
+_CREATED = dt.datetime(2022, 8, 31, 0, 0, 0)
+
+# -- looks -------------------------------------------------------------------
+
+FONT = "宋体"
+LABEL_FILL = "#F2F2F2"
+HEADING_FILL = "#D9E1F2"
+PREFILLED_FILL = "#DDEBF7"
+MISSING_FILL = "#FFF2A8"
+BORDER = "#808080"
+
+# Row height: points per text line for a font size, and the padding of a cell.
+_LINE = 1.45
+_PAD = 6.0
+_EMPTY_ROW = 40.0        # spacer rows of the cover
+# Printable height of an A4 page with the margins of _page_setup, less a little.
+_PAGE_FILL = round((842 - (0.7 + 0.8) * 72) * 0.94, 1)
+_LONGTEXT_LINES = 7      # a summary's input row is at least this tall
+_SIZES = {"cover_title": 26, "cover": 15, "cover_small": 14, "declaration_title": 22,
+          "table_title": 16, "body": 11, "note": 10.5, "help_title": 16}
+
+# Number formats by field type; text-like codes are stored as text so that
+# leading zeros (010-, 100080) are kept.
+_NUM_FORMATS = {"int": "0", "amount": "0.00", "date": 'yyyy"年"m"月"d"日"',
+                "phone": "@", "mobile": "@", "postcode": "@"}
+# Default length limits where the form gives none.
+_LENGTH = {"text": 200, "longtext": 2000, "phone": 40, "mobile": 20, "email": 100, "postcode": 6}
+
+_CHECKED, _UNCHECKED = "■", "□"
+
+
+# -- the build context (also handed to extensions such as incell) ------------------
+
+
+@dataclass
+class BuildContext:
+    """What a module adding to the workbook needs, at the end of building."""
+    workbook: Any
+    sheets: dict[str, Worksheet]
+    form: Form
+    inputs: dict[str, Cell]                 # field id -> its input cell
+    formats: "_Formats"
+    prefill: dict[str, str]
+    locked_inputs: set[str] = field(default_factory=set)
+    password: str = ""
+
+    def ref(self, field_id: str, from_sheet: str | None = None) -> str:
+        """$C$5 on the same sheet, '统计表'!$C$5 from another."""
+        c = self.inputs[field_id]
+        a = cell_name(c.row, c.col, absolute=True)
+        return a if from_sheet == c.sheet else f"{_quote(c.sheet)}!{a}"
+
+
+def _quote(sheet: str) -> str:
+    return "'" + sheet.replace("'", "''") + "'"
+
+
+class _Formats:
+    """xlsxwriter formats made once per distinct look, in a fixed order."""
+
+    def __init__(self, workbook):
+        self.workbook = workbook
+        self._made: dict[tuple, Any] = {}
+
+    def get(self, **props) -> Any:
+        props.setdefault("font_name", FONT)
+        props.setdefault("font_size", _SIZES["body"])
+        key = tuple(sorted(props.items()))
+        if key not in self._made:
+            self._made[key] = self.workbook.add_format(props)
+        return self._made[key]
+
+
+class _Workbook(xlsxwriter.Workbook):
+    """xlsxwriter has no workbook protection; add <workbookProtection> to workbook.xml."""
+
+    structure_password: str | None = None
+
+    def _write_workbook_pr(self) -> None:
+        super()._write_workbook_pr()
+        if self.structure_password is not None:
+            attrs = []
+            if self.structure_password:
+                attrs.append(("workbookPassword", _legacy_hash(self.structure_password)))
+            attrs.append(("lockStructure", 1))
+            self._xml_empty_tag("workbookProtection", attrs)
+
+
+def _legacy_hash(password: str) -> str:
+    # The 16-bit hash of ECMA-376 Part 4 (workbookPassword, sheetProtection password).
+    digest = 0
+    for char in password[::-1]:
+        digest = ((digest >> 14) & 0x01) | ((digest << 1) & 0x7FFF)
+        digest ^= ord(char)
+    digest = ((digest >> 14) & 0x01) | ((digest << 1) & 0x7FFF)
+    digest ^= len(password) ^ 0xCE4B
+    return f"{digest:X}"
+
+
+# -- text measures -----------------------------------------------------------
+
+
+def text_width(text: str, size: float) -> float:
+    """Width of a line in Excel column units (a CJK character is about two)."""
+    units = sum(2.2 if unicodedata.east_asian_width(ch) in "WF" else 1.15 for ch in text)
+    return units * size / 11
+
+
+def text_lines(text: str, width_units: float, size: float) -> int:
+    """Lines a wrapped text takes in a cell of the given width."""
+    usable = max(width_units - 1.5, 1.0)
+    return sum(max(1, math.ceil(text_width(p, size) / usable)) for p in text.split("\n"))
+
+
+def row_points(lines: int, size: float) -> float:
+    return round(lines * size * _LINE + _PAD, 1)
+
+
+# -- the workbook ------------------------------------------------------------
+
+
+def write_workbook(path: str | Path, form: Form | None = None, prefill: dict | None = None,
+                   password: str | None = None) -> Path:
+    """Write one workbook to ``path``: blank, or pre-filled with ``prefill``.
+
+    ``prefill`` maps field ids of :func:`prefill_keys` to values; those values
+    are written and locked, and recorded in the hidden sheet. ``password``
+    protects every sheet (default: the form's password).
+    """
+    form = form or load_form()
+    prefill = _clean_prefill(form, prefill or {})
+    password = form.password if password is None else password
+    path = Path(path)
+    # The Normal style's font sets the unit of column widths; Arial (or its
+    # metric twin Liberation Sans) measures alike in Excel, WPS and LibreOffice.
+    wb = _Workbook(str(path), {"in_memory": True, "default_format_properties":
+                               {"font_name": "Arial", "font_size": 10}})
+    wb.structure_password = password
+    wb.set_properties({
+        "title": form.title, "subject": form.table_title, "author": form.issuer,
+        "company": form.issuer, "comments": f"{form.notice}；表单 {form.id} 第 {form.version} 版",
+        "created": _CREATED,
+    })
+    wb.set_calc_mode("auto")
+    formats = _Formats(wb)
+    inputs = {c.text: c for s in form.sheets for c in s.cells if c.kind == "input"}
+    locked = {k for k, v in prefill.items() if v}
+    sheets: dict[str, Worksheet] = {}
+    for sheet in form.sheets:
+        sheets[sheet.name] = wb.add_worksheet(sheet.name)
+    ctx = BuildContext(wb, sheets, form, inputs, formats, prefill, locked, password)
+    for sheet in form.sheets:
+        _write_sheet(ctx, sheet)
+    help_name = form.instructions.get("sheet", "填报说明")
+    sheets[help_name] = wb.add_worksheet(help_name)
+    _write_instructions(ctx, sheets[help_name])
+    _run_extensions(ctx)
+    meta = wb.add_worksheet(META_SHEET)
+    sheets[META_SHEET] = meta
+    _write_meta(ctx, meta)
+    _define_names(ctx)
+    for ws in sheets.values():
+        ws.protect(password, {"format_columns": True, "format_rows": True,
+                              "select_locked_cells": True, "select_unlocked_cells": True})
+    sheets[form.cover.name].activate()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        wb.close()
+    except (OSError, xlsxwriter.exceptions.XlsxWriterException) as e:
+        raise GenerateError(f"无法写入文件 {path}：{e}") from e
+    return path
+
+
+def _clean_prefill(form: Form, prefill: dict) -> dict[str, str]:
+    allowed = prefill_keys()
+    unknown = set(prefill) - set(allowed)
+    if unknown:
+        raise ValueError(f"cannot pre-fill {sorted(unknown)}; only {allowed}")
+    out = {}
+    for key in allowed:
+        value = str(prefill.get(key) or "").strip()
+        f = form.field(key)
+        if value and f.choices and value not in f.choices:
+            raise ValueError(f"{key}={value!r} is not one of {f.choices}")
+        out[key] = value
+    return out
+
+
+def _run_extensions(ctx: BuildContext) -> None:
+    # The in-sheet checks live in their own module (engineer E's incell.py);
+    # when it is importable it adds its sheet (to ctx.sheets, protected below
+    # with the others) after 填报说明, before the hidden sheet.
+    try:
+        from . import incell
+    except ImportError:
+        return
+    incell.add_checks(ctx)
+
+
+def _check(code: int, what: str) -> None:
+    # xlsxwriter reports problems by return code and a warning; make them errors.
+    if code not in (0, None):
+        raise GenerateError(f"生成工作簿时出错（{what}，代码 {code}）")
+
+
+# -- sheets of the layout ------------------------------------------------------
+
+
+def _write_sheet(ctx: BuildContext, sheet: Sheet) -> None:
+    ws = ctx.sheets[sheet.name]
+    is_cover = sheet.name == ctx.form.cover.name
+    widths = sheet.widths
+    for i, w in enumerate(widths):
+        ws.set_column(i, i, w)
+    heights: dict[int, float] = {}
+    tall: list[tuple[Cell, float]] = []
+    for cell in sheet.cells:
+        text, size = _write_cell(ctx, ws, sheet, cell, is_cover)
+        need = _height_needed(ctx, cell, text, size, widths)
+        if cell.height == 1:
+            heights[cell.row] = max(heights.get(cell.row, 0), need)
+        else:
+            tall.append((cell, need))
+    for cell, need in tall:
+        rows = range(cell.row, cell.last_row + 1)
+        have = sum(heights.get(r, row_points(1, _SIZES["body"])) for r in rows)
+        if have < need:
+            extra = (need - have) / len(rows)
+            for r in rows:
+                heights[r] = round(heights.get(r, row_points(1, _SIZES["body"])) + extra, 1)
+    _fill_pages(heights, sheet)
+    for r in range(1, sheet.rows + 1):
+        ws.set_row(r - 1, heights.get(r, _EMPTY_ROW))
+    _page_setup(ws, sheet.rows, len(widths))
+    if sheet.page_breaks:
+        ws.set_h_pagebreaks([r - 1 for r in sheet.page_breaks])
+    if not is_cover:
+        ws.repeat_rows(0, _title_rows(sheet) - 1)
+
+
+def _fill_pages(heights: dict[int, float], sheet: Sheet) -> None:
+    """Stretch the empty rows of each page that ends in a manual break to fill it.
+
+    Some programs ignore manual breaks under fit-to-width scaling; a full page
+    breaks at the same row anyway.
+    """
+    starts = [1, *sheet.page_breaks]
+    for first, nxt in zip(starts, starts[1:]):
+        rows = range(first, nxt)
+        spacers = [r for r in rows if r not in heights]
+        used = sum(heights[r] for r in rows if r in heights)
+        if spacers:
+            each = max((_PAGE_FILL - used) / len(spacers), 12.0)
+            for r in spacers:
+                heights[r] = round(each, 1)
+
+
+def _title_rows(sheet: Sheet) -> int:
+    """The special rows above the first heading: repeated on every printed page."""
+    first = min((c.row for c in sheet.cells if c.kind != "special"), default=1)
+    return max(first - 1, 1)
+
+
+def _one_line(cell: Cell) -> bool:
+    return cell.kind == "special" and cell.text == "category"
+
+
+def _height_needed(ctx: BuildContext, cell: Cell, text: str, size: float,
+                   widths: tuple[float, ...]) -> float:
+    span = sum(widths[cell.col - 1: cell.last_col])
+    lines = text_lines(text, span, size) if text and not _one_line(cell) else 1
+    if cell.kind == "input" and ctx.form.field(cell.text).type == "longtext":
+        lines = max(lines, _LONGTEXT_LINES)
+    if cell.kind == "special" and cell.text == "title":
+        return row_points(lines, size) + 20
+    return row_points(lines, size)
+
+
+def _write_cell(ctx: BuildContext, ws: Worksheet, sheet: Sheet, cell: Cell,
+                is_cover: bool) -> tuple[str, float]:
+    """Write one layout cell; return the text it shows and its font size."""
+    fmt_for = _cover_format if is_cover else _table_format
+    if cell.kind == "input":
+        return _write_input(ctx, ws, cell, is_cover)
+    if cell.kind == "special":
+        text, formula, props = _special(ctx, sheet, cell)
+        fmt = ctx.formats.get(**props)
+        _place(ws, cell, "" if formula else text, fmt)
+        if formula:
+            _check(ws.write_formula(cell.row - 1, cell.col - 1, formula, fmt, text), cell.address)
+        return text, props.get("font_size", _SIZES["body"])
+    if cell.kind == "show":
+        f = ctx.form.field(cell.text)
+        src = ctx.ref(cell.text, sheet.name)
+        value = ctx.prefill.get(cell.text, "")
+        props = fmt_for("show", f)
+        fmt = ctx.formats.get(**props)
+        _place(ws, cell, "", fmt)
+        _check(ws.write_formula(cell.row - 1, cell.col - 1, f'=IF({src}="","",{src})', fmt, value),
+               cell.address)
+        return value, props.get("font_size", _SIZES["body"])
+    props = fmt_for(cell.kind, None)
+    _place(ws, cell, cell.text, ctx.formats.get(**props))
+    return cell.text, props.get("font_size", _SIZES["body"])
+
+
+def _place(ws: Worksheet, cell: Cell, text: str, fmt) -> None:
+    r, c = cell.row - 1, cell.col - 1
+    if cell.width > 1 or cell.height > 1:
+        _check(ws.merge_range(r, c, cell.last_row - 1, cell.last_col - 1, text, fmt), cell.address)
+    elif text:
+        _check(ws.write_string(r, c, text, fmt), cell.address)
+    else:
+        _check(ws.write_blank(r, c, None, fmt), cell.address)
+
+
+def _table_format(kind: str, f: Field | None) -> dict:
+    base = {"border": 1, "border_color": BORDER, "valign": "vcenter", "text_wrap": True}
+    if kind == "heading":
+        return {**base, "bold": True, "font_size": 12, "bg_color": HEADING_FILL, "align": "left"}
+    if kind in ("label", "blank"):
+        return {**base, "bg_color": LABEL_FILL, "align": "center"}
+    if kind == "show":
+        return {**base, "bg_color": LABEL_FILL, "align": "left",
+                "num_format": _NUM_FORMATS.get(f.type, "General")}
+    raise ValueError(kind)
+
+
+def _cover_format(kind: str, f: Field | None) -> dict:
+    size = _SIZES["cover"]
+    if kind == "label":
+        return {"font_size": size, "bold": True, "align": "right", "valign": "bottom"}
+    if kind == "show":
+        return {"font_size": size, "align": "left", "valign": "bottom", "bottom": 1,
+                "text_wrap": True}
+    return {"font_size": size}
+
+
+def _input_format(f: Field, on_cover: bool, locked: bool) -> dict:
+    props: dict[str, Any] = {"locked": locked, "valign": "vcenter", "text_wrap": True}
+    if f.type in _NUM_FORMATS:
+        props["num_format"] = _NUM_FORMATS[f.type]
+    if f.type == "longtext":
+        props["valign"] = "top"
+    props["align"] = "center" if f.type in ("int", "amount", "choice") and not on_cover else "left"
+    if on_cover:
+        props.update({"font_size": _SIZES["cover"], "bottom": 1, "valign": "bottom"})
+    else:
+        props.update({"border": 1, "border_color": BORDER})
+    if locked:
+        props["bg_color"] = PREFILLED_FILL
+    return props
+
+
+def _write_input(ctx: BuildContext, ws: Worksheet, cell: Cell, on_cover: bool) -> tuple[str, float]:
+    f = ctx.form.field(cell.text)
+    value = ctx.prefill.get(f.id, "")
+    locked = f.id in ctx.locked_inputs
+    props = _input_format(f, on_cover, locked)
+    fmt = ctx.formats.get(**props)
+    _place(ws, cell, value, fmt)
+    r, c = cell.row - 1, cell.col - 1
+    _check(ws.data_validation(r, c, r, c, _validation(ctx.form, f, cell)), f"{cell.address} 数据验证")
+    _add_missing_highlight(ctx, ws, cell, f)
+    return value, props.get("font_size", _SIZES["body"])
+
+
+# -- specials: the computed lines ------------------------------------------------
+
+
+def _special(ctx: BuildContext, sheet: Sheet, cell: Cell) -> tuple[str, str | None, dict]:
+    """(text or cached result, formula or None, format) of a "!name" cell."""
+    form, name = ctx.form, cell.text
+    decl = form.declaration
+    center = {"align": "center", "valign": "vcenter", "text_wrap": True}
+    if name == "title":
+        return _title_lines(form.title), None, {**center, "bold": True,
+                                                "font_size": _SIZES["cover_title"]}
+    if name == "issuer":
+        return form.issuer, None, {**center, "font_size": _SIZES["cover"]}
+    if name == "category":
+        # One line as in the template; shrunk to the cell's width where needed.
+        return (*_category_line(ctx, sheet.name),
+                {"font_size": _SIZES["cover"], "valign": "bottom", "bottom": 1, "shrink": True})
+    if name == "declaration_title":
+        return decl["title"], None, {**center, "bold": True, "font_size": _SIZES["declaration_title"]}
+    if name.startswith("declaration_"):
+        text = decl["lines"][int(name.rsplit("_", 1)[1]) - 1]
+        return text, None, {"font_size": _SIZES["cover_small"], "text_wrap": True, "valign": "top",
+                            "indent": 1}
+    if name.startswith("signature_"):
+        text = decl["signatures"][int(name.rsplit("_", 1)[1]) - 1]
+        return text, None, {"font_size": _SIZES["cover_small"], "valign": "vcenter", "indent": 14}
+    if name == "table_title":
+        return form.table_title, None, {**center, "bold": True, "font_size": _SIZES["table_title"]}
+    if name == "period":
+        return (*_period_line(ctx, sheet.name), {**center})
+    if name == "note_a":
+        text = form.notes[0]
+        for p in form.periods:
+            text = text.replace("{" + p.name + "}", p.text)
+        return text, None, _note_format()
+    if name == "note_b":
+        return form.notes[1], None, _note_format()
+    raise GenerateError(f"表单定义中有未知的计算行“{name}”")
+
+
+def _note_format() -> dict:
+    return {"font_size": _SIZES["note"], "text_wrap": True, "valign": "top", "align": "left"}
+
+
+def _title_lines(title: str) -> str:
+    # The template sets the title in two lines, after "…公共服务平台".
+    cut = title.rfind("平台")
+    if 0 < cut < len(title) - 2:
+        return title[: cut + 2] + "\n" + title[cut + 2:]
+    return title
+
+
+def _category_line(ctx: BuildContext, from_sheet: str) -> tuple[str, str]:
+    """□检验检测类  □信息服务类  □创新成果产业化类, ■ for the chosen one."""
+    key = ctx.form.keys["category"]
+    ref = ctx.ref(key, from_sheet)
+    chosen = ctx.prefill.get(key, "")
+    parts, texts = [], []
+    for choice in ctx.form.field(key).choices:
+        label = _xl_text(choice + "类")
+        parts.append(f'IF({ref}={_xl_text(choice)},"{_CHECKED}","{_UNCHECKED}")&{label}')
+        texts.append((_CHECKED if chosen == choice else _UNCHECKED) + choice + "类")
+    return "  ".join(texts), "=" + '&"  "&'.join(parts)
+
+
+def period_text(form: Form, batch: str | None) -> str:
+    """The reporting period line for a batch; both periods when none is chosen."""
+    p = form.period_for(batch) if batch else None
+    if p is not None:
+        return f"统计时间区间（{p.name}）：{p.text}"
+    return "统计时间区间：" + "；".join(f"{p.name} {p.text}" for p in form.periods)
+
+
+def _period_line(ctx: BuildContext, from_sheet: str) -> tuple[str, str]:
+    key = ctx.form.keys["batch"]
+    ref = ctx.ref(key, from_sheet)
+    formula = _xl_text(period_text(ctx.form, None))
+    for p in reversed(ctx.form.periods):
+        test = ",".join(f"{ref}={_xl_text(b)}" for b in p.batches)
+        formula = f"IF(OR({test}),{_xl_text(period_text(ctx.form, p.batches[0]))},{formula})"
+    return period_text(ctx.form, ctx.prefill.get(key) or None), "=" + formula
+
+
+def _xl_text(s: str) -> str:
+    return '"' + s.replace('"', '""') + '"'
+
+
+# -- validation and highlighting -------------------------------------------------
+
+
+def _clip(s: str, n: int) -> str:
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _length_limit(f: Field) -> int:
+    return f.max_length or _LENGTH.get(f.type, 200)
+
+
+def _prompt(form: Form, f: Field) -> str:
+    t = f.type
+    unit = f"（单位：{f.unit}）" if f.unit else ""
+    if t == "choice":
+        text = "请点击右侧箭头，从下拉列表中选择：" + "、".join(f.choices) + "。"
+    elif t == "int":
+        text = f"请填写不小于 0 的整数{unit}；没有请填 0。"
+    elif t == "amount":
+        text = f"请填写不小于 0 的数字{unit}，最多两位小数；没有请填 0。"
+    elif t == "date":
+        text = "请填写日期，例如 2022-09-15。"
+    elif t == "phone":
+        text = f"请填写电话号码，例如 010-68205243，不超过 {_length_limit(f)} 个字符。"
+    elif t == "mobile":
+        text = "请填写 11 位手机号码，例如 13800138000。"
+    elif t == "email":
+        text = f"请填写电子邮箱，例如 name@example.com，不超过 {_length_limit(f)} 个字符。"
+    elif t == "postcode":
+        text = "请填写 6 位邮政编码，例如 100804。"
+    elif t == "longtext":
+        text = f"请填写简介，不超过 {_length_limit(f)} 字；单元格内换行请按 Alt+Enter。"
+    else:
+        text = f"请填写，不超过 {_length_limit(f)} 字。"
+    if f.required_when is not None:
+        text += "（满足条件时必填，未填时显示黄色）"
+    elif not f.required:
+        text += "（选填）"
+    return text
+
+
+def _validation(form: Form, f: Field, cell: Cell) -> dict:
+    t = f.type
+    a = cell.ref
+    v: dict[str, Any]
+    if t == "choice":
+        v = {"validate": "list", "source": list(f.choices),
+             "error_message": "请从下拉列表中选择：" + "、".join(f.choices) + "。"}
+    elif t == "int":
+        v = {"validate": "integer", "criteria": ">=", "value": 0,
+             "error_message": "这里只能填写不小于 0 的整数，没有请填 0。"}
+    elif t == "amount":
+        v = {"validate": "custom", "value": f"=AND(ISNUMBER({a}),{a}>=0,ROUND({a},2)={a})",
+             "error_message": "这里只能填写不小于 0 的数字，单位万元，最多两位小数，没有请填 0。"}
+    elif t == "date":
+        lo = dt.date(form.window_start.year, 1, 1)
+        hi = dt.date(form.window_end.year + 1, 12, 31)
+        v = {"validate": "date", "criteria": "between", "minimum": lo, "maximum": hi,
+             "error_message": f"请填写 {lo.year} 年至 {hi.year} 年之间的日期，例如 2022-09-15。"}
+    elif t == "postcode":
+        v = {"validate": "length", "criteria": "==", "value": 6,
+             "error_message": "邮政编码应为 6 位数字。"}
+    elif t == "mobile":
+        v = {"validate": "length", "criteria": "between", "minimum": 11,
+             "maximum": _length_limit(f), "error_message": "手机号码应为 11 位数字。"}
+    else:
+        n = _length_limit(f)
+        v = {"validate": "length", "criteria": "<=", "value": n,
+             "error_message": f"内容过长：最多 {n} 个字。"}
+    v.update({
+        "input_title": _clip(f.label.split(" ")[-1], 32),
+        "input_message": _clip(_prompt(form, f), 255),
+        "error_title": "输入有误",
+        "error_type": "stop",
+        "ignore_blank": True,
+    })
+    v["error_message"] = _clip(v["error_message"], 255)
+    return v
+
+
+def _add_missing_highlight(ctx: BuildContext, ws: Worksheet, cell: Cell, f: Field) -> None:
+    """Yellow while a required input is blank (conditionally required: once its condition holds)."""
+    if not f.required:
+        return
+    a = cell_name(cell.row, cell.col, absolute=True)
+    blank = f"LEN(TRIM({a}))=0"
+    if f.required_when is not None:
+        cond = ex.to_excel(f.required_when, lambda i: _cf_ref(ctx, i, cell.sheet))[0]
+        formula = f"=AND({cond},{blank})"
+    else:
+        formula = "=" + blank
+    fmt = ctx.formats.get(bg_color=MISSING_FILL)
+    _check(ws.conditional_format(cell.row - 1, cell.col - 1, cell.last_row - 1, cell.last_col - 1,
+                                 {"type": "formula", "criteria": formula, "format": fmt}),
+           f"{cell.address} 条件格式")
+
+
+def _cf_ref(ctx: BuildContext, field_id: str, sheet: str) -> str:
+    # Conditional formats may not point at other sheets in older Excel; a
+    # defined name works everywhere.
+    c = ctx.inputs[field_id]
+    if c.sheet == sheet:
+        return cell_name(c.row, c.col, absolute=True)
+    return ctx.form.field(field_id).defined_name
+
+
+def _define_names(ctx: BuildContext) -> None:
+    for f in ctx.form.fields:
+        c = ctx.inputs[f.id]
+        _check(ctx.workbook.define_name(f.defined_name,
+                                        f"={_quote(c.sheet)}!{cell_name(c.row, c.col, True)}"),
+               f"名称 {f.defined_name}")
+
+
+# -- print setup ---------------------------------------------------------------
+
+
+def _page_setup(ws: Worksheet, rows: int, cols: int) -> None:
+    ws.set_paper(9)            # A4
+    ws.set_portrait()
+    ws.center_horizontally()
+    ws.set_margins(left=0.6, right=0.6, top=0.7, bottom=0.8)
+    ws.set_footer("&C第 &P 页，共 &N 页", {"margin": 0.35})
+    ws.print_area(0, 0, rows - 1, cols - 1)
+    ws.hide_gridlines(2)
+    ws.fit_to_pages(1, 0)
+
+
+# -- 填报说明 -----------------------------------------------------------------------
+
+_HELP_WIDTHS = (6, 16, 18, 52)
+_HELP_HEADINGS = ("一、填写方法", "二、统计时间区间", "三、工作安排", "四、文件命名",
+                  "六、联系方式")
+_HELP_SCHEDULE_HEADER = ("阶段", "时间", "工作内容")
+
+
+def _write_instructions(ctx: BuildContext, ws: Worksheet) -> None:
+    form, fm = ctx.form, ctx.formats
+    ins = form.instructions
+    cols = len(_HELP_WIDTHS)
+    for i, w in enumerate(_HELP_WIDTHS):
+        ws.set_column(i, i, w)
+    title = fm.get(bold=True, font_size=_SIZES["help_title"], align="center", valign="vcenter")
+    heading = fm.get(bold=True, font_size=12, bg_color=HEADING_FILL, valign="vcenter",
+                     border=1, border_color=BORDER)
+    body = fm.get(text_wrap=True, valign="vcenter", border=1, border_color=BORDER)
+    head = fm.get(bold=True, bg_color=LABEL_FILL, align="center", valign="vcenter",
+                  border=1, border_color=BORDER, text_wrap=True)
+    box = fm.get(align="center", valign="vcenter", border=1, border_color=BORDER,
+                 font_size=14)
+    row = 0
+
+    def line(text: str, fmt, first: int = 0, last: int = cols - 1, size: float = 11) -> float:
+        width = sum(_HELP_WIDTHS[first: last + 1])
+        if last > first:
+            _check(ws.merge_range(row, first, row, last, text, fmt), "填报说明")
+        else:
+            _check(ws.write_string(row, first, text, fmt), "填报说明")
+        return row_points(text_lines(text, width, size), size)
+
+    def full(text: str, fmt, size: float = 11) -> None:
+        nonlocal row
+        ws.set_row(row, line(text, fmt, size=size))
+        row += 1
+
+    full(ins.get("title", "填报说明"), title, _SIZES["help_title"])
+    full(f"{form.title}（{form.notice}）", fm.get(align="center", valign="vcenter", text_wrap=True))
+    full(_HELP_HEADINGS[0], heading, 12)
+    for step in ins.get("steps", []):
+        full(step, body)
+    full(_HELP_HEADINGS[1], heading, 12)
+    for p in form.periods:
+        h = max(line(f"{p.name}（{'、'.join(p.batches)}）", head, 0, 1),
+                line(p.text, body, 2, 3))
+        ws.set_row(row, h)
+        row += 1
+    full(_HELP_HEADINGS[2], heading, 12)
+    h = max(line(_HELP_SCHEDULE_HEADER[0], head, 0, 1), line(_HELP_SCHEDULE_HEADER[1], head, 2, 2),
+            line(_HELP_SCHEDULE_HEADER[2], head, 3, 3))
+    ws.set_row(row, h)
+    row += 1
+    for stage, when, what in ins.get("schedule", []):
+        h = max(line(stage, head, 0, 1), line(when, body, 2, 2), line(what, body, 3, 3))
+        ws.set_row(row, h)
+        row += 1
+    full(_HELP_HEADINGS[3], heading, 12)
+    full(ins.get("naming", ""), body)
+    own = _own_file_name(form, ctx.prefill)
+    if own:
+        full(f"本文件应命名为：{own}", body)
+    full(ins.get("outline_title", ""), heading, 12)
+    for item in ins.get("outline", []):
+        h = max(line(_UNCHECKED, box, 0, 0, 14), line(item, body, 1, 3))
+        ws.set_row(row, h)
+        row += 1
+    full(_HELP_HEADINGS[4], heading, 12)
+    for c in ins.get("contacts", []):
+        full(c, body)
+    _page_setup(ws, row, cols)
+    ws.repeat_rows(0, 0)
+
+
+def _own_file_name(form: Form, prefill: dict[str, str]) -> str:
+    keys = form.keys
+    b, c, u = prefill.get(keys["batch"]), prefill.get(keys["category"]), prefill.get(keys["unit"])
+    return form.file_stem(b, c, u) + ".xlsx" if b and c and u else ""
+
+
+# -- 表单信息 (hidden) ---------------------------------------------------------------
+
+
+def _write_meta(ctx: BuildContext, ws: Worksheet) -> None:
+    form = ctx.form
+    fmt = ctx.formats.get()
+    bold = ctx.formats.get(bold=True)
+    ws.set_column(0, 0, 28)
+    ws.set_column(1, 1, 14)
+    ws.set_column(2, 2, 10)
+    ws.set_column(3, 3, 60)
+    values: dict[str, Any] = {"form_id": form.id, "form_version": form.version}
+    for key in prefill_keys():
+        values[_PREFILL + key] = ctx.prefill.get(key, "")
+    row = 0
+    for key, title in META_KEYS.items():
+        ws.write_string(row, 0, title, bold)
+        v = values.get(key, "")
+        if isinstance(v, int):
+            ws.write_number(row, 1, v, fmt)
+        elif v:
+            ws.write_string(row, 1, v, fmt)
+        row += 1
+    for col, title in enumerate(META_MAP_HEADER):
+        ws.write_string(row, col, title, bold)
+    row += 1
+    for f in form.fields:
+        c = ctx.inputs[f.id]
+        for col, v in enumerate((f.id, c.sheet, c.ref, f.label)):
+            ws.write_string(row, col, v, fmt)
+        row += 1
+    ws.very_hidden()
+
+
+# -- many files ----------------------------------------------------------------
+
+
+def generate_blank(out_dir: str | Path, form: Form | None = None,
+                   password: str | None = None) -> Path:
+    """Write the blank workbook into ``out_dir``; return its path."""
+    form = form or load_form()
+    return write_workbook(Path(out_dir) / blank_file_name(form), form, None, password)
+
+
+def generate_from_roster(roster_path: str | Path, out_dir: str | Path, form: Form | None = None,
+                         password: str | None = None,
+                         progress: Callable[[Path], None] | None = None) -> list[Path]:
+    """One pre-filled workbook per roster row, named 第X批-XXX类-单位名称.xlsx.
+
+    The roster is read and checked first; if any row is bad, RosterError
+    lists them all and nothing is written.
+    """
+    from .roster import read_roster  # same layer; imported here to keep write.py standalone
+
+    form = form or load_form()
+    entries = read_roster(roster_path, form)
+    out = Path(out_dir)
+    written = []
+    for e in entries:
+        path = out / e.file_name(form)
+        write_workbook(path, form, e.prefill(form), password)
+        written.append(path)
+        if progress:
+            progress(path)
+    return written
