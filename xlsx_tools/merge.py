@@ -473,7 +473,7 @@ def merge_results(files: Sequence[FileResult], form: Form | None = None,
                 s.status = _file_status(s)
                 s.added = s.status != ST_FAILED
                 if s.status == ST_FAILED:
-                    s.note = (s.note + (s.result.reason or "有错误，未计入汇总，请按问题清单修改后重新提交。")).strip()
+                    s.note = (s.note + (s.result.reason or _failed_note(s))).strip()
                 elif s.status == ST_OFF_ROSTER:
                     s.note = (s.note + "不在名单内，已计入汇总，请核实。").strip()
         # M03: roster units that sent nothing.
@@ -492,6 +492,11 @@ def merge_results(files: Sequence[FileResult], form: Form | None = None,
         rows = sorted([s for s in subs if s.added], key=lambda s: _row_order(form, s))
         batches[batch] = BatchSummary(batch, rows, entries, _sums(form, rows), form)
     return MergeResult(form, list(files), batches, unplaced, roster)
+
+
+def _failed_note(s: Submission) -> str:
+    codes = list(dict.fromkeys(f.code for f in s.findings if f.severity == ERROR))
+    return f"有 {s.errors} 项错误（{'、'.join(codes)}），未计入汇总；请按问题清单修改后重新提交。"
 
 
 def _recommending(form: Form, r: FileResult) -> str | None:
