@@ -31,6 +31,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
+from xml.etree import ElementTree
 from xml.parsers import expat
 
 from .form import META_KEYS, META_MAP_HEADER, META_SHEET, NAME_PREFIX, Form, cell_name, load_form
@@ -123,8 +124,9 @@ class WorkbookData:
     shift most of its inputs have.
     ``labels``: layout address of every label cell ('统计表!A4') -> the text
     found there (read at the layout position shifted like the inputs nearby).
-    ``sheet_protected``: for the form's sheets present (封面, 统计表, 填报说明).
-    ``field_map``: the hidden sheet's map, field id -> '统计表!C5'.
+    ``sheet_protected``: for the form's sheets of the layout (封面, 统计表).
+    ``field_map``: the hidden sheet's map, field id -> '统计表!C5'; read only
+    for an older form version (or an unreadable version), where it places the fields.
     ``sheet_states``: every sheet -> visible | hidden | veryHidden.
     """
     path: Path
@@ -134,7 +136,7 @@ class WorkbookData:
     raw: dict[str, RawValue]               # field id -> its input cell as stored
     labels: dict[str, str]                 # '统计表!A4' -> text found at each label cell
     sheet_protected: dict[str, bool]       # visible sheet -> protected?
-    names: dict[str, str]                  # field id -> where its defined name points
+    names: dict[str, str]                  # field id -> where its defined name points ('统计表!C5')
     sheet_names: list[str] = field(default_factory=list)
     moved: dict[str, str] = field(default_factory=dict)
     shifted: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -242,9 +244,20 @@ class _Forbidden(Exception):
     """A DOCTYPE or entity declaration: never parsed further."""
 
 
+# Element names without their prefix, and cell references as (row, col):
+# the same few hundred recur in every file, so they are remembered (up to a bound,
+# so that a hostile file cannot grow them without end).
+_LOCAL: dict[str, str] = {}
+_REFS: dict[str, tuple[int, int]] = {}
+_CACHE_MAX = 50_000
+
+
 def _local(name: str) -> str:
     i = name.rfind(":")
-    return name[i + 1:] if i >= 0 else name
+    tag = name[i + 1:] if i >= 0 else name
+    if len(_LOCAL) < _CACHE_MAX:
+        _LOCAL[name] = tag
+    return tag
 
 
 def _forbid(*_args) -> None:
@@ -261,7 +274,10 @@ def _split_ref(ref: str) -> tuple[int, int] | None:
     col = 0
     for ch in m.group(1):
         col = col * 26 + ord(ch) - 64
-    return int(m.group(2)), col
+    pos = (int(m.group(2)), col)
+    if len(_REFS) < _CACHE_MAX:
+        _REFS[ref] = pos
+    return pos
 
 
 def _truthy(value: str | None) -> bool:
@@ -283,6 +299,281 @@ def _is_date_format(code: str) -> bool:
     if section.strip().lower() in ("general", "@", ""):
         return False
     return bool(re.search(r"[dmyhse]", section, re.I)) and not re.search(r"[0#?]", section)
+
+
+# -- shared strings, fast --------------------------------------------------------
+# The shared-string table is the largest part after the sheet (LibreOffice writes
+# every label as rich text runs, one per script), and only the text of each item
+# is needed: the text of its t elements outside the phonetic rPh. For the usual
+# spelling (UTF-8, the root element unprefixed, no CDATA, comments or entities
+# other than XML's own) plain string searching reads it several times faster
+# than expat; anything else goes to expat, which gives the same texts. The sheet
+# and the styles get the same treatment below. Tests compare both ways on real
+# files (``_FAST = False`` turns the scans off).
+
+_FAST = True
+_FAST_MAX = 4 * 1024 * 1024    # larger parts are streamed, to bound memory
+_SST_DECL = re.compile(rb"^\s*<\?xml[^>]*?\?>")
+_SST_ROOT = re.compile(rb"\s*<sst[\s/>]")
+_SST_RPH = re.compile(rb"<rPh[\s>].*?</rPh\s*>|<rPh\s[^<>]*/>", re.S)
+_SST_T = re.compile(rb"<t(?:\s[^<>]*)?(?:/>|>([^<]*)</t\s*>)")
+_XML_ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);")
+_BAD_AMP = re.compile(r"&(?!(?:#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);)")
+_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _unescape(text: str) -> str:
+    def entity(m: re.Match) -> str:
+        e = m.group(1)
+        if e[0] == "#":
+            return chr(int(e[2:], 16) if e[1] in "xX" else int(e[1:]))
+        return _ENTITIES[e]
+    return _XML_ENTITY.sub(entity, text)
+
+
+def _ooxml_unescape(text: str) -> str:
+    """Excel writes control characters as _x000D_ inside strings."""
+    return _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "_x" in text else text
+
+
+def _texts(raw: list[bytes]) -> list[str] | None:
+    """Element texts as XML reads them: entities decoded, line ends normalised.
+
+    Text holding entities is decoded by one C-level parse of all of them
+    together (a character reference per CJK character is common), which costs
+    less than decoding each reference in Python. None: not plain XML text.
+    """
+    if not any(b"&" in r for r in raw):
+        try:
+            out = [r.decode("utf-8") for r in raw]
+        except UnicodeDecodeError:
+            return None
+        return [t.replace("\r\n", "\n").replace("\r", "\n") if "\r" in t else t for t in out]
+    doc = b"<r>" + b"".join(b"<t>" + r + b"</t>" for r in raw) + b"</r>"
+    try:
+        root = ElementTree.fromstring(doc)
+    except ElementTree.ParseError:
+        return None
+    return [el.text or "" for el in root]
+
+
+def _scan_shared_strings(data: bytes) -> list[str] | None:
+    """Every shared string's text, or None when the part needs a real parser."""
+    body = data
+    m = _SST_DECL.match(body)
+    if m:
+        decl = m.group(0).lower()
+        if b"encoding" in decl and not re.search(rb"encoding\s*=\s*[\"']utf-?8[\"']", decl):
+            return None
+        body = body[m.end():]
+    if b"<!" in body or b"<?" in body:
+        return None
+    if not _SST_ROOT.match(body):
+        return None
+    if b"rPh" in body:
+        body = _SST_RPH.sub(b"", body)
+    raw: list[bytes] = []
+    find_t = _SST_T.findall
+    find = body.find
+    pos = 0
+    while True:
+        i = find(b"<si", pos)
+        if i < 0:
+            break
+        j = find(b">", i)
+        if j < 0 or body[i + 3:i + 4] not in (b" ", b"\t", b"\r", b"\n", b"/", b">"):
+            return None
+        if body[j - 1:j] == b"/":
+            raw.append(b"")
+            pos = j + 1
+            continue
+        k = find(b"</si>", j)
+        if k < 0:
+            return None
+        raw.append(b"".join(find_t(body, j + 1, k)))
+        pos = k + 5
+    texts = _texts(raw)
+    if texts is None:
+        return None
+    return [_ooxml_unescape(t) if "_x" in t else t for t in texts]
+
+
+_ROOTS = {root: re.compile(rb"\s*<" + root + rb"[\s/>]") for root in (b"worksheet", b"styleSheet")}
+
+
+def _plain_xml(data: bytes, root: bytes) -> bytes | None:
+    """The document after its declaration, if it is UTF-8, starts with the
+    unprefixed ``root`` element and holds no CDATA, comment or processing instruction."""
+    start = 0
+    m = _SST_DECL.match(data)
+    if m:
+        decl = m.group(0).lower()
+        if b"encoding" in decl and not re.search(rb"encoding\s*=\s*[\"']utf-?8[\"']", decl):
+            return None
+        start = m.end()
+    if data.find(b"<!", start) >= 0 or data.find(b"<?", start) >= 0:
+        return None
+    if not _ROOTS[root].match(data, start):
+        return None
+    return data[start:] if start else data
+
+
+_ATTR = re.compile(rb"([\w:.-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+
+
+def _attrs(text: bytes) -> dict[str, str] | None:
+    """A start tag's attributes by local name; None if an entity needs the parser."""
+    out = {}
+    for name, dq, sq in _ATTR.findall(text):
+        value = (dq or sq).decode("utf-8", "replace")
+        if "&" in value:
+            if _BAD_AMP.search(value):
+                return None
+            value = _unescape(value)
+        i = name.rfind(b":")
+        out[(name[i + 1:] if i >= 0 else name).decode("ascii", "replace")] = value
+    return out
+
+
+_STYLE_NUMFMT = re.compile(rb"<numFmt(\s[^<>]*?)/?>")
+_STYLE_XFS = re.compile(rb"<cellXfs[\s>][^<]*(?:<(?!/cellXfs\s*>)[^<]*)*</cellXfs\s*>")
+_STYLE_XF = re.compile(rb"<xf(\s[^<>]*?)?/?>")
+
+
+def _scan_styles(data: bytes) -> tuple[dict[int, str], list[int]] | None:
+    """(custom number formats by id, number format id of each cellXfs entry)."""
+    body = _plain_xml(data, b"styleSheet")
+    if body is None:
+        return None
+    formats: dict[int, str] = {}
+    for m in _STYLE_NUMFMT.finditer(body):
+        a = _attrs(m.group(1))
+        if a is None:
+            return None
+        try:
+            formats[int(a.get("numFmtId", "-1"))] = a.get("formatCode", "")
+        except ValueError:
+            pass
+    xfs: list[int] = []
+    block = _STYLE_XFS.search(body)
+    if block:
+        for m in _STYLE_XF.finditer(block.group(0)):
+            a = _attrs(m.group(1) or b"")
+            if a is None:
+                return None
+            v = a.get("numFmtId", "0")
+            xfs.append(int(v) if v.isdigit() else 0)
+    return formats, xfs
+
+
+_SHEET_DATA = re.compile(rb"<sheetData(?:\s[^<>]*)?(/>|>)")
+# "[^<]*(?:<(?!/c>)[^<]*)*" is ".*?</c>" unrolled: runs of text in one step.
+_SHEET_CELL = re.compile(rb"<c(\s[^<>]*?)?(?:/>|>([^<]*(?:<(?!/c>)[^<]*)*)</c>)")
+_CELL_R = re.compile(rb"(?:^|\s)r\s*=\s*[\"']([A-Z]{1,3}[0-9]{1,7})[\"']")
+_CELL_V = re.compile(rb"<v(?:\s[^<>]*)?(?:/>|>([^<]*)</v>)")
+_CELL_F = re.compile(rb"<f(\s[^<>]*?)?(?:/>|>([^<]*)</f>)")
+_CELL_RPH = re.compile(rb"<rPh[\s>].*?</rPh\s*>", re.S)
+_SHEET_PROTECTION = re.compile(
+    rb"\s*(?:<sheetCalcPr(?:\s[^<>]*)?/>\s*)?<sheetProtection(\s[^<>]*?)?/?>")
+
+
+def _scan_sheet(data: bytes, wanted: set[tuple[int, int]] | None, max_col: int,
+                max_row: int) -> _SheetResult | None:
+    """The sheet's wanted cells and protection, like :meth:`_Reader.sheet`."""
+    body = _plain_xml(data, b"worksheet")
+    if body is None:
+        return None
+    start = _SHEET_DATA.search(body)
+    if start is None:
+        return None
+    cells: dict[tuple[int, int], _Cell] = {}
+    result = _SheetResult(cells)
+    if start.group(1) == b"/>":
+        end = start.end()
+        fragment = b""
+    else:
+        end = body.find(b"</sheetData>", start.end())
+        if end < 0:
+            return None
+        fragment = body[start.end():end]
+        end += len(b"</sheetData>")
+    if b"AlternateContent" in fragment:
+        return None
+    if fragment.count(b"<row") > MAX_ROWS:
+        raise _too_large(f"的工作表中有超过 {MAX_ROWS} 行")
+    shared: dict[str, str] = {}
+    count = 0
+    refs = _REFS
+    raw: list[bytes] = []               # texts to decode, in one go at the end
+    slots: list[tuple[_Cell, str]] = []  # where each goes: (cell, "v" | "f" | "t")
+    try:
+        for m in _SHEET_CELL.finditer(fragment):
+            count += 1
+            if count > MAX_CELLS:
+                raise _too_large(f"的工作表中有超过 {MAX_CELLS} 个单元格")
+            attr_text = m.group(1) or b""
+            r = _CELL_R.search(attr_text)
+            if r is None:
+                return None   # cells without a reference: the parser counts them
+            ref = r.group(1).decode("ascii")
+            pos = refs.get(ref) or _split_ref(ref)
+            if wanted is not None:
+                if pos not in wanted:
+                    continue
+            elif pos[1] > max_col or pos[0] > max_row:
+                if pos[0] > max_row:
+                    break
+                continue
+            a = _attrs(attr_text)
+            if a is None:
+                return None
+            s = a.get("s", "0")
+            cell = _Cell(t=a.get("t", "n"), s=int(s) if s.isdigit() else 0)
+            cells[pos] = cell
+            inner = m.group(2)
+            if not inner:
+                continue
+            fm = _CELL_F.search(inner)
+            if fm:
+                fa = _attrs(fm.group(1) or b"")
+                if fa is None:
+                    return None
+                raw.append(fm.group(2) or b"")
+                slots.append((cell, "f"))
+                if fa.get("t") == "shared":
+                    cell.f_shared = fa.get("si")
+            vm = _CELL_V.search(inner)
+            if vm:
+                raw.append(vm.group(1) or b"")
+                slots.append((cell, "v"))
+            if b"<is" in inner:
+                runs = _CELL_RPH.sub(b"", inner) if b"rPh" in inner else inner
+                raw.append(b"".join(_SST_T.findall(runs)))
+                slots.append((cell, "t"))
+    except UnicodeDecodeError:
+        return None
+    texts = _texts(raw)
+    if texts is None:
+        return None
+    for (cell, what), text in zip(slots, texts):
+        if what == "v":
+            cell.v = text
+        elif what == "t":
+            cell.text = [text]
+        elif cell.f_shared is None:
+            cell.f = text
+        elif text:   # the master of a shared formula; the cells using it follow
+            cell.f = shared[cell.f_shared] = text
+        else:
+            cell.f = shared.get(cell.f_shared, "")
+    p = _SHEET_PROTECTION.match(body, end)
+    if p:
+        a = _attrs(p.group(1) or b"")
+        if a is None:
+            return None
+        result.protected = _truthy(a.get("sheet"))
+    return result
 
 
 # -- the reader ----------------------------------------------------------------
@@ -373,6 +664,48 @@ class _Reader:
     def check_time(self) -> None:
         if time.monotonic() > self.deadline:
             raise _reject("too_slow")
+
+    def read_part(self, name: str) -> bytes:
+        """A whole (small) part, inflated under the same byte, time and DOCTYPE rules."""
+        info = self.member(name)
+        if info is None:
+            raise _reject("corrupt")
+        if self.inflated + info.file_size > MAX_UNCOMPRESSED:
+            raise _too_large(f"中的“{info.filename}”解压后有 {info.file_size // (1024 * 1024)} MB")
+        assert self.zf is not None
+        out: list[bytes] = []
+        try:
+            with self.zf.open(info) as fh:
+                while True:
+                    chunk = fh.read(_CHUNK)
+                    if not chunk:
+                        break
+                    self.inflated += len(chunk)
+                    if self.inflated > MAX_UNCOMPRESSED:
+                        raise _too_large(f"解压后超过 {MAX_UNCOMPRESSED // (1024 * 1024)} MB")
+                    self.check_time()
+                    out.append(chunk)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+            raise _reject("corrupt") from e
+        except RuntimeError as e:
+            raise _reject("encrypted") from e
+        except NotImplementedError as e:
+            raise _reject("unreadable") from e
+        data = b"".join(out)
+        if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+            raise _reject("doctype")
+        return data
+
+    def scan(self, part: str, scanner: Callable[[bytes], object]) -> object | None:
+        """Run a fast scanner over a small part; None: use the parser instead."""
+        info = self.member(part)
+        if not _FAST or info is None or info.file_size > _FAST_MAX:
+            return None
+        data = self.read_part(part)
+        result = scanner(data)
+        if result is None:
+            self.inflated -= len(data)   # the parser reads it again
+        return result
 
     def parse(self, name: str, start: Callable, end: Callable | None = None,
               chars: Callable | None = None) -> None:
@@ -518,8 +851,13 @@ class _Reader:
         """For each cellXfs index: is its number format a date?"""
         if not part or self.member(part) is None:
             return []
-        formats: dict[int, str] = {}
-        xfs: list[int] = []
+        fast = self.scan(part, _scan_styles)
+        if fast is not None:
+            formats, xfs = fast
+            return [(i in formats and _is_date_format(formats[i])) or
+                    (i not in formats and i in _DATE_FORMAT_IDS) for i in xfs]
+        formats = {}
+        xfs = []
         where = {"in": False}
 
         def start(name, attrs):
@@ -548,6 +886,9 @@ class _Reader:
     def shared_strings(self, part: str | None) -> list[str]:
         if not part or self.member(part) is None:
             return []
+        fast = self.scan(part, _scan_shared_strings)
+        if fast is not None:
+            return fast
         strings: list[str] = []
         st = {"si": None, "t": False, "rph": 0}
 
@@ -563,7 +904,7 @@ class _Reader:
         def end(name):
             tag = _local(name)
             if tag == "si":
-                strings.append("".join(st["si"] or ()))
+                strings.append(_ooxml_unescape("".join(st["si"] or ())))
                 st["si"] = None
             elif tag == "t":
                 st["t"] = False
@@ -579,86 +920,96 @@ class _Reader:
 
     def sheet(self, part: str, wanted: set[tuple[int, int]] | None, max_col: int = 0,
               max_row: int = 0) -> _SheetResult:
-        """Stream one worksheet; keep the cells in ``wanted`` (or all within max_row/max_col)."""
+        """Stream one worksheet; keep the cells in ``wanted`` (or all within max_row/max_col).
+
+        Stops at the first element after the cells and the sheet protection
+        (merged ranges, validations, formats follow; none is needed).
+        """
+        fast = self.scan(part, lambda data: _scan_sheet(data, wanted, max_col, max_row))
+        if fast is not None:
+            return fast
         cells: dict[tuple[int, int], _Cell] = {}
         result = _SheetResult(cells)
-        st = {"row": 0, "col": 0, "rows": 0, "cells": 0, "cell": None, "in": None, "rph": 0,
-              "text": []}
         shared_formulas: dict[str, str] = {}
+        row = col = rows = count = rph = 0
+        cell: _Cell | None = None
+        inside: str | None = None
+        text: list[str] = []
+        after_data = False
 
         def start(name, attrs):
-            tag = _local(name)
+            nonlocal row, col, rows, count, cell, inside, text, rph, after_data
+            tag = _LOCAL.get(name) or _local(name)
             if tag == "c":
-                st["cells"] += 1
-                if st["cells"] > MAX_CELLS:
+                count += 1
+                if count > MAX_CELLS:
                     raise _too_large(f"的工作表中有超过 {MAX_CELLS} 个单元格")
                 ref = attrs.get("r")
-                pos = _split_ref(ref) if ref else None
+                pos = (_REFS.get(ref) or _split_ref(ref)) if ref else None
                 if pos is None:
-                    pos = (st["row"], st["col"] + 1)
-                st["col"] = pos[1]
-                keep = (pos in wanted) if wanted is not None else (
-                    pos[1] <= max_col and pos[0] <= max_row)
-                if keep:
-                    try:
-                        s = int(attrs.get("s", "0"))
-                    except ValueError:
-                        s = 0
-                    c = _Cell(t=attrs.get("t", "n"), s=s)
-                    cells[pos] = c
-                    st["cell"] = c
+                    pos = (row, col + 1)
+                col = pos[1]
+                if (pos in wanted) if wanted is not None else (col <= max_col and pos[0] <= max_row):
+                    s = attrs.get("s")
+                    cell = _Cell(t=attrs.get("t", "n"), s=int(s) if s and s.isdigit() else 0)
+                    cells[pos] = cell
                 else:
-                    st["cell"] = None
+                    cell = None
             elif tag == "row":
-                st["rows"] += 1
-                if st["rows"] > MAX_ROWS:
+                rows += 1
+                if rows > MAX_ROWS:
                     raise _too_large(f"的工作表中有超过 {MAX_ROWS} 行")
                 r = attrs.get("r")
-                st["row"] = int(r) if r and r.isdigit() else st["row"] + 1
-                st["col"] = 0
-            elif st["cell"] is not None:
+                row = int(r) if r and r.isdigit() else row + 1
+                col = 0
+                if wanted is None and row > max_row:
+                    raise _Stop()
+            elif cell is not None:
                 if tag in ("v", "f", "t"):
-                    st["in"] = tag
-                    st["text"] = []
+                    inside = tag
+                    text = []
                     if tag == "f":
-                        c = st["cell"]
-                        c.f = ""
+                        cell.f = ""
                         if attrs.get("t") == "shared":
-                            c.f_shared = attrs.get("si")
+                            cell.f_shared = attrs.get("si")
                 elif tag == "rPh":
-                    st["rph"] += 1
+                    rph += 1
             elif tag == "sheetProtection":
                 result.protected = _truthy(attrs.get("sheet"))
+                raise _Stop()
+            elif after_data and tag != "sheetCalcPr":
+                raise _Stop()
 
         def end(name):
-            tag = _local(name)
-            c = st["cell"]
-            if c is None:
+            nonlocal cell, inside, rph, after_data
+            if cell is None:
+                if name == "sheetData" or _local(name) == "sheetData":
+                    after_data = True
                 return
-            if tag == st["in"]:
-                text = "".join(st["text"])
+            tag = _LOCAL.get(name) or _local(name)
+            if tag == inside:
+                value = "".join(text)
                 if tag == "v":
-                    c.v = text
+                    cell.v = value
                 elif tag == "f":
-                    c.f = text
-                    if c.f_shared is not None:
-                        if text:
-                            shared_formulas[c.f_shared] = text
+                    cell.f = value
+                    if cell.f_shared is not None:
+                        if value:
+                            shared_formulas[cell.f_shared] = value
                         else:
-                            c.f = shared_formulas.get(c.f_shared, "")
-                elif tag == "t" and not st["rph"]:
-                    c.text = (c.text or []) + [text]
-                st["in"] = None
+                            cell.f = shared_formulas.get(cell.f_shared, "")
+                elif tag == "t" and not rph:
+                    cell.text = (cell.text or []) + [value]
+                inside = None
             elif tag == "rPh":
-                st["rph"] -= 1
+                rph -= 1
             elif tag == "c":
-                st["cell"] = None
+                cell = None
 
-        def chars(text):
-            if st["in"] is not None:
-                st["text"].append(text)
+        def chars(data):
+            if inside is not None:
+                text.append(data)
 
-        # sheetProtection lies after the cells, so the sheet is read to its end.
         self.parse(part, start, end, chars)
         return result
 
@@ -690,6 +1041,8 @@ def _chain(items: list[tuple[str, int, int]], mode: int) -> set[str]:
     breaks that order; the longest order-keeping chain (preferring the usual
     shift ``mode`` on ties) is what the names agree on.
     """
+    if len({found - layout for _, layout, found in items}) <= 1:
+        return {fid for fid, _, _ in items}   # one shift for all: nothing to untangle
     items = sorted(items, key=lambda x: (x[1], x[2]))
     n = len(items)
     best: list[tuple[int, int]] = []
@@ -856,9 +1209,13 @@ def _read(reader: _Reader, form: Form) -> WorkbookData:
     # The form's identity and field map, from the hidden sheet.
     meta: dict[str, str] = {}
     field_map: dict[str, tuple[str, str]] = {}
+    def read_meta(rows: int) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+        res = reader.sheet(sheet_parts[META_SHEET], None, max_col=4, max_row=rows)
+        return _meta_from_cells({pos: value_of(c)[0] for pos, c in res.cells.items()})
+
     if META_SHEET in sheet_parts:
-        res = reader.sheet(sheet_parts[META_SHEET], None, max_col=4, max_row=_META_ROWS)
-        meta, field_map = _meta_from_cells({pos: value_of(c)[0] for pos, c in res.cells.items()})
+        # The keys head the sheet; the field map below them is read only when needed.
+        meta, field_map = read_meta(len(META_KEYS) + 2)
 
     names: dict[str, str] = {}
     targets: dict[str, tuple[str, int, int] | None] = {}
@@ -870,12 +1227,12 @@ def _read(reader: _Reader, form: Form) -> WorkbookData:
         if local_id is not None:
             local_names.setdefault(fid, text)   # a copy of a sheet carries sheet-scoped copies
             continue
-        names[fid] = text.strip().lstrip("=")
         targets[fid] = _name_target(text)
+        names[fid] = _address(*targets[fid]) if targets[fid] else text.strip().lstrip("=")
     for fid, text in local_names.items():
         if fid not in names:
-            names[fid] = text.strip().lstrip("=")
             targets[fid] = _name_target(text)
+            names[fid] = _address(*targets[fid]) if targets[fid] else text.strip().lstrip("=")
 
     form_id = meta.get("form_id") or None
     version = _version(meta.get("form_version", "")) if form_id else None
@@ -894,6 +1251,8 @@ def _read(reader: _Reader, form: Form) -> WorkbookData:
     # Where each field should be: the layout, or for an older version its own map.
     expected: dict[str, tuple[str, int, int]] = {}
     old = version is not None and version < form.version
+    if old or (form_id is not None and version is None):
+        meta, field_map = read_meta(_META_ROWS)
     for f in form.fields:
         cell = form.input_cell(f.id)
         expected[f.id] = (cell.sheet, cell.row, cell.col)
@@ -971,9 +1330,6 @@ def _read(reader: _Reader, form: Form) -> WorkbookData:
     wanted: dict[str, set[tuple[int, int]]] = {}
     for s, r, c in list(where.values()) + list(label_where.values()):
         wanted.setdefault(s, set()).add((r, c))
-    instructions = form.instructions.get("sheet")
-    if instructions in sheet_parts:
-        wanted.setdefault(instructions, set())
     found: dict[str, _SheetResult] = {}
     for s in sorted(wanted, key=lambda x: sheet_names.index(x) if x in sheet_names else 0):
         if s in sheet_parts:
