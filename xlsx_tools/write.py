@@ -70,7 +70,7 @@ _PAD = 6.0
 _EMPTY_ROW = 40.0        # spacer rows of the cover
 # Printable height of an A4 page with the margins of _page_setup, less a little.
 _PAGE_FILL = round((842 - (0.7 + 0.8) * 72) * 0.94, 1)
-_LONGTEXT_LINES = 7      # a summary's input row is at least this tall
+_LONGTEXT_LINES = 6      # a summary's input row is at least this tall
 _SIZES = {"cover_title": 26, "cover": 15, "cover_small": 14, "declaration_title": 22,
           "table_title": 16, "body": 11, "note": 10.5, "help_title": 16}
 
@@ -518,29 +518,25 @@ def _length_limit(f: Field) -> int:
     return f.max_length or _LENGTH.get(f.type, 200)
 
 
+# The input prompt of each field type ({choices}, {unit}, {n}: the length limit).
+_PROMPTS = {
+    "choice": "请点击右侧箭头，从下拉列表中选择：{choices}。",
+    "int": "请填写不小于 0 的整数{unit}；没有请填 0。",
+    "amount": "请填写不小于 0 的数字{unit}，最多两位小数；没有请填 0。",
+    "date": "请填写日期，例如 2022-09-15。",
+    "phone": "请填写电话号码，例如 010-68205243，不超过 {n} 个字符。",
+    "mobile": "请填写 11 位手机号码，例如 13800138000。",
+    "email": "请填写电子邮箱，例如 name@example.com，不超过 {n} 个字符。",
+    "postcode": "请填写 6 位邮政编码，例如 100804。",
+    "longtext": "请填写简介，不超过 {n} 字；单元格内换行请按 Alt+Enter。",
+    "text": "请填写，不超过 {n} 字。",
+}
+
+
 def _prompt(form: Form, f: Field) -> str:
-    t = f.type
-    unit = f"（单位：{f.unit}）" if f.unit else ""
-    if t == "choice":
-        text = "请点击右侧箭头，从下拉列表中选择：" + "、".join(f.choices) + "。"
-    elif t == "int":
-        text = f"请填写不小于 0 的整数{unit}；没有请填 0。"
-    elif t == "amount":
-        text = f"请填写不小于 0 的数字{unit}，最多两位小数；没有请填 0。"
-    elif t == "date":
-        text = "请填写日期，例如 2022-09-15。"
-    elif t == "phone":
-        text = f"请填写电话号码，例如 010-68205243，不超过 {_length_limit(f)} 个字符。"
-    elif t == "mobile":
-        text = "请填写 11 位手机号码，例如 13800138000。"
-    elif t == "email":
-        text = f"请填写电子邮箱，例如 name@example.com，不超过 {_length_limit(f)} 个字符。"
-    elif t == "postcode":
-        text = "请填写 6 位邮政编码，例如 100804。"
-    elif t == "longtext":
-        text = f"请填写简介，不超过 {_length_limit(f)} 字；单元格内换行请按 Alt+Enter。"
-    else:
-        text = f"请填写，不超过 {_length_limit(f)} 字。"
+    text = _PROMPTS.get(f.type, _PROMPTS["text"]).format(
+        choices="、".join(f.choices), unit=f"（单位：{f.unit}）" if f.unit else "",
+        n=_length_limit(f))
     if f.required_when is not None:
         text += "（满足条件时必填，未填时显示黄色）"
     elif not f.required:
@@ -639,7 +635,7 @@ def _page_setup(ws: Worksheet, rows: int, cols: int) -> None:
 
 _HELP_WIDTHS = (6, 16, 18, 52)
 _HELP_HEADINGS = ("一、填写方法", "二、统计时间区间", "三、工作安排", "四、文件命名",
-                  "六、联系方式")
+                  "五、联系方式")
 _HELP_SCHEDULE_HEADER = ("阶段", "时间", "工作内容")
 
 
@@ -697,16 +693,17 @@ def _write_instructions(ctx: BuildContext, ws: Worksheet) -> None:
     own = _own_file_name(form, ctx.prefill)
     if own:
         full(f"本文件应命名为：{own}", body)
+    full(_HELP_HEADINGS[4], heading, 12)
+    for c in ins.get("contacts", []):
+        full(c, body)
+    # The report outline (大纲) last, as a checklist to tick on paper.
     full(ins.get("outline_title", ""), heading, 12)
     for item in ins.get("outline", []):
         h = max(line(_UNCHECKED, box, 0, 0, 14), line(item, body, 1, 3))
         ws.set_row(row, h)
         row += 1
-    full(_HELP_HEADINGS[4], heading, 12)
-    for c in ins.get("contacts", []):
-        full(c, body)
     _page_setup(ws, row, cols)
-    ws.repeat_rows(0, 0)
+    ws.fit_to_pages(1, 1)      # one sheet of paper to keep beside the form
 
 
 def _own_file_name(form: Form, prefill: dict[str, str]) -> str:

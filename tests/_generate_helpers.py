@@ -1,0 +1,124 @@
+"""Helpers for the generate tests: inspect a workbook through openpyxl, print it through LibreOffice."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import openpyxl
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def norm(text: str) -> str:
+    """Text without any whitespace, to compare what a PDF shows with a label."""
+    return re.sub(r"\s+", "", text or "")
+
+
+def convert(files: list[Path], outdir: Path, fmt: str = "pdf") -> list[Path]:
+    """Convert many files in ONE soffice call (own profile, so parallel runs do not collide)."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    profile = Path(tempfile.mkdtemp(prefix="lo-profile-gen-"))
+    try:
+        subprocess.run(
+            [SOFFICE, f"-env:UserInstallation={profile.as_uri()}", "--headless",
+             "--convert-to", fmt, "--outdir", str(outdir), *map(str, files)],
+            check=True, capture_output=True, timeout=300)
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    out = [outdir / (f.stem + "." + fmt) for f in files]
+    missing = [p for p in out if not p.exists()]
+    assert not missing, f"LibreOffice did not write {missing}"
+    return out
+
+
+def pdf_pages(pdf: Path) -> list[str]:
+    """The text of each page (pdftotext -raw keeps a cell's wrapped lines together)."""
+    text = subprocess.run(["pdftotext", "-raw", str(pdf), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    pages = text.split("\f")
+    return pages[:-1] if pages and not pages[-1].strip() else pages
+
+
+def pdf_page_sizes(pdf: Path) -> list[tuple[float, float]]:
+    info = subprocess.run(["pdfinfo", "-f", "1", "-l", "9999", str(pdf)], check=True,
+                          capture_output=True, text=True).stdout
+    return [(float(w), float(h)) for w, h in
+            re.findall(r"Page\s+\d+ size:\s+([\d.]+) x ([\d.]+) pts", info)]
+
+
+def merged_top_left(ws) -> dict[tuple[int, int], tuple[int, int]]:
+    """(row, col) of every cell inside a merged range -> its range's top-left."""
+    out = {}
+    for rng in ws.merged_cells.ranges:
+        for r in range(rng.min_row, rng.max_row + 1):
+            for c in range(rng.min_col, rng.max_col + 1):
+                out[(r, c)] = (rng.min_row, rng.min_col)
+    return out
+
+
+def merged_extent(ws, row: int, col: int) -> list[tuple[int, int]]:
+    """All cells of the merged range whose top-left is (row, col), or just that cell."""
+    for rng in ws.merged_cells.ranges:
+        if rng.min_row == row and rng.min_col == col:
+            return [(r, c) for r in range(rng.min_row, rng.max_row + 1)
+                    for c in range(rng.min_col, rng.max_col + 1)]
+    return [(row, col)]
+
+
+def name_targets(wb) -> dict[str, tuple[str, str]]:
+    """Workbook-level defined name -> (sheet, 'C5')."""
+    out = {}
+    for name, dn in wb.defined_names.items():
+        dest = list(dn.destinations)
+        assert len(dest) == 1, f"{name} points at {dest}"
+        sheet, ref = dest[0]
+        out[name] = (sheet, ref.replace("$", ""))
+    return out
+
+
+def labels_left_of(ws, row: int, col: int, inputs: set[tuple[int, int]]) -> list[str]:
+    """Texts of the locked label cells left of (row, col) in its row, nearest first."""
+    top = merged_top_left(ws)
+    out, seen = [], set()
+    for c in range(col - 1, 0, -1):
+        r0, c0 = top.get((row, c), (row, c))
+        if (r0, c0) in seen or (r0, c0) in inputs:
+            continue
+        seen.add((r0, c0))
+        cell = ws.cell(r0, c0)
+        if isinstance(cell.value, str) and cell.value.strip() and cell.protection.locked:
+            out.append(cell.value)
+    return out
+
+
+def validations_at(ws, coord: str) -> list:
+    return [dv for dv in ws.data_validations.dataValidation if coord in dv.sqref]
+
+
+def has_cjk(text: str | None) -> bool:
+    return bool(text) and re.search(r"[\u4e00-\u9fff]", text) is not None
+
+
+def roster_csv(rows: list[list[str]], header=("单位名称", "列入批次", "平台类别", "推荐单位")) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def roster_xlsx(path: Path, rows: list[list[str]],
+                header=("单位名称", "列入批次", "平台类别", "推荐单位")) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(list(header))
+    for r in rows:
+        ws.append(r)
+    wb.save(path)
+    return path

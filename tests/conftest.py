@@ -1,0 +1,47 @@
+"""Fixtures shared by the test modules (append carefully: several parts use this file)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from xlsx_tools.form import load_form
+
+
+@pytest.fixture(scope="session")
+def form():
+    """The shipped form definition."""
+    return load_form()
+
+
+@pytest.fixture(scope="session")
+def generated_blank(tmp_path_factory, form):
+    """A freshly generated blank workbook (do not modify it: copy it first)."""
+    from xlsx_tools.write import generate_blank
+
+    return generate_blank(tmp_path_factory.mktemp("blank"), form)
+
+
+@pytest.fixture(scope="session")
+def generated_prefilled(tmp_path_factory, form):
+    """A workbook pre-filled for one platform of 第三批 (到期复核)."""
+    from xlsx_tools.write import write_workbook
+
+    keys = form.keys
+    prefill = {keys["unit"]: "某某检测研究院", keys["batch"]: "第三批",
+               keys["category"]: "信息服务", "recommending_unit": "某省工业和信息化厅"}
+    path = tmp_path_factory.mktemp("prefilled") / (
+        form.file_stem(prefill[keys["batch"]], prefill[keys["category"]], prefill[keys["unit"]])
+        + ".xlsx")
+    return write_workbook(path, form, prefill)
+
+
+def pytest_collection_modifyitems(config, items):
+    # LibreOffice tests run wherever soffice is installed (CI installs it).
+    if shutil.which("soffice") or shutil.which("libreoffice"):
+        return
+    skip = pytest.mark.skip(reason="LibreOffice (soffice) is not installed here")
+    for item in items:
+        if "libreoffice" in item.keywords:
+            item.add_marker(skip)
