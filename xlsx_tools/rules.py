@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from . import expr as ex
 from .clean import clean_value
-from .form import Field, Form, parse_cell
+from .form import Field, Form, cell_name, parse_cell
 from .read import RawValue, WorkbookData
 
 __all__ = [
@@ -346,52 +346,73 @@ def check_identity(form: Form, data: WorkbookData) -> Iterator[Finding]:
 
 
 def check_structure(form: Form, data: WorkbookData) -> Iterator[Finding]:
-    """R21: labels edited, sheets unprotected, rows or columns inserted, names moved.
-
-    One finding per kind of change, listing the cells it concerns.
-    """
-    # Labels: the reader reports the text at each label cell of the layout.
+    """R21: labels edited, sheets unprotected or renamed, rows or columns inserted,
+    defined names moved. One finding per kind of change, listing the cells."""
     edited = [c for c in form.label_cells()
-              if data.labels and c.address in data.labels
-              and not _same_text(data.labels[c.address], c.text)]
+              if c.address in data.labels and not _same_text(data.labels[c.address], c.text)]
     if edited:
-        shown = "；".join(f"{c.address} 应为“{_clip(c.text)}”，现为“{_clip(data.labels[c.address])}”"
-                         for c in edited[:5])
-        more = f"等 {len(edited)} 处" if len(edited) > 5 else ""
-        yield Finding("R21", WARNING, (), tuple(c.address for c in edited),
-                      f"表格文字被修改{more}：{shown}。请不要修改表格中的文字，"
-                      "最好在下发的原始模板中重新填写。")
+        shown, more = _some(edited, lambda c: f"{_label_cell(form, data, c)} 应为“{_clip(c.text)}”，"
+                            f"现为“{_clip(data.labels[c.address]) or '（空）'}”", "处", "；")
+        yield Finding("R21", WARNING, (), tuple(_label_cell(form, data, c) for c in edited),
+                      f"表格文字被修改{more}：{shown}。请不要修改表格中的文字；"
+                      "请核对各项内容是否仍填在对应的栏目中。")
 
-    unprotected = [s.name for s in form.sheets if data.sheet_protected.get(s.name) is False]
-    if unprotected:
-        sheets = "、".join(f"“{s}”" for s in unprotected)
+    renamed = [s.name for s in form.sheets if data.sheet_names and s.name not in data.sheet_names]
+    if renamed:
         yield Finding("R21", WARNING, (), (),
-                      f"工作表{sheets}的保护被撤销了。表格结构可能被改动，请核对表格文字和行列；"
-                      "以后请不要撤销工作表保护。")
+                      f"工作表{_listed(renamed)}被改名或删除。内容已尽量按原位置读取，请核对；"
+                      "以后请不要修改工作表名称。")
 
-    moved = [f.id for f in form.fields
-             if f.id in data.raw and data.raw[f.id].cell
-             and data.raw[f.id].cell != form.input_cell(f.id).address]
-    if moved:
-        listed = "、".join(f"{form.input_cell(i).address}→{data.raw[i].cell}" for i in moved[:5])
-        more = f"等 {len(moved)} 处" if len(moved) > 5 else ""
-        yield Finding("R21", WARNING, tuple(moved), tuple(data.raw[i].cell for i in moved),
+    # Sheet protection only: LibreOffice drops the workbook's structure lock on
+    # every save, so its absence says nothing about the filler.
+    unprotected = [name for name, protected in data.sheet_protected.items() if not protected]
+    if unprotected:
+        yield Finding("R21", WARNING, (), (),
+                      f"工作表{_listed(unprotected)}的保护被撤销了，表格结构可能被改动。请核对表格文字和行列；"
+                      "以后请不要撤销工作表保护，只在白色单元格中填写。")
+
+    shifted = [f.id for f in form.fields if f.id in data.shifted]
+    if shifted:
+        listed, more = _some(shifted, lambda i: f"{form.input_cell(i).address}→{_cell(form, data, i)}",
+                             "处")
+        yield Finding("R21", WARNING, tuple(shifted), tuple(_cell(form, data, i) for i in shifted),
                       f"表格中插入或删除了行或列，填写位置发生了移动{more}（{listed}）。"
                       "内容已按新位置读取，请核对；以后请不要增删行列。")
 
-    lost = [f.id for f in form.fields
-            if data.names and f.id not in moved
-            and _name_target(data.names.get(f.id)) != _name_target(_cell(form, data, f.id))]
-    if lost:
-        listed = "、".join(f"“{field_title(form, i)}”" for i in lost[:5])
-        more = f"等 {len(lost)} 项" if len(lost) > 5 else ""
-        yield Finding("R21", WARNING, tuple(lost), tuple(_cell(form, data, i) for i in lost),
-                      f"工作簿中{listed}{more}的单元格名称被删除或改动，汇总时可能找不到这些内容。"
-                      "内容已按表格位置读取，请核对；最好在下发的原始模板中重新填写。")
+    moved = [f.id for f in form.fields if f.id in data.moved]
+    if moved:
+        listed, more = _some(moved, lambda i: f"“{field_title(form, i)}”", "项")
+        yield Finding("R21", WARNING, tuple(moved), tuple(_cell(form, data, i) for i in moved),
+                      f"{listed}{more}所在单元格的名称被删除或改动（可能是剪切、粘贴或移动了单元格）。"
+                      "内容已按表格位置读取，请核对这些单元格的内容是否正确。")
 
 
-def _name_target(address: str | None) -> str | None:
-    return None if address is None else address.replace("$", "").replace("'", "")
+def _some(items: list, show: Callable[[Any], str], unit: str, sep: str = "、",
+          most: int = 5) -> tuple[str, str]:
+    """The first few items shown, and "等 N 处" when there are more."""
+    return (sep.join(show(i) for i in items[:most]),
+            f"等 {len(items)} {unit}" if len(items) > most else "")
+
+
+def _listed(names: Iterable[str]) -> str:
+    return "、".join(f"“{n}”" for n in names)
+
+
+def _label_cell(form: Form, data: WorkbookData, label) -> str:
+    """Where a label of the layout is in this workbook: shifted like the nearest
+    input of its sheet above or level with it (labels have no names to follow)."""
+    shifted = data.shifted
+    if not shifted:
+        return label.address
+    best = None
+    for f in form.fields:
+        c = form.input_cell(f.id)
+        if c.sheet == label.sheet and c.row <= label.row and (best is None or c.row > best[0].row):
+            best = (c, f.id)
+    if best is None:
+        return label.address
+    dr, dc = shifted.get(best[1], (0, 0))
+    return f"{label.sheet}!{cell_name(label.row + dr, label.col + dc)}"
 
 
 def _clip(text: object, n: int = 20) -> str:

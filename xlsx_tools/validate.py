@@ -18,18 +18,13 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .form import Form, load_form
-from .read import RejectedFile, read_workbook
+from .read import RejectedFile, iter_workbook_files, read_workbook
 from .rules import ERROR, WARNING, Finding, inspect_workbook
 
 __all__ = [
     "FileResult", "ValidationRun", "validate_file", "validate_paths", "find_files",
-    "CANDIDATE_SUFFIXES", "VERDICTS", "json_value",
+    "VERDICTS", "json_value",
 ]
-
-# What a folder is searched for: the workbooks, and the kinds of file people send
-# instead, so that those are listed as rejected rather than silently skipped.
-CANDIDATE_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".xlsb", ".et", ".ett",
-                      ".ods", ".csv", ".wps", ".numbers")
 
 # status -> verdict, and the verdict of a file that could not be read.
 VERDICTS = {"accepted": "通过", "warnings": "有警告", "rejected": "不通过"}
@@ -140,10 +135,14 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
+# The reader's refusals that are the form-identity rule of the spec.
+IDENTITY_KINDS = {"other_form": "R20", "new_version": "R20", "old_version": "R20"}
+
+
 def _rejected(path: Path, shown: str, kind: str, reason: str) -> FileResult:
     return FileResult(
         file=shown, path=path, status="rejected", verdict=UNREADABLE,
-        findings=[Finding(kind, ERROR, (), (), reason)],
+        findings=[Finding(IDENTITY_KINDS.get(kind, kind), ERROR, (), (), reason)],
         reason=reason, kind=kind, mtime=_mtime(path))
 
 
@@ -182,50 +181,14 @@ def _text(value: object) -> str | None:
 
 # -- many files ------------------------------------------------------------------
 
-def _is_candidate(path: Path) -> bool:
-    name = path.name
-    # Lock files Excel and LibreOffice leave beside an open workbook are not workbooks.
-    if name.startswith("~$") or name.startswith(".~lock."):
-        return False
-    return path.suffix.lower() in CANDIDATE_SUFFIXES
-
-
 def find_files(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
     """(path, name to show) for every given file, and every candidate under given folders.
 
-    Files given by name are taken whatever their suffix (so a wrong kind is
-    rejected visibly); folders are walked without following links into loops,
-    in a fixed order.
+    Files given by name are taken whatever their suffix (a wrong kind is then
+    rejected visibly); folders are walked by the reader's rules (workbook-like
+    extensions, no lock files, each real file once, symlink loops ended).
     """
-    out: list[tuple[Path, str]] = []
-    seen: set[Path] = set()
-    for given in paths:
-        p = Path(given)
-        if p.is_dir():
-            found = []
-            visited: set[tuple[int, int]] = set()
-            for root, dirs, files in os.walk(p, followlinks=True):
-                st = os.stat(root)
-                if (st.st_dev, st.st_ino) in visited:
-                    dirs[:] = []
-                    continue
-                visited.add((st.st_dev, st.st_ino))
-                dirs.sort()
-                for name in files:
-                    f = Path(root) / name
-                    if _is_candidate(f) and f.is_file():
-                        found.append(f)
-            for f in sorted(found, key=lambda f: f.relative_to(p).parts):
-                key = f.resolve()
-                if key not in seen:
-                    seen.add(key)
-                    out.append((f, str(f)))
-        else:
-            key = p.resolve()
-            if key not in seen:
-                seen.add(key)
-                out.append((p, str(given)))
-    return out
+    return [(p, str(p)) for p in iter_workbook_files(paths)]
 
 
 # Each worker process loads the form once.
