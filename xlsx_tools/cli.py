@@ -60,6 +60,73 @@ def _generate_fail(message: str, code: int = 1) -> None:
 
 # --- validate ---------------------------------------------------------------
 
+def _say_findings(result) -> None:
+    for f in result.findings:
+        where = "、".join(f.cells) or "整个文件"
+        click.echo(f"    [{f.severity_cn}] {where}  {f.code}  {f.message}")
+
+
+@main.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("-v", "--verbose", is_flag=True, help="逐条列出每个文件的问题。")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="把全部结果（含各项数值）写入此 JSON 文件。")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="把问题清单写入此 Excel 文件（.xlsx），可筛选。")
+@click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="为有问题的工作簿在此文件夹生成标注副本（原文件不改动）。")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="同时校验的进程数（默认为 CPU 核数）。")
+def validate_command(paths, verbose, json_path, report_path, annotate_dir, jobs) -> None:
+    """校验填好的统计表（文件或文件夹），列出每个文件的问题。
+
+    有错误的文件退出码为 1，全部无错误为 0，用法错误为 2。
+    """
+    from .report import annotate_workbooks, write_json, write_report_xlsx
+    from .validate import validate_paths
+
+    if not paths:
+        _usage_error("请给出要校验的文件或文件夹，例如：xlsx-tools validate 回收文件夹")
+    for p in paths:
+        if not p.exists():
+            _usage_error(f"找不到“{p}”，请检查文件或文件夹的路径。")
+    if report_path is not None and report_path.suffix.lower() != ".xlsx":
+        _usage_error(f"问题清单须保存为 .xlsx 文件，而不是“{report_path.name}”。")
+    run = validate_paths(paths, jobs=jobs)
+    if not run.files:
+        _usage_error("在给出的位置没有找到 .xlsx 工作簿。")
+
+    for r in run.files:
+        if not r.readable:
+            click.echo(f"{r.verdict}  {r.file}  {r.reason}")
+        else:
+            click.echo(f"{r.verdict}  错误 {r.errors} 项，警告 {r.warnings} 项  {r.file}")
+        if verbose:
+            _say_findings(r)
+    c = run.counts()
+    click.echo(f"共 {len(run.files)} 个文件：通过 {c['通过']}，有警告 {c['有警告']}，"
+               f"不通过 {c['不通过']}，无法读取 {c['无法读取']}")
+
+    try:
+        if json_path is not None:
+            click.echo(f"结果已写入 {write_json(run, json_path)}")
+        if report_path is not None:
+            click.echo(f"问题清单已写入 {write_report_xlsx(run, report_path)}")
+        if annotate_dir is not None:
+            outcome = annotate_workbooks(run, annotate_dir)
+            click.echo(f"已在 {annotate_dir} 生成 {len(outcome.written)} 份标注副本")
+            for file, why in outcome.skipped:
+                click.echo(f"    未生成标注副本：{file}（{why}）")
+    except OSError as e:
+        _usage_error(f"无法写入输出文件：{e.filename or e}（{e.strerror or '写入失败'}）")
+    raise SystemExit(run.exit_code)
+
+
+def _usage_error(message: str) -> None:
+    click.echo(message, err=True)
+    raise SystemExit(2)
+
+
 
 # --- merge ------------------------------------------------------------------
 
