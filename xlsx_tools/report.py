@@ -130,7 +130,7 @@ def _table(ws, header, rows, head, wrap, special, widths: dict[int, float]) -> N
 # -- annotated copies ------------------------------------------------------------
 
 class AnnotateOutcome:
-    """Which copies were written, and the files skipped with the reason."""
+    """Which copies were written, and the files skipped with a short Chinese reason."""
 
     def __init__(self) -> None:
         self.written: list[Path] = []
@@ -146,17 +146,17 @@ def annotate_workbooks(run: ValidationRun, out_dir: str | Path) -> AnnotateOutco
         if not r.findings:
             continue
         if not r.readable:
-            outcome.skipped.append((r.file, f"无法读取，未生成批注副本：{r.reason}"))
+            outcome.skipped.append((r.file, "文件无法读取"))
             continue
         name = _unique_name(r.path.name, used)
         target = out_dir / name
         if target.resolve() == r.path.resolve():
-            outcome.skipped.append((r.file, "批注副本不能保存到原文件所在位置，请换一个输出文件夹。"))
+            outcome.skipped.append((r.file, "不能覆盖原文件，请换一个输出文件夹"))
             continue
         try:
             annotate_workbook(run.form, r, target)
         except Exception as e:  # noqa: BLE001 - one odd file must not stop the others
-            outcome.skipped.append((r.file, f"无法生成批注副本（{type(e).__name__}）。"))
+            outcome.skipped.append((r.file, f"生成时出错（{type(e).__name__}）"))
             continue
         outcome.written.append(target)
     return outcome
