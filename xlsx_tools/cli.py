@@ -130,6 +130,83 @@ def _usage_error(message: str) -> None:
 
 # --- merge ------------------------------------------------------------------
 
+def _progress_wanted() -> bool:
+    """A bar only for a person at a terminal: not in CI, not when stderr is redirected."""
+    import os
+    import sys
+    return sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("1", "true", "yes")
+
+
+@main.command("merge")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="汇总文件写入此文件夹（不存在时自动创建）。")
+@click.option("--roster", "roster_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="平台名单（.csv 或 .xlsx，与 generate --roster 相同），用于核对谁已提交、谁未提交。")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="同时校验的进程数（默认为 CPU 核数）。")
+def merge_command(paths, out_dir, roster_path, jobs) -> None:
+    """校验并汇总回收的统计表（文件或文件夹），按批次生成汇总工作簿。
+
+    每个批次写出“汇总-第X批.xlsx”（汇总、分类统计、提交情况、问题清单、图表）和同名 .csv，
+    另写“汇总-总览.xlsx”。不通过的文件列出但不计入汇总。至少有一个平台计入汇总时退出码为 0，
+    没有任何平台可以汇总时为 1（汇总文件照样写出，说明原因），名单有误为 1，用法错误为 2。
+    """
+    from .merge import STATUSES, merge_paths
+    from .roster import RosterError
+
+    if not paths:
+        _usage_error("请给出回收的文件或文件夹，例如：xlsx-tools merge 回收文件夹 --out 汇总结果")
+    if out_dir is None:
+        _usage_error("请用 --out 指定汇总文件写入的文件夹，例如：--out 汇总结果")
+    for p in paths:
+        if not p.exists():
+            _usage_error(f"找不到“{p}”，请检查文件或文件夹的路径。")
+    if roster_path is not None and not roster_path.is_file():
+        _usage_error(f"找不到名单文件“{roster_path}”。")
+
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label="校验中", file=click.get_text_stream("stderr"))
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    try:
+        result = merge_paths(paths, out_dir=out_dir, roster=roster_path, jobs=jobs,
+                             progress=progress if _progress_wanted() else None)
+    except RosterError as e:
+        click.echo(f"名单有误，未汇总：{getattr(e, 'message', e)}", err=True)
+        for problem in getattr(e, "problems", []) or []:
+            click.echo(f"    {problem}", err=True)
+        raise SystemExit(1)
+    except OSError as e:
+        click.echo(f"无法写入汇总文件：{e.filename or e}（{e.strerror or '写入失败'}）", err=True)
+        raise SystemExit(1)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+    if not result.files and result.roster is None:
+        _usage_error("在给出的位置没有找到工作簿。")
+    for batch, b in result.batches.items():
+        counts = {st: b.count(st) for st in STATUSES}
+        shown = "，".join(f"{st} {n}" for st, n in counts.items() if n)
+        click.echo(f"{batch}：计入汇总 {len(b.rows)} 个平台（{shown}）")
+        for e in b.entries:
+            if e.status not in ("已通过", "有警告"):
+                click.echo(f"    {e.status}  {e.unit_name or ''}  {e.name}  {e.note}".rstrip())
+    if result.unplaced:
+        click.echo(f"无法确定批次的文件 {len(result.unplaced)} 个（列在 汇总-总览.xlsx 的“提交情况”中）：")
+        for e in result.unplaced:
+            click.echo(f"    {e.status}  {e.file}  {e.result.reason or e.note}")
+    click.echo(f"已写入 {out_dir}：" + "、".join(p.name for p in result.outputs))
+    if result.exit_code:
+        click.echo("没有任何平台可以计入汇总：请查看“提交情况”和“问题清单”。", err=True)
+    raise SystemExit(result.exit_code)
+
 
 if __name__ == "__main__":
     main()

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "merge_paths", "merge_results", "write_outputs", "MergeResult", "BatchSummary",
-    "Submission", "MergeConfig", "merge_config", "batch_file_stem", "STATUSES",
+    "Submission", "MergeConfig", "merge_config", "batch_file_stem", "column_title", "STATUSES",
     "OVERVIEW_STEM", "UNKNOWN_BATCH",
 ]
 
@@ -537,18 +537,20 @@ def _roster_cn(on: bool | None) -> str:
     return "" if on is None else ("是" if on else "否")
 
 
-def _submission_records(entries: Sequence[Submission]) -> list[dict[str, Any]]:
+def _submission_records(entries: Sequence[Submission], full_path: bool = True) -> list[dict[str, Any]]:
     return [{
         "batch": s.batch or UNKNOWN_BATCH, "platform_category": s.platform_category or "",
         "unit_name": s.unit_name or "", "recommending_unit": s.recommending_unit or "",
-        "on_roster": _roster_cn(s.on_roster), "file": s.file, "status": s.status,
+        "on_roster": _roster_cn(s.on_roster), "file": s.file if full_path else s.name,
+        "status": s.status,
         "errors": s.errors, "warnings": s.warnings, "fill_date": s.fill_date, "note": s.note,
     } for s in entries]
 
 
-def _finding_records(entries: Sequence[Submission]) -> list[dict[str, Any]]:
+def _finding_records(entries: Sequence[Submission], full_path: bool = True) -> list[dict[str, Any]]:
     return [{
-        "batch": s.batch or UNKNOWN_BATCH, "unit_name": s.unit_name or "", "file": s.file,
+        "batch": s.batch or UNKNOWN_BATCH, "unit_name": s.unit_name or "",
+        "file": s.file if full_path else s.name,
         "status": s.status, "code": f.code, "severity": SEVERITY_CN[f.severity],
         "cells": "、".join(f.cells), "message": f.message,
     } for s in entries for f in s.findings]
@@ -565,7 +567,8 @@ def _data_frame(form: Form, rows: Sequence[Submission]) -> pd.DataFrame:
                                       dtype=object)
         else:
             columns[f.id] = pd.Series(values, dtype=object)
-    df = pd.DataFrame(columns, index=pd.Index([s.file for s in rows], name="file"))
+    df = pd.DataFrame(columns)
+    df.index = pd.Index([s.file for s in rows], name="file", dtype=object)
     return df
 
 
@@ -587,7 +590,7 @@ def _width(text: object) -> int:
                for line in lines)
 
 
-def _title_with_unit(form: Form, f: Field) -> str:
+def column_title(form: Form, f: Field) -> str:
     title = field_title(form, f.id)
     if f.unit and f.unit not in title:
         head = title.rstrip(")）")
@@ -691,7 +694,7 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary) -> None:
             ws.write_string(1, first, name, fmt.head)
         else:
             ws.merge_range(1, first, 1, last, name, fmt.head)
-    titles = [_title_with_unit(form, f) for f in fields]
+    titles = [column_title(form, f) for f in fields]
     for i, t in enumerate(titles):
         ws.write_string(2, col + i, t, fmt.head)
     for j, name in enumerate(extra):
@@ -849,9 +852,11 @@ def _submissions_sheet(wb, fmt: _Formats, entries: Sequence[Submission], title: 
                    "未通过、重复的文件不计入；未提交为名单内没有收到文件的单位。" + DUPLICATE_RULE, fmt.note)
     ws.set_row(1, 48)
     cols = [k for k in SUBMISSION_COLUMNS if with_batch or k != "batch"]
-    records = _submission_records(entries)
+    # A batch's sheets name the file; the overview, across folders, gives its path.
+    records = _submission_records(entries, full_path=with_batch)
     rows = [[i + 1, *[rec[k] for k in cols]] for i, rec in enumerate(records)]
-    formats = [fmt.int] + [fmt.int if k in ("errors", "warnings") else fmt.text for k in cols]
+    formats = [fmt.int] + [fmt.int if k in ("errors", "warnings") else fmt.wrap if k == "note" else fmt.text
+                           for k in cols]
     _write_table(ws, fmt, 2, ["序号", *[SUBMISSION_COLUMNS[k] for k in cols]], rows, 50, formats)
     _print_setup(ws, repeat=(2, 2), fit_width=True)
 
@@ -859,7 +864,7 @@ def _submissions_sheet(wb, fmt: _Formats, entries: Sequence[Submission], title: 
 def _findings_sheet(wb, fmt: _Formats, entries: Sequence[Submission], with_batch: bool) -> None:
     ws = wb.add_worksheet("问题清单")
     cols = [k for k in FINDING_COLUMNS if with_batch or k != "batch"]
-    records = _finding_records(entries)
+    records = _finding_records(entries, full_path=with_batch)
     rows = [[i + 1, *[rec[k] for k in cols]] for i, rec in enumerate(records)]
     formats = [fmt.int] + [fmt.wrap if k == "message" else fmt.text for k in cols]
     ws.write_string(0, 0, f"问题清单（共 {len(rows)} 条）", fmt.title)
@@ -908,7 +913,7 @@ def _write_overview(path: Path, result: MergeResult) -> None:
     counts = ["名单内单位数", "收到文件数", "计入汇总平台数",
               *[st for st in STATUSES]]
     numeric = _numeric_fields(form)
-    heads = ["列入批次", *counts, *[_title_with_unit(form, f) for f in numeric]]
+    heads = ["列入批次", *counts, *[column_title(form, f) for f in numeric]]
     ws.write_string(1, 0, "", fmt.head)
     ws.merge_range(1, 1, 1, len(counts), "提交与汇总情况（个）", fmt.head)
     first = len(counts) + 1
@@ -967,6 +972,8 @@ def _write_overview(path: Path, result: MergeResult) -> None:
     ws.set_column(first, first + len(numeric) - 1, 14)
     ws.set_row(2, 60)
     ws.freeze_panes(3, 1)
+    _print_setup(ws, repeat=(1, 2))
+    ws.repeat_columns(0, 0)
     everything = result.submissions
     _submissions_sheet(wb, fmt, everything, "全部文件和名单单位的提交情况", with_batch=True)
     _findings_sheet(wb, fmt, everything, with_batch=True)

@@ -1,0 +1,507 @@
+"""merge: the sample round added up, checked against sums made from the inputs.
+
+The samples (samples/returned/, samples/roster.csv) are made by
+samples/make_samples.py, which also writes samples/expected.json: what each file
+should come out as and the values typed into it. The totals here are summed
+from those values, never from the merge's own output.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from xlsx_tools.cli import main
+from xlsx_tools.form import load_form
+from xlsx_tools.merge import (ALL_CATEGORIES, OVERVIEW_STEM, STATUSES, batch_file_stem, column_title,
+                              merge_config, merge_paths, merge_results, write_outputs)
+from xlsx_tools.rules import Finding, field_title
+from xlsx_tools.validate import FileResult
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+RETURNED = SAMPLES / "returned"
+ROSTER = SAMPLES / "roster.csv"
+FORM = load_form()
+NUMERIC = [f for f in FORM.fields if f.numeric]
+ADDED = {"已通过", "有警告", "名单外"}
+
+
+def _expected() -> dict:
+    return json.loads((SAMPLES / "expected.json").read_text(encoding="utf-8"))
+
+
+def _typed(field_id: str, value: object) -> object:
+    """A value of expected.json as the merge gives it: Decimal for amounts, date for dates."""
+    f = FORM.field(field_id)
+    if value is None:
+        return None
+    if f.type == "amount":
+        return Decimal(value)
+    if f.type == "date":
+        return dt.date.fromisoformat(value)
+    return value
+
+
+def _added_inputs(batch: str | None = None) -> list[dict]:
+    return [e for e in _expected()["files"] if e["status"] in ADDED and (batch is None or e["batch"] == batch)]
+
+
+def _sums(entries: list[dict]) -> dict[str, object]:
+    """Exact sums, made here from the values typed into the workbooks."""
+    out = {}
+    for f in NUMERIC:
+        total = Decimal(0) if f.type == "amount" else 0
+        for e in entries:
+            v = _typed(f.id, e["values"].get(f.id))
+            if v is not None:
+                total += v
+        out[f.id] = total
+    return out
+
+
+def _cell_number(value: object, f) -> object:
+    """A number read back from a workbook, as the exact value it stands for."""
+    assert isinstance(value, (int, float)), value
+    if f.type == "amount":
+        return Decimal(repr(float(value))).quantize(Decimal("0.01"))
+    assert float(value).is_integer(), value
+    return int(value)
+
+
+@pytest.fixture(scope="module")
+def merged(tmp_path_factory):
+    out = tmp_path_factory.mktemp("merged")
+    calls = []
+    result = merge_paths([RETURNED], out_dir=out, roster=ROSTER, jobs=2,
+                         progress=lambda done, total: calls.append((done, total)))
+    return result, out, calls
+
+
+# -- what came in, and where it went -------------------------------------------------
+
+def test_every_file_and_roster_unit_is_listed_with_its_status(merged):
+    result, _, _ = merged
+    expected = _expected()["files"]
+    rows = result.submissions
+    # Nothing dropped, nothing invented: one row per file found and per unit that sent nothing.
+    assert len(rows) == len(expected)
+    found = sorted(p.name for p in RETURNED.iterdir())
+    assert sorted(r.name for r in rows if r.result is not None) == found
+    by_key = {(r.name or None, r.unit_name): r for r in rows}
+    for e in expected:
+        row = by_key[(e["file"], e["unit_name"])]
+        codes = {f.code for f in row.findings}
+        assert set(e["codes"]) <= codes, (e["file"], codes)
+        if row.status != e["status"]:
+            # A warning the sample may also carry (R21 after a LibreOffice save) makes it 有警告.
+            assert e["status"] == "已通过" and row.status == "有警告", (e["file"], row.status)
+            assert codes <= set(e["tolerate"]), (e["file"], codes)
+        assert row.batch == e["batch"]
+        assert row.on_roster is e["on_roster"]
+    roster_units = {(r["batch"], r["unit_name"]) for r in _expected()["roster"]}
+    listed = {(r.batch, r.unit_name) for r in rows if r.on_roster}
+    assert roster_units == listed
+
+
+def test_each_status_in_the_samples(merged):
+    result, _, _ = merged
+    seen = {r.status for r in result.submissions}
+    assert seen == set(STATUSES)
+
+
+def test_duplicate_keeps_the_later_fill_date(merged):
+    result, _, _ = merged
+    dup = [r for r in result.submissions if r.status == "重复"]
+    assert len(dup) == 1
+    same_unit = [r for r in result.batches[dup[0].batch].entries if r.unit_name == dup[0].unit_name]
+    assert len(same_unit) == 2
+    chosen = next(r for r in same_unit if r is not dup[0])
+    assert chosen.added and not dup[0].added
+    assert chosen.fill_date > dup[0].fill_date
+    m01 = [f for f in dup[0].findings if f.code == "M01"]
+    assert m01 and m01[0].severity == "error" and chosen.name in m01[0].message
+
+
+def test_progress_reaches_the_total(merged):
+    result, _, calls = merged
+    assert calls and calls[-1] == (len(result.files), len(result.files))
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+# -- the totals ---------------------------------------------------------------------
+
+def test_totals_equal_the_sums_of_the_accepted_inputs(merged):
+    result, _, _ = merged
+    batches = {e["batch"] for e in _expected()["files"]}
+    assert set(result.batches) == batches
+    for batch, summary in result.batches.items():
+        want = _sums(_added_inputs(batch))
+        assert summary.totals == want, batch
+        per_cat = summary.category_totals()
+        for cat in FORM.categories:
+            entries = [e for e in _added_inputs(batch) if e["platform_category"] == cat]
+            assert per_cat[cat] == {"platforms": len(entries), **_sums(entries)}
+        assert per_cat[ALL_CATEGORIES] == {"platforms": len(_added_inputs(batch)), **want}
+
+
+def test_data_frame_holds_the_values_typed_in(merged):
+    result, _, _ = merged
+    for batch, summary in result.batches.items():
+        df = summary.data
+        assert list(df.columns) == [f.id for f in FORM.fields]
+        inputs = {e["file"]: e for e in _added_inputs(batch)}
+        assert sorted(Path(i).name for i in df.index) == sorted(inputs)
+        for file, row in df.iterrows():
+            values = inputs[Path(file).name]["values"]
+            for f in FORM.fields:
+                if f.id not in values:
+                    continue  # pre-filled from the roster, not typed
+                got = row[f.id]
+                want = _typed(f.id, values[f.id])
+                if want is None:
+                    assert got is None or pd.isna(got)
+                else:
+                    assert got == want, (file, f.id)
+                if f.type == "amount" and want is not None:
+                    assert isinstance(got, Decimal)
+        for f in NUMERIC:
+            total = sum((v for v in df[f.id] if not pd.isna(v)), Decimal(0) if f.type == "amount" else 0)
+            assert total == summary.totals[f.id]
+
+
+def test_summary_sheet_totals_row(merged):
+    result, out, _ = merged
+    for batch in result.batches:
+        wb = openpyxl.load_workbook(out / f"{batch_file_stem(batch)}.xlsx")
+        ws = wb["汇总"]
+        want = _sums(_added_inputs(batch))
+        total_row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "合计")
+        titles = {ws.cell(3, c).value: c for c in range(1, ws.max_column + 1)}
+        data_rows = [r for r in range(4, total_row) if ws.cell(r, 1).value is not None]
+        assert len(data_rows) == len(_added_inputs(batch))
+        for f in NUMERIC:
+            c = titles[column_title(FORM, f)]
+            cell = ws.cell(total_row, c)
+            assert _cell_number(cell.value, f) == want[f.id], (batch, f.id)
+            assert cell.number_format == ("#,##0.00" if f.type == "amount" else "#,##0")
+            # and the rows above add up to it
+            column = [ws.cell(r, c).value for r in data_rows]
+            assert sum(Decimal(repr(v)) for v in column if v is not None) == Decimal(repr(cell.value)) \
+                or f.type == "amount"
+
+
+def test_category_sheet_and_shares(merged):
+    result, out, _ = merged
+    config = merge_config(FORM)
+    for batch in result.batches:
+        ws = openpyxl.load_workbook(out / f"{batch_file_stem(batch)}.xlsx")["分类统计"]
+        heads = [ws.cell(2, c).value for c in range(1, ws.max_column + 1)]
+        by_title = {ws.cell(r, 2).value: r for r in range(3, ws.max_row + 1)}
+        for cat in (*FORM.categories, ALL_CATEGORIES):
+            col = heads.index(cat if cat == ALL_CATEGORIES else f"{cat}类") + 1
+            entries = [e for e in _added_inputs(batch) if cat == ALL_CATEGORIES or e["platform_category"] == cat]
+            sums = _sums(entries)
+            assert ws.cell(by_title["平台数"], col).value == len(entries)
+            for f in NUMERIC:
+                assert _cell_number(ws.cell(by_title[field_title(FORM, f.id)], col).value, f) == sums[f.id]
+            for share in config.shares:
+                cell = ws.cell(by_title[share.title], col)
+                if sums[share.whole]:
+                    assert cell.value == pytest.approx(sums[share.part] / sums[share.whole])
+                    assert cell.number_format == "0.0%"
+                else:
+                    assert cell.value == "—"
+
+
+def test_csv_sums_and_bom(merged):
+    result, out, _ = merged
+    for batch in result.batches:
+        raw = (out / f"{batch_file_stem(batch)}.csv").read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf")
+        rows = list(csv.DictReader(raw[3:].decode("utf-8").splitlines()))
+        assert list(rows[0].keys()) if rows else True == [f.id for f in FORM.fields]
+        assert len(rows) == len(_added_inputs(batch))
+        want = _sums(_added_inputs(batch))
+        for f in NUMERIC:
+            kind = Decimal if f.type == "amount" else int
+            assert sum((kind(r[f.id]) for r in rows if r[f.id]), kind(0)) == want[f.id]
+
+
+def test_overview_rows_and_national_totals(merged):
+    result, out, _ = merged
+    ws = openpyxl.load_workbook(out / f"{OVERVIEW_STEM}.xlsx")["总览"]
+    heads = {ws.cell(3, c).value: c for c in range(1, ws.max_column + 1)}
+    rows = {ws.cell(r, 1).value: r for r in range(4, ws.max_row + 1)}
+    for batch in result.batches:
+        want = _sums(_added_inputs(batch))
+        for f in NUMERIC:
+            assert _cell_number(ws.cell(rows[batch], heads[column_title(FORM, f)]).value, f) == want[f.id]
+        assert ws.cell(rows[batch], heads["计入汇总平台数"]).value == len(_added_inputs(batch))
+    national = _sums(_added_inputs())
+    for f in NUMERIC:
+        assert _cell_number(ws.cell(rows["全国合计"], heads[column_title(FORM, f)]).value, f) == national[f.id]
+    assert ws.cell(rows["全国合计"], heads["收到文件数"]).value == len(list(RETURNED.iterdir()))
+    assert ws.cell(rows["全国合计"], heads["名单内单位数"]).value == len(_expected()["roster"])
+
+
+# -- the workbooks ------------------------------------------------------------------
+
+def test_summary_workbook_sheets_header_and_charts(merged):
+    result, out, _ = merged
+    config = merge_config(FORM)
+    for batch in result.batches:
+        wb = openpyxl.load_workbook(out / f"{batch_file_stem(batch)}.xlsx")
+        assert wb.sheetnames == ["汇总", "分类统计", "提交情况", "问题清单", "图表"]
+        ws = wb["汇总"]
+        # Two header rows: the section over the label with its unit.
+        assert ws.cell(2, 2).value == FORM.fields[0].section
+        assert [ws.cell(3, 2 + i).value for i in range(len(FORM.fields))] == \
+            [column_title(FORM, f) for f in FORM.fields]
+        assert len(set(column_title(FORM, f) for f in FORM.fields)) == len(FORM.fields)
+        assert ws.freeze_panes is not None and ws.freeze_panes.startswith(("D4", "C4", "E4"))
+        assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A3:")
+        long_col = 2 + next(i for i, f in enumerate(FORM.fields) if f.type == "longtext")
+        if ws.max_row > 4:
+            assert ws.cell(4, long_col).alignment.wrap_text
+        charts = wb["图表"]._charts
+        assert len(charts) == len(config.charts)
+        for chart, spec in zip(charts, config.charts):
+            assert len(chart.series) == len(spec.fields)
+            assert all("分类统计" in s.val.numRef.f for s in chart.series)
+        sub = wb["提交情况"]
+        listed = [sub.cell(r, 2).value for r in range(4, sub.max_row + 1)]
+        assert len(listed) == len(result.batches[batch].entries)
+
+
+def test_findings_sheet_lists_every_finding(merged):
+    result, out, _ = merged
+    for batch, summary in result.batches.items():
+        ws = openpyxl.load_workbook(out / f"{batch_file_stem(batch)}.xlsx")["问题清单"]
+        heads = [ws.cell(2, c).value for c in range(1, ws.max_column + 1)]
+        code_col = heads.index("代码") + 1
+        codes = sorted(ws.cell(r, code_col).value for r in range(3, ws.max_row + 1))
+        assert codes == sorted(f.code for e in summary.entries for f in e.findings)
+
+
+def test_same_bytes_on_a_second_merge(merged, tmp_path):
+    result, out, _ = merged
+    again = tmp_path / "again"
+    merge_paths([RETURNED], out_dir=again, roster=ROSTER, jobs=1)
+    names = sorted(p.name for p in out.iterdir() if p.is_file())
+    assert names == sorted(p.name for p in again.iterdir())
+    for name in names:
+        assert (out / name).read_bytes() == (again / name).read_bytes(), name
+
+
+@pytest.mark.libreoffice
+def test_summaries_open_in_libreoffice_and_convert_to_pdf(merged, tmp_path):
+    result, out, _ = merged
+    books = sorted(p for p in out.iterdir() if p.suffix == ".xlsx")
+    profile = Path(tempfile.mkdtemp(prefix=f"lo-profile-merge-{os.getpid()}-"))
+    try:
+        subprocess.run(["soffice", f"-env:UserInstallation={profile.as_uri()}", "--headless",
+                        "--norestore", "--convert-to", "pdf", "--outdir", str(tmp_path),
+                        *map(str, books)], check=True, capture_output=True, timeout=600)
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    for book in books:
+        pdf = tmp_path / f"{book.stem}.pdf"
+        assert pdf.exists() and pdf.stat().st_size > 1000, book.name
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+        assert "提交情况" in text
+        if book.stem != OVERVIEW_STEM:
+            assert "分类统计" in text and "合计" in text
+
+
+# -- the rules across workbooks, on small made-up rounds -----------------------------
+
+def _result(name: str, unit: str, batch: str = "第一批", status: str = "accepted",
+            fill_date: dt.date | None = dt.date(2022, 9, 15), mtime: float = 1.0,
+            **values: object) -> FileResult:
+    vals = {FORM.keys["unit"]: unit, FORM.keys["batch"]: batch, FORM.keys["category"]: "检验检测",
+            "fill_date": fill_date, **values}
+    findings = [Finding("R01", "error", (), (), "错")] if status == "rejected" else []
+    return FileResult(file=name, path=Path(name), status=status,
+                      verdict={"accepted": "通过", "rejected": "不通过"}.get(status, "有警告"),
+                      findings=findings, values=vals, unit_name=unit, batch=batch,
+                      platform_category="检验检测", fill_date=fill_date, mtime=mtime)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["甲院", "乙院", "丙院"]),
+                          st.dates(dt.date(2022, 9, 1), dt.date(2022, 9, 5)),
+                          st.integers(0, 2), st.booleans()),
+                min_size=1, max_size=8))
+def test_one_file_per_unit_is_added_by_the_stated_rule(files):
+    results = [_result(f"f{i}.xlsx", unit, fill_date=d, mtime=float(m),
+                       status="rejected" if bad else "accepted", service_count=i)
+               for i, (unit, d, m, bad) in enumerate(files)]
+    merged = merge_results(results, FORM)
+    rows = merged.batches["第一批"].entries
+    assert len(rows) == len(results)
+    for unit in {u for u, *_ in files}:
+        mine = [r for r in rows if r.unit_name == unit]
+        usable = [r for r in mine if r.result.status != "rejected"]
+        added = [r for r in mine if r.added]
+        if usable:
+            best = max(usable, key=lambda r: (r.fill_date, r.result.mtime, r.name))
+            assert added == [best]
+        else:
+            assert added == []
+        if len(mine) > 1:
+            assert sum(1 for r in mine if r.status != "重复") == 1
+            assert all(any(f.code == "M01" for f in r.findings) for r in mine if r.status == "重复")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.decimals(min_value=0, max_value=10 ** 7, places=2, allow_nan=False), min_size=1, max_size=30))
+def test_amounts_add_up_to_the_cent(tmp_path_factory, amounts):
+    results = [_result(f"f{i}.xlsx", f"单位{i}", deals_amount=a) for i, a in enumerate(amounts)]
+    merged = merge_results(results, FORM)
+    b = merged.batches["第一批"]
+    assert b.totals["deals_amount"] == sum(amounts, Decimal(0))
+    assert sum(b.data["deals_amount"], Decimal(0)) == sum(amounts, Decimal(0))
+    out = tmp_path_factory.mktemp("cents")
+    write_outputs(merged, out)
+    rows = list(csv.DictReader((out / "汇总-第一批.csv").read_text(encoding="utf-8-sig").splitlines()))
+    assert sum((Decimal(r["deals_amount"]) for r in rows), Decimal(0)) == sum(amounts, Decimal(0))
+
+
+def test_m04_flags_a_value_far_above_the_median():
+    counts = [100, 120, 90, 110, 105]
+    results = [_result(f"f{i}.xlsx", f"单位{i}", service_count=c) for i, c in enumerate(counts)]
+    results.append(_result("big.xlsx", "大单位", service_count=105 * 40))
+    merged = merge_results(results, FORM)
+    flagged = [(r.name, f.fields) for r in merged.batches["第一批"].entries for f in r.findings if f.code == "M04"]
+    assert flagged == [("big.xlsx", ("service_count",))]
+    assert next(r for r in merged.batches["第一批"].entries if r.name == "big.xlsx").status == "有警告"
+
+
+@pytest.mark.parametrize("counts, big", [
+    ([100, 120, 90], 105 * 40),              # too few values in the batch (4) to judge
+    ([10, 12, 9, 11, 10], 900),              # far above the median, but under the floor
+    ([100, 120, 90, 110, 105], 105 * 19),    # under 20 times the median
+])
+def test_m04_stays_silent(counts, big):
+    results = [_result(f"f{i}.xlsx", f"单位{i}", service_count=c) for i, c in enumerate(counts)]
+    results.append(_result("big.xlsx", "大单位", service_count=big))
+    merged = merge_results(results, FORM)
+    assert not [f for r in merged.batches["第一批"].entries for f in r.findings if f.code == "M04"]
+
+
+def test_unit_names_match_the_roster_across_widths_and_spaces(tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("单位名称,列入批次,平台类别,推荐单位\n某某（北京）检测研究院,第一批,检验检测,北京市经济和信息化局\n",
+                      encoding="utf-8-sig")
+    from xlsx_tools.roster import read_roster
+    merged = merge_results([_result("a.xlsx", "某某(北京) 检测研究院")], FORM, read_roster(roster))
+    rows = merged.batches["第一批"].entries
+    assert [(r.status, r.on_roster) for r in rows] == [("已通过", True)]
+
+
+def test_a_file_with_no_batch_is_listed_in_the_overview(tmp_path):
+    junk = tmp_path / "in" / "随手保存的表格.xlsx"
+    junk.parent.mkdir()
+    junk.write_bytes(b"not a workbook at all")
+    out = tmp_path / "out"
+    result = merge_paths([junk.parent], out_dir=out, jobs=1)
+    assert result.batches == {} and [r.name for r in result.unplaced] == [junk.name]
+    assert result.exit_code == 1
+    ws = openpyxl.load_workbook(out / f"{OVERVIEW_STEM}.xlsx")["提交情况"]
+    texts = [str(c.value) for row in ws.iter_rows() for c in row if c.value is not None]
+    assert any(junk.name in t for t in texts)
+    assert "无法识别批次" in texts
+
+
+# -- the command --------------------------------------------------------------------
+
+def test_cli_merges_the_samples(tmp_path):
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["merge", str(RETURNED), "--roster", str(ROSTER), "--out", str(out),
+                                    "--jobs", "2"])
+    assert res.exit_code == 0, res.output
+    for batch in {e["batch"] for e in _expected()["files"]}:
+        assert batch in res.output
+        assert (out / f"{batch_file_stem(batch)}.xlsx").exists()
+        assert (out / f"{batch_file_stem(batch)}.csv").exists()
+    assert (out / f"{OVERVIEW_STEM}.xlsx").exists()
+    assert "未提交" in res.output and "重复" in res.output
+    assert "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("args", [[], ["--out", "x"], [str(RETURNED)]])
+def test_cli_usage_errors_exit_2(args, tmp_path):
+    res = CliRunner().invoke(main, ["merge", *args])
+    assert res.exit_code == 2
+    assert "Traceback" not in res.output
+
+
+def test_cli_missing_path_exits_2(tmp_path):
+    res = CliRunner().invoke(main, ["merge", str(tmp_path / "没有这个文件夹"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "找不到" in res.output
+
+
+def test_cli_bad_roster_lists_the_rows_and_exits_1(tmp_path):
+    roster = tmp_path / "名单.csv"
+    roster.write_text("单位名称,列入批次,平台类别,推荐单位\n甲院,第九批,检验检测,某厅\n乙院,第一批,咨询,某厅\n",
+                      encoding="utf-8-sig")
+    res = CliRunner().invoke(main, ["merge", str(RETURNED), "--roster", str(roster), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1
+    assert "第2行" in res.output and "第3行" in res.output
+    assert "Traceback" not in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_nothing_to_add_exits_1_but_writes_the_lists(tmp_path):
+    xls = next(RETURNED.glob("*.xls"))
+    out = tmp_path / "o"
+    res = CliRunner().invoke(main, ["merge", str(xls), "--out", str(out)])
+    assert res.exit_code == 1
+    assert (out / f"{OVERVIEW_STEM}.xlsx").exists()
+    assert "Traceback" not in res.output
+
+
+# -- the samples themselves ------------------------------------------------------------
+
+def test_samples_are_what_the_script_makes():
+    spec = importlib.util.spec_from_file_location("make_samples", SAMPLES / "make_samples.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["make_samples"] = module  # dataclasses look their module up
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules["make_samples"]
+    assert module.main(["--check"]) == 0, "run: python3 samples/make_samples.py"
+
+
+def test_samples_cover_the_round():
+    exp = _expected()
+    assert 35 <= len(exp["roster"]) <= 45
+    assert {r["batch"] for r in exp["roster"]} == set(FORM.batches)
+    assert {r["platform_category"] for r in exp["roster"]} == set(FORM.categories)
+    per_batch = defaultdict(set)
+    for r in exp["roster"]:
+        per_batch[r["batch"]].add(r["platform_category"])
+    assert all(len(c) >= 2 for c in per_batch.values())
+    codes = {c for e in exp["files"] for c in e["codes"]}
+    assert {"R01", "R05", "R11", "missing", "R03", "R06", "too_short", "M01", "M02", "M03", "M04",
+            "R18", "xls"} <= codes
+    assert any(p.suffix == ".xls" for p in RETURNED.iterdir())
