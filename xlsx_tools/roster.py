@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,10 +107,11 @@ def read_roster(path: str | Path, form: Form | None = None) -> list[RosterEntry]
         else:
             bad.extend(_name_problems(unit, form, batch or form.batches[0],
                                       cat or form.categories[0]))
-            if unit in first_row_of:
-                bad.append(f"单位名称“{unit}”与第{first_row_of[unit]}行重复")
+            key = _same_name_key(unit)
+            if key in first_row_of:
+                bad.append(f"单位名称“{unit}”与第{first_row_of[key]}行重复")
             else:
-                first_row_of[unit] = row_no
+                first_row_of[key] = row_no
         if batch is None:
             bad.append(f"列入批次“{batch_raw}”不在可选范围（{'、'.join(form.batches)}）"
                        if batch_raw else f"列入批次为空（可选：{'、'.join(form.batches)}）")
@@ -148,6 +150,11 @@ def _name_problems(unit: str, form: Form, batch: str, cat: str) -> list[str]:
     if len(stem.encode("utf-8")) > _MAX_NAME_BYTES:
         out.append(f"单位名称过长（{len(unit)}字），文件名超出长度限制")
     return out
+
+
+def _same_name_key(unit: str) -> str:
+    # （北京） and (北京), full- and half-width letters, inner spaces: one unit.
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", unit))
 
 
 def _clean(value) -> str:
