@@ -328,6 +328,10 @@ def _height_needed(ctx: BuildContext, cell: Cell, text: str, size: float,
     lines = text_lines(text, span, size) if text and not _one_line(cell) else 1
     if cell.kind == "input" and ctx.form.field(cell.text).type == "longtext":
         lines = max(lines, _LONGTEXT_LINES)
+    if cell.kind in ("input", "show") and cell.sheet == ctx.form.cover.name \
+            and ctx.form.field(cell.text).type == "text":
+        # A unit's name typed later in the table is often longer than one line here.
+        lines = max(lines, 2)
     if cell.kind == "special" and cell.text == "title":
         return row_points(lines, size) + 20
     return row_points(lines, size)
