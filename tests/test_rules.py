@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from _fill import FORM, file_name_for, make_filled, resave_with_libreoffice, valid_values
-from xlsx_tools.form import META_KEYS, META_SHEET
+from xlsx_tools.form import META_KEYS, META_SHEET, NAME_PREFIX, cell_name, parse_cell
 from xlsx_tools.read import RawValue, WorkbookData
 from xlsx_tools.rules import (FIELD_CODES, Finding, check_workbook, field_title,
                               inspect_workbook, show_value)
@@ -70,6 +70,47 @@ def unprotect(sheet: str) -> Callable[[openpyxl.Workbook], None]:
     return edit
 
 
+def _shift_ref(text: str, sheet: str, at_row: int, n: int) -> str:
+    """'统计表'!$C$20 moved down n rows when at or below at_row (what Excel does to names)."""
+    where, _, ref = text.rpartition("!")
+    if where.strip("'") != sheet:
+        return text
+    row, col = parse_cell(ref)
+    return f"{where}!{cell_name(row + n if row >= at_row else row, col, absolute=True)}"
+
+
+def insert_rows(sheet: str, at_row: int, n: int = 1) -> Callable[[openpyxl.Workbook], None]:
+    """Insert rows as Excel does: cells, merged ranges and defined names move down."""
+    def edit(wb: openpyxl.Workbook) -> None:
+        ws = wb[sheet]
+        merged = [(m.min_row, m.min_col, m.max_row, m.max_col) for m in ws.merged_cells.ranges]
+        for m in list(ws.merged_cells.ranges):
+            ws.unmerge_cells(str(m))
+        ws.insert_rows(at_row, n)
+        for r1, c1, r2, c2 in merged:
+            d = n if r1 >= at_row else 0
+            ws.merge_cells(start_row=r1 + d, start_column=c1, end_row=r2 + d, end_column=c2)
+        for name, dn in wb.defined_names.items():
+            if name.startswith(NAME_PREFIX):
+                dn.attr_text = _shift_ref(dn.attr_text, sheet, at_row, n)
+    return edit
+
+
+def point_name(field_id: str, text: str) -> Callable[[openpyxl.Workbook], None]:
+    def edit(wb: openpyxl.Workbook) -> None:
+        wb.defined_names[NAME_PREFIX + field_id].attr_text = text
+    return edit
+
+
+def _below(field_ids, sheet: str, at_row: int, n: int = 1) -> tuple[tuple, tuple]:
+    """The fields an insertion moves, and where they are after it."""
+    moved = [i for i in field_ids if FORM.input_cell(i).sheet == sheet
+             and FORM.input_cell(i).row >= at_row]
+    cells = tuple(f"{sheet}!{cell_name(FORM.input_cell(i).row + n, FORM.input_cell(i).col)}"
+                  for i in moved)
+    return tuple(moved), cells
+
+
 @dataclass
 class Case:
     id: str
@@ -89,6 +130,7 @@ class Case:
         return bool(self.expect)
 
 
+INSERT_AT = FORM.input_cell("forums").row       # a row in the middle of 三、平台运行情况
 SHORT = "本平台数据资源建设良好，已建成专业数据库"   # 20 characters
 assert len(SHORT) == 20
 
@@ -215,6 +257,13 @@ CASES = [
          expect=[("R21", (label_at("平台类别"),))]),
     Case("R21-label-spacing", edit=set_label(label_at("平台类别"), " 平台 类别 ")),
     Case("R21-unprotected", edit=unprotect(FORM.table.name), expect=[("R21", ())]),
+    Case("R21-rows-inserted", edit=insert_rows(FORM.table.name, INSERT_AT),
+         expect=[("R21", _below([f.id for f in FORM.fields], FORM.table.name, INSERT_AT)[1])]),
+    Case("R21-rows-added-below-the-table", edit=insert_rows(FORM.table.name, FORM.table.rows + 1)),
+    Case("R21-name-moved", edit=point_name("service_count", f"'{FORM.table.name}'!$A$1"),
+         expect=[("R21", (at("service_count"),))]),
+    Case("R21-name-same-cell", edit=point_name(
+        "service_count", f"{FORM.table.name}!{FORM.input_cell('service_count').ref}")),
     Case("R22", {"unit_name": "乙检测研究院"}, [("R22", (at("unit_name"),))], prefill=PREFILL),
     Case("R22-same-unit", {}, prefill=PREFILL, base={"unit_name": "甲检测研究院"}),
 ]
