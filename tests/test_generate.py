@@ -417,11 +417,21 @@ def test_cli_bad_roster_exits_1_listing_rows_and_writes_nothing(tmp_path):
 
 
 def test_cli_usage_errors_exit_2(tmp_path):
-    assert _run("generate").exit_code == 2
+    r = _run("generate")
+    assert r.exit_code == 2 and "--out" in r.stderr and has_cjk(r.stderr)
     f = tmp_path / "file"
     f.write_text("x")
     r = _run("generate", "--out", str(f))
-    assert r.exit_code == 2
+    assert r.exit_code == 2 and has_cjk(r.stderr)
+
+
+def test_cli_cannot_write_says_why_in_chinese(tmp_path, form):
+    (tmp_path / "out" / blank_file_name(form)).mkdir(parents=True)   # a folder in the way
+    r = _run("generate", "--out", str(tmp_path / "out"))
+    assert r.exit_code == 1 and "无法写入" in r.stderr and "Errno" not in r.stderr
+    (tmp_path / "afile").write_text("x")
+    r = _run("generate", "--out", str(tmp_path / "afile" / "sub"))
+    assert r.exit_code == 1 and "无法写入" in r.stderr and "Traceback" not in r.output
 
 
 # -- on paper (LibreOffice) ----------------------------------------------------------------

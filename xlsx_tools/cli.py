@@ -19,8 +19,8 @@ def main() -> None:
 
 
 @main.command("generate")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="把工作簿写入此文件夹（不存在则新建）。")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="把工作簿写入此文件夹（不存在则新建）。必须给出。")
 @click.option("--roster", "roster_path", type=click.Path(dir_okay=False, path_type=Path),
               help="名单文件（CSV 或 .xlsx，列：单位名称、列入批次、平台类别、推荐单位）；"
                    "给出时为每个平台生成一份预填的工作簿。")
@@ -34,6 +34,8 @@ def generate_command(out_dir: Path, roster_path: Path | None, password: str | No
     from .roster import RosterError
     from .write import GenerateError, generate_blank, generate_from_roster
 
+    if out_dir is None:
+        _generate_fail("请用 --out 指定保存工作簿的文件夹，例如：xlsx-tools generate --out 统计表", 2)
     if out_dir.exists() and not out_dir.is_dir():
         _generate_fail(f"“{out_dir}”是一个文件，请用 --out 指定一个文件夹。", 2)
     try:
@@ -46,8 +48,6 @@ def generate_command(out_dir: Path, roster_path: Path | None, password: str | No
         _generate_fail(str(e))
     except GenerateError as e:
         _generate_fail(str(e))
-    except OSError as e:
-        _generate_fail(f"无法写入“{e.filename or out_dir}”：{e.strerror or e}")
     for p in paths:
         click.echo(f"已生成：{p}")
     click.echo(f"共按名单生成 {len(paths)} 个预填统计表，保存在：{out_dir}")

@@ -12,6 +12,7 @@ This is the only module that imports xlsxwriter.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import math
 import os
 import unicodedata
@@ -223,9 +224,25 @@ def write_workbook(path: str | Path, form: Form | None = None, prefill: dict | N
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         wb.close()
-    except (OSError, xlsxwriter.exceptions.XlsxWriterException) as e:
-        raise GenerateError(f"无法写入文件 {path}：{e}") from e
+    except OSError as e:
+        raise GenerateError(f"无法写入文件“{path}”：{_os_reason(e)}。") from e
+    except xlsxwriter.exceptions.XlsxWriterException as e:
+        cause = e.args[0] if e.args and isinstance(e.args[0], OSError) else None
+        reason = _os_reason(cause) if cause else type(e).__name__
+        raise GenerateError(f"无法写入文件“{path}”：{reason}。") from e
     return path
+
+
+_OS_REASONS = {errno.ENOTDIR: "路径中有一个同名的文件，不是文件夹",
+               errno.EACCES: "没有写入权限，或同名文件正在被 Excel/WPS 打开",
+               errno.EPERM: "没有写入权限",
+               errno.ENOSPC: "磁盘空间不足", errno.EROFS: "磁盘是只读的",
+               errno.ENAMETOOLONG: "文件名太长", errno.EEXIST: "同名的文件夹已存在",
+               errno.EISDIR: "已有一个同名的文件夹"}
+
+
+def _os_reason(e: OSError) -> str:
+    return _OS_REASONS.get(e.errno, f"系统错误（{e.errno}）")
 
 
 def _clean_prefill(form: Form, prefill: dict) -> dict[str, str]:
