@@ -306,6 +306,11 @@ def _write_sheet(ctx: BuildContext, sheet: Sheet) -> None:
     for r in range(1, sheet.rows + 1):
         ws.set_row(r - 1, heights.get(r, _EMPTY_ROW))
     _page_setup(ws, sheet.rows, len(widths))
+    codes = [c.ref for c in sheet.cells
+             if c.kind == "input" and _NUM_FORMATS.get(ctx.form.field(c.text).type) == "@"]
+    if codes:
+        # Phone numbers and postcodes are text on purpose: no green "number as text" marks.
+        ws.ignore_errors({"number_stored_as_text": " ".join(codes)})
     if sheet.page_breaks:
         ws.set_h_pagebreaks([r - 1 for r in sheet.page_breaks])
     if not is_cover:
