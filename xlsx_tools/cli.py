@@ -130,6 +130,10 @@ def _usage_error(message: str) -> None:
 
 # --- merge ------------------------------------------------------------------
 
+# Lines per batch listing files not added (the full list is in 提交情况).
+_MERGE_LINES = 20
+
+
 def _progress_wanted() -> bool:
     """A bar only for a person at a terminal: not in CI, not when stderr is redirected."""
     import os
@@ -152,7 +156,7 @@ def merge_command(paths, out_dir, roster_path, jobs) -> None:
     另写“汇总-总览.xlsx”。不通过的文件列出但不计入汇总。至少有一个平台计入汇总时退出码为 0，
     没有任何平台可以汇总时为 1（汇总文件照样写出，说明原因），名单有误为 1，用法错误为 2。
     """
-    from .merge import STATUSES, merge_paths
+    from .merge import STATUSES, batch_file_stem, merge_paths
     from .roster import RosterError
 
     if not paths:
@@ -191,13 +195,16 @@ def merge_command(paths, out_dir, roster_path, jobs) -> None:
 
     if not result.files and result.roster is None:
         _usage_error("在给出的位置没有找到工作簿。")
+    click.echo(f"共找到 {len(result.files)} 个文件，计入汇总 {result.added} 个平台。")
     for batch, b in result.batches.items():
         counts = {st: b.count(st) for st in STATUSES}
         shown = "，".join(f"{st} {n}" for st, n in counts.items() if n)
         click.echo(f"{batch}：计入汇总 {len(b.rows)} 个平台（{shown}）")
-        for e in b.entries:
-            if e.status not in ("已通过", "有警告"):
-                click.echo(f"    {e.status}  {e.unit_name or ''}  {e.name}  {e.note}".rstrip())
+        notable = [e for e in b.entries if e.status not in ("已通过", "有警告")]
+        for e in notable[:_MERGE_LINES]:
+            click.echo(f"    {e.status}  {e.unit_name or ''}  {e.name}  {e.note}".rstrip())
+        if len(notable) > _MERGE_LINES:
+            click.echo(f"    ……另有 {len(notable) - _MERGE_LINES} 个，见 {batch_file_stem(batch)}.xlsx 的“提交情况”")
     if result.unplaced:
         click.echo(f"无法确定批次的文件 {len(result.unplaced)} 个（列在 汇总-总览.xlsx 的“提交情况”中）：")
         for e in result.unplaced:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import inspect
 import io
 import math
 import os
@@ -229,9 +228,7 @@ def _validate_all(paths: Iterable[str | Path], form: Form, jobs: int | None,
     paths = list(paths)
     if progress is None:
         return validate_paths(paths, form=form, jobs=jobs).files
-    if "progress" in inspect.signature(validate_paths).parameters:
-        return validate_paths(paths, form=form, jobs=jobs, progress=progress).files
-    # validate_paths has no progress hook yet: the same work, one result at a time.
+    # validate_paths has no progress hook: the same work, reporting each result.
     found = find_files(paths)
     total = len(found)
     progress(0, total)
@@ -614,6 +611,8 @@ class _Formats:
         self.title = mk(bold=True, font_size=14)
         self.note = mk(text_wrap=True, valign="top")
         self.head = mk(bold=True, text_wrap=True, align="center", border=1, bg_color="#D9E1F2")
+        # A section's name starts at its first column, so it shows on the page where it begins.
+        self.section = mk(bold=True, align="left", border=1, bg_color="#D9E1F2")
         self.text = mk(border=1)
         self.wrap = mk(border=1, text_wrap=True, valign="top")
         self.int = mk(border=1, num_format="#,##0")
@@ -673,6 +672,21 @@ def _print_setup(ws, repeat: tuple[int, int] | None = None, fit_width: bool = Fa
         ws.fit_to_pages(1, 0)
 
 
+def _section_row(ws, fmt: _Formats, fields: Sequence[Field], first_col: int, row: int = 1) -> None:
+    """The upper header row: each section of the table over its fields' columns."""
+    spans: list[tuple[str, int, int]] = []
+    for i, f in enumerate(fields):
+        if spans and spans[-1][0] == f.section:
+            spans[-1] = (f.section, spans[-1][1], first_col + i)
+        else:
+            spans.append((f.section, first_col + i, first_col + i))
+    for name, a, z in spans:
+        if a == z:
+            ws.write_string(row, a, name, fmt.section)
+        else:
+            ws.merge_range(row, a, row, z, name, fmt.section)
+
+
 def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary) -> None:
     ws = wb.add_worksheet("汇总")
     fields = form.fields
@@ -683,17 +697,7 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary) -> None:
     # Two header rows: the table's section, then the label with its unit.
     ws.merge_range(1, 0, 2, 0, "序号", fmt.head)
     col = 1
-    sections: list[tuple[str, int, int]] = []
-    for i, f in enumerate(fields):
-        if sections and sections[-1][0] == f.section:
-            sections[-1] = (f.section, sections[-1][1], col + i)
-        else:
-            sections.append((f.section, col + i, col + i))
-    for name, first, last in sections:
-        if first == last:
-            ws.write_string(1, first, name, fmt.head)
-        else:
-            ws.merge_range(1, first, 1, last, name, fmt.head)
+    _section_row(ws, fmt, fields, col)
     titles = [column_title(form, f) for f in fields]
     for i, t in enumerate(titles):
         ws.write_string(2, col + i, t, fmt.head)
@@ -917,17 +921,7 @@ def _write_overview(path: Path, result: MergeResult) -> None:
     ws.write_string(1, 0, "", fmt.head)
     ws.merge_range(1, 1, 1, len(counts), "提交与汇总情况（个）", fmt.head)
     first = len(counts) + 1
-    sections: list[tuple[str, int, int]] = []
-    for i, f in enumerate(numeric):
-        if sections and sections[-1][0] == f.section:
-            sections[-1] = (f.section, sections[-1][1], first + i)
-        else:
-            sections.append((f.section, first + i, first + i))
-    for name, a, z in sections:
-        if a == z:
-            ws.write_string(1, a, name, fmt.head)
-        else:
-            ws.merge_range(1, a, 1, z, name, fmt.head)
+    _section_row(ws, fmt, numeric, first)
     for c, h in enumerate(heads):
         ws.write_string(2, c, h, fmt.head)
     roster_n: dict[str, int] = {}
