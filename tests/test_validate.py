@@ -140,6 +140,7 @@ def test_report_workbook_lists_every_finding_and_every_file(returned, tmp_path) 
     assert len(files) == 5
     assert sorted(r[4] for r in files) == sorted(["通过", "有警告", "不通过", "无法读取", "无法读取"])
     assert all(r[7] for r in files if r[4] == "无法读取")
+    assert write_report_xlsx(run, tmp_path / "again.xlsx").read_bytes() == out.read_bytes()
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -173,6 +174,10 @@ def test_annotated_copies_mark_each_finding_and_leave_the_originals_alone(return
     again = validate_file(copy, FORM)
     assert [(f.code, f.cells, f.message) for f in again.findings] == \
         [(f.code, f.cells, f.message) for f in original.findings]
+    # The same run gives the same bytes.
+    twice = annotate_workbooks(run, tmp_path / "又一次")
+    assert (tmp_path / "又一次" / BAD).read_bytes() == copy.read_bytes()
+    assert len(twice.written) == 2
     # Annotating the annotated copy lists the findings afresh, once.
     outcome = annotate_workbooks(validate_paths([copy], FORM, jobs=1), tmp_path / "再次")
     wb = openpyxl.load_workbook(outcome.written[0])

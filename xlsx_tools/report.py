@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Iterable
 
@@ -224,8 +226,31 @@ def annotate_workbook(form: Form, result: FileResult, target: str | Path) -> Pat
     wb.properties.modified = FIXED_TIME
     wb.properties.lastModifiedBy = AUTHOR
 
-    _atomic_write(target, lambda p: wb.save(p))
+    def save(p: Path) -> None:
+        wb.save(p)
+        _fix_zip_times(p)
+
+    _atomic_write(target, save)
     return target
+
+
+_MODIFIED = re.compile(rb"(<dcterms:modified\b[^>]*>)[^<]*(</dcterms:modified>)")
+
+
+def _fix_zip_times(path: Path) -> None:
+    """openpyxl stamps the zip members and the 'modified' property with the
+    current time on saving; use a fixed one, so the same run gives the same bytes."""
+    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    with zipfile.ZipFile(path) as z:
+        members = [(info, z.read(info)) for info in z.infolist()]
+    members = [(info, _MODIFIED.sub(rb"\g<1>" + stamp + rb"\g<2>", data)
+                if info.filename == "docProps/core.xml" else data) for info, data in members]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in members:
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            z.writestr(fixed, data)
 
 
 def _top_left(ws, ref: str) -> str:
