@@ -61,9 +61,11 @@ def _generate_fail(message: str, code: int = 1) -> None:
 # --- validate ---------------------------------------------------------------
 
 def _say_findings(result) -> None:
+    from .rules import code_title
+
     for f in result.findings:
         where = "、".join(f.cells) or "整个文件"
-        click.echo(f"    [{f.severity_cn}] {where}  {f.code}  {f.message}")
+        click.echo(f"    [{f.severity_cn}] {where}  {code_title(f.code)}  {f.message}")
 
 
 @main.command("validate")
@@ -101,7 +103,7 @@ def validate_command(paths, verbose, json_path, report_path, annotate_dir, jobs)
             click.echo(f"{r.verdict}  {r.file}  {r.reason}")
         else:
             click.echo(f"{r.verdict}  错误 {r.errors} 项，警告 {r.warnings} 项  {r.file}")
-        if verbose:
+        if verbose and r.readable:
             _say_findings(r)
     c = run.counts()
     click.echo(f"共 {len(run.files)} 个文件：通过 {c['通过']}，有警告 {c['有警告']}，"

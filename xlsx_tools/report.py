@@ -20,7 +20,7 @@ from typing import Iterable
 import xlsxwriter
 
 from .form import Form, parse_cell
-from .rules import SEVERITY_CN, Finding, field_title
+from .rules import SEVERITY_CN, Finding, code_title, field_title
 from .validate import UNREADABLE, FileResult, ValidationRun
 
 __all__ = ["write_json", "write_report_xlsx", "annotate_workbooks", "annotate_workbook",
@@ -79,7 +79,7 @@ def finding_rows(run: ValidationRun) -> list[tuple]:
     for r in run.files:
         for f in r.findings:
             rows.append((r.file, r.unit_name or "", "、".join(f.cells),
-                         _field_titles(run.form, f), f.severity_cn, f.code, f.message))
+                         _field_titles(run.form, f), f.severity_cn, code_title(f.code), f.message))
     return rows
 
 

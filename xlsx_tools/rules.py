@@ -15,6 +15,7 @@ wrong with the input.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,7 +29,7 @@ from .read import RawValue, WorkbookData
 
 __all__ = [
     "Finding", "check_workbook", "inspect_workbook", "clean_values", "field_title",
-    "show_value", "SEVERITY_CN", "FIELD_CODES", "WORKBOOK_CODES",
+    "show_value", "code_title", "SEVERITY_CN", "FIELD_CODES", "CODE_TITLES", "WORKBOOK_CODES",
 ]
 
 ERROR = "error"
@@ -42,6 +43,22 @@ FIELD_CODES = {
     "too_many_decimals": ERROR, "not_a_choice": ERROR, "bad_format": ERROR,
     "bad_date": ERROR, "formula_no_value": ERROR, "too_short": WARNING,
 }
+# What each field-level code is called where a person reads it (rules keep R01...).
+CODE_TITLES = {
+    "missing": "未填写", "not_a_number": "不是数字", "not_whole": "不是整数",
+    "negative": "负数", "too_many_decimals": "小数位过多", "not_a_choice": "不是可选项",
+    "bad_format": "格式不对", "bad_date": "日期无效", "formula_no_value": "公式没有结果",
+    "too_short": "内容过短",
+}
+
+
+def code_title(code: str) -> str:
+    """R01 stays R01; a field-level code in Chinese; a reader's refusal is 无法读取."""
+    if re.fullmatch(r"[A-Z]\d{2}", code):
+        return code
+    return CODE_TITLES.get(code, "无法读取")
+
+
 # The workbook-level rules this module checks itself (the rest come from form.rules
 # and from the fields' required_when).
 WORKBOOK_CODES = ("R18", "R19", "R20", "R21", "R22")
