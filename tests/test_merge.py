@@ -417,6 +417,31 @@ def test_unit_names_match_the_roster_across_widths_and_spaces(tmp_path):
     assert [(r.status, r.on_roster) for r in rows] == [("已通过", True)]
 
 
+def test_a_unit_returned_under_another_batch_is_off_roster_there_and_missing_here(tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("单位名称,列入批次,平台类别,推荐单位\n甲检测研究院,第二批,检验检测,某厅\n", encoding="utf-8-sig")
+    from xlsx_tools.roster import read_roster
+    merged = merge_results([_result("a.xlsx", "甲检测研究院", batch="第一批")], FORM, read_roster(roster))
+    first = merged.batches["第一批"].entries
+    second = merged.batches["第二批"].entries
+    assert [(r.status, r.added) for r in first] == [("名单外", True)]
+    m02 = [f for f in first[0].findings if f.code == "M02"]
+    assert m02 and "第二批" in m02[0].message
+    assert [(r.status, r.added, r.result) for r in second] == [("未提交", False, None)]
+    assert [f.code for f in second[0].findings] == ["M03"]
+
+
+def test_data_frame_types():
+    results = [_result(f"f{i}.xlsx", f"单位{i}", service_count=i, deals_amount=Decimal("1.10") * i)
+               for i in range(3)]
+    df = merge_results(results, FORM).batches["第一批"].data
+    assert str(df["service_count"].dtype) == "Int64"
+    assert df["deals_amount"].dtype == object and all(isinstance(v, Decimal) for v in df["deals_amount"])
+    assert df["fill_date"].iloc[0] == dt.date(2022, 9, 15)
+    assert df["new_bases"].isna().all()
+    assert df.index.name == "file" and list(df.index) == ["f0.xlsx", "f1.xlsx", "f2.xlsx"]
+
+
 def test_a_file_with_no_batch_is_listed_in_the_overview(tmp_path):
     junk = tmp_path / "in" / "随手保存的表格.xlsx"
     junk.parent.mkdir()

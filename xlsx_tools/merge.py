@@ -809,7 +809,7 @@ def _category_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: Merg
             else:
                 ws.write_string(r, 3 + j, "—", fmt.text)
     ws.set_column(0, 0, 18)
-    ws.set_column(1, 1, 44, fmt.wrap)
+    ws.set_column(1, 1, 44)
     ws.set_column(2, 2, 6)
     ws.set_column(3, 3 + len(cats) - 1, 16)
     ws.freeze_panes(2, 3)
@@ -873,7 +873,7 @@ def _findings_sheet(wb, fmt: _Formats, entries: Sequence[Submission], with_batch
     formats = [fmt.int] + [fmt.wrap if k == "message" else fmt.text for k in cols]
     ws.write_string(0, 0, f"问题清单（共 {len(rows)} 条）", fmt.title)
     _write_table(ws, fmt, 1, ["序号", *[FINDING_COLUMNS[k] for k in cols]], rows, 40, formats)
-    ws.set_column(len(cols), len(cols), 80, fmt.wrap)
+    ws.set_column(len(cols), len(cols), 80)
     _print_setup(ws, repeat=(1, 1), fit_width=True)
 
 
