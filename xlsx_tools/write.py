@@ -85,6 +85,8 @@ _NUM_FORMATS = {"int": "0", "amount": "0.00", "date": 'yyyy"年"m"月"d"日"',
 _LENGTH = {"text": 200, "longtext": 2000, "phone": 40, "mobile": 20, "email": 100, "postcode": 6}
 
 _CHECKED, _UNCHECKED = "■", "□"
+_SIGN_SPACE = "\u3000" * 10     # the underlined room to sign or stamp on
+_SIGN_LINES = 3                 # a signature row is this many lines tall
 
 
 # -- the build context (also handed to extensions such as incell) ------------------
@@ -356,6 +358,8 @@ def _height_needed(ctx: BuildContext, cell: Cell, text: str, size: float,
         lines = max(lines, 2)
     if cell.kind == "special" and cell.text == "title":
         return row_points(lines, size) + 20
+    if cell.kind == "special" and cell.text.startswith("signature_"):
+        lines = max(lines, _SIGN_LINES)
     return row_points(lines, size)
 
 
@@ -371,6 +375,8 @@ def _write_cell(ctx: BuildContext, ws: Worksheet, sheet: Sheet, cell: Cell,
         _place(ws, cell, "" if formula else text, fmt)
         if formula:
             _check(ws.write_formula(cell.row - 1, cell.col - 1, formula, fmt, text), cell.address)
+        elif cell.text.startswith("signature_") and text.endswith("："):
+            _signature_line(ctx, ws, cell, text, props, fmt)
         return text, props.get("font_size", _SIZES["body"])
     if cell.kind == "show":
         f = ctx.form.field(cell.text)
@@ -385,6 +391,16 @@ def _write_cell(ctx: BuildContext, ws: Worksheet, sheet: Sheet, cell: Cell,
     props = fmt_for(cell.kind, None)
     _place(ws, cell, cell.text, ctx.formats.get(**props))
     return cell.text, props.get("font_size", _SIZES["body"])
+
+
+def _signature_line(ctx: BuildContext, ws: Worksheet, cell: Cell, text: str, props: dict,
+                    fmt) -> None:
+    """平台单位负责人（签字）：＿＿＿＿: the text, then an underlined blank to sign on."""
+    size = props["font_size"]
+    plain = ctx.formats.get(font_size=size)
+    line = ctx.formats.get(font_size=size, underline=1)
+    _check(ws.write_rich_string(cell.row - 1, cell.col - 1, plain, text, line, _SIGN_SPACE, fmt),
+           cell.address)
 
 
 def _place(ws: Worksheet, cell: Cell, text: str, fmt) -> None:
@@ -470,10 +486,12 @@ def _special(ctx: BuildContext, sheet: Sheet, cell: Cell) -> tuple[str, str | No
     if name.startswith("declaration_"):
         text = decl["lines"][int(name.rsplit("_", 1)[1]) - 1]
         return text, None, {"font_size": _SIZES["cover_small"], "text_wrap": True, "valign": "top",
+                            "align": "left",
                             "indent": 1}
     if name.startswith("signature_"):
         text = decl["signatures"][int(name.rsplit("_", 1)[1]) - 1]
-        return text, None, {"font_size": _SIZES["cover_small"], "valign": "vcenter", "indent": 14}
+        return text, None, {"font_size": _SIZES["cover_small"], "valign": "bottom", "align": "left",
+                            "indent": 12}
     if name == "table_title":
         return form.table_title, None, {**center, "bold": True, "font_size": _SIZES["table_title"]}
     if name == "period":
