@@ -75,9 +75,13 @@ def test_folders_are_walked_in_a_fixed_order_and_nothing_is_lost(returned) -> No
 
 
 def test_several_processes_give_the_same_results_in_the_same_order(returned) -> None:
-    one = validate_paths([returned], FORM, jobs=1)
-    two = validate_paths([returned], FORM, jobs=2)
+    seen_one, seen_two = [], []
+    one = validate_paths([returned], FORM, jobs=1, progress=lambda d, t: seen_one.append((d, t)))
+    two = validate_paths([returned], FORM, jobs=2, progress=lambda d, t: seen_two.append((d, t)))
     assert two.to_dict() == one.to_dict()
+    assert seen_one == [(i, 5) for i in range(6)]
+    assert seen_two[0] == (0, 5) and seen_two[-1] == (5, 5)
+    assert [d for d, _ in seen_two] == sorted(d for d, _ in seen_two)
 
 
 def test_files_given_twice_or_through_a_link_loop_are_checked_once(returned, tmp_path) -> None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from .form import Form, load_form
 from .read import RejectedFile, iter_workbook_files, read_workbook
@@ -200,27 +200,45 @@ def _init_worker(source: str) -> None:
     _WORKER_FORM = load_form(source)
 
 
-def _work(item: tuple[str, str, dt.date | None]) -> FileResult:
-    path, shown, today = item
-    return validate_file(path, _WORKER_FORM, shown=shown, today=today)
+def _work(items: list[tuple[str, str, dt.date | None]]) -> list[FileResult]:
+    return [validate_file(path, _WORKER_FORM, shown=shown, today=today)
+            for path, shown, today in items]
+
+
+Progress = Callable[[int, int], None]
 
 
 def validate_paths(paths: Iterable[str | Path], form: Form | None = None,
-                   jobs: int | None = None, today: dt.date | None = None) -> ValidationRun:
+                   jobs: int | None = None, today: dt.date | None = None,
+                   progress: Progress | None = None) -> ValidationRun:
     """Validate every file given or found under the given folders, in that order.
 
     ``jobs`` processes (default: one per CPU); 1 runs in this process.
+    ``progress(done, total)`` is called at the start and as files are done.
     """
     form = form or load_form()
     found = find_files(paths)
-    jobs = jobs or os.cpu_count() or 1
-    jobs = max(1, min(jobs, len(found)))
+    total = len(found)
+    tell = progress or (lambda done, total: None)
+    tell(0, total)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, total or 1))
     if jobs == 1:
-        results = [validate_file(p, form, shown=s, today=today) for p, s in found]
-    else:
-        items = [(str(p), s, today) for p, s in found]
-        chunk = max(1, min(16, len(items) // (jobs * 4)))
-        with ProcessPoolExecutor(jobs, initializer=_init_worker,
-                                 initargs=(str(form.source),)) as pool:
-            results = list(pool.map(_work, items, chunksize=chunk))
+        results = []
+        for p, s in found:
+            results.append(validate_file(p, form, shown=s, today=today))
+            tell(len(results), total)
+        return ValidationRun(form, results)
+    # Small batches: few round trips between processes, yet an even spread and
+    # progress that moves.
+    items = [(str(p), s, today) for p, s in found]
+    size = max(1, min(16, total // (jobs * 4)))
+    batches = [items[i:i + size] for i in range(0, total, size)]
+    with ProcessPoolExecutor(jobs, initializer=_init_worker,
+                             initargs=(str(form.source),)) as pool:
+        futures = [pool.submit(_work, b) for b in batches]
+        done = 0
+        for fut in as_completed(futures):
+            done += len(fut.result())
+            tell(done, total)
+        results = [r for fut in futures for r in fut.result()]
     return ValidationRun(form, results)
