@@ -431,7 +431,37 @@ def build(out: Path = HERE, libreoffice: bool = True) -> list[Sample]:
     }
     (out / "expected.json").write_text(json.dumps(expected, ensure_ascii=False, indent=1) + "\n",
                                        encoding="utf-8")
+    (out / "README.md").write_text(_readme(roster, files), encoding="utf-8")
     return files
+
+
+def _readme(roster: list[Sample], files: list[Sample]) -> str:
+    """samples/README.md: what is here, and which file carries which mistake."""
+    sent = [s for s in files if s.expect != "未提交"]
+    lines = [
+        "# 示例数据：一轮模拟的回收情况",
+        "",
+        "本文件夹由 `python3 samples/make_samples.py` 生成（请勿手工修改）。单位名称均为虚构。",
+        "",
+        f"- `roster.csv`：平台名单，{len(roster)} 个平台，分属各批次和三类平台（UTF-8 带 BOM）。",
+        f"- `returned/`：收回的 {len(sent)} 个文件，由 xlsx-tools 按名单生成预填表，再填入数据，"
+        "其中有些带有实际工作中常见的问题（见下表）。",
+        "- `expected.json`：每个文件应得的状态和填入的数值，测试据此核对汇总结果。",
+        "",
+        "汇总这些文件：",
+        "",
+        "    xlsx-tools merge samples/returned --roster samples/roster.csv --out 汇总结果",
+        "",
+        "| 文件 | 批次 | 问题 | 汇总中的状态 |",
+        "| --- | --- | --- | --- |",
+    ]
+    for s in files:
+        if s.note:
+            lines.append(f"| {s.file_name if s.expect != '未提交' else '（没有文件）'} | {s.batch} | "
+                         f"{s.note}（{'、'.join(s.codes + s.tolerate) or '无'}） | {s.expect}"
+                         f"{'或有警告' if s.tolerate else ''} |")
+    lines += ["", "其余文件填写完整、正确，状态为“已通过”。", ""]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -454,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         stale = sorted(made ^ committed) + [
             name for name in sorted(made & committed)
             if (out / "returned" / name).read_bytes() != (HERE / "returned" / name).read_bytes()]
-        for name in ("roster.csv", "expected.json"):
+        for name in ("roster.csv", "expected.json", "README.md"):
             if (out / name).read_bytes() != (HERE / name).read_bytes():
                 stale.append(name)
         if stale:

@@ -18,25 +18,21 @@ import csv
 import datetime as dt
 import io
 import math
-import os
 import statistics
 import tomllib
 import unicodedata
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 import xlsxwriter
 
 from .form import Field, Form, load_form
+from .roster import RosterEntry, read_roster
 from .rules import ERROR, WARNING, Finding, field_title
-from .validate import FileResult, find_files, validate_file, validate_paths
-
-if TYPE_CHECKING:
-    from .roster import RosterEntry
+from .validate import FileResult, validate_paths
 
 __all__ = [
     "merge_paths", "merge_results", "write_outputs", "MergeResult", "BatchSummary",
@@ -222,42 +218,6 @@ class MergeResult:
 
 # -- validating ---------------------------------------------------------------------
 
-def _validate_all(paths: Iterable[str | Path], form: Form, jobs: int | None,
-                  progress: Progress | None) -> list[FileResult]:
-    """validate_paths, with a progress callback (done, total) when one is given."""
-    paths = list(paths)
-    if progress is None:
-        return validate_paths(paths, form=form, jobs=jobs).files
-    # validate_paths has no progress hook: the same work, reporting each result.
-    found = find_files(paths)
-    total = len(found)
-    progress(0, total)
-    jobs = max(1, min(jobs or os.cpu_count() or 1, total or 1))
-    results: list[FileResult] = []
-    if jobs == 1:
-        for p, shown in found:
-            results.append(validate_file(p, form, shown=shown))
-            progress(len(results), total)
-        return results
-    with ProcessPoolExecutor(jobs) as pool:
-        futures = [pool.submit(_validate_one, str(p), str(form.source), shown)
-                   for p, shown in found]
-        for fut in futures:
-            results.append(fut.result())
-            progress(len(results), total)
-    return results
-
-
-_WORKER_FORMS: dict[str, Form] = {}
-
-
-def _validate_one(path: str, source: str, shown: str) -> FileResult:
-    form = _WORKER_FORMS.get(source)
-    if form is None:
-        form = _WORKER_FORMS[source] = load_form(source)
-    return validate_file(path, form, shown=shown)
-
-
 def merge_paths(paths: Iterable[str | Path], out_dir: str | Path | None = None,
                 roster: str | Path | Sequence[RosterEntry] | None = None,
                 form: Form | None = None, jobs: int | None = None,
@@ -273,11 +233,10 @@ def merge_paths(paths: Iterable[str | Path], out_dir: str | Path | None = None,
     if roster is None:
         entries = None
     elif isinstance(roster, (str, Path)):
-        from .roster import read_roster
         entries = read_roster(roster, form)
     else:
         entries = list(roster)
-    files = _validate_all(paths, form, jobs, progress)
+    files = validate_paths(paths, form=form, jobs=jobs, progress=progress).files
     result = merge_results(files, form, entries)
     if out_dir is not None:
         write_outputs(result, out_dir)
