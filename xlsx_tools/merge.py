@@ -401,7 +401,7 @@ def merge_results(files: Sequence[FileResult], form: Form | None = None,
         for s in subs:
             if s.unit_name:
                 groups.setdefault(_norm(s.unit_name), []).append(s)
-        duplicates: set[int] = set()
+        duplicates: dict[int, Submission] = {}   # id of a file not taken -> the one taken
         for group in groups.values():
             if len(group) < 2:
                 continue
@@ -412,7 +412,7 @@ def merge_results(files: Sequence[FileResult], form: Form | None = None,
                 if s is chosen:
                     s.note = (s.note + f"同一单位共 {len(group)} 个文件（{names}），采用本文件。").strip()
                     continue
-                duplicates.add(id(s))
+                duplicates[id(s)] = chosen
                 s.findings.append(Finding(
                     "M01", ERROR, (form.keys["unit"],), (),
                     f"“{s.unit_name}”在{batch}共提交了 {len(group)} 个文件（{names}），"
@@ -420,7 +420,7 @@ def merge_results(files: Sequence[FileResult], form: Form | None = None,
         for s in subs:
             if id(s) in duplicates:
                 s.status = ST_DUPLICATE
-                s.note = (s.note + "与同一单位的其他文件重复，未计入汇总。").strip()
+                s.note = (s.note + f"同一单位另有文件，汇总采用“{duplicates[id(s)].name}”，本文件未计入汇总。").strip()
             s.added = id(s) not in duplicates and s.result.status != "rejected"
         added = [s for s in subs if s.added]
         _outliers(form, config, added)
@@ -451,8 +451,7 @@ def merge_results(files: Sequence[FileResult], form: Form | None = None,
 
 
 def _failed_note(s: Submission) -> str:
-    codes = list(dict.fromkeys(f.code for f in s.findings if f.severity == ERROR))
-    return f"有 {s.errors} 项错误（{'、'.join(codes)}），未计入汇总；请按问题清单修改后重新提交。"
+    return f"有 {s.errors} 项错误，未计入汇总；请按问题清单修改后重新提交。"
 
 
 def _recommending(form: Form, r: FileResult) -> str | None:
