@@ -57,6 +57,8 @@ MAX_CELLS = 200_000                           # <c> elements in one sheet of the
 MAX_SECONDS = 10.0                            # wall time for one file
 
 _CHUNK = 64 * 1024
+_PART_CACHE: dict[tuple[str, str, int, int], object] = {}
+_PART_CACHE_MAX = 512
 _META_ROWS = 5_000        # the hidden sheet holds one row per field; more is not ours
 
 # Extensions of files that are, or are often mistaken for, workbooks: a folder
@@ -316,6 +318,8 @@ _FAST_MAX = 4 * 1024 * 1024    # larger parts are streamed, to bound memory
 _SST_DECL = re.compile(rb"^\s*<\?xml[^>]*?\?>")
 _SST_ROOT = re.compile(rb"\s*<sst[\s/>]")
 _SST_RPH = re.compile(rb"<rPh[\s>].*?</rPh\s*>|<rPh\s[^<>]*/>", re.S)
+_SST_ITEM = re.compile(rb'<si>(?:<t(?: xml:space="preserve")?>([^<]*)</t>|<t/>|'
+                       rb"([^<]*(?:<(?!/si>)[^<]*)*))</si>|<si/>")
 _SST_T = re.compile(rb"<t(?:\s[^<>]*)?(?:/>|>([^<]*)</t\s*>)")
 _XML_ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);")
 _BAD_AMP = re.compile(r"&(?!(?:#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);)")
@@ -373,26 +377,12 @@ def _scan_shared_strings(data: bytes) -> list[str] | None:
         return None
     if b"rPh" in body:
         body = _SST_RPH.sub(b"", body)
-    raw: list[bytes] = []
+    # One pass in C: a plain item gives its text (group 1), any other its inside (group 2).
+    items = _SST_ITEM.findall(body)
+    if len(items) != body.count(b"<si"):
+        return None   # an item spelled otherwise (attributes, spaces): the parser reads it
     find_t = _SST_T.findall
-    find = body.find
-    pos = 0
-    while True:
-        i = find(b"<si", pos)
-        if i < 0:
-            break
-        j = find(b">", i)
-        if j < 0 or body[i + 3:i + 4] not in (b" ", b"\t", b"\r", b"\n", b"/", b">"):
-            return None
-        if body[j - 1:j] == b"/":
-            raw.append(b"")
-            pos = j + 1
-            continue
-        k = find(b"</si>", j)
-        if k < 0:
-            return None
-        raw.append(b"".join(find_t(body, j + 1, k)))
-        pos = k + 5
+    raw = [plain if plain or not inner else b"".join(find_t(inner)) for plain, inner in items]
     texts = _texts(raw)
     if texts is None:
         return None
@@ -469,8 +459,11 @@ def _scan_styles(data: bytes) -> tuple[dict[int, str], list[int]] | None:
 
 _SHEET_DATA = re.compile(rb"<sheetData(?:\s[^<>]*)?(/>|>)")
 # "[^<]*(?:<(?!/c>)[^<]*)*" is ".*?</c>" unrolled: runs of text in one step.
-_SHEET_CELL = re.compile(rb"<c(\s[^<>]*?)?(?:/>|>([^<]*(?:<(?!/c>)[^<]*)*)</c>)")
+_SHEET_CELL = re.compile(rb"<c(?=[\s/>])(?:\s+r=\"([A-Z]{1,3}[0-9]{1,7})\")?([^<>]*?)"
+                         rb"(?:/>|>([^<]*(?:<(?!/c>)[^<]*)*)</c>)")
 _CELL_R = re.compile(rb"(?:^|\s)r\s*=\s*[\"']([A-Z]{1,3}[0-9]{1,7})[\"']")
+_CELL_S = re.compile(rb"(?:^|\s)s\s*=\s*[\"']([0-9]{1,9})[\"']")
+_CELL_T = re.compile(rb"(?:^|\s)t\s*=\s*[\"']([A-Za-z]{1,12})[\"']")
 _CELL_V = re.compile(rb"<v(?:\s[^<>]*)?(?:/>|>([^<]*)</v>)")
 _CELL_F = re.compile(rb"<f(\s[^<>]*?)?(?:/>|>([^<]*)</f>)")
 _CELL_RPH = re.compile(rb"<rPh[\s>].*?</rPh\s*>", re.S)
@@ -479,8 +472,12 @@ _SHEET_PROTECTION = re.compile(
 
 
 def _scan_sheet(data: bytes, wanted: set[tuple[int, int]] | None, max_col: int,
-                max_row: int) -> _SheetResult | None:
-    """The sheet's wanted cells and protection, like :meth:`_Reader.sheet`."""
+                max_row: int, partial: bool = False) -> _SheetResult | None:
+    """The sheet's wanted cells and protection, like :meth:`_Reader.sheet`.
+
+    ``partial``: ``data`` is the head of the part, cut after the rows wanted
+    (its protection is then not read).
+    """
     body = _plain_xml(data, b"worksheet")
     if body is None:
         return None
@@ -494,9 +491,9 @@ def _scan_sheet(data: bytes, wanted: set[tuple[int, int]] | None, max_col: int,
         fragment = b""
     else:
         end = body.find(b"</sheetData>", start.end())
-        if end < 0:
+        if end < 0 and not partial:
             return None
-        fragment = body[start.end():end]
+        fragment = body[start.end():end] if end >= 0 else body[start.end():]
         end += len(b"</sheetData>")
     if b"AlternateContent" in fragment:
         return None
@@ -507,16 +504,40 @@ def _scan_sheet(data: bytes, wanted: set[tuple[int, int]] | None, max_col: int,
     refs = _REFS
     raw: list[bytes] = []               # texts to decode, in one go at the end
     slots: list[tuple[_Cell, str]] = []  # where each goes: (cell, "v" | "f" | "t")
+    total = fragment.count(b"<c ") + fragment.count(b"<c>") + fragment.count(b"<c/>")
+    if total > MAX_CELLS:
+        raise _too_large(f"的工作表中有超过 {MAX_CELLS} 个单元格")
+    if wanted is not None and total == fragment.count(b'<c r="'):
+        # Every cell starts with its reference (as all known writers do), so each
+        # wanted cell is found by searching for it, in document order.
+        matches = []
+        pos = 0
+        for row, col in sorted(wanted):
+            needle = b'<c r="%s"' % _address("", row, col)[1:].encode("ascii")
+            i = fragment.find(needle, pos)
+            if i < 0:
+                i = fragment.find(needle)
+            if i >= 0:
+                m = _SHEET_CELL.match(fragment, i)
+                if m is None:
+                    return None
+                matches.append(m)
+                pos = m.end()
+        cell_matches: Iterable[re.Match] = matches
+    else:
+        cell_matches = _SHEET_CELL.finditer(fragment)
     try:
-        for m in _SHEET_CELL.finditer(fragment):
+        for m in cell_matches:
             count += 1
             if count > MAX_CELLS:
                 raise _too_large(f"的工作表中有超过 {MAX_CELLS} 个单元格")
-            attr_text = m.group(1) or b""
-            r = _CELL_R.search(attr_text)
-            if r is None:
-                return None   # cells without a reference: the parser counts them
-            ref = r.group(1).decode("ascii")
+            ref_bytes, attr_text, inner = m.groups()
+            if ref_bytes is None:   # r later among the attributes, or missing
+                r = _CELL_R.search(attr_text)
+                if r is None:
+                    return None   # cells without a reference: the parser counts them
+                ref_bytes = r.group(1)
+            ref = ref_bytes.decode("ascii")
             pos = refs.get(ref) or _split_ref(ref)
             if wanted is not None:
                 if pos not in wanted:
@@ -525,14 +546,18 @@ def _scan_sheet(data: bytes, wanted: set[tuple[int, int]] | None, max_col: int,
                 if pos[0] > max_row:
                     break
                 continue
-            a = _attrs(attr_text)
-            if a is None:
+            if b"&" in attr_text:
                 return None
-            s = a.get("s", "0")
-            cell = _Cell(t=a.get("t", "n"), s=int(s) if s.isdigit() else 0)
+            sm = _CELL_S.search(attr_text)
+            tm = _CELL_T.search(attr_text)
+            cell = _Cell(t=tm.group(1).decode("ascii") if tm else "n",
+                         s=int(sm.group(1)) if sm else 0)
             cells[pos] = cell
-            inner = m.group(2)
             if not inner:
+                continue
+            if inner[:3] == b"<v>" and inner.find(b"<", 3) == len(inner) - 4:
+                raw.append(inner[3:-4])   # the usual <v>…</v> alone
+                slots.append((cell, "v"))
                 continue
             fm = _CELL_F.search(inner)
             if fm:
@@ -567,7 +592,7 @@ def _scan_sheet(data: bytes, wanted: set[tuple[int, int]] | None, max_col: int,
             cell.f = shared[cell.f_shared] = text
         else:
             cell.f = shared.get(cell.f_shared, "")
-    p = _SHEET_PROTECTION.match(body, end)
+    p = _SHEET_PROTECTION.match(body, end) if end >= len(b"</sheetData>") else None
     if p:
         a = _attrs(p.group(1) or b"")
         if a is None:
@@ -665,8 +690,11 @@ class _Reader:
         if time.monotonic() > self.deadline:
             raise _reject("too_slow")
 
-    def read_part(self, name: str) -> bytes:
-        """A whole (small) part, inflated under the same byte, time and DOCTYPE rules."""
+    def read_part(self, name: str, stop: bytes | None = None) -> bytes:
+        """A whole (small) part, inflated under the same byte, time and DOCTYPE rules.
+
+        ``stop``: inflate no further once this has been read (the head is enough).
+        """
         info = self.member(name)
         if info is None:
             raise _reject("corrupt")
@@ -685,6 +713,8 @@ class _Reader:
                         raise _too_large(f"解压后超过 {MAX_UNCOMPRESSED // (1024 * 1024)} MB")
                     self.check_time()
                     out.append(chunk)
+                    if stop is not None and stop in chunk:
+                        break
         except (zipfile.BadZipFile, zlib.error, EOFError) as e:
             raise _reject("corrupt") from e
         except RuntimeError as e:
@@ -696,16 +726,37 @@ class _Reader:
             raise _reject("doctype")
         return data
 
-    def scan(self, part: str, scanner: Callable[[bytes], object]) -> object | None:
+    def scan(self, part: str, scanner: Callable[[bytes], object],
+             stop: bytes | None = None) -> object | None:
         """Run a fast scanner over a small part; None: use the parser instead."""
         info = self.member(part)
         if not _FAST or info is None or info.file_size > _FAST_MAX:
             return None
-        data = self.read_part(part)
+        data = self.read_part(part, stop)
         result = scanner(data)
         if result is None:
             self.inflated -= len(data)   # the parser reads it again
         return result
+
+    def cached(self, kind: str, part: str, make: Callable[[], object]) -> object:
+        """``make()``'s result for a part whose bytes were seen before.
+
+        A round's workbooks share most of their package parts (styles, content
+        types, relationships, often workbook.xml): the zip directory's CRC-32
+        and size name a part's content, so each distinct one is read once.
+        Results are shared between files and never changed.
+        """
+        info = self.member(part)
+        if not _FAST or info is None:
+            return make()
+        key = (kind, part, info.CRC, info.file_size)
+        hit = _PART_CACHE.get(key)
+        if hit is None:
+            hit = make()
+            if len(_PART_CACHE) >= _PART_CACHE_MAX:
+                _PART_CACHE.clear()
+            _PART_CACHE[key] = hit
+        return hit
 
     def parse(self, name: str, start: Callable, end: Callable | None = None,
               chars: Callable | None = None) -> None:
@@ -765,9 +816,12 @@ class _Reader:
         """Relationship id -> (type, target part name) for ``part``."""
         folder, base = posixpath.split(part)
         rels_name = posixpath.join(folder, "_rels", base + ".rels")
-        out: dict[str, tuple[str, str]] = {}
         if self.member(rels_name) is None:
-            return out
+            return {}
+        return self.cached("rels", rels_name, lambda: self._rels(folder, rels_name))
+
+    def _rels(self, folder: str, rels_name: str) -> dict[str, tuple[str, str]]:
+        out: dict[str, tuple[str, str]] = {}
 
         def start(name, attrs):
             if _local(name) == "Relationship" and attrs.get("TargetMode") != "External":
@@ -782,9 +836,12 @@ class _Reader:
         return out
 
     def content_types(self) -> list[str]:
-        found: list[str] = []
         if self.member("[Content_Types].xml") is None:
-            return found
+            return []
+        return self.cached("types", "[Content_Types].xml", self._content_types)
+
+    def _content_types(self) -> list[str]:
+        found: list[str] = []
 
         def start(name, attrs):
             if _local(name) in ("Override", "Default"):
@@ -816,6 +873,9 @@ class _Reader:
                                            f"请发送用下发表格填写并保存的 .xlsx 文件。")
 
     def workbook(self, part: str) -> dict:
+        return self.cached("workbook", part, lambda: self._workbook(part))
+
+    def _workbook(self, part: str) -> dict:
         info = {"sheets": [], "names": [], "date1904": False, "protected": False}
         state = {"name": None, "attrs": None, "text": []}
 
@@ -851,6 +911,9 @@ class _Reader:
         """For each cellXfs index: is its number format a date?"""
         if not part or self.member(part) is None:
             return []
+        return self.cached("styles", part, lambda: self._styles(part))
+
+    def _styles(self, part: str) -> list[bool]:
         fast = self.scan(part, _scan_styles)
         if fast is not None:
             formats, xfs = fast
@@ -925,7 +988,10 @@ class _Reader:
         Stops at the first element after the cells and the sheet protection
         (merged ranges, validations, formats follow; none is needed).
         """
-        fast = self.scan(part, lambda data: _scan_sheet(data, wanted, max_col, max_row))
+        # The hidden sheet's head (wanted None) is read up to the first row not needed.
+        stop = b'<row r="%d"' % (max_row + 1) if wanted is None else None
+        fast = self.scan(part, lambda data: _scan_sheet(data, wanted, max_col, max_row,
+                                                        partial=stop is not None), stop)
         if fast is not None:
             return fast
         cells: dict[tuple[int, int], _Cell] = {}
@@ -1029,8 +1095,16 @@ def _name_target(text: str) -> tuple[str, int, int] | None:
     return (sheet, pos[0], pos[1]) if pos else None
 
 
+_CELL_NAMES: dict[tuple[int, int], str] = {}
+
+
 def _address(sheet: str, row: int, col: int) -> str:
-    return f"{sheet}!{cell_name(row, col)}"
+    ref = _CELL_NAMES.get((row, col))
+    if ref is None:
+        ref = cell_name(row, col)
+        if len(_CELL_NAMES) < _CACHE_MAX:
+            _CELL_NAMES[(row, col)] = ref
+    return f"{sheet}!{ref}"
 
 
 def _chain(items: list[tuple[str, int, int]], mode: int) -> set[str]:
@@ -1076,10 +1150,12 @@ class _Shift:
         for layout, found in pairs:
             self.known.setdefault(layout, found - layout)
         self.keys = sorted(self.known)
+        values = set(self.known.values())
+        self.uniform = values.pop() if len(values) == 1 else (0 if not values else None)
 
     def offset(self, layout: int) -> int:
-        if not self.keys:
-            return 0
+        if self.uniform is not None:
+            return self.uniform
         if layout in self.known:
             return self.known[layout]
         before = [k for k in self.keys if k < layout]
@@ -1150,7 +1226,37 @@ def _version(text: str) -> int | None:
     return int(f) if f.is_integer() and f >= 0 else None
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What the layout asks for, worked out once per form."""
+    inputs: dict[str, tuple[str, int, int]]             # field id -> (sheet, row, col)
+    labels: tuple[tuple[str, str, int, int], ...]       # (address, sheet, row, col)
+    sheets: frozenset[str]
+    date_fields: frozenset[str]
+
+
+_PLANS: dict[int, tuple[Form, _Plan]] = {}
+
+
+def _plan(form: Form) -> _Plan:
+    cached = _PLANS.get(id(form))
+    if cached is not None and cached[0] is form:
+        return cached[1]
+    inputs = {}
+    for f in form.fields:
+        c = form.input_cell(f.id)
+        inputs[f.id] = (c.sheet, c.row, c.col)
+    plan = _Plan(inputs, tuple((c.address, c.sheet, c.row, c.col) for c in form.label_cells()),
+                 frozenset(s for s, _, _ in inputs.values()),
+                 frozenset(f.id for f in form.fields if f.type == "date"))
+    if len(_PLANS) > 16:
+        _PLANS.clear()
+    _PLANS[id(form)] = (form, plan)
+    return plan
+
+
 def _read(reader: _Reader, form: Form) -> WorkbookData:
+    plan = _plan(form)
     wb_part = reader.find_workbook_part()
     wb = reader.workbook(wb_part)
     rels = reader.rels(wb_part)
@@ -1254,8 +1360,7 @@ def _read(reader: _Reader, form: Form) -> WorkbookData:
     if old or (form_id is not None and version is None):
         meta, field_map = read_meta(_META_ROWS)
     for f in form.fields:
-        cell = form.input_cell(f.id)
-        expected[f.id] = (cell.sheet, cell.row, cell.col)
+        expected[f.id] = plan.inputs[f.id]
         if old:
             entry = field_map.get(f.id)
             pos = _split_ref(entry[1]) if entry else None
@@ -1267,7 +1372,8 @@ def _read(reader: _Reader, form: Form) -> WorkbookData:
 
     # Sheets of the layout, as named in this workbook (a renamed sheet carries its names).
     actual: dict[str, str] = {}
-    for layout_sheet in {s for s, _, _ in expected.values()}:
+    layout_sheets = {s for s, _, _ in expected.values()} if old else plan.sheets
+    for layout_sheet in layout_sheets:
         if layout_sheet in sheet_parts:
             actual[layout_sheet] = layout_sheet
             continue
@@ -1283,7 +1389,7 @@ def _read(reader: _Reader, form: Form) -> WorkbookData:
     col_shift: dict[str, _Shift] = {}
     row_offset: dict[str, int] = {}
     col_offset: dict[str, int] = {}
-    for layout_sheet in {s for s, _, _ in expected.values()}:
+    for layout_sheet in layout_sheets:
         real = actual.get(layout_sheet)
         items = []
         for fid, (s, r, c) in expected.items():
@@ -1322,9 +1428,9 @@ def _read(reader: _Reader, form: Form) -> WorkbookData:
             pr, pc = place(s, r, c)
             where[fid] = (actual.get(s, s), pr, pc)
     label_where: dict[str, tuple[str, int, int]] = {}
-    for cell in form.label_cells():
-        pr, pc = place(cell.sheet, cell.row, cell.col)
-        label_where[cell.address] = (actual.get(cell.sheet, cell.sheet), pr, pc)
+    for address, sheet, row, col in plan.labels:
+        pr, pc = place(sheet, row, col)
+        label_where[address] = (actual.get(sheet, sheet), pr, pc)
 
     # Read the sheets of the form, keeping only the cells asked for.
     wanted: dict[str, set[tuple[int, int]]] = {}
@@ -1341,7 +1447,7 @@ def _read(reader: _Reader, form: Form) -> WorkbookData:
         s, r, c = where[f.id]
         res = found.get(s)
         v, formula, is_date = value_of(res.cells.get((r, c)) if res else None)
-        if f.type == "date" and wb["date1904"] and not is_date and isinstance(v, (int, float)) \
+        if wb["date1904"] and f.id in plan.date_fields and not is_date and isinstance(v, (int, float)) \
                 and not isinstance(v, bool):
             v = v + 1462   # a bare serial of the 1904 system, as a 1900-system serial
         raw[f.id] = RawValue(v, _address(s, r, c), formula, is_date)
