@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from . import expr as ex
 from .clean import clean_value
-from .form import Field, Form, cell_name, parse_cell
+from .form import META_SHEET, Field, Form, cell_name, parse_cell
 from .read import RawValue, WorkbookData
 
 __all__ = [
@@ -228,7 +228,13 @@ _MISSING_HINT = {
     "mobile": "请填写 11 位手机号码。",
     "email": "请填写电子邮箱地址。",
     "postcode": "请填写 6 位数字的邮政编码。",
+    "text": "请填写这一项。",
+    "longtext": "请简要填写有关情况、数量或事例。",
 }
+
+
+def _missing_message(form: Form, f: Field) -> str:
+    return f"“{field_title(form, f.id)}”未填写。{_MISSING_HINT.get(f.type, '请填写这一项。')}"
 
 
 def check_required(form: Form, data: WorkbookData, values: Mapping[str, object],
@@ -239,15 +245,13 @@ def check_required(form: Form, data: WorkbookData, values: Mapping[str, object],
             continue
         cell = _cell(form, data, f.id)
         if f.required_when is None:
-            hint = _MISSING_HINT.get(f.type, "请填写。")
-            yield Finding("missing", ERROR, (f.id,), (cell,),
-                          f"“{field_title(form, f.id)}”未填写。{hint}")
+            yield Finding("missing", ERROR, (f.id,), (cell,), _missing_message(form, f))
             continue
         if ex.evaluate(f.required_when, values) is not True:
             continue
         because = [i for i in ex.fields_of(f.required_when) if i != f.id]
-        message = (_fill_in(f.required_message, values) if f.required_message else
-                   f"“{field_title(form, f.id)}”未填写。{_MISSING_HINT.get(f.type, '请填写。')}")
+        message = (_fill_in(f.required_message, values) if f.required_message
+                   else _missing_message(form, f))
         yield Finding(f.required_code, ERROR, (f.id, *because),
                       (cell, *(_cell(form, data, i) for i in because)), message)
 
@@ -340,15 +344,16 @@ def _fill_date_field(form: Form) -> str | None:
 
 def check_identity(form: Form, data: WorkbookData) -> Iterator[Finding]:
     """R20: the workbook says it is this form, in this version."""
+    title = form.table_title.lstrip("0123456789. ")
     if data.form_id is None:
         yield Finding("R20", ERROR, (), (),
-                      f"工作簿中缺少表单标识（隐藏的“表单信息”工作表），无法确认它是本次下发的统计表。"
-                      f"请使用下发的“{form.table_title}”模板重新填写，不要复制到新建的工作簿中。")
+                      f"工作簿中缺少表单标识（隐藏的“{META_SHEET}”工作表），无法确认它是本次下发的“{title}”。"
+                      "请使用下发的表格重新填写，不要把内容复制到新建的工作簿中。")
         return
     if data.form_id != form.id:
         yield Finding("R20", ERROR, (), (),
-                      f"这个工作簿是另一张表（表单标识“{data.form_id}”），不是本次的“{form.table_title}”"
-                      f"（“{form.id}”）。请使用本次下发的模板填写。")
+                      f"这个工作簿是另一张表（表单标识“{data.form_id}”），不是本次的“{title}”"
+                      f"（“{form.id}”）。请使用本次下发的表格填写。")
         return
     if data.form_version is None or data.form_version == form.version:
         return
