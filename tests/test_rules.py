@@ -10,6 +10,7 @@ Then a few checks of the logic on WorkbookData built by hand (properties).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -312,6 +313,8 @@ def resaved(workbooks, tmp_path_factory) -> dict[str, Path]:
 def findings_of(path: Path, case: Case) -> list[tuple]:
     result = validate_file(path, FORM, today=case.today)
     assert (result.reason is not None) == case.unreadable, result.reason
+    for f in result.findings:  # says what to do, in Chinese, naming no field by its id
+        assert re.search("请|须", f.message) and not set(f.fields) & set(re.findall(r"[a-z_]+", f.message)), f
     return sorted((f.code, f.cells) for f in result.findings)
 
 
