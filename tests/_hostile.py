@@ -156,30 +156,57 @@ def fill_through_names(src: Path, dst: Path, values: Mapping[str, object],
 
 
 def insert_rows_like_excel(wb: openpyxl.Workbook, sheet: str, before: int, count: int) -> None:
-    """Insert rows as Excel does: cells, merged ranges and defined names below move down.
+    """Insert rows as Excel does (see :func:`shift_like_excel`)."""
+    shift_like_excel(wb, sheet, before, count, "rows")
 
-    openpyxl's insert_rows moves only the cells; the rest is moved here.
+
+def shift_like_excel(wb: openpyxl.Workbook, sheet: str, at: int, count: int, axis: str) -> None:
+    """Insert (count > 0, before ``at``) or delete (count < 0, from ``at``) rows or
+    columns as Excel does: cells, merged ranges and defined names move with them,
+    and a name into deleted cells becomes #REF!. openpyxl moves only the cells.
     """
     import re
+    from openpyxl.utils import column_index_from_string, get_column_letter
     ws = wb[sheet]
+    rows = axis == "rows"
+    gone = range(at, at - count) if count < 0 else range(0)
     merged = [str(r) for r in ws.merged_cells.ranges]
     for r in merged:
         ws.unmerge_cells(r)
-    ws.insert_rows(before, count)
+    if count > 0:
+        (ws.insert_rows if rows else ws.insert_cols)(at, count)
+    else:
+        (ws.delete_rows if rows else ws.delete_cols)(at, -count)
 
-    def shift(ref: str) -> str:
-        def one(m: re.Match) -> str:
-            row = int(m.group(4))
-            return f"{m.group(1)}{m.group(2)}{m.group(3)}{row + count if row >= before else row}"
-        return re.sub(r"(\$?)([A-Z]{1,3})(\$?)(\d+)", one, ref)
+    def moved(n: int) -> int | None:
+        if n in gone:
+            return None
+        return n + count if n >= at else n
+
+    def shift(ref: str) -> str | None:
+        out = []
+        for part in re.finditer(r"(\$?)([A-Z]{1,3})(\$?)(\d+)|[^$A-Z0-9]+", ref):
+            if part.group(2) is None:
+                out.append(part.group(0))
+                continue
+            col, row = column_index_from_string(part.group(2)), int(part.group(4))
+            new = moved(row if rows else col)
+            if new is None:
+                return None
+            col, row = (col, new) if rows else (new, row)
+            out.append(f"{part.group(1)}{get_column_letter(col)}{part.group(3)}{row}")
+        return "".join(out)
 
     for r in merged:
-        ws.merge_cells(shift(r))
+        new = shift(r)
+        if new is not None:
+            ws.merge_cells(new)
     for name, dn in list(wb.defined_names.items()):
         text = dn.attr_text
         if f"{sheet}!" in text or f"'{sheet}'!" in text:
             prefix, _, ref = text.rpartition("!")
-            dn.attr_text = f"{prefix}!{shift(ref)}"
+            new = shift(ref)
+            dn.attr_text = f"{prefix}!{new}" if new is not None else "#REF!"
 
 
 def encrypt(src: Path, dst: Path, password: str = "secret") -> Path:

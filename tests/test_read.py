@@ -24,7 +24,7 @@ from xlsx_tools.read import (MAX_UNCOMPRESSED, RejectedFile, WorkbookData, iter_
 from xlsx_tools.write import write_workbook
 
 from _hostile import (INSERTED_ROWS, MOVED_FIELD, convert, edit_workbook, fill_through_names,
-                      insert_rows_like_excel, libreoffice_cases, make_corpus, symlink_loop,
+                      insert_rows_like_excel, libreoffice_cases, make_corpus, shift_like_excel, symlink_loop,
                       table_part, with_shared_strings)
 
 FORM = load_form()
@@ -232,6 +232,45 @@ def test_rows_inserted_in_the_middle_shift_only_the_fields_below(work, filled):
         want = (2, 0) if cell.sheet == TABLE and cell.row >= before else None
         assert data.shifted.get(f.id) == want, f.id
     assert data.labels == layout_labels()
+
+
+def test_column_inserted_is_followed(work, filled):
+    first_input_col = min(c.col for c in FORM.table.cells if c.kind == "input")
+    path = edit_workbook(filled, work / "col.xlsx",
+                         lambda wb: shift_like_excel(wb, TABLE, first_input_col, 1, "cols"))
+    data = read_workbook(path)
+    assert data.moved == {} and data.col_offset[TABLE] == 1
+    assert cleaned(data) == expected_clean(typed_values())
+    assert {fid for fid, s in data.shifted.items() if s == (0, 1)} == {
+        f.id for f in FORM.fields if FORM.input_cell(f.id).sheet == TABLE}
+
+
+def test_row_deleted_between_inputs_is_followed_and_its_label_missed(work, filled):
+    input_rows = {c.row for c in FORM.table.cells if c.kind == "input"}
+    top = min(input_rows)
+    row = next(r for r in range(top, FORM.table.rows) if r not in input_rows
+               and any(c.kind == "label" and c.row == r for c in FORM.table.cells))
+    path = edit_workbook(filled, work / "deleted.xlsx", lambda wb: shift_like_excel(wb, TABLE, row, -1, "rows"))
+    data = read_workbook(path)
+    assert data.moved == {}
+    assert cleaned(data) == expected_clean(typed_values())
+    below = {f.id for f in FORM.fields if FORM.input_cell(f.id).sheet == TABLE and FORM.input_cell(f.id).row > row}
+    assert {fid for fid, s in data.shifted.items() if s == (-1, 0)} == below
+    assert any(data.labels[c.address] != c.text for c in FORM.label_cells() if c.sheet == TABLE and c.row == row)
+
+
+def test_input_row_deleted_leaves_its_name_broken_and_the_field_empty(work, filled):
+    victim = "service_count"
+    row = FORM.input_cell(victim).row
+    path = edit_workbook(filled, work / "input-deleted.xlsx", lambda wb: shift_like_excel(wb, TABLE, row, -1, "rows"))
+    data = read_workbook(path)
+    gone = {f.id for f in FORM.fields if FORM.input_cell(f.id).sheet == TABLE and FORM.input_cell(f.id).row == row}
+    assert victim in gone and set(data.moved) == gone
+    assert all(data.moved[fid] == "#REF!" for fid in gone)
+    assert all(data.raw[fid].value is None for fid in gone)   # never a neighbour's value
+    values = typed_values()
+    for fid in set(values) - gone:
+        assert clean_value(FORM.field(fid), data.raw[fid]).value == expected_clean(values)[fid], fid
 
 
 def test_name_pointing_elsewhere_and_rows_inserted_together(work, corpus):

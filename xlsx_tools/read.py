@@ -122,7 +122,8 @@ class WorkbookData:
     ``moved``: fields whose defined name could not be trusted (missing,
     ``#REF!``, or pointing somewhere that disagrees with every other name);
     the value says where the name pointed ('' when there is none). Such a field
-    was read at its layout position shifted like its neighbours.
+    was read at its layout position shifted like its neighbours, or is left
+    empty when that cell belongs to another field.
     ``shifted``: field id -> (rows, columns) between the layout cell and the cell
     read, only where non-zero (rows or columns were inserted or deleted above or
     left of it). ``row_offset``/``col_offset``: per sheet of the layout, the
@@ -1411,9 +1412,17 @@ def _read(reader: _Reader, form: Form) -> WorkbookData:
         t = targets.get(fid)
         if fid not in moved and t is not None:
             where[fid] = t
-        else:
-            pr, pc = place(s, r, c)
-            where[fid] = (actual.get(s, s), pr, pc)
+    # An untrusted field is read where the layout puts it, shifted like its
+    # neighbours, unless another field's name holds that cell (its row was
+    # deleted, say): then it is read as empty rather than as the other's value.
+    owned = set(where.values())
+    blocked: set[str] = set()
+    for fid in moved:
+        s, r, c = expected[fid]
+        pr, pc = place(s, r, c)
+        where[fid] = (actual.get(s, s), pr, pc)
+        if where[fid] in owned:
+            blocked.add(fid)
     label_where: dict[str, tuple[str, int, int]] = {}
     for address, sheet, row, col in plan.labels:
         pr, pc = place(sheet, row, col)
@@ -1433,7 +1442,7 @@ def _read(reader: _Reader, form: Form) -> WorkbookData:
     for f in form.fields:
         s, r, c = where[f.id]
         res = found.get(s)
-        v, formula, is_date = value_of(res.cells.get((r, c)) if res else None)
+        v, formula, is_date = value_of(res.cells.get((r, c)) if res and f.id not in blocked else None)
         if wb["date1904"] and f.id in plan.date_fields and not is_date and isinstance(v, (int, float)) \
                 and not isinstance(v, bool):
             v = v + 1462   # a bare serial of the 1904 system, as a 1900-system serial
