@@ -192,16 +192,27 @@ def test_annotated_copies_mark_each_finding_and_leave_the_originals_alone(return
 
 
 @pytest.mark.libreoffice
-def test_annotated_copy_opens_in_libreoffice_with_the_same_findings(returned, tmp_path) -> None:
+def test_annotating_works_both_ways_round_with_libreoffice(returned, tmp_path) -> None:
+    """An annotated copy re-saved by LibreOffice, and a LibreOffice-saved return
+    annotated, both still give the same findings."""
     run = validate_paths([returned / "第二批"], FORM, jobs=1)
+    expected = [(f.code, f.cells) for f in run.files[0].findings]
     (copy,) = annotate_workbooks(run, tmp_path / "退回").written
-    (lo,) = resave_with_libreoffice([copy], tmp_path / "lo")
-    target = tmp_path / "named" / copy.name
-    target.parent.mkdir()
-    target.write_bytes(lo.read_bytes())
-    again = validate_file(target, FORM)
-    assert [(f.code, f.cells) for f in again.findings] == \
-        [(f.code, f.cells) for f in run.files[0].findings]
+    staged = tmp_path / "in" / "annotated.xlsx"
+    staged.parent.mkdir()
+    staged.write_bytes(copy.read_bytes())
+    lo_copy, lo_return = resave_with_libreoffice([staged, run.files[0].path], tmp_path / "lo")
+    for path in (lo_copy, lo_return):   # R18 wants the file's own name back
+        named = tmp_path / "named" / path.stem / BAD
+        named.parent.mkdir(parents=True)
+        named.write_bytes(path.read_bytes())
+        again = validate_paths([named], FORM, jobs=1)
+        assert [(f.code, f.cells) for f in again.files[0].findings] == expected
+        if path is lo_return:
+            (annotated,) = annotate_workbooks(again, tmp_path / "退回-lo").written
+            third = validate_file(annotated, FORM)
+            assert [(f.code, f.cells) for f in third.findings] == expected
+            assert openpyxl.load_workbook(annotated)[ANNOTATION_SHEET].max_row == len(expected) + 1
 
 
 # -- the command --------------------------------------------------------------------
