@@ -175,7 +175,7 @@ def test_blank_workbook_reads_as_this_form_with_every_field_empty(blank):
         f.id: FORM.input_cell(f.id).address for f in FORM.fields}
     assert data.labels == layout_labels()
     assert data.sheet_protected == {COVER: True, TABLE: True}
-    assert data.moved == {} and data.shifted == {}
+    assert data.moved == {} and data.shifted == {} and data.label_cells == {}
     assert data.names == {f.id: FORM.input_cell(f.id).address for f in FORM.fields}
     assert META_SHEET in data.sheet_names
 
@@ -472,6 +472,8 @@ def test_rows_inserted_above_the_table_are_followed(corpus):
     assert data.moved == {}
     assert cleaned(data) == expected_clean(typed_values())
     assert data.labels == layout_labels()
+    assert data.label_cells == {c.address: f"{TABLE}!{openpyxl.utils.get_column_letter(c.col)}{c.row + INSERTED_ROWS}"
+                                for c in FORM.label_cells() if c.sheet == TABLE}
     assert {fid for fid, s in data.shifted.items()} == {
         f.id for f in FORM.fields if FORM.input_cell(f.id).sheet == TABLE}
 

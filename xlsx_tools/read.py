@@ -129,7 +129,9 @@ class WorkbookData:
     left of it). ``row_offset``/``col_offset``: per sheet of the layout, the
     shift most of its inputs have.
     ``labels``: layout address of every label cell ('统计表!A4') -> the text
-    found there (read at the layout position shifted like the inputs nearby).
+    found there (read at the layout position shifted like the inputs nearby);
+    ``label_cells``: for the labels read elsewhere than their layout address,
+    where ('统计表!A7'), to name the cell in a finding.
     ``sheet_protected``: for the form's sheets of the layout (封面, 统计表).
     ``field_map``: the hidden sheet's map, field id -> '统计表!C5'; read only
     for an older form version (or an unreadable version), where it places the fields.
@@ -151,6 +153,7 @@ class WorkbookData:
     workbook_protected: bool = False
     sheet_states: dict[str, str] = field(default_factory=dict)
     field_map: dict[str, str] = field(default_factory=dict)
+    label_cells: dict[str, str] = field(default_factory=dict)
 
 
 # -- reasons -----------------------------------------------------------------
@@ -1451,10 +1454,13 @@ def _read(reader: _Reader, form: Form) -> WorkbookData:
         if (r - er, c - ec) != (0, 0):
             shifted[f.id] = (r - er, c - ec)
     labels: dict[str, str] = {}
-    for address, (s, r, c) in label_where.items():
+    label_cells: dict[str, str] = {}
+    for (address, layout_sheet, lr, lc), (s, r, c) in zip(plan.labels, label_where.values()):
         res = found.get(s)
         v = value_of(res.cells.get((r, c)) if res else None)[0]
         labels[address] = _text(v) if not isinstance(v, str) else v
+        if (s, r, c) != (layout_sheet, lr, lc):
+            label_cells[address] = _address(s, r, c)
 
     return WorkbookData(
         path=reader.path,
@@ -1473,6 +1479,7 @@ def _read(reader: _Reader, form: Form) -> WorkbookData:
         workbook_protected=wb["protected"],
         sheet_states=sheet_states,
         field_map={fid: f"{s}!{c}" for fid, (s, c) in field_map.items()},
+        label_cells=label_cells,
     )
 
 
