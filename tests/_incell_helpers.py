@@ -59,7 +59,10 @@ def sheet_verdicts(path: str | Path, form: Form) -> tuple[dict[tuple[str, frozen
     try:
         verdicts: dict[tuple[str, frozenset], bool] = {}
         totals: dict[str, object] = {}
+        listed = 0
         for row in wb[incell.SHEET_NAME].iter_rows(values_only=True):
+            # The open problems list: numbered rows with a message.
+            listed += isinstance(row[incell._C_N], (int, float)) and bool(row[incell._C_MSG])
             key = row[incell._C_KEY] if len(row) > incell._C_KEY else None
             if key == "合计":
                 totals = {"errors": row[incell._C_ERR], "warnings": row[incell._C_WARN],
@@ -71,6 +74,7 @@ def sheet_verdicts(path: str | Path, form: Form) -> tuple[dict[tuple[str, frozen
                 # Two rules may share a code and fields (R13 for 是 and for 否): either fails.
                 k = (code, frozenset(fields.split(",")))
                 verdicts[k] = verdicts.get(k, False) or bool(row[incell._C_FIRES])
+        totals["listed"] = listed
         cell = incell.status_cell(form)
         for row in wb[form.cover.name].iter_rows(min_row=cell.row, max_row=cell.row,
                                                  min_col=cell.col, max_col=cell.col,

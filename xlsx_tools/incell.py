@@ -75,6 +75,8 @@ ALLOWED_FUNCTIONS = frozenset({
 _SPACES = ('" "', "CHAR(9)", "CHAR(10)", "CHAR(13)", '"\u3000"', '"\u00a0"', '"\u200b"',
            '"\ufeff"')
 _PY_SPACES = (" ", "\t", "\n", "\r", "\u3000", "\u00a0", "\u200b", "\ufeff")
+_ZERO_WIDTH = ('"\u200b"', '"\ufeff"')
+_PY_ZERO_WIDTH = ("\u200b", "\ufeff")
 
 
 # -- per-type checks: one table, two targets ---------------------------------------
@@ -98,11 +100,11 @@ def _choice_values(field: Field) -> list[tuple[str, list[str]]]:
     return [(c, [c, c + "类"] if suffix else [c]) for c in field.choices]
 
 
-def _choice_match(x: str, field: Field) -> str:
-    """Excel: the canonical choice the cell holds, or "" if it holds none."""
+def _choice_match(t: str, field: Field) -> str:
+    """Excel: the canonical choice the (normalised) text ``t`` names, or "" if none."""
     out = '""'
     for choice, texts in reversed(_choice_values(field)):
-        test = ",".join(f"TRIM({x})={_xl_text(t)}" for t in texts)
+        test = ",".join(f"{t}={_xl_text(x)}" for x in texts)
         out = f"IF(OR({test}),{_xl_text(choice)},{out})"
     return out
 
@@ -131,7 +133,8 @@ TYPE_CHECKS: dict[str, tuple[TypeCheck, ...]] = {
                   "“{label}”以万元为单位，最多保留两位小数，请四舍五入后重新填写。"),
     ),
     "choice": (
-        TypeCheck("not_a_choice", ERROR, lambda x, f: f"{_choice_match(x, f)}=\"\"",
+        # {clean} is the helper cell with the choice the text names ("" if none).
+        TypeCheck("not_a_choice", ERROR, lambda x, f: '{clean}=""',
                   "“{label}”请点击单元格右侧的下拉箭头，从{choices}中选择一项。"),
     ),
     "longtext": (
@@ -216,6 +219,28 @@ def _sheet_ref(sheet: str, row: int, col: int) -> str:
     return f"{quoted}!{cell_name(row, col, absolute=True)}"
 
 
+def _normalized(x: str) -> str:
+    """The text with its spaces trimmed, as clean.normalize_text (for choices)."""
+    inner = x
+    for s in _SPACES[1:]:
+        by = '""' if s in _ZERO_WIDTH else '" "'
+        inner = f"SUBSTITUTE({inner},{s},{by})"
+    return f"TRIM({inner})"
+
+
+def _py_normalized(v: object) -> str:
+    """What _normalized gives in the sheet."""
+    text = _excel_shown(v)
+    for s in _PY_SPACES[1:]:
+        text = text.replace(s, "" if s in _PY_ZERO_WIDTH else " ")
+    return _trim(text)
+
+
+def _trim(text: str) -> str:
+    """Excel's TRIM: no leading or trailing spaces, runs of spaces made one."""
+    return " ".join(p for p in text.split(" ") if p)
+
+
 def _squeezed_len(x: str) -> str:
     inner = x
     for s in _SPACES:
@@ -257,7 +282,7 @@ def _missing_message(f: Field) -> str:
 _C_N, _C_SEV, _C_CELL, _C_MSG = 0, 1, 2, 3                   # open list
 _C_CODE, _C_CSEV, _C_CCELL, _C_STATUS, _C_TEXT = 5, 6, 7, 8, 9   # all checks
 _C_KEY, _C_FIRES, _C_NUM, _C_RUN, _C_ERR, _C_WARN = 11, 12, 13, 14, 15, 16
-_C_FID, _C_LEN, _C_TCODE, _C_CLEAN, _C_REQ, _C_FERR, _C_FWARN = 18, 19, 20, 21, 22, 23, 24
+_C_FID, _C_LEN, _C_TCODE, _C_CLEAN, _C_REQ, _C_FERR, _C_FWARN, _C_NTEXT = range(18, 26)
 _FIRST = 5            # 0-based row of the first data row (row 6 in Excel)
 _ROW_COUNTS = 1       # hidden totals: errors, warnings, open problems
 
@@ -284,13 +309,13 @@ def status_text(errors: int, warnings: int) -> str:
     else:
         text = "已全部通过校验"
     if warnings:
-        text += f"（另有 {warnings} 项提醒）"
+        text += f"（另有 {warnings} 项警告）"
     return text + "，详见“校验结果”工作表" if errors or warnings else text
 
 
 def _status_formula(err: str, warn: str) -> str:
     return (f'IF({err}>0,"尚有 "&{err}&" 项问题","已全部通过校验")'
-            f'&IF({warn}>0,"（另有 "&{warn}&" 项提醒）","")'
+            f'&IF({warn}>0,"（另有 "&{warn}&" 项警告）","")'
             f'&IF({err}+{warn}>0,"，详见“校验结果”工作表","")')
 
 
@@ -440,9 +465,13 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
         n = _xl(r, _C_LEN)
         ws.write_string(r, _C_FID, f.id, formats["hidden"])
         formula(r, _C_LEN, f"IF(ISERROR({x}),-1,{_squeezed_len(x)})", state.lengths[f.id])
-        tcode = _type_code_formula(f, x, n)
+        tcode = _type_code_formula(f, x, n, _xl(r, _C_CLEAN))
         formula(r, _C_TCODE, tcode, state.type_codes[f.id])
-        formula(r, _C_CLEAN, _clean_formula(f, x, n, _xl(r, _C_TCODE)), state.clean[f.id])
+        if f.type == "choice":
+            formula(r, _C_NTEXT, f'IF({n}<=0,"",{_normalized(x)})',
+                    _py_normalized(values.get(f.id)) if state.lengths[f.id] > 0 else "")
+        formula(r, _C_CLEAN, _clean_formula(f, x, n, _xl(r, _C_TCODE), _xl(r, _C_NTEXT)),
+                state.clean[f.id])
         if f.required_when is None:
             req = "TRUE" if f.required else "FALSE"
         else:
@@ -525,7 +554,7 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
 
     run_range = f"{_xl(_FIRST, _C_RUN)}:{_xl(last, _C_RUN)}"
     firing = [i for i, f in enumerate(state.fires) if f]
-    for k in range(len(checks)):
+    for k in range(_open_rows(checks)):
         r = _FIRST + k
         n = k + 1
         hit = firing[k] if k < len(firing) else None
@@ -536,9 +565,9 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
                 (_C_MSG, _C_TEXT, state.messages[hit] if hit is not None else "")):
             rng = f"{_xl(_FIRST, src_col)}:{_xl(last, src_col)}"
             formula(r, col, f'IF({open_total}<{n},"",INDEX({rng},{where}))', value,
-                    formats["wrap"] if col == _C_MSG else formats["text"])
+                    formats["open_wrap"])
         formula(r, _C_N, f'IF({open_total}<{n},"",{n})', n if hit is not None else "",
-                formats["text"])
+                formats["open"])
 
     status = _status_formula(err_total, warn_total)
     status_value = status_text(n_err, n_warn)
@@ -553,14 +582,21 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
                       (_C_CODE, "校验项"), (_C_CSEV, "类别"), (_C_CCELL, "单元格"),
                       (_C_STATUS, "状态"), (_C_TEXT, "说明")):
         ws.write_string(_FIRST - 1, col, text, formats["header"])
-    for col, width in ((_C_N, 6), (_C_SEV, 7), (_C_CELL, 14), (_C_MSG, 60), (4, 3),
-                       (_C_CODE, 11), (_C_CSEV, 7), (_C_CCELL, 20), (_C_STATUS, 8),
-                       (_C_TEXT, 50)):
+    for col, width in ((_C_N, 6), (_C_SEV, 7), (_C_CELL, 22), (_C_MSG, 70), (4, 3),
+                       (_C_CODE, 11), (_C_CSEV, 7), (_C_CCELL, 22), (_C_STATUS, 8),
+                       (_C_TEXT, 60)):
         ws.set_column(col, col, width)
     ws.set_column(_C_TEXT + 1, _C_FWARN, None, None, {"hidden": True})
     for r in crow:
         ws.set_row(r, 27)   # two lines of the wrapped messages
     ws.freeze_panes(_FIRST, 0)
+    # On paper: the open problems, one page wide, landscape A4.
+    ws.set_paper(9)
+    ws.set_landscape()
+    ws.print_area(0, 0, _FIRST + _open_rows(checks) - 1, _C_MSG)
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(_FIRST - 1)
+    ws.set_footer("&C第 &P 页，共 &N 页")
     if password is not None:
         ws.protect(password, {"select_locked_cells": True, "select_unlocked_cells": True})
 
@@ -594,6 +630,13 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
     return ws
 
 
+def _open_rows(checks: Sequence[Check]) -> int:
+    """How many problems can be open at once: per field its requirement (blank) or its
+    type (not blank), never both; and every rule."""
+    fields = {c.field.id for c in checks if c.kind in ("required", "type")}
+    return len(fields) + sum(1 for c in checks if c.kind == "rule")
+
+
 def _type_label(f: Field) -> str:
     return {"int": "整数", "amount": "金额", "choice": "选择项", "longtext": "字数"}.get(f.type, "格式")
 
@@ -613,7 +656,7 @@ def _choose(code_cell: str, options: list[tuple[str, str]], default: str = '""')
     return out
 
 
-def _type_code_formula(f: Field, x: str, n: str) -> str:
+def _type_code_formula(f: Field, x: str, n: str, clean: str) -> str:
     """The field's type finding ("" if none): the first condition of its type that holds."""
     checks = TYPE_CHECKS.get(f.type, ())
     if f.type == "longtext" and f.min_length is None:
@@ -622,19 +665,19 @@ def _type_code_formula(f: Field, x: str, n: str) -> str:
         return '""'
     out = '""'
     for t in reversed(checks):
-        cond = t.condition(x, f).replace("{n}", n)
+        cond = t.condition(x, f).replace("{n}", n).replace("{clean}", clean)
         out = f'IF({cond},"{t.code}",{out})'
     first = checks[0].code
     # Blank: no finding; an error value (#DIV/0!...) in the cell: the first code.
     return f'IF({n}=0,"",IF({n}<0,"{first}",{out}))'
 
 
-def _clean_formula(f: Field, x: str, n: str, tcode: str) -> str:
+def _clean_formula(f: Field, x: str, n: str, tcode: str, ntext: str) -> str:
     """The field's clean value: "" when blank or unreadable, as validate's None."""
     if f.type in ("int", "amount"):
         return f'IF({tcode}<>"","",IF({n}<=0,"",ROUND({x},10)))'
     if f.type == "choice":
-        return f'IF({n}<=0,"",{_choice_match(x, f)})'
+        return f'IF({n}<=0,"",{_choice_match(ntext, f)})'
     return f'IF({n}<=0,"",{x})'
 
 
@@ -646,8 +689,11 @@ def _formats(make: Callable[..., object]) -> dict[str, object]:
 
     return {
         "hidden": fmt(),
-        "text": fmt(border=1),
+        "text": fmt(border=1, text_wrap=True),
         "wrap": fmt(border=1, text_wrap=True),
+        # The open problems: no borders, so the unused rows stay empty on screen and paper.
+        "open": fmt(align="center"),
+        "open_wrap": fmt(text_wrap=True),
         "status": fmt(border=1, align="center"),
         "header": fmt(bold=True, border=1, bg_color="#D9D9D9", align="center"),
         "title": fmt(bold=True, font_size=14, align="center"),
