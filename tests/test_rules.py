@@ -10,6 +10,7 @@ Then a few checks of the logic on WorkbookData built by hand (properties).
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,7 +21,8 @@ import openpyxl
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from _fill import FORM, file_name_for, make_filled, resave_with_libreoffice, valid_values
+from _fill import (FORM, blank_workbook, file_name_for, make_filled, resave_with_libreoffice,
+                   valid_values)
 from xlsx_tools.form import META_KEYS, META_SHEET, NAME_PREFIX, cell_name, parse_cell
 from xlsx_tools.read import RawValue, WorkbookData
 from xlsx_tools.rules import (FIELD_CODES, Finding, check_workbook, field_title,
@@ -274,16 +276,24 @@ def _values(case: Case) -> dict:
     return {**valid_values(**case.base), **case.changes}
 
 
+def _make_case(args: tuple[int, str]) -> Path:
+    i, root = args
+    case = CASES[i]
+    d = Path(root) / case.id      # one folder each: several cases share a file name
+    return make_filled(d, _values(case), name=case.name, prefill=case.prefill, edit=case.edit)
+
+
 @pytest.fixture(scope="module")
 def workbooks(tmp_path_factory) -> dict[str, Path]:
-    """Every case's workbook, generated and filled once."""
+    """Every case's workbook, generated and filled once (in two forked processes:
+    openpyxl's load and save are most of this module's time)."""
     root = tmp_path_factory.mktemp("rule-cases")
-    out = {}
-    for case in CASES:
-        d = root / case.id          # one folder each: several cases share a file name
-        out[case.id] = make_filled(d, _values(case), name=case.name, prefill=case.prefill,
-                                   edit=case.edit)
-    return out
+    for case in CASES:            # generate the blanks before forking, once
+        blank_workbook(case.prefill)
+    jobs = [(i, str(root)) for i in range(len(CASES))]
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        paths = pool.map(_make_case, jobs, chunksize=4)
+    return {case.id: path for case, path in zip(CASES, paths)}
 
 
 @pytest.fixture(scope="module")
