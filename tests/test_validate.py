@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from _fill import FORM, make_filled, resave_with_libreoffice, valid_values
+from _fill import FORM, fill_workbook, make_filled, resave_with_libreoffice, valid_values
 from xlsx_tools.cli import main
 from xlsx_tools.form import META_SHEET
 from xlsx_tools.report import (ANNOTATION_SHEET, annotate_workbooks, write_json,
@@ -184,11 +184,19 @@ def test_annotated_copies_mark_each_finding_and_leave_the_originals_alone(return
     twice = annotate_workbooks(run, tmp_path / "又一次")
     assert (tmp_path / "又一次" / BAD).read_bytes() == copy.read_bytes()
     assert len(twice.written) == 2
-    # Annotating the annotated copy lists the findings afresh, once.
-    outcome = annotate_workbooks(validate_paths([copy], FORM, jobs=1), tmp_path / "再次")
+    # The filler corrects one thing in the copy and sends it back: annotating it
+    # again lists what is left, once, and the corrected cell loses its note.
+    fixed = fill_workbook(copy, tmp_path / "改后" / BAD, {"national_projects": 3})
+    again = validate_paths([fixed], FORM, jobs=1)
+    assert [f.code for f in again.files[0].findings] == ["R01"]
+    outcome = annotate_workbooks(again, tmp_path / "再次")
     wb = openpyxl.load_workbook(outcome.written[0])
     assert wb.sheetnames.count(ANNOTATION_SHEET) == 1
-    assert wb[ANNOTATION_SHEET].max_row == len(original.findings) + 1
+    assert wb[ANNOTATION_SHEET].max_row == 2
+    sheet, _, ref = at("national_projects").partition("!")
+    assert wb[sheet][ref].comment is None
+    sheet, _, ref = at("service_count").partition("!")
+    assert "R01" not in wb[sheet][ref].comment.text and "120" in wb[sheet][ref].comment.text
 
 
 @pytest.mark.libreoffice

@@ -185,6 +185,11 @@ def annotate_workbook(form: Form, result: FileResult, target: str | Path) -> Pat
     wb = openpyxl.load_workbook(result.path, keep_vba=False, rich_text=False)
     if ANNOTATION_SHEET in wb.sheetnames:  # a copy annotated before: list afresh
         del wb[ANNOTATION_SHEET]
+    for ws in wb.worksheets:               # and drop the earlier notes (not the filler's)
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.comment is not None and cell.comment.author == AUTHOR:
+                    cell.comment = None
     notes: dict[tuple[str, str], list[Finding]] = {}
     for f in result.findings:
         for cell in f.cells:
@@ -196,6 +201,8 @@ def annotate_workbook(form: Form, result: FileResult, target: str | Path) -> Pat
         worst = "error" if any(f.is_error for f in found) else "warning"
         c.fill = PatternFill("solid", start_color=FILL[worst], end_color=FILL[worst])
         text = "\n".join(f"【{f.severity_cn}】{f.message}" for f in found)
+        if c.comment is not None:          # the filler's own note stays, first
+            text = f"{c.comment.text}\n\n{text}"
         comment = Comment(text, AUTHOR)
         comment.width, comment.height = 320, min(60 + 40 * len(text) // 22, 400)
         c.comment = comment
