@@ -71,6 +71,9 @@ def test_folders_are_walked_in_a_fixed_order_and_nothing_is_lost(returned) -> No
         assert r[odd].reason and len(r[odd].findings) == 1
         assert r[odd].findings[0].message == r[odd].reason
     assert run.counts() == {"通过": 1, "有警告": 1, "不通过": 1, "无法读取": 2}
+    assert sorted(run.flatten(("name", "code", "severity"))) == sorted([
+        (WARN, "R03", "warning"), (BAD, "missing", "error"), (BAD, "R01", "error"),
+        ("旧格式.xls", r["旧格式.xls"].kind, "error"), ("损坏.xlsx", r["损坏.xlsx"].kind, "error")])
     assert run.exit_code == 1
 
 

@@ -23,7 +23,7 @@ from .rules import ERROR, WARNING, Finding, inspect_workbook
 
 __all__ = [
     "FileResult", "ValidationRun", "validate_file", "validate_paths", "find_files",
-    "VERDICTS", "json_value",
+    "VERDICTS", "UNREADABLE", "json_value",
 ]
 
 # status -> verdict, and the verdict of a file that could not be read.
