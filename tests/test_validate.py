@@ -248,6 +248,7 @@ def test_cli_exit_codes(returned, tmp_path) -> None:
     empty.mkdir()
     assert invoke(str(empty)).exit_code == 2
     assert invoke(str(returned), "--report", str(tmp_path / "清单.csv")).exit_code == 2
+    assert invoke(str(returned), "--jobs", "0").exit_code == 2
 
 
 def test_cli_lines_and_verbose_findings(returned) -> None:

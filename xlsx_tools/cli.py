@@ -69,15 +69,15 @@ def _say_findings(result) -> None:
 
 
 @main.command("validate")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="文件或文件夹...")
 @click.option("-v", "--verbose", is_flag=True, help="逐条列出每个文件的问题。")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="把全部结果（含各项数值）写入此 JSON 文件。")
+              metavar="结果.json", help="把全部结果（含各项数值）写入此 JSON 文件。")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="把问题清单写入此 Excel 文件（.xlsx），可筛选。")
+              metavar="问题清单.xlsx", help="把问题清单写入此 Excel 文件（.xlsx），可筛选。")
 @click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="为有问题的工作簿在此文件夹生成标注副本（原文件不改动）。")
-@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              metavar="文件夹", help="为有问题的工作簿在此文件夹生成标注副本（原文件不改动）。")
+@click.option("--jobs", type=int, default=None, metavar="进程数",
               help="同时校验的进程数（默认为 CPU 核数）。")
 def validate_command(paths, verbose, json_path, report_path, annotate_dir, jobs) -> None:
     """校验填好的统计表（文件或文件夹），列出每个文件的问题。
@@ -92,6 +92,8 @@ def validate_command(paths, verbose, json_path, report_path, annotate_dir, jobs)
     for p in paths:
         if not p.exists():
             _usage_error(f"找不到“{p}”，请检查文件或文件夹的路径。")
+    if jobs is not None and jobs < 1:
+        _usage_error(f"--jobs 须为 1 或更大的整数，而不是 {jobs}。")
     if report_path is not None and report_path.suffix.lower() != ".xlsx":
         _usage_error(f"问题清单须保存为 .xlsx 文件，而不是“{report_path.name}”。")
     run = validate_paths(paths, jobs=jobs)
