@@ -275,6 +275,7 @@ def make_round(form: Form) -> tuple[list[Sample], list[Sample]]:
     s.how, s.note, s.tolerate = "libreoffice", "在 LibreOffice 中打开后另存", ["R21"]
     s = pick("平台项目", 0)
     s.how, s.expect, s.codes, s.note = "xls", "未通过", ["xls"], "另存为旧版 .xls 格式"
+    s.file_name = str(Path(s.file_name).with_suffix(".xls"))
 
     # A unit that never sends its table.
     s = pick("第三批", 0)
@@ -371,9 +372,8 @@ def build(out: Path = HERE, libreoffice: bool = True) -> list[Sample]:
     roster, files = make_round(form)
     returned = out / "returned"
     returned.mkdir(parents=True, exist_ok=True)
-    lines = ["单位名称,列入批次,平台类别,推荐单位"]
-    lines += [f"{s.unit_name},{s.batch},{s.platform_category},{s.recommending_unit}" for s in roster]
-    (out / "roster.csv").write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8"))
+    for name, content in texts(roster, files).items():
+        (out / name).write_bytes(content)
 
     sources_file = out / "libreoffice-sources.json"
     known = json.loads(sources_file.read_text(encoding="utf-8")) if sources_file.exists() else {}
@@ -396,10 +396,9 @@ def build(out: Path = HERE, libreoffice: bool = True) -> list[Sample]:
             # LibreOffice names its output after the input: fill under the final stem.
             src_dir = tmp / f"src-{n}"
             src_dir.mkdir()
-            src = src_dir / s.file_name
+            src = src_dir / (Path(s.file_name).stem + ".xlsx")
             fill(blank, src, s.values)
-            final = Path(s.file_name).stem + (".xls" if s.how == "xls" else ".xlsx")
-            s.file_name = final
+            final = s.file_name
             wanted.add(final)
             sources[final] = _sha(src)
             if known.get(final) == sources[final] and (returned / final).exists():
@@ -419,6 +418,13 @@ def build(out: Path = HERE, libreoffice: bool = True) -> list[Sample]:
             stale.unlink()
     sources_file.write_text(json.dumps(sources, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
                             encoding="utf-8")
+    return files
+
+
+def texts(roster: list[Sample], files: list[Sample]) -> dict[str, bytes]:
+    """roster.csv, expected.json and README.md, as bytes."""
+    lines = ["单位名称,列入批次,平台类别,推荐单位"]
+    lines += [f"{s.unit_name},{s.batch},{s.platform_category},{s.recommending_unit}" for s in roster]
     expected = {
         "roster": [{"unit_name": s.unit_name, "batch": s.batch, "platform_category": s.platform_category,
                     "recommending_unit": s.recommending_unit} for s in roster],
@@ -429,10 +435,11 @@ def build(out: Path = HERE, libreoffice: bool = True) -> list[Sample]:
                    "on_roster": s.on_roster, "mistake": s.note,
                    "values": {k: _json(v) for k, v in s.values.items()}} for s in files],
     }
-    (out / "expected.json").write_text(json.dumps(expected, ensure_ascii=False, indent=1) + "\n",
-                                       encoding="utf-8")
-    (out / "README.md").write_text(_readme(roster, files), encoding="utf-8")
-    return files
+    return {
+        "roster.csv": ("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8"),
+        "expected.json": (json.dumps(expected, ensure_ascii=False, indent=1) + "\n").encode("utf-8"),
+        "README.md": _readme(roster, files).encode("utf-8"),
+    }
 
 
 def _readme(roster: list[Sample], files: list[Sample]) -> str:
@@ -458,8 +465,7 @@ def _readme(roster: list[Sample], files: list[Sample]) -> str:
     for s in files:
         if s.note:
             lines.append(f"| {s.file_name if s.expect != '未提交' else '（没有文件）'} | {s.batch} | "
-                         f"{s.note}（{'、'.join(s.codes + s.tolerate) or '无'}） | {s.expect}"
-                         f"{'或有警告' if s.tolerate else ''} |")
+                         f"{s.note}{'（' + '、'.join(s.codes) + '）' if s.codes else ''} | {s.expect} |")
     lines += ["", "其余文件填写完整、正确，状态为“已通过”。", ""]
     return "\n".join(lines)
 
