@@ -472,7 +472,8 @@ def test_cli_merges_the_samples(tmp_path):
     assert "Traceback" not in res.output
 
 
-@pytest.mark.parametrize("args", [[], ["--out", "x"], [str(RETURNED)]])
+@pytest.mark.parametrize("args", [[], ["--out", "x"], [str(RETURNED)], [str(RETURNED), "--out", "x", "--jobs", "0"],
+                                  [str(RETURNED), "--out", "x", "--roster", "没有这个名单.csv"]])
 def test_cli_usage_errors_exit_2(args, tmp_path):
     res = CliRunner().invoke(main, ["merge", *args])
     assert res.exit_code == 2

@@ -146,12 +146,12 @@ def _progress_wanted() -> bool:
 
 
 @main.command("merge")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="文件或文件夹...")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), metavar="文件夹",
               help="汇总文件写入此文件夹（不存在时自动创建）。")
 @click.option("--roster", "roster_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="平台名单（.csv 或 .xlsx，与 generate --roster 相同），用于核对谁已提交、谁未提交。")
-@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              metavar="名单.csv", help="平台名单（.csv 或 .xlsx，与 generate --roster 相同），用于核对谁已提交、谁未提交。")
+@click.option("--jobs", type=int, default=None, metavar="进程数",
               help="同时校验的进程数（默认为 CPU 核数）。")
 def merge_command(paths, out_dir, roster_path, jobs) -> None:
     """校验并汇总回收的统计表（文件或文件夹），按批次生成汇总工作簿。
@@ -172,6 +172,8 @@ def merge_command(paths, out_dir, roster_path, jobs) -> None:
             _usage_error(f"找不到“{p}”，请检查文件或文件夹的路径。")
     if roster_path is not None and not roster_path.is_file():
         _usage_error(f"找不到名单文件“{roster_path}”。")
+    if jobs is not None and jobs < 1:
+        _usage_error(f"--jobs 须为 1 或更大的整数，而不是 {jobs}。")
 
     bar = None
 
