@@ -62,12 +62,21 @@ def _field_titles(form: Form, finding: Finding) -> str:
     return "、".join(field_title(form, i) for i in finding.fields if i in form.by_id)
 
 
+def _text_units(text: str) -> int:
+    """Width of the longest line in column-width units; CJK characters count double."""
+    return max((sum(2 if ord(ch) > 0x2E80 else 1 for ch in line)
+                for line in str(text).split("\n")), default=0)
+
+
 def _width(texts: Iterable[str], least: int = 6, most: int = 60) -> float:
-    """A column width that fits the text; CJK characters count double."""
-    def w(t: str) -> int:
-        return max((sum(2 if ord(ch) > 0x2E80 else 1 for ch in line)
-                    for line in str(t).split("\n")), default=0)
-    return float(min(most, max([least, *map(w, texts)]) + 2))
+    """A column width that fits the text, within bounds."""
+    return float(min(most, max([least, *map(_text_units, texts)]) + 2))
+
+
+def _lines(text: str, width: float) -> int:
+    """Lines a wrapped text takes in a column ``width`` units wide."""
+    return sum(max(1, -(-_text_units(line) // max(1, int(width) - 1)))
+               for line in str(text).split("\n"))
 
 
 FINDING_HEADER = ("文件", "单位名称", "单元格", "字段", "严重程度", "代码", "说明")
@@ -124,9 +133,20 @@ def _table(ws, header, rows, head, wrap, special, widths: dict[int, float]) -> N
             ws.write(i, j, value, special(row, j) or wrap)
     ws.autofilter(0, 0, max(len(rows), 1), len(header) - 1)
     ws.freeze_panes(1, 0)
-    for j, title in enumerate(header):
-        texts = [title, *(str(r[j]) for r in rows)]
-        ws.set_column(j, j, widths.get(j) or _width(texts, most=40))
+    # Printed: landscape A4, all columns on one page wide, the header on every page.
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(0)
+    column_widths = [widths.get(j) or _width([title, *(str(r[j]) for r in rows)], most=40)
+                     for j, title in enumerate(header)]
+    for j, width in enumerate(column_widths):
+        ws.set_column(j, j, width)
+    # Row heights set here: not every program fits wrapped rows on opening.
+    for i, row in enumerate(rows, start=1):
+        lines = max(_lines(str(v), column_widths[j]) for j, v in enumerate(row))
+        if lines > 1:
+            ws.set_row(i, 15 * lines)
 
 
 # -- annotated copies ------------------------------------------------------------
