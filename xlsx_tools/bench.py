@@ -38,6 +38,7 @@ import json
 import os
 import re
 import resource
+import signal
 import struct
 import subprocess
 import sys
@@ -512,9 +513,19 @@ def _measure(step: str, paths: Sequence[Path], jobs: int, workdir: Path) -> dict
     out_dir = workdir / f"out-{len(paths)}"
     cmd = [sys.executable, "-m", "xlsx_tools.bench", "--step", step, "--paths", str(listing),
            "--jobs", str(jobs), "--out", str(out_dir)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    with TreeMemory(proc.pid) as mem:
-        stdout, stderr = proc.communicate()
+    # Its own process group, so an interrupted run stops the step and its workers too.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        with TreeMemory(proc.pid) as mem:
+            stdout, stderr = proc.communicate()
+    except BaseException:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        raise
     if proc.returncode != 0:
         raise RuntimeError(f"bench step {step} failed:\n{stderr}")
     result = json.loads(stdout.strip().splitlines()[-1])
@@ -547,7 +558,7 @@ def run(sizes: Sequence[int], jobs: int, workdir: Path, pandas_sample: int, fres
     say(f"a workbook is about {size_kb:.0f} KB\n")
     results: dict[int, dict[str, dict]] = {}
     header = (f"{'N':>6}  {'step':<34} {'files':>6} {'seconds':>8} {'files/s':>9} "
-              f"{'CPU use':>7} {'PSS MB':>7} {'RSS MB':>7}  ok")
+              f"{'CPU ms/file':>11} {'CPU use':>7} {'PSS MB':>7} {'RSS MB':>7}  ok")
     say(header)
     say("-" * len(header))
     labels = {"validate": "validate", "merge": "merge (validate + add up + write)",
@@ -564,7 +575,7 @@ def run(sizes: Sequence[int], jobs: int, workdir: Path, pandas_sample: int, fres
             use = r["cpu"] / (r["seconds"] * jobs) if r["seconds"] else 0.0
             bad = "NO " + json.dumps(r["detail"], ensure_ascii=False)
             say(f"{n:>6}  {labels[step]:<34} {r['n']:>6} {r['seconds']:>8.2f} {_rate(r):>9.1f} "
-                f"{use:>7.0%} {r['peak_mb']:>7.0f} {r['peak_rss_mb']:>7.0f}  {'yes' if r['ok'] else bad}")
+                f"{1000 * r['cpu'] / r['n']:>11.1f} {use:>7.0%} {r['peak_mb']:>7.0f} {r['peak_rss_mb']:>7.0f}  {'yes' if r['ok'] else bad}")
         results[n] = row
         say("")
     say("targets (ratios of files per second, measured above):")
@@ -585,13 +596,19 @@ def run(sizes: Sequence[int], jobs: int, workdir: Path, pandas_sample: int, fres
              f"merge peak memory            = {row['merge']['peak_mb']:6.0f} MB (target < "
              f"{targets.merge_peak_mb:g} MB{', judged at N=' + str(largest) if n != largest else ''})"),
         ]
+        cpu = {s: row[s]["cpu"] / row[s]["n"] for s in ("validate", "merge", "pandas", "bound")}
+        by_cpu = [cpu["pandas"] / cpu["validate"], cpu["validate"] / cpu["bound"],
+                  cpu["merge"] / cpu["validate"], None]
         for i, (ok, text) in enumerate(lines):
             judged = n == largest or i < 2
-            say(f"  N={n:<6} {text}  {_verdict(ok) if judged else '(' + _verdict(ok).lower() + ')'}")
+            also = f"   [by CPU time per file: {by_cpu[i]:.1f}x]" if by_cpu[i] is not None else ""
+            say(f"  N={n:<6} {text}  {_verdict(ok) if judged else '(' + _verdict(ok).lower() + ')'}{also}")
             if judged:
                 checks.append(ok)
     say(f"  every step ran with --jobs {jobs} of {os.cpu_count()} CPUs; 'CPU use' is CPU seconds "
         f"/ (wall seconds x jobs)")
+    say("  [by CPU time per file]: the same ratio from CPU seconds per file, which other load on "
+        "the machine barely changes; the targets are judged on files per second")
     say("  PSS MB / RSS MB: the step's process tree at its highest, as the sum of PSS (shared pages "
         "divided among the processes sharing them: the memory the tree holds, judged) and of RSS "
         "(shared pages counted in every process)")
@@ -625,6 +642,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         paths = args.paths.read_text(encoding="utf-8").splitlines()
         print(json.dumps(_run_step(args.step, paths, jobs, args.out)))
         return 0
+    # A plain kill of the benchmark ends its current step too (see _measure).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     except ValueError:
