@@ -32,7 +32,7 @@ from xlsx_tools.cli import main
 from xlsx_tools.form import load_form
 from xlsx_tools.merge import (ALL_CATEGORIES, OVERVIEW_STEM, STATUSES, batch_file_stem, column_title,
                               merge_config, merge_paths, merge_results, write_outputs)
-from xlsx_tools.rules import Finding, field_title
+from xlsx_tools.rules import Finding, code_title, field_title
 from xlsx_tools.validate import FileResult
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -298,7 +298,7 @@ def test_findings_sheet_lists_every_finding(merged):
         heads = [ws.cell(2, c).value for c in range(1, ws.max_column + 1)]
         code_col = heads.index("代码") + 1
         codes = sorted(ws.cell(r, code_col).value for r in range(3, ws.max_row + 1))
-        assert codes == sorted(f.code for e in summary.entries for f in e.findings)
+        assert codes == sorted(code_title(f.code) for e in summary.entries for f in e.findings)
 
 
 def test_same_bytes_on_a_second_merge(merged, tmp_path):

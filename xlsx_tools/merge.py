@@ -31,7 +31,7 @@ import xlsxwriter
 
 from .form import Field, Form, load_form
 from .roster import RosterEntry, read_roster
-from .rules import ERROR, WARNING, Finding, field_title
+from .rules import ERROR, WARNING, Finding, code_title, field_title
 from .validate import FileResult, validate_paths
 
 __all__ = [
@@ -177,7 +177,7 @@ class BatchSummary:
 
     @property
     def findings(self) -> pd.DataFrame:
-        return pd.DataFrame(_finding_records(self.entries), columns=list(FINDING_COLUMNS))
+        return pd.DataFrame(_finding_records(self.form, self.entries), columns=list(FINDING_COLUMNS))
 
     def category_totals(self) -> dict[str, dict[str, int | Decimal]]:
         """Platform count (key ``"platforms"``) and exact sums per category and for all."""
@@ -483,9 +483,8 @@ SUBMISSION_COLUMNS = {
 }
 FINDING_COLUMNS = {
     "batch": "列入批次", "unit_name": "单位名称", "file": "文件", "status": "状态",
-    "code": "代码", "severity": "严重程度", "cells": "单元格", "message": "问题说明",
+    "code": "代码", "severity": "严重程度", "cells": "单元格", "fields": "字段", "message": "问题说明",
 }
-SEVERITY_CN = {ERROR: "错误", WARNING: "警告"}
 
 
 def _roster_cn(on: bool | None) -> str:
@@ -502,12 +501,15 @@ def _submission_records(entries: Sequence[Submission], full_path: bool = True) -
     } for s in entries]
 
 
-def _finding_records(entries: Sequence[Submission], full_path: bool = True) -> list[dict[str, Any]]:
+def _finding_records(form: Form, entries: Sequence[Submission], full_path: bool = True
+                     ) -> list[dict[str, Any]]:
     return [{
         "batch": s.batch or UNKNOWN_BATCH, "unit_name": s.unit_name or "",
         "file": s.file if full_path else s.name,
-        "status": s.status, "code": f.code, "severity": SEVERITY_CN[f.severity],
-        "cells": "、".join(f.cells), "message": f.message,
+        "status": s.status, "code": f.code, "severity": f.severity_cn,
+        "cells": "、".join(f.cells),
+        "fields": "、".join(field_title(form, i) for i in f.fields if i in form.by_id),
+        "message": f.message,
     } for s in entries for f in s.findings]
 
 
@@ -823,11 +825,13 @@ def _submissions_sheet(wb, fmt: _Formats, entries: Sequence[Submission], title: 
     _print_setup(ws, repeat=(2, 2), fit_width=True)
 
 
-def _findings_sheet(wb, fmt: _Formats, entries: Sequence[Submission], with_batch: bool) -> None:
+def _findings_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission], with_batch: bool) -> None:
     ws = wb.add_worksheet("问题清单")
     cols = [k for k in FINDING_COLUMNS if with_batch or k != "batch"]
-    records = _finding_records(entries, full_path=with_batch)
-    rows = [[i + 1, *[rec[k] for k in cols]] for i, rec in enumerate(records)]
+    records = _finding_records(form, entries, full_path=with_batch)
+    # The code as the other reports show it: R01 as is, a field-level code in Chinese.
+    rows = [[i + 1, *[code_title(rec[k]) if k == "code" else rec[k] for k in cols]]
+            for i, rec in enumerate(records)]
     formats = [fmt.int] + [fmt.wrap if k == "message" else fmt.text for k in cols]
     ws.write_string(0, 0, f"问题清单（共 {len(rows)} 条）", fmt.title)
     _write_table(ws, fmt, 1, ["序号", *[FINDING_COLUMNS[k] for k in cols]], rows, 40, formats)
@@ -842,7 +846,7 @@ def _write_batch(path: Path, result: MergeResult, b: BatchSummary) -> None:
     _summary_sheet(wb, fmt, form, b)
     where = _category_sheet(wb, fmt, form, b, config)
     _submissions_sheet(wb, fmt, b.entries, f"{b.batch} 提交情况", with_batch=False)
-    _findings_sheet(wb, fmt, b.entries, with_batch=False)
+    _findings_sheet(wb, fmt, form, b.entries, with_batch=False)
     _chart_sheet(wb, fmt, form, b, config, where)
     wb.close()
 
@@ -928,7 +932,7 @@ def _write_overview(path: Path, result: MergeResult) -> None:
     ws.repeat_columns(0, 0)
     everything = result.submissions
     _submissions_sheet(wb, fmt, everything, "全部文件和名单单位的提交情况", with_batch=True)
-    _findings_sheet(wb, fmt, everything, with_batch=True)
+    _findings_sheet(wb, fmt, form, everything, with_batch=True)
     wb.close()
 
 
