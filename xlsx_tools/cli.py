@@ -64,8 +64,7 @@ def _say_findings(result) -> None:
     from .rules import code_title
 
     for f in result.findings:
-        where = "、".join(f.cells) or "整个文件"
-        click.echo(f"    [{f.severity_cn}] {where}  {code_title(f.code)}  {f.message}")
+        click.echo(f"    [{f.severity_cn}] {f.where}  {code_title(f.code)}  {f.message}")
 
 
 @main.command("validate")

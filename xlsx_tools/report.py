@@ -87,7 +87,7 @@ def finding_rows(run: ValidationRun) -> list[tuple]:
     rows = []
     for r in run.files:
         for f in r.findings:
-            rows.append((r.file, r.unit_name or "", "、".join(f.cells),
+            rows.append((r.file, r.unit_name or "", f.where,
                          _field_titles(run.form, f), f.severity_cn, code_title(f.code), f.message))
     return rows
 
@@ -231,18 +231,27 @@ def annotate_workbook(form: Form, result: FileResult, target: str | Path) -> Pat
     ws = wb.create_sheet(ANNOTATION_SHEET)
     ws.append(["序号", "单元格", "字段", "严重程度", "说明"])
     for i, f in enumerate(result.findings, start=1):
-        ws.append([i, "、".join(f.cells), _field_titles(form, f), f.severity_cn, f.message])
+        ws.append([i, f.where, _field_titles(form, f), f.severity_cn, f.message])
         ws.cell(i + 1, 4).fill = PatternFill("solid", start_color=FILL[f.severity],
                                              end_color=FILL[f.severity])
         ws.cell(i + 1, 4).font = Font(color=FONT[f.severity])
-    for col, width in zip("ABCDE", (6, 16, 28, 10, 90)):
+    widths = (6, 24, 30, 10, 70)
+    for col, width in zip("ABCDE", widths):
         ws.column_dimensions[col].width = width
     for row in ws.iter_rows(min_row=1, max_row=ws.max_row):
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
+        lines = max(_lines(str(c.value or ""), w) for c, w in zip(row, widths))
+        if lines > 1:
+            ws.row_dimensions[row[0].row].height = 15 * lines
     for cell in ws[1]:
         cell.font = Font(bold=True)
     ws.freeze_panes = "A2"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
     ws.sheet_properties.tabColor = "C00000"
     for other in wb.worksheets:
         other.sheet_view.tabSelected = other is ws

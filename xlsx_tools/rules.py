@@ -87,6 +87,11 @@ class Finding:
     def severity_cn(self) -> str:
         return SEVERITY_CN[self.severity]
 
+    @property
+    def where(self) -> str:
+        """The cells as a person reads them; 整个文件 for a finding about the file."""
+        return "、".join(self.cells) or "整个文件"
+
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "severity": self.severity, "fields": list(self.fields),
                 "cells": list(self.cells), "message": self.message}
