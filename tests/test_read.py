@@ -24,8 +24,8 @@ from xlsx_tools.read import (MAX_UNCOMPRESSED, RejectedFile, WorkbookData, iter_
 from xlsx_tools.write import write_workbook
 
 from _hostile import (INSERTED_ROWS, MOVED_FIELD, convert, edit_workbook, fill_through_names,
-                      insert_rows_like_excel, libreoffice_cases, make_corpus, shift_like_excel, symlink_loop,
-                      table_part, with_shared_strings)
+                      insert_rows_like_excel, libreoffice_cases, make_corpus, rewrite_zip,
+                      shift_like_excel, symlink_loop, table_part, with_shared_strings)
 
 FORM = load_form()
 TABLE = FORM.table.name
@@ -434,6 +434,25 @@ def test_bomb_is_refused_from_the_zip_directory_before_inflating(corpus, monkeyp
         read_workbook(corpus["bomb_ratio"].path)
     assert e.value.kind == "too_large"
     assert sum(inflated) == 0
+
+
+def test_a_changed_digit_in_an_uncompressed_member_is_damage_not_a_value(work, filled):
+    """Stored (not deflated) members have only their CRC to show a flipped bit."""
+    table_xml = table_part(filled, TABLE)
+    stored = rewrite_zip(filled, work / "stored.xlsx", compress=zipfile.ZIP_STORED)
+    assert read_workbook(stored).raw[MOVED_FIELD].value == typed_values()[MOVED_FIELD]
+    data = bytearray(stored.read_bytes())
+    ref = FORM.input_cell(MOVED_FIELD).ref
+    with zipfile.ZipFile(stored) as z:
+        info = z.getinfo(table_xml)
+    at = data.index(b'<c r="%s"' % ref.encode(), info.header_offset)
+    at = data.index(b"<v>", at) + 3
+    data[at] = ord("9") if data[at] != ord("9") else ord("8")
+    damaged = work / "stored-damaged.xlsx"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(RejectedFile) as e:
+        read_workbook(damaged)
+    assert e.value.kind == "corrupt"
 
 
 def test_older_version_is_read_with_its_version(corpus):

@@ -399,9 +399,25 @@ def _scan_shared_strings(data: bytes) -> list[str] | None:
 _ROOTS = {root: re.compile(rb"\s*<" + root + rb"[\s/>]") for root in (b"worksheet", b"styleSheet")}
 
 
-def _plain_xml(data: bytes, root: bytes) -> bytes | None:
-    """The document after its declaration, if it is UTF-8, starts with the
-    unprefixed ``root`` element and holds no CDATA, comment or processing instruction."""
+def _has_markup(data: bytes, start: int) -> bool:
+    """Is there a CDATA section, comment, declaration or processing instruction?
+
+    Searched as the rare "!" and "?" (a single byte is found at memory speed;
+    "<!" is not, in a text full of "<").
+    """
+    for mark in (b"!", b"?"):
+        i = data.find(mark, start)
+        while i >= 0:
+            if i > 0 and data[i - 1] == 0x3C:   # "<"
+                return True
+            i = data.find(mark, i + 1)
+    return False
+
+
+def _plain_xml(data: bytes, root: bytes, whole: bool = True) -> bytes | None:
+    """The document after its declaration, if it is UTF-8 and the unprefixed
+    ``root`` element follows the declaration directly (so no DOCTYPE, comment or
+    processing instruction comes before it); with ``whole``, none in the rest either."""
     start = 0
     m = _SST_DECL.match(data)
     if m:
@@ -409,9 +425,9 @@ def _plain_xml(data: bytes, root: bytes) -> bytes | None:
         if b"encoding" in decl and not re.search(rb"encoding\s*=\s*[\"']utf-?8[\"']", decl):
             return None
         start = m.end()
-    if data.find(b"<!", start) >= 0 or data.find(b"<?", start) >= 0:
-        return None
     if not _ROOTS[root].match(data, start):
+        return None
+    if whole and _has_markup(data, start):
         return None
     return data[start:] if start else data
 
@@ -469,8 +485,7 @@ _SHEET_DATA = re.compile(rb"<sheetData(?:\s[^<>]*)?(/>|>)")
 _SHEET_CELL = re.compile(rb"<c(?=[\s/>])(?:\s+r=\"([A-Z]{1,3}[0-9]{1,7})\")?([^<>]*?)"
                          rb"(?:/>|>([^<]*(?:<(?!/c>)[^<]*)*)</c>)")
 _CELL_R = re.compile(rb"(?:^|\s)r\s*=\s*[\"']([A-Z]{1,3}[0-9]{1,7})[\"']")
-_CELL_S = re.compile(rb"(?:^|\s)s\s*=\s*[\"']([0-9]{1,9})[\"']")
-_CELL_T = re.compile(rb"(?:^|\s)t\s*=\s*[\"']([A-Za-z]{1,12})[\"']")
+_CELL_ST = re.compile(rb"(?:^|\s)([st])\s*=\s*[\"']([0-9A-Za-z]{0,12})[\"']")
 _CELL_V = re.compile(rb"<v(?:\s[^<>]*)?(?:/>|>([^<]*)</v>)")
 _CELL_F = re.compile(rb"<f(\s[^<>]*?)?(?:/>|>([^<]*)</f>)")
 _CELL_RPH = re.compile(rb"<rPh[\s>].*?</rPh\s*>", re.S)
@@ -479,13 +494,9 @@ _SHEET_PROTECTION = re.compile(
 
 
 def _scan_sheet(data: bytes, wanted: set[tuple[int, int]] | None, max_col: int,
-                max_row: int, partial: bool = False) -> _SheetResult | None:
-    """The sheet's wanted cells and protection, like :meth:`_Reader.sheet`.
-
-    ``partial``: ``data`` is the head of the part, cut after the rows wanted
-    (its protection is then not read).
-    """
-    body = _plain_xml(data, b"worksheet")
+                max_row: int) -> _SheetResult | None:
+    """The sheet's wanted cells and protection, like :meth:`_Reader.sheet`."""
+    body = _plain_xml(data, b"worksheet", whole=False)
     if body is None:
         return None
     start = _SHEET_DATA.search(body)
@@ -498,40 +509,45 @@ def _scan_sheet(data: bytes, wanted: set[tuple[int, int]] | None, max_col: int,
         fragment = b""
     else:
         end = body.find(b"</sheetData>", start.end())
-        if end < 0 and not partial:
+        if end < 0:
             return None
-        fragment = body[start.end():end] if end >= 0 else body[start.end():]
+        fragment = body[start.end():end]
         end += len(b"</sheetData>")
-    if b"AlternateContent" in fragment:
+    # Only the cells are scanned, so only they must be free of CDATA and comments.
+    if _has_markup(fragment, 0) or b"AlternateContent" in fragment:
         return None
-    if fragment.count(b"<row") > MAX_ROWS:
+    # A row takes at least 12 bytes and a cell 11: count only when there could be too many.
+    if len(fragment) > 12 * MAX_ROWS and fragment.count(b"<row") > MAX_ROWS:
         raise _too_large(f"的工作表中有超过 {MAX_ROWS} 行")
+    if len(fragment) > 11 * MAX_CELLS and fragment.count(b"<c") > MAX_CELLS:
+        raise _too_large(f"的工作表中有超过 {MAX_CELLS} 个单元格")
     shared: dict[str, str] = {}
     count = 0
     refs = _REFS
     raw: list[bytes] = []               # texts to decode, in one go at the end
     slots: list[tuple[_Cell, str]] = []  # where each goes: (cell, "v" | "f" | "t")
-    total = fragment.count(b"<c ") + fragment.count(b"<c>") + fragment.count(b"<c/>")
-    if total > MAX_CELLS:
-        raise _too_large(f"的工作表中有超过 {MAX_CELLS} 个单元格")
-    if wanted is not None and total == fragment.count(b'<c r="'):
-        # Every cell starts with its reference (as all known writers do), so each
-        # wanted cell is found by searching for it, in document order.
+    cell_matches: Iterable[re.Match] | None = None
+    if wanted is not None:
+        # Each wanted cell is found by searching for its start as every known
+        # writer spells it (r first), in document order. If one is not there
+        # (an empty cell left out, another spelling), every cell is looked at.
         matches = []
         pos = 0
         for row, col in sorted(wanted):
-            needle = b'<c r="%s"' % _address("", row, col)[1:].encode("ascii")
+            needle = _needle(row, col)
             i = fragment.find(needle, pos)
             if i < 0:
                 i = fragment.find(needle)
-            if i >= 0:
-                m = _SHEET_CELL.match(fragment, i)
-                if m is None:
-                    return None
-                matches.append(m)
-                pos = m.end()
-        cell_matches: Iterable[re.Match] = matches
-    else:
+                if i < 0:
+                    break
+            m = _SHEET_CELL.match(fragment, i)
+            if m is None:
+                return None
+            matches.append(m)
+            pos = m.end()
+        else:
+            cell_matches = matches
+    if cell_matches is None:
         cell_matches = _SHEET_CELL.finditer(fragment)
     try:
         for m in cell_matches:
@@ -555,18 +571,23 @@ def _scan_sheet(data: bytes, wanted: set[tuple[int, int]] | None, max_col: int,
                 continue
             if b"&" in attr_text:
                 return None
-            sm = _CELL_S.search(attr_text)
-            tm = _CELL_T.search(attr_text)
-            cell = _Cell(t=tm.group(1).decode("ascii") if tm else "n",
-                         s=int(sm.group(1)) if sm else 0)
+            st = dict(_CELL_ST.findall(attr_text)) if attr_text else {}
+            s = st.get(b"s")
+            cell = _Cell(t=st[b"t"].decode("ascii") if b"t" in st else "n",
+                         s=int(s) if s and s.isdigit() else 0)
             cells[pos] = cell
             if not inner:
                 continue
+            # The usual contents alone, <v>…</v> or <is><t>…</t></is>, without searching.
             if inner[:3] == b"<v>" and inner.find(b"<", 3) == len(inner) - 4:
-                raw.append(inner[3:-4])   # the usual <v>…</v> alone
+                raw.append(inner[3:-4])
                 slots.append((cell, "v"))
                 continue
-            fm = _CELL_F.search(inner)
+            if inner[:7] == b"<is><t>" and inner.find(b"<", 7) == len(inner) - 9:
+                raw.append(inner[7:-9])
+                slots.append((cell, "t"))
+                continue
+            fm = _CELL_F.search(inner) if b"<f" in inner else None
             if fm:
                 fa = _attrs(fm.group(1) or b"")
                 if fa is None:
@@ -575,7 +596,7 @@ def _scan_sheet(data: bytes, wanted: set[tuple[int, int]] | None, max_col: int,
                 slots.append((cell, "f"))
                 if fa.get("t") == "shared":
                     cell.f_shared = fa.get("si")
-            vm = _CELL_V.search(inner)
+            vm = _CELL_V.search(inner) if b"<v" in inner else None
             if vm:
                 raw.append(vm.group(1) or b"")
                 slots.append((cell, "v"))
@@ -599,7 +620,7 @@ def _scan_sheet(data: bytes, wanted: set[tuple[int, int]] | None, max_col: int,
             cell.f = shared[cell.f_shared] = text
         else:
             cell.f = shared.get(cell.f_shared, "")
-    p = _SHEET_PROTECTION.match(body, end) if end >= len(b"</sheetData>") else None
+    p = _SHEET_PROTECTION.match(body, end)
     if p:
         a = _attrs(p.group(1) or b"")
         if a is None:
@@ -703,11 +724,12 @@ class _Reader:
         if time.monotonic() > self.deadline:
             raise _reject("too_slow")
 
-    def inflate(self, name: str, stop: bytes | None = None) -> Iterator[bytes]:
+    def inflate(self, name: str) -> Iterator[bytes]:
         """A part's bytes, chunk by chunk, within the byte and time limits.
 
         The zip directory's sizes are checked first and the bytes counted as they
-        come, since a directory can lie. ``stop``: no further once it was read.
+        come, since a directory can lie. A part is always read to its end, where
+        zipfile checks its CRC: a flipped bit is a damaged file, not a value.
         """
         info = self.member(name)
         if info is None:
@@ -726,8 +748,6 @@ class _Reader:
                         raise _too_large(f"解压后超过 {MAX_UNCOMPRESSED // (1024 * 1024)} MB")
                     self.check_time()
                     yield chunk
-                    if stop is not None and stop in chunk:
-                        return
         except (zipfile.BadZipFile, zlib.error, EOFError) as e:
             raise _reject("corrupt") from e
         except RuntimeError as e:   # a zip member with its own password
@@ -735,20 +755,22 @@ class _Reader:
         except NotImplementedError as e:   # a compression method zipfile lacks
             raise _reject("unreadable") from e
 
-    def read_part(self, name: str, stop: bytes | None = None) -> bytes:
+    def read_part(self, name: str) -> bytes:
         """A whole (small) part; one with a DOCTYPE or entity declaration is refused."""
-        data = b"".join(self.inflate(name, stop))
-        if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-            raise _reject("doctype")
+        data = b"".join(self.inflate(name))
+        i = data.find(b"!")
+        while i >= 0:
+            if data[i - 1:i] == b"<" and data[i + 1:i + 8] in (b"DOCTYPE", b"ENTITY "):
+                raise _reject("doctype")
+            i = data.find(b"!", i + 1)
         return data
 
-    def scan(self, part: str, scanner: Callable[[bytes], object],
-             stop: bytes | None = None) -> object | None:
+    def scan(self, part: str, scanner: Callable[[bytes], object]) -> object | None:
         """Run a fast scanner over a small part; None: use the parser instead."""
         info = self.member(part)
         if not _FAST or info is None or info.file_size > _FAST_MAX:
             return None
-        data = self.read_part(part, stop)
+        data = self.read_part(part)
         result = scanner(data)
         if result is None:
             self.inflated -= len(data)   # the parser reads it again
@@ -790,12 +812,14 @@ class _Reader:
             parser.EndElementHandler = end
         if chars is not None:
             parser.CharacterDataHandler = chars
+        chunks = self.inflate(name)
         try:
-            for chunk in self.inflate(name):
+            for chunk in chunks:
                 parser.Parse(chunk, False)
             parser.Parse(b"", True)
         except _Stop:
-            pass
+            for _ in chunks:   # the rest unparsed, but inflated: zipfile checks the CRC at the end
+                pass
         except _Forbidden:
             raise _reject("doctype") from None
         except expat.ExpatError as e:
@@ -980,9 +1004,7 @@ class _Reader:
         (merged ranges, validations, formats follow; none is needed).
         """
         # The hidden sheet's head (wanted None) is read up to the first row not needed.
-        stop = b'<row r="%d"' % (max_row + 1) if wanted is None else None
-        fast = self.scan(part, lambda data: _scan_sheet(data, wanted, max_col, max_row,
-                                                        partial=stop is not None), stop)
+        fast = self.scan(part, lambda data: _scan_sheet(data, wanted, max_col, max_row))
         if fast is not None:
             return fast
         cells: dict[tuple[int, int], _Cell] = {}
@@ -1087,6 +1109,17 @@ def _name_target(text: str) -> tuple[str, int, int] | None:
 
 
 _CELL_NAMES: dict[tuple[int, int], str] = {}
+_NEEDLES: dict[tuple[int, int], bytes] = {}
+
+
+def _needle(row: int, col: int) -> bytes:
+    """How a cell starts in a sheet, as all known writers spell it: <c r="C5"."""
+    needle = _NEEDLES.get((row, col))
+    if needle is None:
+        needle = b'<c r="%s"' % cell_name(row, col).encode("ascii")
+        if len(_NEEDLES) < _CACHE_MAX:
+            _NEEDLES[(row, col)] = needle
+    return needle
 
 
 def _address(sheet: str, row: int, col: int) -> str:
