@@ -347,107 +347,131 @@ def _file_status(s: Submission) -> str:
     return ST_WARNINGS if s.warnings else ST_ACCEPTED
 
 
+class _Roster:
+    """The roster, looked up by (batch, unit) and by unit, names compared by _norm."""
+
+    def __init__(self, entries: Sequence[RosterEntry] | None):
+        self.entries = list(entries) if entries is not None else None
+        self.by_unit: dict[str, list[RosterEntry]] = {}
+        self.position: dict[tuple[str, str], int] = {}
+        for i, e in enumerate(self.entries or []):
+            self.by_unit.setdefault(_norm(e.unit_name), []).append(e)
+            self.position.setdefault((e.batch, _norm(e.unit_name)), i)
+
+    def entry(self, key: tuple[str, str] | None) -> RosterEntry | None:
+        i = self.position.get(key) if key else None
+        return None if i is None else self.entries[i]
+
+
+def _submission(form: Form, r: FileResult, roster: _Roster) -> Submission:
+    batch, unit, cat, how = _place(form, r, roster.by_unit)
+    key = (batch, _norm(unit)) if batch and unit else None
+    entry = roster.entry(key)
+    s = Submission(
+        batch=batch, unit_name=unit, platform_category=cat,
+        recommending_unit=_recommending(form, r) or (entry.recommending_unit if entry else None),
+        on_roster=None if roster.entries is None else entry is not None,
+        status="", result=r, findings=list(r.findings),
+        roster_row=roster.position.get(key) if key else None)
+    if batch is None:
+        s.status = _file_status(s)
+        s.note = "无法从表中或文件名中确定列入批次，未计入任何批次的汇总。"
+    elif how == "name" and r.status == "rejected":
+        s.note = "批次和单位按文件名识别。"
+    elif how == "roster":
+        s.note = "表中未填批次，按名单中该单位的批次归入。"
+    return s
+
+
+def _off_roster(form: Form, batch: str, subs: list[Submission], roster: _Roster) -> None:
+    """M02: a unit that is not on the batch's roster (still added when it passes)."""
+    for s in subs:
+        if s.on_roster is False and s.unit_name:
+            elsewhere = [e.batch for e in roster.by_unit.get(_norm(s.unit_name), [])]
+            hint = f"名单中该单位列在{'、'.join(elsewhere)}，请核对列入批次。" if elsewhere else \
+                "请核实该单位是否应参加本轮评估/复核。"
+            unit = form.keys["unit"]
+            s.findings.append(Finding("M02", WARNING, (unit,), (form.input_cell(unit).address,),
+                                      f"“{s.unit_name}”不在{batch}的名单中。{hint}"))
+
+
+def _duplicates(form: Form, batch: str, subs: list[Submission]) -> dict[int, Submission]:
+    """M01: of a unit's files, the one taken by the stated rule; id(file not taken) -> taken."""
+    groups: dict[str, list[Submission]] = {}
+    for s in subs:
+        if s.unit_name:
+            groups.setdefault(_norm(s.unit_name), []).append(s)
+    not_taken: dict[int, Submission] = {}
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        usable = [s for s in group if s.result.status != "rejected"] or group
+        chosen = max(usable, key=_choice_key)
+        names = "、".join(f"“{s.name}”" for s in sorted(group, key=lambda s: s.name))
+        for s in group:
+            if s is chosen:
+                s.note = (s.note + f"同一单位共 {len(group)} 个文件（{names}），采用本文件。").strip()
+                continue
+            not_taken[id(s)] = chosen
+            s.status = ST_DUPLICATE
+            s.note = (s.note + f"同一单位另有文件，汇总采用“{chosen.name}”，本文件未计入汇总。").strip()
+            s.findings.append(Finding(
+                "M01", ERROR, (form.keys["unit"],), (),
+                f"“{s.unit_name}”在{batch}共提交了 {len(group)} 个文件（{names}），"
+                f"汇总采用“{chosen.name}”，本文件未计入汇总。如应采用本文件，请删除另一份后重新汇总。"))
+    return not_taken
+
+
+def _missing(batch: str, subs: list[Submission], roster: _Roster) -> list[Submission]:
+    """M03: the batch's roster units that sent nothing."""
+    sent = {_norm(s.unit_name) for s in subs if s.unit_name}
+    out = []
+    for i, e in enumerate(roster.entries or []):
+        if e.batch == batch and _norm(e.unit_name) not in sent:
+            sent.add(_norm(e.unit_name))
+            out.append(Submission(
+                batch=batch, unit_name=e.unit_name, platform_category=e.platform_category,
+                recommending_unit=e.recommending_unit, on_roster=True, status=ST_MISSING,
+                result=None, roster_row=i, note="名单内单位，未收到文件。",
+                findings=[Finding("M03", WARNING, (), (),
+                                  f"名单中的“{e.unit_name}”（{batch}）没有提交统计表。请联系该单位或其推荐单位。")]))
+    return out
+
+
 def merge_results(files: Sequence[FileResult], form: Form | None = None,
                   roster: Sequence[RosterEntry] | None = None) -> MergeResult:
     """Group validated files by batch and unit, apply M01–M04, add up the accepted ones."""
     form = form or load_form()
     config = merge_config(form)
-    roster = list(roster) if roster is not None else None
-    roster_units: dict[str, list[RosterEntry]] = {}
-    roster_pos: dict[tuple[str, str], int] = {}
-    for i, e in enumerate(roster or []):
-        roster_units.setdefault(_norm(e.unit_name), []).append(e)
-        roster_pos.setdefault((e.batch, _norm(e.unit_name)), i)
-    roster_by_key = {(e.batch, _norm(e.unit_name)): e for e in reversed(roster or [])}
-
+    names = _Roster(roster)
     by_batch: dict[str, list[Submission]] = {}
     unplaced: list[Submission] = []
     for r in files:
-        batch, unit, cat, how = _place(form, r, roster_units)
-        key = (batch, _norm(unit)) if batch and unit else None
-        on_roster = None if roster is None else (key in roster_by_key if key else False)
-        entry = roster_by_key.get(key) if key else None
-        s = Submission(
-            batch=batch, unit_name=unit, platform_category=cat,
-            recommending_unit=_recommending(form, r) or (entry.recommending_unit if entry else None),
-            on_roster=on_roster, status="", result=r, findings=list(r.findings),
-            roster_row=roster_pos.get(key) if key else None)
-        if how == "name" and r.status == "rejected":
-            s.note = "批次和单位按文件名识别。"
-        elif how == "roster":
-            s.note = "表中未填批次，按名单中该单位的批次归入。"
-        if batch is None:
-            s.status = ST_FAILED if r.status == "rejected" else _file_status(s)
-            s.note = "无法从表中或文件名中确定列入批次，未计入任何批次的汇总。"
+        s = _submission(form, r, names)
+        if s.batch is None:
             unplaced.append(s)
         else:
-            by_batch.setdefault(batch, []).append(s)
+            by_batch.setdefault(s.batch, []).append(s)
 
     batches: dict[str, BatchSummary] = {}
-    present = set(by_batch) | {e.batch for e in roster or []}
+    present = set(by_batch) | {e.batch for e in names.entries or []}
     for batch in [b for b in form.batches if b in present]:
         subs = by_batch.get(batch, [])
-        # M02: on the roster?
-        for s in subs:
-            if s.on_roster is False and s.unit_name:
-                elsewhere = [e.batch for e in roster_units.get(_norm(s.unit_name), [])]
-                hint = f"名单中该单位列在{'、'.join(elsewhere)}，请核对列入批次。" if elsewhere else \
-                    "请核实该单位是否应参加本轮评估/复核。"
-                s.findings.append(Finding(
-                    "M02", WARNING, (form.keys["unit"],), (form.input_cell(form.keys["unit"]).address,),
-                    f"“{s.unit_name}”不在{batch}的名单中。{hint}"))
-        # M01: the same unit more than once.
-        groups: dict[str, list[Submission]] = {}
-        for s in subs:
-            if s.unit_name:
-                groups.setdefault(_norm(s.unit_name), []).append(s)
-        duplicates: dict[int, Submission] = {}   # id of a file not taken -> the one taken
-        for group in groups.values():
-            if len(group) < 2:
-                continue
-            usable = [s for s in group if s.result.status != "rejected"] or group
-            chosen = max(usable, key=_choice_key)
-            names = "、".join(f"“{s.name}”" for s in sorted(group, key=lambda s: s.name))
-            for s in group:
-                if s is chosen:
-                    s.note = (s.note + f"同一单位共 {len(group)} 个文件（{names}），采用本文件。").strip()
-                    continue
-                duplicates[id(s)] = chosen
-                s.findings.append(Finding(
-                    "M01", ERROR, (form.keys["unit"],), (),
-                    f"“{s.unit_name}”在{batch}共提交了 {len(group)} 个文件（{names}），"
-                    f"汇总采用“{chosen.name}”，本文件未计入汇总。如应采用本文件，请删除另一份后重新汇总。"))
-        for s in subs:
-            if id(s) in duplicates:
-                s.status = ST_DUPLICATE
-                s.note = (s.note + f"同一单位另有文件，汇总采用“{duplicates[id(s)].name}”，本文件未计入汇总。").strip()
-            s.added = id(s) not in duplicates and s.result.status != "rejected"
-        added = [s for s in subs if s.added]
-        _outliers(form, config, added)
-        for s in subs:
-            if id(s) not in duplicates:
-                s.status = _file_status(s)
-                s.added = s.status != ST_FAILED
-                if s.status == ST_FAILED:
-                    s.note = (s.note + (s.result.reason or _failed_note(s))).strip()
-                elif s.status == ST_OFF_ROSTER:
-                    s.note = (s.note + "不在名单内，已计入汇总，请核实。").strip()
-        # M03: roster units that sent nothing.
-        sent = {_norm(s.unit_name) for s in subs if s.unit_name}
-        missing = []
-        for i, e in enumerate(roster or []):
-            if e.batch == batch and _norm(e.unit_name) not in sent:
-                sent.add(_norm(e.unit_name))
-                missing.append(Submission(
-                    batch=batch, unit_name=e.unit_name, platform_category=e.platform_category,
-                    recommending_unit=e.recommending_unit, on_roster=True, status=ST_MISSING,
-                    result=None, roster_row=i, note="名单内单位，未收到文件。",
-                    findings=[Finding("M03", WARNING, (), (),
-                                      f"名单中的“{e.unit_name}”（{batch}）没有提交统计表。请联系该单位或其推荐单位。")]))
-        entries = sorted(subs + missing, key=lambda s: _entry_order(form, s))
+        _off_roster(form, batch, subs, names)
+        not_taken = _duplicates(form, batch, subs)
+        candidates = [s for s in subs if id(s) not in not_taken]
+        _outliers(form, config, [s for s in candidates if s.result.status != "rejected"])
+        for s in candidates:
+            s.status = _file_status(s)
+            s.added = s.status != ST_FAILED
+            if s.status == ST_FAILED:
+                s.note = (s.note + (s.result.reason or _failed_note(s))).strip()
+            elif s.status == ST_OFF_ROSTER:
+                s.note = (s.note + "不在名单内，已计入汇总，请核实。").strip()
+        entries = sorted(subs + _missing(batch, subs, names), key=lambda s: _entry_order(form, s))
         rows = sorted([s for s in subs if s.added], key=lambda s: _row_order(form, s))
         batches[batch] = BatchSummary(batch, rows, entries, _sums(form, rows), form)
-    return MergeResult(form, list(files), batches, unplaced, roster)
+    return MergeResult(form, list(files), batches, unplaced, names.entries)
 
 
 def _failed_note(s: Submission) -> str:
