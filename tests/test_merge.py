@@ -454,6 +454,13 @@ def test_a_file_with_no_batch_is_listed_in_the_overview(tmp_path):
     texts = [str(c.value) for row in ws.iter_rows() for c in row if c.value is not None]
     assert any(junk.name in t for t in texts)
     assert "无法识别批次" in texts
+    overview = openpyxl.load_workbook(out / f"{OVERVIEW_STEM}.xlsx")["总览"]
+    heads = {overview.cell(3, c).value: c for c in range(1, overview.max_column + 1)}
+    rows = {overview.cell(r, 1).value: r for r in range(4, overview.max_row + 1)}
+    for head in ("收到文件数", "未通过"):
+        assert overview.cell(rows["无法识别批次"], heads[head]).value == 1
+        assert overview.cell(rows["全国合计"], heads[head]).value == 1
+    assert overview.cell(rows["全国合计"], heads["计入汇总平台数"]).value == 0
 
 
 # -- the command --------------------------------------------------------------------

@@ -933,11 +933,16 @@ def _write_overview(path: Path, result: MergeResult) -> None:
             grand[f.id] += b.totals[f.id]
         r += 1
     if result.unplaced:
+        # Files whose batch cannot be told: counted, listed in 提交情况, never added.
         ws.write_string(r, 0, UNKNOWN_BATCH, fmt.text)
-        ws.write_number(r, 2, len(result.unplaced), fmt.int)
+        row_counts = [0, len(result.unplaced), 0,
+                      *[sum(1 for s in result.unplaced if s.status == st) for st in STATUSES]]
+        for j, v in enumerate(row_counts):
+            if j == 0:
+                continue
+            ws.write_number(r, 1 + j, v, fmt.int)
+            grand_counts[j] += v
         r += 1
-        grand_counts[1] += len(result.unplaced)
-        grand_counts[3 + STATUSES.index(ST_FAILED)] += sum(1 for s in result.unplaced if s.status == ST_FAILED)
     ws.write_string(r, 0, "全国合计", fmt.total_text)
     for j, v in enumerate(grand_counts):
         if j == 0 and result.roster is None:
