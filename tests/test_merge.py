@@ -260,6 +260,12 @@ def test_overview_rows_and_national_totals(merged):
         assert _cell_number(ws.cell(rows["全国合计"], heads[column_title(FORM, f)]).value, f) == national[f.id]
     assert ws.cell(rows["全国合计"], heads["收到文件数"]).value == len(list(RETURNED.iterdir()))
     assert ws.cell(rows["全国合计"], heads["名单内单位数"]).value == len(_expected()["roster"])
+    for status in STATUSES:
+        want = sum(1 for e in _expected()["files"] if e["status"] == status)
+        column = [ws.cell(rows[b], heads[status]).value for b in result.batches]
+        assert sum(column) == ws.cell(rows["全国合计"], heads[status]).value
+        if status not in ("已通过", "有警告"):  # the LibreOffice copy may move between these two
+            assert sum(column) == want, status
 
 
 # -- the workbooks ------------------------------------------------------------------
