@@ -621,13 +621,19 @@ def _new_workbook(path: Path, form: Form, title: str) -> tuple[xlsxwriter.Workbo
 
 def _write_table(ws, fmt: _Formats, top: int, headers: Sequence[str],
                  rows: Sequence[Sequence[Any]], widths_cap: int = 40,
-                 formats: Sequence[Any] | None = None) -> int:
-    """A plain one-header table with autofilter; returns the row after it."""
+                 formats: Sequence[Any] | None = None, wrap: dict[int, int] | None = None) -> int:
+    """A plain one-header table with autofilter; returns the row after it.
+
+    ``wrap`` gives columns of a fixed width whose text wraps; each row is made
+    tall enough for them (no spreadsheet program sizes rows on opening).
+    """
+    wrap = wrap or {}
     ws.set_row(top, 30)
     for c, h in enumerate(headers):
         ws.write_string(top, c, h, fmt.head)
     widths = [_width(h) for h in headers]
     for r, row in enumerate(rows, start=top + 1):
+        lines = 1
         for c, v in enumerate(row):
             cf = formats[c] if formats else fmt.text
             if v is None or v == "":
@@ -638,9 +644,15 @@ def _write_table(ws, fmt: _Formats, top: int, headers: Sequence[str],
                 ws.write_number(r, c, _number(v) if not isinstance(v, float) else v, cf)
             else:
                 ws.write_string(r, c, str(v), cf)
-            widths[c] = max(widths[c], _width(v if not isinstance(v, dt.date) else "2022-09-15"))
+            w = _width(v if not isinstance(v, dt.date) else "2022-09-15")
+            if c in wrap:
+                lines = max(lines, math.ceil(w / max(wrap[c] - 2, 1)))
+            else:
+                widths[c] = max(widths[c], w)
+        if lines > 1:
+            ws.set_row(r, 14 * min(lines, 12) + 2)
     for c, w in enumerate(widths):
-        ws.set_column(c, c, min(max(w + 2, 6), widths_cap))
+        ws.set_column(c, c, wrap.get(c, min(max(w + 2, 6), widths_cap)))
     if rows:
         ws.autofilter(top, 0, top + len(rows), len(headers) - 1)
     ws.freeze_panes(top + 1, 0)
@@ -845,7 +857,8 @@ def _submissions_sheet(wb, fmt: _Formats, entries: Sequence[Submission], title: 
     rows = [[i + 1, *[rec[k] for k in cols]] for i, rec in enumerate(records)]
     formats = [fmt.int] + [fmt.int if k in ("errors", "warnings") else fmt.wrap if k == "note" else fmt.text
                            for k in cols]
-    _write_table(ws, fmt, 2, ["序号", *[SUBMISSION_COLUMNS[k] for k in cols]], rows, 50, formats)
+    _write_table(ws, fmt, 2, ["序号", *[SUBMISSION_COLUMNS[k] for k in cols]], rows, 50, formats,
+                 wrap={1 + cols.index("note"): 50})
     _print_setup(ws, repeat=(2, 2), fit_width=True)
 
 
@@ -858,8 +871,8 @@ def _findings_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission]
             for i, rec in enumerate(records)]
     formats = [fmt.int] + [fmt.wrap if k == "message" else fmt.text for k in cols]
     ws.write_string(0, 0, f"问题清单（共 {len(rows)} 条）", fmt.title)
-    _write_table(ws, fmt, 1, ["序号", *[FINDING_COLUMNS[k] for k in cols]], rows, 40, formats)
-    ws.set_column(len(cols), len(cols), 80)
+    _write_table(ws, fmt, 1, ["序号", *[FINDING_COLUMNS[k] for k in cols]], rows, 40, formats,
+                 wrap={1 + cols.index("message"): 80})
     _print_setup(ws, repeat=(1, 1), fit_width=True)
 
 
