@@ -448,6 +448,12 @@ def test_data_frame_types():
     assert df.index.name == "file" and list(df.index) == ["f0.xlsx", "f1.xlsx", "f2.xlsx"]
 
 
+def test_one_path_given_as_text():
+    one = next(p for p in sorted(RETURNED.iterdir()) if p.suffix == ".xlsx")
+    result = merge_paths(str(one), jobs=1)
+    assert [s.name for s in result.submissions] == [one.name]
+
+
 def test_a_file_with_no_batch_is_listed_in_the_overview(tmp_path):
     junk = tmp_path / "in" / "随手保存的表格.xlsx"
     junk.parent.mkdir()

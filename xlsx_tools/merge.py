@@ -218,7 +218,7 @@ class MergeResult:
 
 # -- validating ---------------------------------------------------------------------
 
-def merge_paths(paths: Iterable[str | Path], out_dir: str | Path | None = None,
+def merge_paths(paths: str | Path | Iterable[str | Path], out_dir: str | Path | None = None,
                 roster: str | Path | Sequence[RosterEntry] | None = None,
                 form: Form | None = None, jobs: int | None = None,
                 progress: Progress | None = None) -> MergeResult:
@@ -229,6 +229,8 @@ def merge_paths(paths: Iterable[str | Path], out_dir: str | Path | None = None,
     the summaries are written there too (:func:`write_outputs`).
     """
     form = form or load_form()
+    if isinstance(paths, (str, Path)):
+        paths = [paths]  # one folder or file, not its characters
     entries: list[RosterEntry] | None
     if roster is None:
         entries = None
