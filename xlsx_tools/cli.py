@@ -187,9 +187,13 @@ def merge_command(paths, out_dir, roster_path, jobs) -> None:
         result = merge_paths(paths, out_dir=out_dir, roster=roster_path, jobs=jobs,
                              progress=progress if _progress_wanted() else None)
     except RosterError as e:
-        click.echo(f"名单有误，未汇总：{getattr(e, 'message', e)}", err=True)
-        for problem in getattr(e, "problems", []) or []:
-            click.echo(f"    {problem}", err=True)
+        if e.problems:  # the rows, under merge's own words (the reader's speak of generating)
+            click.echo(f"名单“{roster_path.name}”有 {len(e.problems)} 行有问题，未汇总。请修改以下各行后重试：",
+                       err=True)
+            for problem in e.problems:
+                click.echo(f"    {problem}", err=True)
+        else:
+            click.echo(f"名单有误，未汇总：{e.message}", err=True)
         raise SystemExit(1)
     except OSError as e:
         click.echo(f"无法写入汇总文件：{e.filename or e}（{e.strerror or '写入失败'}）", err=True)
