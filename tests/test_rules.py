@@ -99,6 +99,19 @@ def insert_rows(sheet: str, at_row: int, n: int = 1) -> Callable[[openpyxl.Workb
     return edit
 
 
+def both(*edits: Callable[[openpyxl.Workbook], None]) -> Callable[[openpyxl.Workbook], None]:
+    def edit(wb: openpyxl.Workbook) -> None:
+        for e in edits:
+            e(wb)
+    return edit
+
+
+def _moved_down(address: str, n: int = 1) -> str:
+    sheet, _, ref = address.partition("!")
+    row, col = parse_cell(ref)
+    return f"{sheet}!{cell_name(row + n, col)}"
+
+
 def point_name(field_id: str, text: str) -> Callable[[openpyxl.Workbook], None]:
     def edit(wb: openpyxl.Workbook) -> None:
         wb.defined_names[NAME_PREFIX + field_id].attr_text = text
@@ -262,6 +275,10 @@ CASES = [
     Case("R21-unprotected", edit=unprotect(FORM.table.name), expect=[("R21", ())]),
     Case("R21-rows-inserted", edit=insert_rows(FORM.table.name, INSERT_AT),
          expect=[("R21", _below([f.id for f in FORM.fields], FORM.table.name, INSERT_AT)[1])]),
+    Case("R21-label-below-inserted-rows",
+         edit=both(set_label(label_at("举办论坛数(场)"), "论坛"), insert_rows(FORM.table.name, INSERT_AT)),
+         expect=[("R21", _below([f.id for f in FORM.fields], FORM.table.name, INSERT_AT)[1]),
+                 ("R21", (_moved_down(label_at("举办论坛数(场)")),))]),
     Case("R21-rows-added-below-the-table", edit=insert_rows(FORM.table.name, FORM.table.rows + 1)),
     Case("R21-name-moved", edit=point_name("service_count", f"'{FORM.table.name}'!$A$1"),
          expect=[("R21", (at("service_count"),))]),
@@ -457,21 +474,14 @@ def test_r21_shifted_inputs_and_moved_names() -> None:
     values = valid_values()
     data = hand_built(values)
     table = [f.id for f in FORM.fields if FORM.input_cell(f.id).sheet == FORM.table.name]
-    raw = {fid: RawValue(r.value, _down(r.cell)) if fid in table else r
+    raw = {fid: RawValue(r.value, _moved_down(r.cell)) if fid in table else r
            for fid, r in data.raw.items()}
     found = check_workbook(FORM, hand_built(values, raw=raw, shifted={i: (1, 0) for i in table}),
                            NAME)
     assert [(f.code, f.fields) for f in found] == [("R21", tuple(table))]
-    assert found[0].cells[0] == _down(at(table[0]))
+    assert found[0].cells[0] == _moved_down(at(table[0]))
     found = check_workbook(FORM, hand_built(values, moved={"service_count": ""}), NAME)
     assert [(f.code, f.fields) for f in found] == [("R21", ("service_count",))]
-
-
-def _down(address: str) -> str:
-    from xlsx_tools.form import cell_name, parse_cell
-    sheet, _, ref = address.partition("!")
-    row, col = parse_cell(ref)
-    return f"{sheet}!{cell_name(row + 1, col)}"
 
 
 def test_r20_without_metadata_is_an_error() -> None:

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from . import expr as ex
 from .clean import clean_value
-from .form import META_SHEET, Field, Form, cell_name, parse_cell
+from .form import META_SHEET, Field, Form, parse_cell
 from .read import RawValue, WorkbookData
 
 __all__ = [
@@ -426,20 +426,8 @@ def _listed(names: Iterable[str]) -> str:
 
 
 def _label_cell(form: Form, data: WorkbookData, label) -> str:
-    """Where a label of the layout is in this workbook: shifted like the nearest
-    input of its sheet above or level with it (labels have no names to follow)."""
-    shifted = data.shifted
-    if not shifted:
-        return label.address
-    best = None
-    for f in form.fields:
-        c = form.input_cell(f.id)
-        if c.sheet == label.sheet and c.row <= label.row and (best is None or c.row > best[0].row):
-            best = (c, f.id)
-    if best is None:
-        return label.address
-    dr, dc = shifted.get(best[1], (0, 0))
-    return f"{label.sheet}!{cell_name(label.row + dr, label.col + dc)}"
+    """Where a label of the layout was read in this workbook (rows may have moved)."""
+    return data.label_cells.get(label.address, label.address)
 
 
 def _clip(text: object, n: int = 20) -> str:
