@@ -337,7 +337,8 @@ def _clean_text(field: Field, raw: RawValue) -> Cleaned:
     elif isinstance(v, dt.datetime):
         text = v.date().isoformat() if v.time() == dt.time() else v.isoformat(sep=" ")
     elif isinstance(v, float):
-        text = _shown(v) if v.is_integer() else repr(v)
+        d = _float_decimal(v)
+        text = _shown(v) if v.is_integer() or d is None else format(d.normalize(), "f")
     else:
         text = str(v).strip()
     return Cleaned(text or None)
