@@ -499,6 +499,20 @@ def test_cli_usage_errors_exit_2(args, tmp_path):
     assert "Traceback" not in res.output
 
 
+def test_cli_out_that_is_a_file_exits_2(tmp_path):
+    (tmp_path / "f").write_text("x")
+    res = CliRunner().invoke(main, ["merge", str(RETURNED), "--out", str(tmp_path / "f")])
+    assert res.exit_code == 2 and "文件夹" in res.output
+
+
+def test_cli_output_that_cannot_be_written_exits_1(tmp_path):
+    out = tmp_path / "o"
+    (out / f"{batch_file_stem('第一批')}.xlsx").mkdir(parents=True)  # a folder where a summary goes
+    res = CliRunner().invoke(main, ["merge", str(RETURNED), "--out", str(out), "--jobs", "1"])
+    assert res.exit_code == 1
+    assert "无法写入汇总文件" in res.output and "Traceback" not in res.output
+
+
 def test_cli_missing_path_exits_2(tmp_path):
     res = CliRunner().invoke(main, ["merge", str(tmp_path / "没有这个文件夹"), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "找不到" in res.output

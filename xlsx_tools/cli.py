@@ -137,6 +137,15 @@ def _usage_error(message: str) -> None:
 _MERGE_LINES = 20
 
 
+def _write_problem(e: OSError) -> str:
+    """Why a file could not be written, in Chinese."""
+    import errno
+    return {errno.EACCES: "没有写入权限", errno.EPERM: "没有写入权限",
+            errno.EISDIR: "已有同名的文件夹", errno.ENOTDIR: "路径中有一部分不是文件夹",
+            errno.ENOSPC: "磁盘空间不足", errno.EROFS: "磁盘为只读",
+            errno.ENAMETOOLONG: "路径过长"}.get(e.errno, "写入失败，请检查文件是否正在 Excel 中打开")
+
+
 def _progress_wanted() -> bool:
     """A bar only for a person at a terminal: not in CI, not when stderr is redirected."""
     import os
@@ -146,9 +155,9 @@ def _progress_wanted() -> bool:
 
 @main.command("merge")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="文件或文件夹...")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), metavar="文件夹",
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), metavar="文件夹",
               help="汇总文件写入此文件夹（不存在时自动创建）。")
-@click.option("--roster", "roster_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--roster", "roster_path", type=click.Path(path_type=Path),
               metavar="名单.csv", help="平台名单（.csv 或 .xlsx，与 generate --roster 相同），用于核对谁已提交、谁未提交。")
 @click.option("--jobs", type=int, default=None, metavar="进程数",
               help="同时校验的进程数（默认为 CPU 核数）。")
@@ -166,6 +175,8 @@ def merge_command(paths, out_dir, roster_path, jobs) -> None:
         _usage_error("请给出回收的文件或文件夹，例如：xlsx-tools merge 回收文件夹 --out 汇总结果")
     if out_dir is None:
         _usage_error("请用 --out 指定汇总文件写入的文件夹，例如：--out 汇总结果")
+    if out_dir.exists() and not out_dir.is_dir():
+        _usage_error(f"“{out_dir}”是一个文件，--out 须为文件夹。")
     for p in paths:
         if not p.exists():
             _usage_error(f"找不到“{p}”，请检查文件或文件夹的路径。")
@@ -196,7 +207,7 @@ def merge_command(paths, out_dir, roster_path, jobs) -> None:
             click.echo(f"名单有误，未汇总：{e.message}", err=True)
         raise SystemExit(1)
     except OSError as e:
-        click.echo(f"无法写入汇总文件：{e.filename or e}（{e.strerror or '写入失败'}）", err=True)
+        click.echo(f"无法写入汇总文件：{e.filename or out_dir}（{_write_problem(e)}）", err=True)
         raise SystemExit(1)
     finally:
         if bar is not None:

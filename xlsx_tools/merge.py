@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 import xlsxwriter
+import xlsxwriter.exceptions
 
 from .form import Field, Form, load_form
 from .roster import RosterEntry, read_roster
@@ -661,6 +662,17 @@ def _write_table(ws, fmt: _Formats, top: int, headers: Sequence[str],
     return top + 1 + len(rows)
 
 
+def _close(wb: xlsxwriter.Workbook) -> None:
+    """Close (write) a workbook; a file that cannot be created is an OSError, as for the CSV."""
+    try:
+        wb.close()
+    except xlsxwriter.exceptions.FileCreateError as e:
+        cause = e.args[0] if e.args and isinstance(e.args[0], OSError) else None
+        if cause is not None:
+            raise OSError(cause.errno, cause.strerror, cause.filename) from e
+        raise OSError(str(e)) from e
+
+
 def _print_setup(ws, repeat: tuple[int, int] | None = None, fit_width: bool = False) -> None:
     ws.set_landscape()
     ws.set_paper(9)  # A4
@@ -887,7 +899,7 @@ def _write_batch(path: Path, result: MergeResult, b: BatchSummary) -> None:
     _submissions_sheet(wb, fmt, b.entries, f"{b.batch} 提交情况", with_batch=False)
     _findings_sheet(wb, fmt, form, b.entries, with_batch=False)
     _chart_sheet(wb, fmt, form, b, config, where)
-    wb.close()
+    _close(wb)
 
 
 def _csv_text(value: object) -> str:
@@ -977,7 +989,7 @@ def _write_overview(path: Path, result: MergeResult) -> None:
     everything = result.submissions
     _submissions_sheet(wb, fmt, everything, "全部文件和名单单位的提交情况", with_batch=True)
     _findings_sheet(wb, fmt, form, everything, with_batch=True)
-    wb.close()
+    _close(wb)
 
 
 def write_outputs(result: MergeResult, out_dir: str | Path) -> list[Path]:
