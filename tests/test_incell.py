@@ -11,6 +11,7 @@ the number of its errors among those checks.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections import Counter
 from decimal import Decimal
@@ -31,7 +32,8 @@ from xlsx_tools.validate import validate_file
 
 FORM = load_form()
 CHECKS = incell.compile_checks(FORM)
-RANDOM_WORKBOOKS = 100
+# At least 100 in CI; more for a longer search: INCELL_RANDOM_WORKBOOKS=500.
+RANDOM_WORKBOOKS = max(100, int(os.environ.get("INCELL_RANDOM_WORKBOOKS", "100")))
 
 
 def _possible_keys() -> set[tuple[str, frozenset]]:
@@ -74,7 +76,7 @@ def _sprinkle(text: str, n: int, spaces: int) -> str:
 
 
 _WRONG_TEXT = st.sampled_from(["无", "abc", "十二", "见附件"])
-_BLANKISH = st.sampled_from([None, "", "   ", "\u3000", " \n "])
+_BLANKISH = st.sampled_from([None, "", "   ", "\u3000", " \n ", "\u200b", "\t\u00a0"])
 
 
 def value_for(field, wild: bool):
@@ -85,13 +87,17 @@ def value_for(field, wild: bool):
     """
     t = field.type
     if t == "int":
-        ok = st.one_of(st.integers(0, 4), st.sampled_from([0, 1, 999_999, 10**9]))
-        bad = st.one_of(st.sampled_from([-1, -3, 0.5, 2.5, -0.5, 7.25]), _WRONG_TEXT, _BLANKISH)
+        # Doubles within 1e-10 of a whole number are whole (clean_value rounds to 10 places).
+        ok = st.one_of(st.integers(0, 4), st.sampled_from([0, 1, 999_999, 10**9, 10**12, 3.0,
+                                                           2.00000000001, 0.999999999999]))
+        bad = st.one_of(st.sampled_from([-1, -3, 0.5, 2.5, -0.5, 7.25, 1.0001, -1e-6]),
+                        _WRONG_TEXT, _BLANKISH)
     elif t == "amount":
         ok = st.one_of(st.integers(0, 50_000).map(lambda n: Decimal(n) / 100),
                        st.sampled_from([Decimal(0), Decimal("0.01"), Decimal("99999999.99"), 7]))
         bad = st.one_of(st.sampled_from([Decimal("1.005"), Decimal("12.345"), Decimal("0.001"),
-                                         -1, Decimal("-0.5")]), _WRONG_TEXT, _BLANKISH)
+                                         -1, Decimal("-0.5"), 0.1 + 0.2, 1e-11]),
+                        _WRONG_TEXT, _BLANKISH)
     elif t == "choice":
         ok = st.sampled_from(field.choices)
         bad = st.one_of(st.sampled_from(["其他", "不知道"]),

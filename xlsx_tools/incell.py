@@ -168,6 +168,13 @@ class Check:
     rule: Rule | None = None
 
 
+def _type_checks(f: Field) -> tuple[TypeCheck, ...]:
+    """The type checks of a field (too_short only where the form sets a minimum length)."""
+    if f.type == "longtext" and f.min_length is None:
+        return ()
+    return TYPE_CHECKS.get(f.type, ())
+
+
 def _rule_compilable(form: Form, fields: Sequence[str]) -> bool:
     return all(form.field(i).type in COMPILED_TYPES for i in fields)
 
@@ -184,9 +191,7 @@ def compile_checks(form: Form) -> list[Check]:
                 because = tuple(i for i in ex.fields_of(f.required_when) if i != f.id)
             code = "missing" if f.required_when is None else f.required_code
             checks.append(Check("required", code, ERROR, (f.id, *because), field=f))
-        types = TYPE_CHECKS.get(f.type, ())
-        if f.type == "longtext" and f.min_length is None:
-            types = ()
+        types = _type_checks(f)
         if types:
             severities = {t.severity for t in types}
             assert len(severities) == 1, f"type {f.type}: one severity per type"
@@ -397,7 +402,7 @@ def evaluate_checks(form: Form, checks: Sequence[Check], raw: Mapping[str, objec
         elif c.kind == "type":
             code = codes[c.field.id]
             fire = code != ""
-            t = next((t for t in TYPE_CHECKS[c.field.type] if t.code == code), None)
+            t = next((t for t in _type_checks(c.field) if t.code == code), None)
             message = _type_message(t, c.field) if t else ""
         else:
             r = c.rule
@@ -493,9 +498,9 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
             tc = _xl(frow[c.field.id], _C_TCODE)
             fires = f"{tc}<>\"\""
             message = _choose(tc, [(t.code, _xl_text(_type_message(t, c.field)))
-                                   for t in TYPE_CHECKS[c.field.type]])
+                                   for t in _type_checks(c.field)])
             shown = _choose(tc, [(t.code, _xl_text(CODE_CN[t.code]))
-                                 for t in TYPE_CHECKS[c.field.type]],
+                                 for t in _type_checks(c.field)],
                             default=_xl_text(_type_label(c.field)))
             code_cn = (CODE_CN.get(state.codes[i], _type_label(c.field)))
             formula(r, _C_CODE, shown, code_cn, formats["text"])
@@ -658,9 +663,7 @@ def _choose(code_cell: str, options: list[tuple[str, str]], default: str = '""')
 
 def _type_code_formula(f: Field, x: str, n: str, clean: str) -> str:
     """The field's type finding ("" if none): the first condition of its type that holds."""
-    checks = TYPE_CHECKS.get(f.type, ())
-    if f.type == "longtext" and f.min_length is None:
-        checks = ()
+    checks = _type_checks(f)
     if not checks:
         return '""'
     out = '""'
