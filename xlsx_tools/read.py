@@ -324,9 +324,12 @@ _FAST = True
 _FAST_MAX = 4 * 1024 * 1024    # larger parts are streamed, to bound memory
 _SST_DECL = re.compile(rb"^\s*<\?xml[^>]*?\?>")
 _SST_ROOT = re.compile(rb"\s*<sst[\s/>]")
-_SST_RPH = re.compile(rb"<rPh[\s>].*?</rPh\s*>|<rPh\s[^<>]*/>", re.S)
+# Contents are matched as "[^<]*(?:<(?!END|START)[^<]*)*": text in runs, never past
+# the element's end nor into the next element of its kind, so a missing end tag
+# costs one look to the next start, not a scan to the end of the part per start.
+_SST_RPH = re.compile(rb"<rPh\s[^<>]*/>|<rPh[\s>][^<]*(?:<(?!/rPh\s*>|rPh[\s>])[^<]*)*</rPh\s*>")
 _SST_ITEM = re.compile(rb'<si>(?:<t(?: xml:space="preserve")?>([^<]*)</t>|<t/>|'
-                       rb"([^<]*(?:<(?!/si>)[^<]*)*))</si>|<si/>")
+                       rb"([^<]*(?:<(?!/si>|si[\s/>])[^<]*)*))</si>|<si/>")
 _SST_T = re.compile(rb"<t(?:\s[^<>]*)?(?:/>|>([^<]*)</t\s*>)")
 _XML_ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);")
 _BAD_AMP = re.compile(r"&(?!(?:#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);)")
@@ -406,12 +409,18 @@ def _has_markup(data: bytes, start: int) -> bool:
     "<!" is not, in a text full of "<").
     """
     for mark in (b"!", b"?"):
+        if data.count(mark, start) > 64:   # many: one regular-expression pass instead
+            return _MARKUP.search(data, start) is not None
         i = data.find(mark, start)
         while i >= 0:
             if i > 0 and data[i - 1] == 0x3C:   # "<"
                 return True
             i = data.find(mark, i + 1)
     return False
+
+
+_MARKUP = re.compile(rb"<[!?]")
+_DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)")
 
 
 def _plain_xml(data: bytes, root: bytes, whole: bool = True) -> bytes | None:
@@ -450,7 +459,7 @@ def _attrs(text: bytes) -> dict[str, str] | None:
 
 
 _STYLE_NUMFMT = re.compile(rb"<numFmt(\s[^<>]*?)/?>")
-_STYLE_XFS = re.compile(rb"<cellXfs[\s>][^<]*(?:<(?!/cellXfs\s*>)[^<]*)*</cellXfs\s*>")
+_STYLE_XFS = re.compile(rb"<cellXfs[\s>][^<]*(?:<(?!/cellXfs\s*>|cellXfs[\s>])[^<]*)*</cellXfs\s*>")
 _STYLE_XF = re.compile(rb"<xf(\s[^<>]*?)?/?>")
 
 
@@ -483,12 +492,12 @@ def _scan_styles(data: bytes) -> tuple[dict[int, str], list[int]] | None:
 _SHEET_DATA = re.compile(rb"<sheetData(?:\s[^<>]*)?(/>|>)")
 # "[^<]*(?:<(?!/c>)[^<]*)*" is ".*?</c>" unrolled: runs of text in one step.
 _SHEET_CELL = re.compile(rb"<c(?=[\s/>])(?:\s+r=\"([A-Z]{1,3}[0-9]{1,7})\")?([^<>]*?)"
-                         rb"(?:/>|>([^<]*(?:<(?!/c>)[^<]*)*)</c>)")
+                         rb"(?:/>|>([^<]*(?:<(?!/c>|c[\s/>]|/row>)[^<]*)*)</c>)")
 _CELL_R = re.compile(rb"(?:^|\s)r\s*=\s*[\"']([A-Z]{1,3}[0-9]{1,7})[\"']")
 _CELL_ST = re.compile(rb"(?:^|\s)([st])\s*=\s*[\"']([0-9A-Za-z]{0,12})[\"']")
 _CELL_V = re.compile(rb"<v(?:\s[^<>]*)?(?:/>|>([^<]*)</v>)")
 _CELL_F = re.compile(rb"<f(\s[^<>]*?)?(?:/>|>([^<]*)</f>)")
-_CELL_RPH = re.compile(rb"<rPh[\s>].*?</rPh\s*>", re.S)
+_CELL_RPH = _SST_RPH
 _SHEET_PROTECTION = re.compile(
     rb"\s*(?:<sheetCalcPr(?:\s[^<>]*)?/>\s*)?<sheetProtection(\s[^<>]*?)?/?>")
 
@@ -758,11 +767,8 @@ class _Reader:
     def read_part(self, name: str) -> bytes:
         """A whole (small) part; one with a DOCTYPE or entity declaration is refused."""
         data = b"".join(self.inflate(name))
-        i = data.find(b"!")
-        while i >= 0:
-            if data[i - 1:i] == b"<" and data[i + 1:i + 8] in (b"DOCTYPE", b"ENTITY "):
-                raise _reject("doctype")
-            i = data.find(b"!", i + 1)
+        if _has_markup(data, 0) and _DECLARATION.search(data):
+            raise _reject("doctype")
         return data
 
     def scan(self, part: str, scanner: Callable[[bytes], object]) -> object | None:
