@@ -419,6 +419,11 @@ def make_corpus(out_dir: Path, base: Path, form: Form = FORM) -> list[Hostile]:
     add("late_doctype", rewrite_zip(base, out_dir / "late-doctype.xlsx",
                                     {table_xml: LATE_DOCTYPE.replace(b"sst", b"worksheet")}),
         "doctype", "a DOCTYPE after 20 KB of comment")
+    with zipfile.ZipFile(base) as z:
+        sheet = z.read(table_xml)
+    unclosed = sheet.replace(b"</c>", b"", 3)   # the first cells never end
+    add("malformed_xml", rewrite_zip(base, out_dir / "malformed.xlsx", {table_xml: unclosed}),
+        "corrupt", "the table sheet's XML broken (cells left open)")
     add("other_form", _other_form(out_dir / "other-form.xlsx"), "other_form",
         "a workbook of another form, without metadata or names")
     add("other_form_id", edit_workbook(base, out_dir / "other-id.xlsx",

@@ -395,7 +395,7 @@ def test_legacy_xls_is_rejected(work, filled):
 
 REJECTED = ["empty", "truncated", "bit_flipped", "csv", "html", "pdf", "random", "docx", "xlsm",
             "encrypted", "bomb_ratio", "bomb_cap", "bomb_lying", "million_rows", "billion_laughs",
-            "external_entity", "late_doctype", "other_form", "other_form_id", "newer_version",
+            "external_entity", "late_doctype", "malformed_xml", "other_form", "other_form_id", "newer_version",
             "meta_and_names_deleted"]
 
 

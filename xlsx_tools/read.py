@@ -556,6 +556,7 @@ def _scan_sheet(data: bytes, wanted: set[tuple[int, int]] | None, max_col: int,
             pos = m.end()
         else:
             cell_matches = matches
+    every_cell = cell_matches is None and wanted is not None
     if cell_matches is None:
         cell_matches = _SHEET_CELL.finditer(fragment)
     try:
@@ -615,6 +616,9 @@ def _scan_sheet(data: bytes, wanted: set[tuple[int, int]] | None, max_col: int,
                 slots.append((cell, "t"))
     except UnicodeDecodeError:
         return None
+    if every_cell and count != (fragment.count(b"<c ") + fragment.count(b"<c>")
+                                + fragment.count(b"<c/>")):
+        return None   # a cell the scan could not read whole: the parser says what is wrong
     texts = _texts(raw)
     if texts is None:
         return None
