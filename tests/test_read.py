@@ -576,6 +576,20 @@ def test_folder_walk_survives_symlink_loops_and_yields_each_file_once(work, fill
     assert e.value.kind == "missing"
 
 
+def test_folder_walk_of_a_very_deep_tree(work, filled):
+    deep = work / "deep"
+    folder = deep
+    try:
+        deep.mkdir()
+        for _ in range(1100):   # deeper than Python's recursion limit, within PATH_MAX
+            folder = folder / "d"
+            folder.mkdir()
+    except OSError:
+        pytest.skip("the file system refuses so deep a path")
+    (folder / "x.xlsx").write_bytes(filled.read_bytes())
+    assert [p.name for p in iter_workbook_files([deep])] == ["x.xlsx"]
+
+
 def test_folder_walk_yields_what_it_cannot_list(work):
     if os.geteuid() == 0:
         pytest.skip("root lists every folder")

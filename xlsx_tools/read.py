@@ -1207,8 +1207,8 @@ class _Shift:
 def read_workbook(path: str | Path, form: Form | None = None) -> WorkbookData:
     """Read ``path``; raise RejectedFile with a Chinese reason if it cannot be read."""
     path = Path(path)
+    form = form or load_form()
     try:
-        form = form or load_form()
         reader = _Reader(path, form)
         try:
             reader.open()
@@ -1545,25 +1545,32 @@ def iter_workbook_files(paths: Iterable[str | Path]) -> Iterator[Path]:
         except (OSError, RuntimeError, ValueError):
             return str(p)
 
-    def walk(folder: Path) -> Iterator[Path]:
-        key = real(folder)
-        if key in seen_dirs:
-            return
-        seen_dirs.add(key)
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
-            yield folder
-            return
-        for entry in entries:
-            p = Path(entry.path)
+    def walk(top: Path) -> Iterator[Path]:
+        # Depth first, in name order, with a stack of iterators: a folder tree of
+        # any depth is walked without recursion.
+        stack: list[Iterator[os.DirEntry | Path]] = [iter([top])]
+        while stack:
+            entry = next(stack[-1], None)
+            if entry is None:
+                stack.pop()
+                continue
+            p = Path(entry.path) if isinstance(entry, os.DirEntry) else entry
             try:
                 is_dir = entry.is_dir()   # follows symlinks; a loop is stopped by seen_dirs
             except OSError:
                 is_dir = False
             if is_dir:
-                yield from walk(p)
-            elif _is_candidate(entry.name):
+                key = real(p)
+                if key in seen_dirs:
+                    continue
+                seen_dirs.add(key)
+                try:
+                    entries = sorted(os.scandir(p), key=lambda e: e.name)
+                except OSError:
+                    yield p   # cannot be listed: reported, not skipped
+                    continue
+                stack.append(iter(entries))
+            elif _is_candidate(p.name):
                 k = real(p)
                 if k not in seen_files:
                     seen_files.add(k)
