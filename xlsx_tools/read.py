@@ -490,7 +490,8 @@ def _scan_styles(data: bytes) -> tuple[dict[int, str], list[int]] | None:
 
 
 _SHEET_DATA = re.compile(rb"<sheetData(?:\s[^<>]*)?(/>|>)")
-# "[^<]*(?:<(?!/c>)[^<]*)*" is ".*?</c>" unrolled: runs of text in one step.
+# A cell: its reference (when first, as usual), its other attributes, its contents
+# (unrolled like the shared strings above: never past </c>, a next cell or </row>).
 _SHEET_CELL = re.compile(rb"<c(?=[\s/>])(?:\s+r=\"([A-Z]{1,3}[0-9]{1,7})\")?([^<>]*?)"
                          rb"(?:/>|>([^<]*(?:<(?!/c>|c[\s/>]|/row>)[^<]*)*)</c>)")
 _CELL_R = re.compile(rb"(?:^|\s)r\s*=\s*[\"']([A-Z]{1,3}[0-9]{1,7})[\"']")
