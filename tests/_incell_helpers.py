@@ -60,7 +60,9 @@ def sheet_verdicts(path: str | Path, form: Form) -> tuple[dict[tuple[str, frozen
         verdicts: dict[tuple[str, frozenset], bool] = {}
         totals: dict[str, object] = {}
         listed = 0
+        shown: list[str] = []
         for row in wb[incell.SHEET_NAME].iter_rows(values_only=True):
+            shown += [v for v in row[: incell._C_TEXT + 1] if isinstance(v, str) and v]
             # The open problems list: numbered rows with a message.
             listed += isinstance(row[incell._C_N], (int, float)) and bool(row[incell._C_MSG])
             key = row[incell._C_KEY] if len(row) > incell._C_KEY else None
@@ -75,6 +77,7 @@ def sheet_verdicts(path: str | Path, form: Form) -> tuple[dict[tuple[str, frozen
                 k = (code, frozenset(fields.split(",")))
                 verdicts[k] = verdicts.get(k, False) or bool(row[incell._C_FIRES])
         totals["listed"] = listed
+        totals["shown"] = shown
         cell = incell.status_cell(form)
         for row in wb[form.cover.name].iter_rows(min_row=cell.row, max_row=cell.row,
                                                  min_col=cell.col, max_col=cell.col,

@@ -247,6 +247,9 @@ def _validate_keys(path: Path) -> tuple[set, list]:
     return {(f.code, frozenset(f.fields)) for f in findings}, findings
 
 
+_CODE_WORD = re.compile(r"[a-z]+_[a-z]+|\bmissing\b")
+
+
 def _cover_count(text: object) -> int | None:
     """N of the cover's 尚有 N 项问题 (0 for 已全部通过校验)."""
     if isinstance(text, str) and text.startswith("已全部通过校验"):
@@ -275,6 +278,8 @@ def test_every_verdict_in_the_sheet_equals_validate(recalculated):
         errors = sum(1 for f in findings if f.is_error)
         assert totals["errors"] == errors, name
         assert totals["listed"] == totals["open"] == len(findings), name
+        # What a filler reads is Chinese: no finding code such as not_a_number shows.
+        assert not [t for t in totals["shown"] if _CODE_WORD.search(t)], name
         assert _cover_count(totals["cover"]) == errors, name
     print(f"\nin-sheet parity: {len(recalculated)} workbooks, {compared} verdicts compared, "
           f"findings by code: {dict(sorted(fired.items()))}")
@@ -343,6 +348,7 @@ def test_stored_results_of_the_blank_form(generated):
             expected.add(("R16", frozenset({"summary_policy", "platform_category"})))
         assert failing == expected
         assert totals["errors"] == totals["listed"] == len(expected)
+        assert not [t for t in totals["shown"] if _CODE_WORD.search(t)]
         assert totals["cover"] == incell.status_text(len(expected), 0)
         assert totals["cover"].startswith(f"尚有 {len(expected)} 项问题")
 
