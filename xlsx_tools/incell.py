@@ -147,11 +147,16 @@ TYPE_CHECKS: dict[str, tuple[TypeCheck, ...]] = {
 # types (dates, phone numbers...) are left to validate.
 COMPILED_TYPES = ("int", "amount", "choice", "text", "longtext")
 
+# What to do about a blank, by type (the same hints validate gives).
 _MISSING_HINT = {
     "int": "没有可填报的数量请填 0，不要留空。",
     "amount": "金额以万元为单位；没有请填 0，不要留空。",
     "choice": "请点击单元格右侧的下拉箭头选择。",
     "date": "请按 2022-09-15 的格式填写日期。",
+    "phone": "请填写联系电话，如 010-68205243。",
+    "mobile": "请填写 11 位手机号码。",
+    "email": "请填写电子邮箱地址。",
+    "postcode": "请填写 6 位数字的邮政编码。",
 }
 
 
@@ -579,6 +584,7 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
     ws.merge_range(0, 0, 0, _C_MSG, "校验结果", formats["title"])
     _wrote(ws.merge_range(1, 0, 1, _C_MSG, "", formats["summary"]))
     formula(1, 0, status, status_value, formats["summary"])
+    ws.set_row(2, 28)
     ws.merge_range(2, 0, 2, _C_MSG,
                    "本页随填写自动更新：左侧列出尚未解决的问题（“错误”须改正，“警告”请核对），"
                    "右侧是全部校验项。请按提示修改统计表和封面；表中的红色单元格有错误，橙色单元格请核对。",
