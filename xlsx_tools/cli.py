@@ -166,7 +166,7 @@ def merge_command(paths, out_dir, roster_path, jobs) -> None:
 
     每个批次写出“汇总-第X批.xlsx”（汇总、分类统计、提交情况、问题清单、图表）和同名 .csv，
     另写“汇总-总览.xlsx”。不通过的文件列出但不计入汇总。至少有一个平台计入汇总时退出码为 0，
-    没有任何平台可以汇总时为 1（汇总文件照样写出，说明原因），名单有误为 1，用法错误为 2。
+    没有任何平台可以汇总时为 1（汇总文件照样写出，说明原因），名单有误或汇总文件无法写入为 1，用法错误为 2。
     """
     from .merge import STATUSES, batch_file_stem, merge_paths
     from .roster import RosterError
