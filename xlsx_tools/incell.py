@@ -18,17 +18,29 @@ evaluated. The cover shows 尚有 N 项问题 / 已全部通过校验, and each 
 turns red (error) or orange (warning) while a check touching it fails.
 
 Only functions Excel 2010, WPS and LibreOffice evaluate alike are used (IF, AND,
-OR, NOT, ISNUMBER, ISERROR, LEN, TRIM, SUBSTITUTE, ROUND, INT, SUM, INDEX,
+OR, NOT, ISNUMBER, ISERROR, LEN, TRIM, SUBSTITUTE, CHAR, ROUND, INT, SUM, INDEX,
 MATCH); no dynamic arrays. Every formula carries its result for the values the
 workbook is written with, so a viewer that does not recalculate shows the right
 state.
 
-What the sheet cannot do like ``validate`` (documented exceptions): a number
-typed as text (``'12``, ``12次``, full-width digits) is a problem in the sheet
-(请填写数字) although ``validate`` reads it; a TRUE/FALSE or a date typed into a
-number cell; whitespace other than spaces, tabs, line breaks, the full-width
-space and the no-break space. Formats of telephone numbers, e-mail addresses,
-postcodes and dates, and R18–R22, are checked by ``validate`` only.
+Where the sheet and ``validate`` may differ (documented exceptions; the tests
+fill numbers as numbers):
+
+* a number typed as text (``'12``, ``12次``, ``1,234``, full-width digits): the
+  sheet says 不是数字, validate reads the number (the inputs' data validation
+  refuses such entries when typed; they come in by pasting);
+* TRUE/FALSE or a date in a number cell: validate says not_a_number; Excel
+  agrees for TRUE/FALSE, LibreOffice counts them as numbers, and a date is a
+  number to every spreadsheet;
+* a formula typed into an input that gives an error: validate says
+  formula_no_value, the sheet the type's first code (not_a_number...);
+* whitespace other than spaces, tabs, line breaks, the full-width space, the
+  no-break space and the zero-width characters; choices typed with
+  full-width/half-width variants (NFKC) of their characters; characters outside
+  the Basic Multilingual Plane count twice in a summary's length.
+
+Formats of telephone numbers, e-mail addresses, postcodes and dates, and
+R18–R22, are checked by ``validate`` only.
 """
 
 from __future__ import annotations
@@ -67,7 +79,7 @@ CODE_CN = {
 # Functions the compiled formulas may use: all in Excel 2010, WPS and LibreOffice.
 ALLOWED_FUNCTIONS = frozenset({
     "IF", "AND", "OR", "NOT", "ISNUMBER", "ISERROR", "LEN", "TRIM", "SUBSTITUTE",
-    "ROUND", "INT", "SUM", "INDEX", "MATCH", "CHAR", "LEFT", "RIGHT", "TRUE", "FALSE",
+    "ROUND", "INT", "SUM", "INDEX", "MATCH", "CHAR", "TRUE", "FALSE",
 })
 
 # Whitespace a filler's "empty" cell may hold. Excel's TRIM only removes spaces;
@@ -526,13 +538,11 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
         formula(r, _C_STATUS, f'IF({fcell},"未通过","通过")', "未通过" if fire_value else "通过",
                 formats["status"])
         formula(r, _C_TEXT, f'IF({fcell},{message},"")', state.messages[i], formats["wrap"])
-        formula(r, _C_NUM, f"IF({fcell},1,0)", int(fire_value))
-        first_num = _xl(_FIRST, _C_NUM)
-        formula(r, _C_RUN, f"IF({fcell},SUM({first_num}:{_xl(r, _C_NUM)}),0)",
-                sum(state.fires[: i + 1]) if fire_value else 0)
-        is_err = c.severity == ERROR
-        formula(r, _C_ERR if is_err else _C_WARN, f"IF({fcell},1,0)", int(fire_value))
-        ws.write_number(r, _C_WARN if is_err else _C_ERR, 0, formats["hidden"])
+        # Running count of failing checks: the n-th open problem is where it first reaches n.
+        above = f"{_xl(r - 1, _C_RUN)}+" if i else ""
+        formula(r, _C_RUN, f"{above}IF({fcell},1,0)", sum(state.fires[: i + 1]))
+        formula(r, _C_ERR if c.severity == ERROR else _C_WARN, f"IF({fcell},1,0)",
+                int(fire_value))
 
     # Per field: does a check of its value fail? (for the input cells' colours;
     # blank required inputs are the writer's yellow)
@@ -558,7 +568,7 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
     open_total = _xl(_ROW_COUNTS, _C_NUM)
     formula(_ROW_COUNTS, _C_ERR, f"SUM({_xl(_FIRST, _C_ERR)}:{_xl(last, _C_ERR)})", n_err)
     formula(_ROW_COUNTS, _C_WARN, f"SUM({_xl(_FIRST, _C_WARN)}:{_xl(last, _C_WARN)})", n_warn)
-    formula(_ROW_COUNTS, _C_NUM, f"SUM({_xl(_FIRST, _C_NUM)}:{_xl(last, _C_NUM)})",
+    formula(_ROW_COUNTS, _C_NUM, f"{err_total}+{warn_total}",
             n_err + n_warn)
     ws.write_string(_ROW_COUNTS, _C_KEY, "合计", formats["hidden"])
 
