@@ -611,9 +611,9 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
     for r in crow:
         ws.set_row(r, 27)   # two lines of the wrapped messages
     ws.freeze_panes(_FIRST, 0)
-    # On paper: the open problems, one page wide, landscape A4.
+    # On paper: the open problems, one page wide, A4 upright like the other sheets.
     ws.set_paper(9)
-    ws.set_landscape()
+    ws.set_portrait()
     ws.print_area(0, 0, _FIRST + _open_rows(checks) - 1, _C_MSG)
     ws.fit_to_pages(1, 0)
     ws.repeat_rows(_FIRST - 1)
