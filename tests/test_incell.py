@@ -426,3 +426,27 @@ def test_every_rule_and_requirement_of_the_form_is_compiled_once():
     assert sorted(required) == sorted(f.id for f in FORM.fields if f.required)
     typed = {c.field.id for c in CHECKS if c.kind == "type"}
     assert typed == {f.id for f in FORM.fields if f.type in incell.TYPE_CHECKS}
+
+
+@pytest.mark.libreoffice
+def test_a_rule_changed_in_the_form_definition_changes_the_sheet(tmp_path):
+    """One rule definition, two targets: edit R01 in the TOML, and the workbook follows."""
+    from xlsx_tools.write import write_workbook
+
+    text = FORM.source.read_text(encoding="utf-8")
+    old = 'check = "sme_service_count <= service_count"'
+    assert old in text
+    variant_path = tmp_path / "variant.toml"
+    variant_path.write_text(text.replace(old, 'check = "sme_service_count < service_count"'),
+                            encoding="utf-8")
+    variant = load_form(variant_path)
+    blank = write_workbook(tmp_path / "variant-blank.xlsx", variant)
+    values = {**valid_values(), "service_count": 5, "sme_service_count": 5}
+    filled = fill_workbook(blank, tmp_path / "variant-filled.xlsx", values)
+    [recalculated] = _recalculate([filled], tmp_path / "lo")
+    key = ("R01", frozenset({"sme_service_count", "service_count"}))
+    verdicts, totals = sheet_verdicts(recalculated, variant)
+    assert verdicts[key]                                   # 5 < 5 fails under the edited rule
+    findings = validate_file(recalculated, variant).findings
+    assert [f.code for f in findings if f.code == "R01"] == ["R01"]
+    assert key not in _validate_keys(recalculated)[0]     # the shipped rule: 5 <= 5 holds
