@@ -25,7 +25,8 @@ import pytest
 from _fill import make_filled, valid_values
 from _hostile import SOFFICE, libreoffice_cases, make_corpus, rewrite_zip, symlink_loop
 from xlsx_tools.form import load_form
-from xlsx_tools.merge import OVERVIEW_STEM, batch_file_stem, merge_paths
+from xlsx_tools.merge import (FINDING_COLUMNS, OVERVIEW_STEM, ST_ACCEPTED, ST_FAILED, ST_WARNINGS,
+                              SUBMISSION_COLUMNS, batch_file_stem, merge_paths)
 from xlsx_tools.report import write_json, write_report_xlsx
 from xlsx_tools.validate import UNREADABLE, validate_paths
 
@@ -47,7 +48,7 @@ READ_CASES_ADDED = {
     "long_name": True,
     "read_only": True,
 }
-ADDED = {"已通过", "有警告"}
+ADDED = {ST_ACCEPTED, ST_WARNINGS}
 
 
 def is_chinese(text: str | None) -> bool:
@@ -186,7 +187,7 @@ def test_each_corpus_case_in_the_mixed_folder(round_, merged, case):
         assert s.added and s.status in ADDED, (case, s.status, s.note)
         assert s.unit_name == round_.added[rel]
     else:
-        assert not s.added and s.status == "未通过", (case, s.status)
+        assert not s.added and s.status == ST_FAILED, (case, s.status)
         why = s.result.reason or " ".join(f.message for f in s.findings if f.severity == "error")
         assert is_chinese(why), (case, why)
 
@@ -234,7 +235,7 @@ def test_merge_lists_every_file(round_, merged):
     assert sorted(listed) == sorted(files)
     for s in result.submissions:
         if s.result is not None and round_.rel(Path(s.file)) in round_.refused:
-            assert s.status == "未通过" and not s.added
+            assert s.status == ST_FAILED and not s.added
             assert is_chinese(s.note)
 
 
@@ -253,11 +254,11 @@ def test_merge_workbooks_show_every_file(round_, merged):
     rows = list(wb["提交情况"].iter_rows(values_only=True))
     findings = list(wb["问题清单"].iter_rows(values_only=True))
     wb.close()
-    header = next(r for r in rows if r and "文件" in r)
-    col_file, col_status, col_note = (header.index(k) for k in ("文件", "状态", "说明"))
+    header = next(r for r in rows if r and SUBMISSION_COLUMNS["file"] in r)
+    col_file, col_status, col_note = (header.index(SUBMISSION_COLUMNS[k]) for k in ("file", "status", "note"))
     by_file = {str(r[col_file]): r for r in rows[rows.index(header) + 1:] if r and r[col_file]}
-    f_header = next(r for r in findings if r and "问题说明" in r)
-    f_file, f_message = f_header.index("文件"), f_header.index("问题说明")
+    f_header = next(r for r in findings if r and FINDING_COLUMNS["message"] in r)
+    f_file, f_message = (f_header.index(FINDING_COLUMNS[k]) for k in ("file", "message"))
     reasons = {round_.rel(Path(f.file)): f.reason or next(x.message for x in f.findings if x.severity == "error")
                for f in result.files if f.status == "rejected"}
     for rel in _everything(round_):
@@ -265,7 +266,7 @@ def test_merge_workbooks_show_every_file(round_, merged):
         assert len(match) == 1, rel
         row = by_file[match[0]]
         if rel in round_.refused:
-            assert row[col_status] == "未通过" and is_chinese(row[col_note]), (rel, row)
+            assert row[col_status] == ST_FAILED and is_chinese(row[col_note]), (rel, row)
             # The file's own reason is in 问题清单, on its row.
             assert any(str(r[f_file]).endswith(rel) and r[f_message] == reasons[rel]
                        for r in findings[findings.index(f_header) + 1:] if r), rel

@@ -14,7 +14,7 @@ For each N it measures, in one run and with the same number of processes:
 
 Each step runs in its own Python process, so the peak memory is that step's
 alone: the memory of the step's whole process tree (the process and its
-workers), sampled from /proc every 20 ms, at its highest; judged as the sum
+workers), sampled from /proc every 50 ms, at its highest; judged as the sum
 of PSS, which counts pages the forked workers share with their parent once. Throughput is
 files per second of wall time, counted from the call (pool start included) to
 its return, interpreter start and imports excluded.
@@ -393,19 +393,25 @@ def _bound_one(path: str) -> int:
 def _run_step(step: str, paths: list[str], jobs: int, out_dir: str | None) -> dict:
     """Run one step in this process; its wall and CPU time and what it found."""
     from .form import META_SHEET
+    from .validate import validate_paths
     form = load_form()
+    # What a step uses is imported before the clock starts (forked workers have it too),
+    # and only what it uses, so each step's memory is its own.
+    if step == "merge":
+        from .merge import merge_paths
+    if step == "pandas":
+        import openpyxl  # noqa: F401  (pandas' engine, imported on its first use)
+        import pandas  # noqa: F401
     before = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     detail: dict = {}
     t0 = time.perf_counter()
     if step == "validate":
-        from .validate import validate_paths
         run = validate_paths(paths, form=form, jobs=jobs)
         seconds = time.perf_counter() - t0
         detail["files"] = len(run.files)
         detail["counts"] = run.counts()
         ok = len(run.files) == len(paths) and run.counts()["通过"] == len(paths)
     elif step == "merge":
-        from .merge import merge_paths
         result = merge_paths(paths, out_dir, form=form, jobs=jobs)
         seconds = time.perf_counter() - t0
         detail["files"] = len(result.files)
@@ -484,7 +490,7 @@ class TreeMemory:
     ``peak_rss_kb``: the highest sum of RSS (shared pages counted once per process).
     """
 
-    def __init__(self, pid: int, interval: float = 0.02):
+    def __init__(self, pid: int, interval: float = 0.05):
         self.pid, self.interval = pid, interval
         self.peak_rss_kb = self.peak_pss_kb = 0
         self._stop = threading.Event()
