@@ -169,6 +169,8 @@ _MISSING_HINT = {
     "mobile": "请填写 11 位手机号码。",
     "email": "请填写电子邮箱地址。",
     "postcode": "请填写 6 位数字的邮政编码。",
+    "text": "请填写这一项。",
+    "longtext": "请简要填写有关情况、数量或事例。",
 }
 
 
@@ -295,7 +297,7 @@ def _type_message(t: TypeCheck, f: Field) -> str:
 def _missing_message(f: Field) -> str:
     if f.required_when is not None and f.required_message:
         return f.required_message
-    return f"“{f.label}”未填写。" + _MISSING_HINT.get(f.type, "请填写。")
+    return f"“{f.label}”未填写。" + _MISSING_HINT.get(f.type, "请填写这一项。")
 
 
 # -- layout of 校验结果 ----------------------------------------------------------------
