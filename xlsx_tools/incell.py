@@ -73,7 +73,7 @@ CODE_CN = {
     "not_whole": "不是整数",
     "too_many_decimals": "小数位过多",
     "not_a_choice": "不是可选项",
-    "too_short": "内容过简",
+    "too_short": "内容过短",
 }
 
 # Functions the compiled formulas may use: all in Excel 2010, WPS and LibreOffice.
