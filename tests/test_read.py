@@ -608,3 +608,45 @@ def test_folder_walk_yields_what_it_cannot_list(work):
         assert list(iter_workbook_files([folder])) == [folder]
     finally:
         folder.chmod(0o755)
+
+
+def _forge_crc(path: Path, member: str, crc: int) -> None:
+    """Write ``crc`` into a member's local header and central directory entry."""
+    import struct
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(member)
+    struct.pack_into("<I", data, info.header_offset + 14, crc)
+    name = member.encode()
+    pos = 0
+    while True:   # find this member's central directory entry by its name
+        pos = data.find(b"PK\x01\x02", pos)
+        assert pos != -1
+        name_len = struct.unpack_from("<H", data, pos + 28)[0]
+        if bytes(data[pos + 46:pos + 46 + name_len]) == name:
+            struct.pack_into("<I", data, pos + 16, crc)
+            break
+        pos += 4
+    path.write_bytes(bytes(data))
+
+
+def test_a_forged_crc_cannot_borrow_another_files_parts(work, filled):
+    """The part cache is keyed by the bytes read, not by the CRC the sender wrote."""
+    read_workbook(filled)   # the genuine workbook.xml is now cached
+    with zipfile.ZipFile(filled) as zf:
+        genuine = zf.getinfo("xl/workbook.xml")
+        text = zf.read("xl/workbook.xml").decode("utf-8")
+    ref = re.search(r'name="fld_unit_name"[^>]*>([^<]+)<', text).group(1)
+    moved_ref = ref.replace("$4", "$6") if "$4" in ref else ref[:-1] + ("6" if ref[-1] != "6" else "7")
+    assert len(moved_ref) == len(ref) and moved_ref != ref
+    forged = work / "forged-crc.xlsx"
+    with zipfile.ZipFile(filled) as src, zipfile.ZipFile(forged, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            body = src.read(item.filename)
+            if item.filename == "xl/workbook.xml":
+                body = text.replace(f">{ref}<", f">{moved_ref}<").encode("utf-8")
+            dst.writestr(item, body)
+    _forge_crc(forged, "xl/workbook.xml", genuine.CRC)
+    with pytest.raises(RejectedFile) as e:
+        read_workbook(forged)
+    assert e.value.kind == "corrupt"

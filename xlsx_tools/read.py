@@ -8,7 +8,7 @@ LibreOffice, and some files are damaged or hostile. So the reader
   cells it needs. Parts in the usual spelling are scanned as bytes (several
   times faster than any XML parser driven from Python); anything unusual, and
   any part too large to hold in memory, is streamed through expat instead. A
-  package part seen before (same CRC-32 and size) is not read again;
+  package part seen before (the same bytes) is not parsed again;
 * refuses before parsing what could take the run down: a DOCTYPE or entity
   declaration, more bytes than a form can hold (checked in the zip directory and
   again while inflating, since headers can lie), too many rows or cells, too long;
@@ -23,6 +23,7 @@ LibreOffice, and some files are damaged or hostile. So the reader
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import posixpath
 import re
@@ -796,11 +797,16 @@ class _Reader:
         Results are shared between files and never changed.
         """
         info = self.member(part)
-        if not _FAST or info is None:
+        if not _FAST or info is None or info.file_size > _FAST_MAX:
             return make()
-        key = (kind, part, info.CRC, info.file_size)
+        # Keyed by a hash of the bytes really inflated (zipfile has checked them
+        # against their CRC), never by the directory's CRC field: the sender
+        # controls that, and a forged one must not borrow another file's parse.
+        data = self.read_part(part)
+        key = (kind, part, hashlib.blake2b(data, digest_size=16).digest())
         hit = _PART_CACHE.get(key)
         if hit is None:
+            self.inflated -= len(data)   # make() reads the part again
             hit = make()
             if len(_PART_CACHE) >= _PART_CACHE_MAX:
                 _PART_CACHE.clear()
