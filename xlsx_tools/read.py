@@ -792,8 +792,8 @@ class _Reader:
         """``make()``'s result for a part whose bytes were seen before.
 
         A round's workbooks share most of their package parts (styles, content
-        types, relationships, often workbook.xml): the zip directory's CRC-32
-        and size name a part's content, so each distinct one is read once.
+        types, relationships, often workbook.xml), so each distinct content is
+        parsed once.
         Results are shared between files and never changed.
         """
         info = self.member(part)
