@@ -2,14 +2,78 @@
 
 from __future__ import annotations
 
+import gettext
 from pathlib import Path
 
 import click
 
 from . import __version__
 
+# click says its own words (Usage:, Options, its error messages) through
+# gettext, looking them up when it says them; the people at this command read
+# Chinese, so the command answers those look-ups itself.
+_CLICK_WORDS = {
+    "Usage:": "用法：",
+    "Options": "选项",
+    "Commands": "命令",
+    "Show this message and exit.": "显示本帮助并退出。",
+    "Show the version and exit.": "显示版本号并退出。",
+    "%(prog)s, version %(version)s": "%(prog)s，版本 %(version)s",
+    "Error: {message}": "错误：{message}",
+    "Try '{command} {option}' for help.": "输入“{command} {option}”查看帮助。",
+    "Missing command.": "请给出要运行的命令（generate、validate 或 merge）。",
+    "No such command {name!r}.": "没有“{name}”这个命令。",
+    "No such option {name!r}.": "没有“{name}”这个选项。",
+    "No such option: {name}": "没有“{name}”这个选项。",
+    "Did you mean {possibility}?": "是不是想输入 {possibility}？",
+    "(Did you mean one of: {possibilities}?)": "（是不是想输入其中之一：{possibilities}？）",
+    "Missing argument": "缺少参数",
+    "Missing option": "缺少选项",
+    "Missing parameter": "缺少参数",
+    "Missing {param_type}": "缺少{param_type}",
+    "Missing parameter: {param_name}": "缺少参数：{param_name}",
+    "Invalid value: {message}": "取值不对：{message}",
+    "Invalid value for {param_hint}: {message}": "{param_hint} 的取值不对：{message}",
+    "Got unexpected extra argument ({args})": "多给了参数（{args}）",
+    "Got unexpected extra arguments ({args})": "多给了参数（{args}）",
+    "Option {name!r} requires an argument.": "选项 {name} 后面要给出一个值。",
+    "Option {name!r} requires {nargs} arguments.": "选项 {name} 后面要给出 {nargs} 个值。",
+    "Option {name!r} does not take a value.": "选项 {name} 后面不带值。",
+    "{value!r} is not a valid {number_type}.": "“{value}”不是有效的整数。",
+    "{value} is not in the range {range}.": "{value} 不在 {range} 范围内。",
+    "file": "文件",
+    "directory": "文件夹",
+    "path": "路径",
+    "{name} {filename!r} does not exist.": "{name}“{filename}”不存在。",
+    "{name} {filename!r} is a file.": "{name}“{filename}”是一个文件，这里要的是文件夹。",
+    "{name} {filename!r} is a directory.": "{name}“{filename}”是一个文件夹，这里要的是文件。",
+    "{name} {filename!r} is not readable.": "{name}“{filename}”无法读取（没有权限）。",
+    "{name} {filename!r} is not writable.": "{name}“{filename}”无法写入（没有权限）。",
+    "Aborted!": "已中止。",
+    "default: {default}": "默认：{default}",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+def _say_click_words_in_chinese() -> None:
+    plain, plain_plural = gettext.dgettext, gettext.dngettext
+    if getattr(plain, "xlsx_tools", False):
+        return
+
+    def dgettext(domain, message):
+        return _CLICK_WORDS.get(message) or plain(domain, message)
+
+    def dngettext(domain, one, many, n):
+        return _CLICK_WORDS.get(one if n == 1 else many) or plain_plural(domain, one, many, n)
+
+    dgettext.xlsx_tools = True
+    gettext.dgettext, gettext.dngettext = dgettext, dngettext
+
+
+_say_click_words_in_chinese()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]},
+             options_metavar="[选项]", subcommand_metavar="命令 [参数]...")
 @click.version_option(__version__, prog_name="xlsx-tools")
 def main() -> None:
     """平台年度评估/复核情况统计表：生成、校验、汇总 Excel 工作簿。"""
@@ -18,7 +82,7 @@ def main() -> None:
 # --- generate ---------------------------------------------------------------
 
 
-@main.command("generate")
+@main.command("generate", options_metavar="[选项]")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="把工作簿写入此文件夹（不存在则新建）。必须给出。")
 @click.option("--roster", "roster_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -67,7 +131,7 @@ def _say_findings(result) -> None:
         click.echo(f"    [{f.severity_cn}] {f.where}  {code_title(f.code)}  {f.message}")
 
 
-@main.command("validate")
+@main.command("validate", options_metavar="[选项]")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="文件或文件夹...")
 @click.option("-v", "--verbose", is_flag=True, help="逐条列出每个文件的问题。")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -153,7 +217,7 @@ def _progress_wanted() -> bool:
     return sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("1", "true", "yes")
 
 
-@main.command("merge")
+@main.command("merge", options_metavar="[选项]")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="文件或文件夹...")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), metavar="文件夹",
               help="汇总文件写入此文件夹（不存在时自动创建）。")
