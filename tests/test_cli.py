@@ -34,3 +34,11 @@ def test_installed_command_runs_as_a_program(tmp_path):
     done = subprocess.run([sys.executable, "-m", "xlsx_tools.cli", "--version"],
                           capture_output=True, text=True)
     assert done.returncode == 0 and "xlsx-tools" in done.stdout and "版本" in done.stdout
+
+
+def test_package_exports_the_api_lazily():
+    code = ("import sys, xlsx_tools; assert 'pandas' not in sys.modules; "
+            "from xlsx_tools import validate_file, validate_paths, merge_paths, generate_blank, "
+            "read_workbook, write_report_xlsx; print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr

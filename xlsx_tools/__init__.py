@@ -2,9 +2,39 @@
 
 generate a protected, validated workbook; validate the returned copies; merge
 them into a summary per batch. See README.md.
+
+The main functions are importable from here; their modules load on first use,
+so ``import xlsx_tools`` stays light (worker processes import only the reader
+and the checks, never pandas).
 """
 
-from .form import Form, Field, Rule, load_form
+from importlib import import_module
+
+from .form import Field, Form, Rule, load_form
 
 __version__ = "0.1.0"
-__all__ = ["Form", "Field", "Rule", "load_form", "__version__"]
+
+_LAZY = {
+    "write_workbook": "write", "generate_blank": "write", "generate_from_roster": "write",
+    "read_roster": "roster", "RosterError": "roster",
+    "read_workbook": "read", "RejectedFile": "read",
+    "Finding": "rules", "check_workbook": "rules",
+    "validate_file": "validate", "validate_paths": "validate",
+    "write_json": "report", "write_report_xlsx": "report", "annotate_workbooks": "report",
+    "merge_paths": "merge", "write_outputs": "merge",
+}
+
+__all__ = ["Form", "Field", "Rule", "load_form", "__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'xlsx_tools' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(__all__)
