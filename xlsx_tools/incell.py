@@ -633,6 +633,10 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
                                  formats["cover"]))
     _wrote(cover.write_formula(cell.row - 1, cell.col - 1, cover_formula, formats["cover"],
                                status_value))
+    if cell.row == 1:
+        # The line is for the person filling in, not for the paper copies: the
+        # cover prints from the row below it.
+        cover.print_area(1, 0, max(form.cover.rows, 2) - 1, form.cover.columns - 1)
 
     # Input cells turn red / orange while a check touching them fails. A blank
     # required input is the writer's (yellow); these colours are for values.
