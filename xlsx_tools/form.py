@@ -21,6 +21,7 @@ from . import expr as ex
 
 __all__ = [
     "Form", "Field", "Rule", "Period", "Sheet", "Cell", "load_form", "DEFAULT_FORM",
+    "SEVERITY_CN", "CODE_TITLES", "MISSING_HINTS",
     "NAME_PREFIX", "META_SHEET", "cell_name", "parse_cell",
 ]
 
@@ -42,6 +43,29 @@ META_KEYS = {
     "prefill_recommending_unit": "预填推荐单位",
 }
 META_MAP_HEADER = ("字段标识", "工作表", "单元格", "标签")
+
+# What a person reads about findings, shared by validate's reports and the
+# checks inside the workbook so that both say the same thing.
+SEVERITY_CN = {"error": "错误", "warning": "警告"}
+CODE_TITLES = {
+    "missing": "未填写", "not_a_number": "不是数字", "not_whole": "不是整数",
+    "negative": "负数", "too_many_decimals": "小数位过多", "not_a_choice": "不是可选项",
+    "bad_format": "格式不对", "bad_date": "日期无效", "formula_no_value": "公式没有结果",
+    "too_short": "内容过短",
+}
+# What to do about a blank, by type.
+MISSING_HINTS = {
+    "int": "没有可填报的数量请填 0，不要留空。",
+    "amount": "金额以万元为单位；没有请填 0，不要留空。",
+    "choice": "请点击单元格右侧的下拉箭头选择。",
+    "date": "请按 2022-09-15 的格式填写日期。",
+    "phone": "请填写联系电话，如 010-68205243。",
+    "mobile": "请填写 11 位手机号码。",
+    "email": "请填写电子邮箱地址。",
+    "postcode": "请填写 6 位数字的邮政编码。",
+    "text": "请填写这一项。",
+    "longtext": "请简要填写有关情况、数量或事例。",
+}
 
 TYPES = ("text", "longtext", "int", "amount", "date", "phone", "mobile", "email",
          "postcode", "choice")
@@ -193,6 +217,7 @@ class Form:
     source: Path
     by_id: dict[str, Field] = field(default_factory=dict)
     _inputs: dict[str, Cell] = field(default_factory=dict)
+    _titles: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_id = {f.id: f for f in self.fields}
@@ -232,6 +257,40 @@ class Form:
             if c.kind == "label" and c.col < target.col and c.row <= target.row <= c.last_row:
                 out.append(c.text)
         return out
+
+    def field_title(self, field_id: str) -> str:
+        """The field's label, made unambiguous where two inputs share one.
+
+        "参会人数(人次)" appears three times; the first other label in its row
+        tells them apart. "地址/邮编" labels two inputs, named by its parts in order.
+        """
+        if not self._titles:
+            self._titles = self._make_titles()
+        return self._titles[field_id]
+
+    def _make_titles(self) -> dict[str, str]:
+        by_label: dict[str, list[Field]] = {}
+        for f in self.fields:
+            by_label.setdefault(f.label, []).append(f)
+        order = [s.name for s in self.sheets]
+        titles = {}
+        for label, fields in by_label.items():
+            if len(fields) == 1:
+                titles[fields[0].id] = label
+                continue
+            parts = label.split("/")
+            ordered = sorted(fields, key=lambda f: (order.index(self.input_cell(f.id).sheet),
+                                                    self.input_cell(f.id).row,
+                                                    self.input_cell(f.id).col))
+            for i, f in enumerate(ordered):
+                context = self.label_for(f.id)[1:]
+                if context:
+                    titles[f.id] = f"{context[0]}—{label}"
+                elif len(parts) == len(ordered):
+                    titles[f.id] = parts[i]
+                else:
+                    titles[f.id] = f"{label}（{self.input_cell(f.id).ref}）"
+        return titles
 
     def period_for(self, batch: str | None) -> Period | None:
         for p in self.periods:

@@ -52,7 +52,7 @@ from typing import Callable, Mapping, Sequence
 
 from . import expr as ex
 from .clean import clean_value
-from .form import Cell, Field, Form, Rule, cell_name
+from .form import CODE_TITLES, MISSING_HINTS, SEVERITY_CN, Cell, Field, Form, Rule, cell_name
 from .read import RawValue
 
 __all__ = [
@@ -63,18 +63,8 @@ __all__ = [
 
 SHEET_NAME = "校验结果"
 ERROR, WARNING = "error", "warning"
-SEVERITY_CN = {ERROR: "错误", WARNING: "警告"}
 
-# The codes as a filler reads them (rule ids such as R01 are shown as they are).
-CODE_CN = {
-    "missing": "未填写",
-    "not_a_number": "不是数字",
-    "negative": "负数",
-    "not_whole": "不是整数",
-    "too_many_decimals": "小数位过多",
-    "not_a_choice": "不是可选项",
-    "too_short": "内容过短",
-}
+CODE_CN = CODE_TITLES   # rule ids such as R01 are shown as they are
 
 # Functions the compiled formulas may use: all in Excel 2010, WPS and LibreOffice.
 ALLOWED_FUNCTIONS = frozenset({
@@ -159,19 +149,6 @@ TYPE_CHECKS: dict[str, tuple[TypeCheck, ...]] = {
 # types (dates, phone numbers...) are left to validate.
 COMPILED_TYPES = ("int", "amount", "choice", "text", "longtext")
 
-# What to do about a blank, by type (the same hints validate gives).
-_MISSING_HINT = {
-    "int": "没有可填报的数量请填 0，不要留空。",
-    "amount": "金额以万元为单位；没有请填 0，不要留空。",
-    "choice": "请点击单元格右侧的下拉箭头选择。",
-    "date": "请按 2022-09-15 的格式填写日期。",
-    "phone": "请填写联系电话，如 010-68205243。",
-    "mobile": "请填写 11 位手机号码。",
-    "email": "请填写电子邮箱地址。",
-    "postcode": "请填写 6 位数字的邮政编码。",
-    "text": "请填写这一项。",
-    "longtext": "请简要填写有关情况、数量或事例。",
-}
 
 
 # -- the checks ---------------------------------------------------------------------
@@ -297,7 +274,7 @@ def _type_message(t: TypeCheck, f: Field) -> str:
 def _missing_message(f: Field) -> str:
     if f.required_when is not None and f.required_message:
         return f.required_message
-    return f"“{f.label}”未填写。" + _MISSING_HINT.get(f.type, "请填写这一项。")
+    return f"“{f.label}”未填写。" + MISSING_HINTS.get(f.type, "请填写这一项。")
 
 
 # -- layout of 校验结果 ----------------------------------------------------------------

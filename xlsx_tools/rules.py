@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from . import expr as ex
 from .clean import clean_value
-from .form import META_SHEET, Field, Form, parse_cell
+from .form import CODE_TITLES, META_SHEET, MISSING_HINTS, SEVERITY_CN, Field, Form, parse_cell
 from .read import RawValue, WorkbookData
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
 
 ERROR = "error"
 WARNING = "warning"
-SEVERITY_CN = {ERROR: "错误", WARNING: "警告"}
 
 # Field-level codes (spec/README.md) and their severity; a code the cleaner
 # returns that is not listed here counts as an error.
@@ -44,12 +43,6 @@ FIELD_CODES = {
     "bad_date": ERROR, "formula_no_value": ERROR, "too_short": WARNING,
 }
 # What each field-level code is called where a person reads it (rules keep R01...).
-CODE_TITLES = {
-    "missing": "未填写", "not_a_number": "不是数字", "not_whole": "不是整数",
-    "negative": "负数", "too_many_decimals": "小数位过多", "not_a_choice": "不是可选项",
-    "bad_format": "格式不对", "bad_date": "日期无效", "formula_no_value": "公式没有结果",
-    "too_short": "内容过短",
-}
 
 
 def code_title(code: str) -> str:
@@ -131,42 +124,8 @@ def _fill_in(template: str, values: Mapping[str, object]) -> str:
 
 
 def field_title(form: Form, field_id: str) -> str:
-    """The field's label, made unambiguous where two inputs share one.
-
-    "参会人数(人次)" appears three times; the first other label in its row tells
-    them apart. "地址/邮编" labels two inputs, named by its parts in order.
-    """
-    return _titles(form)[field_id]
-
-
-# Titles per form object (the form is loaded once and not hashable).
-_TITLE_CACHE: dict[int, tuple[Form, dict[str, str]]] = {}
-
-
-def _titles(form: Form) -> dict[str, str]:
-    cached = _TITLE_CACHE.get(id(form))
-    if cached is not None and cached[0] is form:
-        return cached[1]
-    by_label: dict[str, list[Field]] = {}
-    for f in form.fields:
-        by_label.setdefault(f.label, []).append(f)
-    titles = {}
-    for label, fields in by_label.items():
-        if len(fields) == 1:
-            titles[fields[0].id] = label
-            continue
-        parts = label.split("/")
-        ordered = sorted(fields, key=lambda f: _position(form.input_cell(f.id).address, form))
-        for i, f in enumerate(ordered):
-            context = form.label_for(f.id)[1:]
-            if context:
-                titles[f.id] = f"{context[0]}—{label}"
-            elif len(parts) == len(ordered):
-                titles[f.id] = parts[i]
-            else:
-                titles[f.id] = f"{label}（{form.input_cell(f.id).ref}）"
-    _TITLE_CACHE[id(form)] = (form, titles)
-    return titles
+    """The field's label, made unambiguous where two inputs share one (Form.field_title)."""
+    return form.field_title(field_id)
 
 
 def _position(address: str, form: Form) -> tuple[int, int, int]:
@@ -224,22 +183,10 @@ def _named(form: Form, field_id: str, message: str) -> str:
     return f"“{title}”：{message}"
 
 
-_MISSING_HINT = {
-    "int": "没有可填报的数量请填 0，不要留空。",
-    "amount": "金额以万元为单位；没有请填 0，不要留空。",
-    "choice": "请点击单元格右侧的下拉箭头选择。",
-    "date": "请按 2022-09-15 的格式填写日期。",
-    "phone": "请填写联系电话，如 010-68205243。",
-    "mobile": "请填写 11 位手机号码。",
-    "email": "请填写电子邮箱地址。",
-    "postcode": "请填写 6 位数字的邮政编码。",
-    "text": "请填写这一项。",
-    "longtext": "请简要填写有关情况、数量或事例。",
-}
 
 
 def _missing_message(form: Form, f: Field) -> str:
-    return f"“{field_title(form, f.id)}”未填写。{_MISSING_HINT.get(f.type, '请填写这一项。')}"
+    return f"“{field_title(form, f.id)}”未填写。{MISSING_HINTS.get(f.type, '请填写这一项。')}"
 
 
 def check_required(form: Form, data: WorkbookData, values: Mapping[str, object],
