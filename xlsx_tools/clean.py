@@ -379,7 +379,9 @@ def clean_value(field: Field, raw: RawValue | None) -> Cleaned:
     if isinstance(v, str) and v.strip() in _EXCEL_ERRORS and field.type not in ("text", "longtext"):
         return _finding({"date": "bad_date", "choice": "not_a_choice"}.get(
                             field.type, "not_a_number" if field.numeric else "bad_format"),
-                        f"“{field.label}”中是错误值（{v.strip()}）。请直接填写内容，不要粘贴公式的结果。")
+                        f"“{field.label}”中是错误值（{v.strip()}）。请直接填写内容，不要粘贴公式的结果"
+                        + (f"，从{'、'.join(f'“{c}”' for c in field.choices)}中选择一项。"
+                           if field.type == "choice" else "。"))
     try:
         return _CLEANERS[field.type](field, raw)
     except (ArithmeticError, ValueError, TypeError, OverflowError):
