@@ -215,6 +215,8 @@ class Form:
     declaration: dict[str, Any]
     instructions: dict[str, Any]
     source: Path
+    # Tables of the definition that later stages read for themselves ([merge]).
+    merge_settings: dict[str, Any] = field(default_factory=dict)
     by_id: dict[str, Field] = field(default_factory=dict)
     _inputs: dict[str, Cell] = field(default_factory=dict)
     _titles: dict[str, str] = field(default_factory=dict)
@@ -449,6 +451,7 @@ def _load(path: Path) -> Form:
         declaration=data.get("declaration", {}),
         instructions=data.get("instructions", {}),
         source=path,
+        merge_settings=data.get("merge", {}),
     )
     _check(form)
     return form

@@ -19,7 +19,6 @@ import datetime as dt
 import io
 import math
 import statistics
-import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -92,11 +91,11 @@ _CONFIG_CACHE: dict[Path, MergeConfig] = {}
 
 
 def merge_config(form: Form) -> MergeConfig:
-    """Read ``[merge]`` from the form's TOML (defaults when there is none)."""
+    """The form definition's ``[merge]`` table (defaults when there is none)."""
     cached = _CONFIG_CACHE.get(form.source)
     if cached is not None:
         return cached
-    data = tomllib.loads(Path(form.source).read_text(encoding="utf-8")).get("merge", {})
+    data = form.merge_settings
     default = MergeConfig()
     floors = dict(default.outlier_floor)
     floors.update({k: Decimal(str(v)) for k, v in data.get("outlier_floor", {}).items()})
