@@ -31,7 +31,7 @@ import xlsxwriter.exceptions
 
 from .form import Field, Form, load_form
 from .roster import RosterEntry, read_roster
-from .rules import ERROR, WARNING, Finding, code_title, field_title
+from .rules import ERROR, WARNING, Finding, code_title, count_severity, field_title
 from .validate import FileResult, validate_paths
 
 __all__ = [
@@ -143,11 +143,11 @@ class Submission:
 
     @property
     def errors(self) -> int:
-        return sum(1 for f in self.findings if f.severity == ERROR)
+        return count_severity(self.findings, ERROR)
 
     @property
     def warnings(self) -> int:
-        return sum(1 for f in self.findings if f.severity == WARNING)
+        return count_severity(self.findings, WARNING)
 
     @property
     def fill_date(self) -> dt.date | None:

@@ -92,6 +92,11 @@ class Finding:
 
 # -- presenting values and fields in messages ----------------------------------
 
+def count_severity(findings: Iterable[Finding], severity: str) -> int:
+    """How many of ``findings`` are errors (or warnings)."""
+    return sum(1 for f in findings if f.severity == severity)
+
+
 def show_value(value: object) -> str:
     """A clean value as a filler would write it: 12, 3.5, 2022-09-15, text."""
     if value is None:

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .form import Form, load_form
 from .read import RejectedFile, iter_workbook_files, read_workbook
-from .rules import ERROR, WARNING, Finding, inspect_workbook
+from .rules import ERROR, WARNING, Finding, count_severity, inspect_workbook
 
 __all__ = [
     "FileResult", "ValidationRun", "validate_file", "validate_paths", "find_files",
@@ -50,11 +50,11 @@ class FileResult:
 
     @property
     def errors(self) -> int:
-        return sum(1 for f in self.findings if f.severity == ERROR)
+        return count_severity(self.findings, ERROR)
 
     @property
     def warnings(self) -> int:
-        return sum(1 for f in self.findings if f.severity == WARNING)
+        return count_severity(self.findings, WARNING)
 
     @property
     def readable(self) -> bool:
