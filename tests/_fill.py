@@ -11,9 +11,6 @@ Shared by the tests of several parts:
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
-import subprocess
 import tempfile
 import uuid
 from decimal import Decimal
@@ -23,6 +20,8 @@ from typing import Callable, Iterable, Mapping
 import openpyxl
 
 from xlsx_tools.form import NAME_PREFIX, Form, load_form
+
+from _libreoffice import convert
 
 FORM = load_form()
 FIXED_TIME = dt.datetime(2022, 9, 15, 9, 0, 0)
@@ -169,33 +168,5 @@ def make_filled(tmp_dir: str | Path, values: Mapping[str, object], name: str | N
 
 def resave_with_libreoffice(paths: Iterable[str | Path], out_dir: str | Path,
                             timeout: float = 600, registry: str | None = None) -> list[Path]:
-    """Open and save every file in ONE headless LibreOffice run; the copies, in order.
-
-    Names must differ (LibreOffice writes <stem>.xlsx into ``out_dir``).
-    ``registry``: the text of a registrymodifications.xcu for the run's fresh
-    profile (to set, say, when formulas are recalculated on loading).
-    """
-    paths = [Path(p) for p in paths]
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stems = [p.stem for p in paths]
-    if len(set(stems)) != len(stems):
-        raise ValueError("resave_with_libreoffice: two files with the same name")
-    if not paths:
-        return []
-    profile = Path(tempfile.mkdtemp(prefix=f"lo-profile-{os.getpid()}-"))
-    try:
-        if registry is not None:
-            (profile / "user").mkdir()
-            (profile / "user" / "registrymodifications.xcu").write_text(registry, encoding="utf-8")
-        cmd = ["soffice", f"-env:UserInstallation={profile.as_uri()}", "--headless",
-               "--norestore", "--nolockcheck", "--convert-to", "xlsx:Calc MS Excel 2007 XML",
-               "--outdir", str(out_dir), *map(str, paths)]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
-    out = [out_dir / f"{s}.xlsx" for s in stems]
-    missing = [p.name for p in out if not p.exists()]
-    if missing:
-        raise RuntimeError(f"LibreOffice did not write {missing}: {done.stdout}{done.stderr}")
-    return out
+    """Open and save every file in ONE headless LibreOffice run; the copies, in order."""
+    return convert(paths, out_dir, "xlsx", registry=registry, timeout=timeout)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import openpyxl
 
-SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+from _libreoffice import convert as convert_files
+
 
 
 def norm(text: str) -> str:
@@ -21,20 +20,8 @@ def norm(text: str) -> str:
 
 
 def convert(files: list[Path], outdir: Path, fmt: str = "pdf") -> list[Path]:
-    """Convert many files in ONE soffice call (own profile, so parallel runs do not collide)."""
-    outdir.mkdir(parents=True, exist_ok=True)
-    profile = Path(tempfile.mkdtemp(prefix="lo-profile-gen-"))
-    try:
-        subprocess.run(
-            [SOFFICE, f"-env:UserInstallation={profile.as_uri()}", "--headless",
-             "--convert-to", fmt, "--outdir", str(outdir), *map(str, files)],
-            check=True, capture_output=True, timeout=300)
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
-    out = [outdir / (f.stem + "." + fmt) for f in files]
-    missing = [p for p in out if not p.exists()]
-    assert not missing, f"LibreOffice did not write {missing}"
-    return out
+    """Convert many files in ONE soffice call (to PDF unless told otherwise)."""
+    return convert_files(files, outdir, fmt, timeout=300)
 
 
 def pdf_pages(pdf: Path) -> list[str]:

@@ -13,23 +13,21 @@ adds those LibreOffice makes (a legacy .xls), in ONE soffice call.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import struct
-import subprocess
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Mapping
 
 import openpyxl
 
 from xlsx_tools.form import META_KEYS, META_SHEET, NAME_PREFIX, Form, load_form
 
+from _libreoffice import convert
+
 FORM = load_form()
 FIXED_TIME = dt.datetime(2022, 9, 15, 9, 0, 0)
-SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
 
 @dataclass(frozen=True)
@@ -109,29 +107,6 @@ def edit_workbook(src: Path, dst: Path, edit: Callable[[openpyxl.Workbook], None
     return dst
 
 
-def convert(files: Iterable[Path], out_dir: Path, fmt: str = "xlsx") -> list[Path]:
-    """Convert many files in ONE headless LibreOffice call (own profile per call).
-
-    ``fmt`` "xlsx" re-saves each file as LibreOffice writes a workbook.
-    """
-    files = [Path(f) for f in files]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if len({f.stem for f in files}) != len(files):
-        raise ValueError("convert: two files with the same name")
-    filters = {"xlsx": "xlsx:Calc MS Excel 2007 XML", "xls": "xls:MS Excel 97"}
-    profile = Path(tempfile.mkdtemp(prefix=f"lo-profile-read-{os.getpid()}-"))
-    try:
-        subprocess.run([SOFFICE, f"-env:UserInstallation={profile.as_uri()}", "--headless",
-                        "--norestore", "--nolockcheck", "--convert-to", filters.get(fmt, fmt),
-                        "--outdir", str(out_dir), *map(str, files)],
-                       check=True, capture_output=True, timeout=600)
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
-    out = [out_dir / f"{f.stem}.{fmt}" for f in files]
-    missing = [p.name for p in out if not p.exists()]
-    if missing:
-        raise RuntimeError(f"LibreOffice did not write {missing}")
-    return out
 
 
 def fill_through_names(src: Path, dst: Path, values: Mapping[str, object],

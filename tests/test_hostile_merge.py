@@ -23,7 +23,8 @@ import openpyxl
 import pytest
 
 from _fill import make_filled, valid_values
-from _hostile import SOFFICE, libreoffice_cases, make_corpus, rewrite_zip, symlink_loop
+from _hostile import libreoffice_cases, make_corpus, rewrite_zip, symlink_loop
+from _libreoffice import SOFFICE
 from xlsx_tools.form import load_form
 from xlsx_tools.merge import (FINDING_COLUMNS, OVERVIEW_STEM, ST_ACCEPTED, ST_FAILED, ST_WARNINGS,
                               SUBMISSION_COLUMNS, batch_file_stem, merge_paths)

@@ -12,11 +12,8 @@ import csv
 import datetime as dt
 import importlib.util
 import json
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -34,6 +31,7 @@ from xlsx_tools.merge import (ALL_CATEGORIES, OVERVIEW_STEM, STATUSES, batch_fil
                               merge_config, merge_paths, merge_results, write_outputs)
 from xlsx_tools.rules import Finding, code_title, field_title
 from xlsx_tools.validate import FileResult
+from _libreoffice import convert
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -321,13 +319,7 @@ def test_same_bytes_on_a_second_merge(merged, tmp_path):
 def test_summaries_open_in_libreoffice_and_convert_to_pdf(merged, tmp_path):
     result, out, _ = merged
     books = sorted(p for p in out.iterdir() if p.suffix == ".xlsx")
-    profile = Path(tempfile.mkdtemp(prefix=f"lo-profile-merge-{os.getpid()}-"))
-    try:
-        subprocess.run(["soffice", f"-env:UserInstallation={profile.as_uri()}", "--headless",
-                        "--norestore", "--convert-to", "pdf", "--outdir", str(tmp_path),
-                        *map(str, books)], check=True, capture_output=True, timeout=600)
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+    convert(books, tmp_path, "pdf")
     for book in books:
         pdf = tmp_path / f"{book.stem}.pdf"
         assert pdf.exists() and pdf.stat().st_size > 1000, book.name
