@@ -852,9 +852,10 @@ def _anchor(row: int, col: int, rows: int, old: bytes | None = None) -> bytes:
     return ", ".join(map(str, box)).encode()
 
 
-def _vml_shape(pfx: dict[str, bytes], shape_id: int, row: int, col: int, rows: int) -> bytes:
+def _vml_shape(pfx: dict[str, bytes], declare: bytes, shape_id: int, row: int, col: int,
+               rows: int) -> bytes:
     v, o, x = pfx["v"], pfx["o"], pfx["x"]
-    return (b"<" + v + b'shape id="_x0000_s' + str(shape_id).encode() + b'" type="#_x0000_t202" style="'
+    return (b"<" + v + b"shape" + declare + b' id="_x0000_s' + str(shape_id).encode() + b'" type="#_x0000_t202" style="'
             b"position:absolute;margin-left:60pt;margin-top:1.5pt;width:" + str(_NOTE_COLUMNS * 48).encode()
             + b"pt;height:" + str(rows * 15).encode() + b'pt;z-index:1;visibility:hidden" '
             b'fillcolor="#ffffe1" ' + o + b'insetmode="auto"><' + v + b'fill color2="#ffffe1"/><' + v
@@ -868,9 +869,9 @@ def _vml_shape(pfx: dict[str, bytes], shape_id: int, row: int, col: int, rows: i
             + v + b"shape>")
 
 
-def _vml_shapetype(pfx: dict[str, bytes]) -> bytes:
+def _vml_shapetype(pfx: dict[str, bytes], declare: bytes) -> bytes:
     v, o = pfx["v"], pfx["o"]
-    return (b"<" + v + b'shapetype id="_x0000_t202" coordsize="21600,21600" ' + o + b'spt="202" '
+    return (b"<" + v + b"shapetype" + declare + b' id="_x0000_t202" coordsize="21600,21600" ' + o + b'spt="202" '
             b'path="m,l,21600r21600,l21600,xe"><' + v + b'stroke joinstyle="miter"/><' + v
             + b'path gradientshapeok="t" ' + o + b'connecttype="rect"/></' + v + b"shapetype>")
 
@@ -881,23 +882,40 @@ def _new_vml(block: int) -> bytes:
             b'v:ext="edit" data="' + str(block).encode() + b'"/></o:shapelayout></xml>')
 
 
+_VML_ROOT = re.compile(rb"<(?![?!/])[^\s/>]+(?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*\s*/?>")
+_VML_XMLNS = re.compile(rb"\sxmlns:([\w.-]+)\s*=\s*[\"']([^\"']*)[\"']")
+_VML_CLIENT = re.compile(rb"<((?:[\w.-]+:)?)ClientData\b[^>]*>(?:\s*<(?:[\w.-]+:)?(?:MoveWithCells|SizeWithCells)"
+                         rb"\s*/>)*")
+
+
+def _vml_prefixes(root_tag: bytes) -> tuple[dict[str, bytes], bytes]:
+    """The prefixes our shapes use, and the declarations they carry for the namespaces the
+    drawing's root does not declare (some producers declare them on every element)."""
+    declared = {uri.decode("latin-1"): prefix for prefix, uri in _VML_XMLNS.findall(root_tag)}
+    taken = set(declared.values())
+    pfx, declare = {}, b""
+    for short, uri in _VML_NS.items():
+        if uri in declared:
+            pfx[short] = declared[uri] + b":"
+            continue
+        name = short.encode()
+        while name in taken:
+            name += b"1"
+        taken.add(name)
+        pfx[short] = name + b":"
+        declare += b" xmlns:" + name + b'="' + uri.encode() + b'"'
+    return pfx, declare
+
+
 def _rework_vml(data: bytes, gone: set, ours: dict, first_id: int) -> tuple[bytes, int]:
     """Shapes of the notes that are gone taken out; every note with our text has a box big
     enough (a new shape where it has none). Returns the drawing and the shape ids used."""
-    root = re.search(rb"<(?![?!])([^\s/>]+)", data)
+    root = _VML_ROOT.search(data)
     end = data.rstrip().rfind(b"</")
     if root is None or end < root.end():
         raise AnnotateError(_CANNOT)
-    declared = {m.group(2).decode("latin-1"): m.group(1) + b":"
-                for m in re.finditer(rb"xmlns:([\w.-]+)\s*=\s*[\"']([^\"']*)[\"']", data)}
-    pfx, declare = {}, b""
-    for short, uri in _VML_NS.items():
-        pfx[short] = declared.get(uri, short.encode() + b":")
-        if uri not in declared:
-            declare += b" xmlns:" + short.encode() + b'="' + uri.encode() + b'"'
+    pfx, declare = _vml_prefixes(root.group(0))
     edits = Edits(data)
-    if declare:
-        edits.insert(root.end(), declare)
     shapes = {}
     for m in _VML_SHAPE.finditer(data):
         body = m.group(0)
@@ -910,17 +928,22 @@ def _rework_vml(data: bytes, gone: set, ours: dict, first_id: int) -> tuple[byte
     added, used = b"", 0
     for at, rows in sorted(ours.items()):
         m = shapes.get(at)
-        anchor = _VML_ANCHOR.search(m.group(0)) if m else None
-        if m is not None:
-            if anchor is not None:
-                edits.replace(m.start() + anchor.start(2), m.start() + anchor.end(2),
-                              _anchor(*at, rows, anchor.group(2)))
+        if m is None:
+            added += _vml_shape(pfx, declare, first_id + used, *at, rows)
+            used += 1
             continue
-        added += _vml_shape(pfx, first_id + used, *at, rows)
-        used += 1
+        anchor = _VML_ANCHOR.search(m.group(0))
+        client = _VML_CLIENT.search(m.group(0))
+        if anchor is not None:
+            edits.replace(m.start() + anchor.start(2), m.start() + anchor.end(2),
+                          _anchor(*at, rows, anchor.group(2)))
+        elif client is not None:     # a box without an anchor gets one, big enough
+            x = client.group(1)
+            edits.insert(m.start() + client.end(), b"<" + x + b"Anchor>" + _anchor(*at, rows) + b"</"
+                         + x + b"Anchor>")
     if added:
         if b'"_x0000_t202"' not in data:
-            added = _vml_shapetype(pfx) + added
+            added = _vml_shapetype(pfx, declare) + added
         edits.insert(end, added)
     return edits.result(), used
 
