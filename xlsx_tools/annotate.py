@@ -120,7 +120,7 @@ class AnnotateOutcome:
 
 
 class AnnotateError(Exception):
-    """This workbook cannot be annotated; ``reason`` is one Chinese sentence."""
+    """This workbook cannot be annotated; ``reason`` says why, in a few Chinese words."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -139,12 +139,12 @@ class AnnotateWriteError(Exception):
         self.written = list(written)
 
 
-_CANNOT = "无法为这个文件生成标注副本（文件中有本工具不能处理的内容），请对照校验结果直接修改原文件。"
-# Why a workbook that was read cannot be annotated, by PackageError.kind.
+# Why a readable workbook got no copy (by PackageError.kind): short, as the CLI lists them.
+_CANNOT = "文件中有本工具不能处理的内容，请对照校验结果直接修改原文件"
 _REASONS = {
-    "gone": "原文件已无法读取（可能已被移动或改动），未生成标注副本。",
-    "too_large": "这个文件太大，无法生成标注副本。",
-    "declaration": "这个文件含有不允许的 XML 声明（DOCTYPE 或实体），无法生成标注副本。",
+    "gone": "原文件已无法读取，可能已被移动或改动",
+    "too_large": "文件太大",
+    "declaration": "文件含有不允许的 XML 声明（DOCTYPE 或实体）",
 }
 
 
@@ -702,7 +702,6 @@ class _Comments:
     """A sheet's comments part; our notes taken out, new ones added."""
 
     def __init__(self, data: bytes | None):
-        self.new_part = data is None
         self.data = utf8(data) if data is not None else (
             XML_DECL + f'<comments xmlns="{MAIN_NS}"><authors></authors><commentList></commentList>'
                         f"</comments>".encode())
@@ -710,7 +709,7 @@ class _Comments:
         self.edits = Edits(self.data)
         self.p = prefix_of(self.data, self.root)
         authors_el = self.root.find("authors")
-        self.authors = ["".join(a.text or ()) for a in (authors_el.all("author") if authors_el else [])]
+        self.authors = ["".join(a.text or ()) for a in (authors_el.all("author") if authors_el is not None else [])]
         self.list_el = self.root.find("commentList")
         if authors_el is None or self.list_el is None:
             raise AnnotateError(_CANNOT)
@@ -1110,7 +1109,7 @@ def _notes_by_sheet(findings: Sequence[Finding], sheet_names: Sequence[str]
 def annotated_bytes(form: Form, result: FileResult) -> bytes:
     """The annotated copy of ``result``'s workbook, as the bytes of an .xlsx file.
 
-    Raises :class:`AnnotateError` (a Chinese reason) for a workbook it cannot annotate.
+    Raises :class:`AnnotateError` (why, in Chinese) for a workbook it cannot annotate.
     """
     try:
         pkg = Package(result.path, MAX_UNCOMPRESSED)
