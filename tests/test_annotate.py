@@ -21,7 +21,7 @@ from xml.parsers import expat
 import openpyxl
 import pytest
 from _fill import FORM, fill_workbook, make_filled, valid_values
-from _packages import EXTRA_SHEET, add_picture_and_sheet, members, respell
+from _packages import EXTRA_SHEET, add_picture_and_sheet, members, respell, write_members
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -291,14 +291,19 @@ def small(tmp_path_factory) -> Path:
     ws["C5"].protection = Protection(locked=False)
     ws["D6"].alignment = Alignment(horizontal="right", wrap_text=True)
     ws.merge_cells("B6:C7")
-    ws["A14"] = "尾行"                       # rows 11-13 do not exist
+    ws["A14"] = "尾行"                       # rows 11 and 13 do not exist,
+    ws.row_dimensions[12].height = 30         # row 12 has no cells (<row r="12" .../>)
     ws["D5"].comment = Comment("填报人的批注", "张三")
     ws.column_dimensions["F"].width = 20
     other = wb.create_sheet(SMALL[1])
     other["A1"], other["C3"] = "表二", 3
-    path = tmp_path_factory.mktemp("small") / "small.xlsx"
-    wb.save(path)
-    return path
+    saved = tmp_path_factory.mktemp("small") / "saved.xlsx"
+    wb.save(saved)
+    parts = members(saved)        # the empty row written <row .../>, as Excel writes it
+    sheet = parts["xl/worksheets/sheet1.xml"]
+    parts["xl/worksheets/sheet1.xml"] = re.sub(rb'(<row r="12"[^>]*)></row>', rb"\1/>", sheet)
+    assert parts["xl/worksheets/sheet1.xml"] != sheet
+    return write_members(saved.with_name("small.xlsx"), parts)
 
 
 cells = st.tuples(st.sampled_from(SMALL), st.integers(1, 15), st.integers(1, 6))

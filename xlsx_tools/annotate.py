@@ -594,15 +594,17 @@ class _Sheet:
             if row in self.rows:
                 row_el = self.rows[row]
                 existing = sorted(self.cells(row).items())
+                last = b""                            # the cells after the row's last one
                 for col, xf in sorted(new.items()):
-                    following = next((c for n, c in existing if n > col), None)
+                    following = next(((n, c) for n, c in existing if n > col), None)
                     if following is None:
-                        self.edits.append_child(row_el, self._cell(row, col, xf))
+                        last += self._cell(row, col, xf)
                         continue
-                    if following.get("r") is None:    # its place was implied: say it now
-                        self._set(following, r=cell_name(row, next(n for n, c in existing
-                                                                   if c is following)))
-                    self.edits.insert(following.start, self._cell(row, col, xf))
+                    if following[1].get("r") is None:   # its place was implied: say it now
+                        self._set(following[1], r=cell_name(row, following[0]))
+                    self.edits.insert(following[1].start, self._cell(row, col, xf))
+                if last:
+                    self.edits.append_child(row_el, last)
                 self._widen_spans(row_el, list(new))
                 continue
             text = (b"<" + self.p + b'row r="' + str(row).encode() + b'">'
