@@ -224,6 +224,23 @@ def test_the_fillers_comments_stay_and_ours_follow_theirs(bad, tmp_path) -> None
     assert "请核对单位名称。" in again["C5"].comment.text
 
 
+def test_a_note_drawing_the_rels_name_but_the_file_lacks_is_made_there(bad, tmp_path) -> None:
+    def comment(wb) -> None:
+        wb[TABLE]["A1"].comment = Comment("标题不要改动", "李四")
+
+    noted = fill_workbook(bad, tmp_path / "noted" / bad.name, {}, edit=comment)
+    parts = members(noted)
+    (drawing,) = [n for n in parts if n.endswith(".vml")]
+    del parts[drawing]
+    copy = annotate(write_members(tmp_path / "in" / bad.name, parts), tmp_path / "out")
+    after = members(copy)
+    assert drawing in after and [n for n in after if n.endswith(".vml")] == [drawing]
+    sheet = after["xl/worksheets/sheet2.xml"]
+    assert sheet.count(b"<legacyDrawing") == 1
+    ws = openpyxl.load_workbook(copy)[TABLE]
+    assert ws["A1"].comment.text == "标题不要改动" and ws["C18"].comment.author == AUTHOR
+
+
 def test_any_legal_spelling_is_annotated(bad, tmp_path) -> None:
     """A namespace prefix, attributes in another order, implied row and cell numbers, a
     finding's cell left out of its row and a whole row left out: the cells are created

@@ -1149,6 +1149,8 @@ def _annotate(pkg: Package, form: Form, findings: list[Finding]) -> bytes:
         else:
             other_parts.append(part)
     before = ANNOTATION_SHEET in sheet_parts
+    if ANNOTATION_SHEET in workbook.names and not before:    # a chart sheet of that name
+        raise AnnotateError(_CANNOT)
     notes = _notes_by_sheet(findings, list(sheet_parts))
     vml_ids = _VmlIds(pkg)
 
@@ -1256,7 +1258,10 @@ def _rework_notes(pkg: Package, types: ContentTypes, sheet: _Sheet, part: str, r
         types.override(comments_part, CONTENT_TYPES["comments"])
     pkg.put(comments_part, comments.result())
 
-    vml_part = rels.target(rels.by_id(sheet.legacy_drawing()))
+    rid = sheet.legacy_drawing()
+    vml_part = rels.target(rels.by_id(rid))
+    if rid is not None and vml_part is None:      # a sheet has one legacy drawing at the most
+        raise AnnotateError(_CANNOT)
     vml = pkg.read(vml_part) if vml_part else None
     block = None
     if vml is None:
@@ -1264,9 +1269,13 @@ def _rework_notes(pkg: Package, types: ContentTypes, sheet: _Sheet, part: str, r
             return
         block = vml_ids.new_block()
         vml = _new_vml(block)
-        vml_part = pkg.free_name(posixpath.join(parts_folder, "drawings", "vmlDrawing{}.vml"))
-        types.default("vml", CONTENT_TYPES["vml"])
-        sheet.add_legacy_drawing(rels.add("vmlDrawing", vml_part))
+        if vml_part is None:
+            vml_part = pkg.free_name(posixpath.join(parts_folder, "drawings", "vmlDrawing{}.vml"))
+            sheet.add_legacy_drawing(rels.add("vmlDrawing", vml_part))
+        if vml_part.lower().endswith(".vml"):
+            types.default("vml", CONTENT_TYPES["vml"])
+        else:
+            types.override(vml_part, CONTENT_TYPES["vml"])
     first = vml_ids.first_free(block)
     drawing, used = _rework_vml(vml, gone, ours, first)
     vml_ids.take(first, used)
