@@ -379,6 +379,8 @@ class _Styles:
         """The cell format a mark was copied from: the same in all but the fill."""
         if self.keys is None:
             self.keys = [self._key(x) for x in self.items["cellXfs"]]
+        if not 0 <= xf < len(self.keys):
+            return None
         key = self.keys[xf]
         return next((i for i, k in enumerate(self.keys) if i != xf and k == key
                      and not self.is_marked(i)), None)
@@ -1164,22 +1166,7 @@ def _annotate(pkg: Package, form: Form, findings: list[Finding]) -> bytes:
             continue
         sheet = _Sheet(pkg.read(part) or b"")
         sheet.deselect()
-        marks: dict[tuple[int, int], list[Finding]] = {}
-        for (row, col), found in notes.get(name, {}).items():
-            merged = marks.setdefault(sheet.top_left(row, col), [])
-            merged += [f for f in found if f not in merged]
-        if before:   # the cells an earlier run marked get their own format back
-            for row, col, xf in sheet.cell_styles():
-                if (row, col) not in marks and styles.is_marked(xf):
-                    original = styles.unmarked(xf)
-                    if original is not None:
-                        sheet.style(row, col, original)
-        for (row, col), found in sorted(marks.items()):
-            xf = sheet.style_of(row, col)
-            if before and styles.is_marked(xf):
-                xf = styles.unmarked(xf) or 0
-            severity = "error" if any(f.is_error for f in found) else "warning"
-            sheet.style(row, col, styles.mark(xf, severity))
+        marks = _mark_cells(sheet, styles, notes.get(name, {}), before)
         _rework_notes(pkg, types, sheet, part, rels, comments_rel,
                       {at: _note_lines(found) for at, found in marks.items()}, vml_ids)
         if sheet.changed:
@@ -1212,6 +1199,30 @@ def _annotate(pkg: Package, form: Form, findings: list[Finding]) -> bytes:
     wb_rels.save()
     types.save()
     return pkg.write(ZIP_TIME)
+
+
+def _mark_cells(sheet: _Sheet, styles: _Styles, cells: dict[tuple[int, int], list[Finding]],
+                before: bool) -> dict[tuple[int, int], list[Finding]]:
+    """Each cell with findings (a merged range's top-left) gets a copy of its format with the
+    fill of the worst; with ``before``, the cells an earlier run marked get theirs back.
+    Returns the findings by marked cell."""
+    marks: dict[tuple[int, int], list[Finding]] = {}
+    for (row, col), found in cells.items():
+        merged = marks.setdefault(sheet.top_left(row, col), [])
+        merged += [f for f in found if f not in merged]
+    if before:
+        for row, col, xf in sheet.cell_styles():
+            if (row, col) not in marks and styles.is_marked(xf):
+                original = styles.unmarked(xf)
+                if original is not None:
+                    sheet.style(row, col, original)
+    for (row, col), found in sorted(marks.items()):
+        xf = sheet.style_of(row, col)
+        if before and styles.is_marked(xf):
+            xf = styles.unmarked(xf) or 0
+        severity = "error" if any(f.is_error for f in found) else "warning"
+        sheet.style(row, col, styles.mark(xf, severity))
+    return marks
 
 
 class _VmlIds:
