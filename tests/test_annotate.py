@@ -99,7 +99,9 @@ def test_marked_cells_keep_their_format_and_nothing_else_changes(bad, tmp_path) 
     before, after = openpyxl.load_workbook(bad), openpyxl.load_workbook(copy)
     marked = {"C12": "error", "C18": "error", "F18": "error", "C19": "warning"}
     assert {c.rpartition("!")[2] for f in result.findings for c in f.cells} == set(marked)
-    for name in before.sheetnames:
+    # The form's sheets, cell by cell (the other sheets' parts are not touched at all:
+    # test_every_other_part_stays_byte_identical).
+    for name in (s.name for s in FORM.sheets):
         old, new = before[name], after[name]
         for row in old.iter_rows():
             for cell in row:
@@ -337,7 +339,7 @@ def _top_left(ws, row: int, col: int) -> tuple[int, int]:
     return row, col
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(chosen=findings_strategy)
 def test_any_cells_are_marked_and_nothing_else_changes(small, tmp_path, chosen) -> None:
     findings = [Finding("R99", severity, (), tuple(f"{s}!{openpyxl.utils.get_column_letter(c)}{r}"
