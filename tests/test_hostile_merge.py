@@ -205,17 +205,20 @@ def test_annotated_copies_of_the_mixed_folder(round_, validated, tmp_path):
     assert {Path(f).name for f, _ in outcome.skipped} == {f.name for f in with_findings if not f.readable}
     assert all(is_chinese(why) for _, why in outcome.skipped)
     by_name = {f.name: f for f in with_findings}
+    moved = {Path(round_.cases[c]).name for c in ("rows_inserted", "name_elsewhere", "label_edited")}
     for copy in outcome.written:
         original = by_name[copy.name]
+        again = validate_paths([copy], jobs=1).files[0]
+        assert [(f.code, f.cells) for f in again.findings] == \
+            [(f.code, f.cells) for f in original.findings], copy.name
+        if copy.name not in moved:    # opened in openpyxl where the cells are not the layout's
+            continue
         wb = openpyxl.load_workbook(copy)
         assert wb[ANNOTATION_SHEET].max_row == len(original.findings) + 1
         for f in original.findings:
             for cell in f.cells:
                 sheet, _, ref = cell.rpartition("!")
                 assert f.message in wb[sheet][ref].comment.text, (copy.name, cell)
-        again = validate_paths([copy], jobs=1).files[0]
-        assert [(f.code, f.cells) for f in again.findings] == \
-            [(f.code, f.cells) for f in original.findings], copy.name
 
 
 def test_reports_list_every_file_with_its_reason(round_, validated, tmp_path):
