@@ -15,7 +15,7 @@ from xlsx_tools.form import META_SHEET, load_form
 from xlsx_tools.validate import validate_paths
 
 FORM = load_form()
-STEPS = ("validate", "merge", "pandas", "bound")
+STEPS = ("validate", "merge", "pandas", "bound", "annotate")
 
 
 @pytest.fixture(scope="module")

@@ -193,6 +193,34 @@ def test_each_corpus_case_in_the_mixed_folder(round_, merged, case):
         assert is_chinese(why), (case, why)
 
 
+def test_annotated_copies_of_the_mixed_folder(round_, validated, tmp_path):
+    """Every readable file with findings gets a copy that opens and reads as it did (rows
+    inserted, names moved, labels edited: the marks land where the findings say); every
+    other file with findings is skipped with a Chinese reason; nothing raises."""
+    from xlsx_tools.annotate import ANNOTATION_SHEET, annotate_workbooks
+
+    outcome = annotate_workbooks(validated, tmp_path / "退回")
+    with_findings = [f for f in validated.files if f.findings]
+    assert len(outcome.written) + len(outcome.skipped) == len(with_findings)
+    assert {Path(f).name for f, _ in outcome.skipped} == {f.name for f in with_findings if not f.readable}
+    assert all(is_chinese(why) for _, why in outcome.skipped)
+    by_name = {f.name: f for f in with_findings}
+    moved = {Path(round_.cases[c]).name for c in ("rows_inserted", "name_elsewhere", "label_edited")}
+    for copy in outcome.written:
+        original = by_name[copy.name]
+        again = validate_paths([copy], jobs=1).files[0]
+        assert [(f.code, f.cells) for f in again.findings] == \
+            [(f.code, f.cells) for f in original.findings], copy.name
+        if copy.name not in moved:    # opened in openpyxl where the cells are not the layout's
+            continue
+        wb = openpyxl.load_workbook(copy)
+        assert wb[ANNOTATION_SHEET].max_row == len(original.findings) + 1
+        for f in original.findings:
+            for cell in f.cells:
+                sheet, _, ref = cell.rpartition("!")
+                assert f.message in wb[sheet][ref].comment.text, (copy.name, cell)
+
+
 def test_reports_list_every_file_with_its_reason(round_, validated, tmp_path):
     import json
     data = json.loads(write_json(validated, tmp_path / "结果.json").read_text(encoding="utf-8"))

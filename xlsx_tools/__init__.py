@@ -20,7 +20,7 @@ _LAZY = {
     "read_workbook": "read", "RejectedFile": "read",
     "Finding": "rules", "check_workbook": "rules",
     "validate_file": "validate", "validate_paths": "validate",
-    "write_json": "report", "write_report_xlsx": "report", "annotate_workbooks": "report",
+    "write_json": "report", "write_report_xlsx": "report", "annotate_workbooks": "annotate",
     "merge_paths": "merge", "write_outputs": "merge",
 }
 

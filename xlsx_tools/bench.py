@@ -11,6 +11,9 @@ For each N it measures, in one run and with the same number of processes:
   write instead), on min(N, K) files because it is slow;
 * the lower bound: unzip workbook.xml, its rels, the shared strings and the
   form's sheets and parse them with a plain parser (expat, no handlers).
+* ``annotate``: :func:`~xlsx_tools.annotate.annotate_workbooks` on min(N, 1000)
+  of them in one process, each file given three findings (they pass every check);
+  judged by CPU time per file against validate's.
 
 Each step runs in its own Python process, so the peak memory is that step's
 alone: the memory of the step's whole process tree (the process and its
@@ -84,6 +87,7 @@ class Targets:
     bound_over_validate: float = 3.0       # bound files/s <= 3 x validate files/s
     validate_over_merge: float = 2.0       # validate files/s <= 2 x merge files/s (at the largest N)
     merge_peak_mb: float = 300.0           # merge's peak memory (at the largest N)
+    annotate_over_validate: float = 5.0    # annotate CPU per file <= 5 x validate CPU per file
 
 
 # -- making the workbooks ---------------------------------------------------------
@@ -402,6 +406,8 @@ def _run_step(step: str, paths: list[str], jobs: int, out_dir: str | None) -> di
     if step == "pandas":
         import openpyxl  # noqa: F401  (pandas' engine, imported on its first use)
         import pandas  # noqa: F401
+    if step == "annotate":
+        annotate_run = annotate_inputs(paths, form)
     before = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     detail: dict = {}
     t0 = time.perf_counter()
@@ -417,6 +423,9 @@ def _run_step(step: str, paths: list[str], jobs: int, out_dir: str | None) -> di
         detail["files"] = len(result.files)
         detail["added"] = result.added
         ok = result.added == len(paths)
+    elif step == "annotate":
+        detail, ok = annotate_step(annotate_run, out_dir)
+        seconds = time.perf_counter() - t0
     elif step in ("pandas", "bound"):
         chunk = max(1, min(64, len(paths) // (jobs * 8)))
         if step == "pandas":
@@ -437,6 +446,44 @@ def _run_step(step: str, paths: list[str], jobs: int, out_dir: str | None) -> di
     cpu = sum((a.ru_utime + a.ru_stime) - (b.ru_utime + b.ru_stime) for a, b in zip(after, before))
     return {"step": step, "seconds": seconds, "cpu": cpu, "ok": ok, "detail": detail,
             "maxrss_children_kb": after[1].ru_maxrss, "maxrss_self_kb": after[0].ru_maxrss}
+
+
+# -- the annotate step -------------------------------------------------------------
+
+ANNOTATE_SAMPLE = 1000     # copies annotated at the most (the target is CPU per file)
+
+
+def annotate_inputs(paths: Sequence[str], form: Form):
+    """Each file validated, with three findings of the kinds a return has (an error on an
+    input; an error and a warning on two inputs each, sharing one), since the bench's
+    files pass every check. Made before the clock starts."""
+    from . import annotate  # noqa: F401  (what the step uses, imported before its clock)
+    from .rules import Finding
+    from .validate import validate_paths
+
+    run = validate_paths(paths, form=form, jobs=1)
+    numeric = [f for f in form.fields if f.numeric][:3]
+    cells = [form.input_cell(f.id).address for f in numeric]
+    title = [form.field_title(f.id) for f in numeric]
+    findings = [
+        Finding("bench", "error", (numeric[0].id,), (cells[0],),
+                f"“{title[0]}”未填写。没有可填报的数量请填 0，不要留空。"),
+        Finding("bench", "error", (numeric[1].id, numeric[0].id), (cells[1], cells[0]),
+                f"“{title[1]}”大于“{title[0]}”。前者是后者的一部分，请核对两个数字。"),
+        Finding("bench", "warning", (numeric[2].id, numeric[0].id), (cells[2], cells[0]),
+                f"“{title[2]}”大于“{title[0]}”，请确认两个数字。")]
+    for r in run.files:
+        r.findings = list(findings)
+    return run
+
+
+def annotate_step(run, out_dir: str) -> tuple[dict, bool]:
+    """Annotated copies of every file of ``run`` (xlsx_tools.annotate), in one process."""
+    from .annotate import annotate_workbooks
+
+    outcome = annotate_workbooks(run, Path(out_dir) / "annotated")
+    return {"files": len(run.files), "written": len(outcome.written)}, \
+        len(outcome.written) == len(run.files)
 
 
 # -- memory of a process tree ----------------------------------------------------
@@ -568,12 +615,15 @@ def run(sizes: Sequence[int], jobs: int, workdir: Path, pandas_sample: int, fres
     say(header)
     say("-" * len(header))
     labels = {"validate": "validate", "merge": "merge (validate + add up + write)",
-              "pandas": "pandas.read_excel", "bound": "unzip + parse (lower bound)"}
+              "pandas": "pandas.read_excel", "bound": "unzip + parse (lower bound)",
+              "annotate": "annotate (copies, one process)"}
     for n in sizes:
         paths = files[:n]
         row: dict[str, dict] = {}
-        for step in ("bound", "validate", "merge", "pandas"):
+        for step in ("bound", "validate", "merge", "pandas", "annotate"):
             chosen = paths[:min(n, pandas_sample)] if step == "pandas" else paths
+            if step == "annotate":
+                chosen = paths[:min(n, ANNOTATE_SAMPLE)]
             # The best of ``repeat`` runs: other load on the machine only slows a run down.
             r = min((_measure(step, chosen, jobs, workdir) for _ in range(repeat)),
                     key=lambda r: r["seconds"])
@@ -602,9 +652,13 @@ def run(sizes: Sequence[int], jobs: int, workdir: Path, pandas_sample: int, fres
              f"merge peak memory            = {row['merge']['peak_mb']:6.0f} MB (target < "
              f"{targets.merge_peak_mb:g} MB{', judged at N=' + str(largest) if n != largest else ''})"),
         ]
-        cpu = {s: row[s]["cpu"] / row[s]["n"] for s in ("validate", "merge", "pandas", "bound")}
+        cpu = {s: row[s]["cpu"] / row[s]["n"] for s in ("validate", "merge", "pandas", "bound", "annotate")}
+        a = cpu["annotate"] / cpu["validate"]
+        lines.append((a <= targets.annotate_over_validate,
+                      (f"annotate / validate, CPU     = {a:6.1f}x  (target <= {targets.annotate_over_validate:g}x"
+                       f" CPU per file{', judged at N=' + str(largest) if n != largest else ''})")))
         by_cpu = [cpu["pandas"] / cpu["validate"], cpu["validate"] / cpu["bound"],
-                  cpu["merge"] / cpu["validate"], None]
+                  cpu["merge"] / cpu["validate"], None, None]
         for i, (ok, text) in enumerate(lines):
             judged = n == largest or i < 2
             also = f"   [by CPU time per file: {by_cpu[i]:.1f}x]" if by_cpu[i] is not None else ""

@@ -147,7 +147,8 @@ def validate_command(paths, verbose, json_path, report_path, annotate_dir, jobs)
 
     有错误的文件退出码为 1，全部无错误为 0，用法错误为 2。
     """
-    from .report import annotate_workbooks, write_json, write_report_xlsx
+    from .annotate import AnnotateWriteError, annotate_workbooks
+    from .report import write_json, write_report_xlsx
     from .validate import validate_paths
 
     if not paths:
@@ -180,7 +181,11 @@ def validate_command(paths, verbose, json_path, report_path, annotate_dir, jobs)
         if report_path is not None:
             click.echo(f"问题清单已写入 {write_report_xlsx(run, report_path)}")
         if annotate_dir is not None:
-            outcome = annotate_workbooks(run, annotate_dir)
+            try:
+                outcome = annotate_workbooks(run, annotate_dir)
+            except AnnotateWriteError as e:   # the same for every copy: said once
+                click.echo(e.message, err=True)
+                raise SystemExit(1) from None
             click.echo(f"已在 {annotate_dir} 生成 {len(outcome.written)} 份标注副本")
             for file, why in outcome.skipped:
                 click.echo(f"    未生成标注副本：{file}（{why}）")

@@ -1,9 +1,7 @@
 """What a validation run produces: the JSON, the findings workbook, annotated copies.
 
-The JSON and the findings workbook are new files (xlsxwriter); an annotated copy
-is the returned workbook itself, opened with openpyxl, with every finding marked
-on its cell and listed on an extra sheet, saved under the same name elsewhere.
-The original file is never written.
+The JSON and the findings workbook are new files (xlsxwriter); annotated copies
+are made in annotate.py (re-exported here).
 """
 
 from __future__ import annotations
@@ -11,27 +9,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Iterable
 
 import xlsxwriter
 
-from .form import Form, parse_cell
+from .annotate import ANNOTATION_SHEET, AnnotateOutcome, annotate_workbook, annotate_workbooks
+from .form import Form
 from .rules import SEVERITY_CN, Finding, code_title, field_title
-from .validate import UNREADABLE, FileResult, ValidationRun
+from .validate import UNREADABLE, ValidationRun
 
 __all__ = ["write_json", "write_report_xlsx", "annotate_workbooks", "annotate_workbook",
            "ANNOTATION_SHEET", "AnnotateOutcome"]
 
 # Generated files carry this date, so the same run gives the same bytes.
 FIXED_TIME = dt.datetime(2022, 1, 1, 0, 0, 0)
-ANNOTATION_SHEET = "校验问题"
 AUTHOR = "xlsx-tools"
-FILL = {"error": "FFC7CE", "warning": "FFE4B5"}     # light red, light orange
-FONT = {"error": "9C0006", "warning": "9C5700"}
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -147,152 +141,3 @@ def _table(ws, header, rows, head, wrap, special, widths: dict[int, float]) -> N
         lines = max(_lines(str(v), column_widths[j]) for j, v in enumerate(row))
         if lines > 1:
             ws.set_row(i, 15 * lines)
-
-
-# -- annotated copies ------------------------------------------------------------
-
-class AnnotateOutcome:
-    """Which copies were written, and the files skipped with a short Chinese reason."""
-
-    def __init__(self) -> None:
-        self.written: list[Path] = []
-        self.skipped: list[tuple[str, str]] = []
-
-
-def annotate_workbooks(run: ValidationRun, out_dir: str | Path) -> AnnotateOutcome:
-    """For each readable workbook with findings, a marked-up copy in ``out_dir``."""
-    out_dir = Path(out_dir)
-    outcome = AnnotateOutcome()
-    used: set[str] = set()
-    for r in run.files:
-        if not r.findings:
-            continue
-        if not r.readable:
-            outcome.skipped.append((r.file, "文件无法读取"))
-            continue
-        name = _unique_name(r.path.name, used)
-        target = out_dir / name
-        if target.resolve() == r.path.resolve():
-            outcome.skipped.append((r.file, "不能覆盖原文件，请换一个输出文件夹"))
-            continue
-        try:
-            annotate_workbook(run.form, r, target)
-        except Exception as e:  # noqa: BLE001 - one odd file must not stop the others
-            outcome.skipped.append((r.file, f"生成时出错（{type(e).__name__}）"))
-            continue
-        outcome.written.append(target)
-    return outcome
-
-
-def _unique_name(name: str, used: set[str]) -> str:
-    """Files with the same name from different folders get (2), (3)... added."""
-    stem, suffix = os.path.splitext(name)
-    candidate, n = name, 1
-    while candidate.lower() in used:
-        n += 1
-        candidate = f"{stem}({n}){suffix}"
-    used.add(candidate.lower())
-    return candidate
-
-
-def annotate_workbook(form: Form, result: FileResult, target: str | Path) -> Path:
-    """Mark each finding of ``result`` on its cells in a copy saved as ``target``."""
-    import openpyxl
-    from openpyxl.comments import Comment
-    from openpyxl.styles import Alignment, Font, PatternFill
-
-    target = Path(target)
-    wb = openpyxl.load_workbook(result.path, keep_vba=False, rich_text=False)
-    if ANNOTATION_SHEET in wb.sheetnames:  # a copy annotated before: list afresh
-        del wb[ANNOTATION_SHEET]
-    for ws in wb.worksheets:               # and drop the earlier notes (not the filler's)
-        for row in ws.iter_rows():
-            for cell in row:
-                if cell.comment is not None and cell.comment.author == AUTHOR:
-                    cell.comment = None
-    notes: dict[tuple[str, str], list[Finding]] = {}
-    for f in result.findings:
-        for cell in f.cells:
-            sheet, _, ref = cell.rpartition("!")
-            if sheet in wb.sheetnames:
-                notes.setdefault((sheet, ref), []).append(f)
-    for (sheet, ref), found in notes.items():
-        c = wb[sheet][_top_left(wb[sheet], ref)]
-        worst = "error" if any(f.is_error for f in found) else "warning"
-        c.fill = PatternFill("solid", start_color=FILL[worst], end_color=FILL[worst])
-        text = "\n".join(f"【{f.severity_cn}】{f.message}" for f in found)
-        if c.comment is not None:          # the filler's own note stays, first
-            text = f"{c.comment.text}\n\n{text}"
-        comment = Comment(text, AUTHOR)
-        comment.width, comment.height = 320, min(60 + 40 * len(text) // 22, 400)
-        c.comment = comment
-
-    # Last, so the form's sheets keep their places; but shown first on opening.
-    ws = wb.create_sheet(ANNOTATION_SHEET)
-    ws.append(["序号", "单元格", "字段", "严重程度", "说明"])
-    for i, f in enumerate(result.findings, start=1):
-        ws.append([i, f.where, _field_titles(form, f), f.severity_cn, f.message])
-        ws.cell(i + 1, 4).fill = PatternFill("solid", start_color=FILL[f.severity],
-                                             end_color=FILL[f.severity])
-        ws.cell(i + 1, 4).font = Font(color=FONT[f.severity])
-    widths = (6, 24, 30, 10, 70)
-    for col, width in zip("ABCDE", widths):
-        ws.column_dimensions[col].width = width
-    for row in ws.iter_rows(min_row=1, max_row=ws.max_row):
-        for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-        lines = max(_lines(str(c.value or ""), w) for c, w in zip(row, widths))
-        if lines > 1:
-            ws.row_dimensions[row[0].row].height = 15 * lines
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    ws.freeze_panes = "A2"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = "1:1"
-    ws.sheet_properties.tabColor = "C00000"
-    for other in wb.worksheets:
-        other.sheet_view.tabSelected = other is ws
-    wb.active = ws
-    # Excel recalculates on opening, since openpyxl keeps formulas but not their results.
-    wb.calculation.fullCalcOnLoad = True
-    wb.properties.created = FIXED_TIME
-    wb.properties.modified = FIXED_TIME
-    wb.properties.lastModifiedBy = AUTHOR
-
-    def save(p: Path) -> None:
-        wb.save(p)
-        _fix_zip_times(p)
-
-    _atomic_write(target, save)
-    return target
-
-
-_MODIFIED = re.compile(rb"(<dcterms:modified\b[^>]*>)[^<]*(</dcterms:modified>)")
-
-
-def _fix_zip_times(path: Path) -> None:
-    """openpyxl stamps the zip members and the 'modified' property with the
-    current time on saving; use a fixed one, so the same run gives the same bytes."""
-    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    with zipfile.ZipFile(path) as z:
-        members = [(info, z.read(info)) for info in z.infolist()]
-    members = [(info, _MODIFIED.sub(rb"\g<1>" + stamp + rb"\g<2>", data)
-                if info.filename == "docProps/core.xml" else data) for info, data in members]
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for info, data in members:
-            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = info.external_attr
-            z.writestr(fixed, data)
-
-
-def _top_left(ws, ref: str) -> str:
-    """A merged range is written through its top-left cell."""
-    row, col = parse_cell(ref)
-    for rng in ws.merged_cells.ranges:
-        if rng.min_row <= row <= rng.max_row and rng.min_col <= col <= rng.max_col:
-            return rng.start_cell.coordinate
-    return ref
