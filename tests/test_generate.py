@@ -286,7 +286,7 @@ def test_roster_csv_encodings(tmp_path, form, encoding):
     roster = tmp_path / "r.csv"
     roster.write_bytes(roster_csv(rows).encode(encoding))
     entries = read_roster(roster, form)
-    assert [(e.unit_name, e.batch, e.platform_category, e.recommending_unit, e.row)
+    assert [(e.unit, e.batch, e.category, e.recommending, e.row)
             for e in entries] == [
         ("中国电子技术标准化研究院", "第一批", "信息服务", "工业和信息化部电子第四研究院", 2),
         ("国家工业信息安全发展研究中心", "第三批", "检验检测", "", 3)]
@@ -297,7 +297,7 @@ def test_roster_xlsx(tmp_path, form):
                                                  [None, None, None, None],
                                                  ["另一研究院", "第四批", "信息服务", None]])
     entries = read_roster(roster, form)
-    assert [(e.unit_name, e.batch, e.row) for e in entries] == [
+    assert [(e.unit, e.batch, e.row) for e in entries] == [
         ("某某研究院", "平台项目", 2), ("另一研究院", "第四批", 4)]
 
 
@@ -373,7 +373,7 @@ def test_any_unit_name_is_either_a_safe_file_name_or_refused(form, name):
             assert len(e.problems) == 1 and e.problems[0].startswith("第2行：")
             return
         (entry,) = entries
-        assert entry.unit_name and entry.unit_name in name
+        assert entry.unit and entry.unit in name
         file_name = entry.file_name(form)
         assert not any(ch in file_name for ch in UNSAFE_CHARS)
         assert not any(ord(ch) < 32 for ch in file_name)

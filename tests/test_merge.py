@@ -103,7 +103,7 @@ def test_every_file_and_roster_unit_is_listed_with_its_status(merged):
     assert len(rows) == len(expected)
     found = sorted(p.name for p in RETURNED.iterdir())
     assert sorted(r.name for r in rows if r.result is not None) == found
-    by_key = {(r.name or None, r.unit_name): r for r in rows}
+    by_key = {(r.name or None, r.unit): r for r in rows}
     for e in expected:
         row = by_key[(e["file"], e["unit_name"])]
         codes = {f.code for f in row.findings}
@@ -115,7 +115,7 @@ def test_every_file_and_roster_unit_is_listed_with_its_status(merged):
         assert row.batch == e["batch"]
         assert row.on_roster is e["on_roster"]
     roster_units = {(r["batch"], r["unit_name"]) for r in _expected()["roster"]}
-    listed = {(r.batch, r.unit_name) for r in rows if r.on_roster}
+    listed = {(r.batch, r.unit) for r in rows if r.on_roster}
     assert roster_units == listed
 
 
@@ -129,11 +129,11 @@ def test_duplicate_keeps_the_later_fill_date(merged):
     result, _, _ = merged
     dup = [r for r in result.submissions if r.status == "重复"]
     assert len(dup) == 1
-    same_unit = [r for r in result.batches[dup[0].batch].entries if r.unit_name == dup[0].unit_name]
+    same_unit = [r for r in result.batches[dup[0].batch].entries if r.unit == dup[0].unit]
     assert len(same_unit) == 2
     chosen = next(r for r in same_unit if r is not dup[0])
     assert chosen.added and not dup[0].added
-    assert chosen.fill_date > dup[0].fill_date
+    assert chosen.date > dup[0].date
     m01 = [f for f in dup[0].findings if f.code == "M01"]
     assert m01 and m01[0].severity == "error" and chosen.name in m01[0].message
 
@@ -302,7 +302,7 @@ def test_findings_sheet_lists_every_finding(merged):
         heads = [ws.cell(2, c).value for c in range(1, ws.max_column + 1)]
         code_col = heads.index("代码") + 1
         codes = sorted(ws.cell(r, code_col).value for r in range(3, ws.max_row + 1))
-        assert codes == sorted(code_title(f.code) for e in summary.entries for f in e.findings)
+        assert codes == sorted(code_title(f.code, FORM) for e in summary.entries for f in e.findings)
 
 
 def test_same_bytes_on_a_second_merge(merged, tmp_path):
@@ -339,8 +339,8 @@ def _result(name: str, unit: str, batch: str = "第一批", status: str = "accep
     findings = [Finding("R01", "error", (), (), "错")] if status == "rejected" else []
     return FileResult(file=name, path=Path(name), status=status,
                       verdict={"accepted": "通过", "rejected": "不通过"}.get(status, "有警告"),
-                      findings=findings, values=vals, unit_name=unit, batch=batch,
-                      platform_category="检验检测", fill_date=fill_date, mtime=mtime)
+                      findings=findings, values=vals, unit=unit, batch=batch,
+                      category="检验检测", date=fill_date, mtime=mtime)
 
 
 @settings(max_examples=60, deadline=None)
@@ -356,11 +356,11 @@ def test_one_file_per_unit_is_added_by_the_stated_rule(files):
     rows = merged.batches["第一批"].entries
     assert len(rows) == len(results)
     for unit in {u for u, *_ in files}:
-        mine = [r for r in rows if r.unit_name == unit]
+        mine = [r for r in rows if r.unit == unit]
         usable = [r for r in mine if r.result.status != "rejected"]
         added = [r for r in mine if r.added]
         if usable:
-            best = max(usable, key=lambda r: (r.fill_date, r.result.mtime, r.name))
+            best = max(usable, key=lambda r: (r.date, r.result.mtime, r.name))
             assert added == [best]
         else:
             assert added == []

@@ -109,14 +109,14 @@ def test_json_shape(returned, tmp_path) -> None:
     assert len(data["files"]) == 5
     files = {Path(f["file"]).name: f for f in data["files"]}
     for f in data["files"]:
-        assert {"file", "status", "unit_name", "batch", "platform_category", "findings",
+        assert {"file", "status", "unit", "batch", "category", "findings",
                 "values"} <= set(f)
         assert f["status"] in ("accepted", "warnings", "rejected")
         for finding in f["findings"]:
             assert set(finding) == {"code", "severity", "fields", "cells", "message"}
             assert finding["severity"] in ("error", "warning")
     bad = files[BAD]
-    assert (bad["unit_name"], bad["batch"], bad["platform_category"]) == ("丙信息中心", "第二批", "信息服务")
+    assert (bad["unit"], bad["batch"], bad["category"]) == ("丙信息中心", "第二批", "信息服务")
     v = bad["values"]
     assert set(v) == {f.id for f in FORM.fields}
     assert v["service_count"] == 120 and type(v["service_count"]) is int

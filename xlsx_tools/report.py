@@ -15,23 +15,24 @@ import re
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Iterable
-
-import xlsxwriter
 
 from .form import Form, parse_cell
-from .rules import SEVERITY_CN, Finding, code_title, field_title
+from .rules import Finding, field_title
 from .validate import UNREADABLE, FileResult, ValidationRun
+from .xlsx_output import close_workbook, fit_width, new_workbook, text_lines
 
 __all__ = ["write_json", "write_report_xlsx", "annotate_workbooks", "annotate_workbook",
-           "ANNOTATION_SHEET", "AnnotateOutcome"]
+           "ANNOTATION_SHEET", "AnnotateOutcome", "report_time"]
 
-# Generated files carry this date, so the same run gives the same bytes.
-FIXED_TIME = dt.datetime(2022, 1, 1, 0, 0, 0)
 ANNOTATION_SHEET = "校验问题"
 AUTHOR = "xlsx-tools"
 FILL = {"error": "FFC7CE", "warning": "FFE4B5"}     # light red, light orange
 FONT = {"error": "9C0006", "warning": "9C5700"}
+
+
+def report_time(form: Form) -> dt.datetime:
+    """The date the reports carry (the round's last day), so the same run gives the same bytes."""
+    return dt.datetime.combine(form.window_end, dt.time())
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -62,38 +63,27 @@ def _field_titles(form: Form, finding: Finding) -> str:
     return "、".join(field_title(form, i) for i in finding.fields if i in form.by_id)
 
 
-def _text_units(text: str) -> int:
-    """Width of the longest line in column-width units; CJK characters count double."""
-    return max((sum(2 if ord(ch) > 0x2E80 else 1 for ch in line)
-                for line in str(text).split("\n")), default=0)
+def finding_header(form: Form) -> tuple[str, ...]:
+    return ("文件", form.column_header("unit"), "单元格", "字段", "严重程度", "代码", "说明")
 
 
-def _width(texts: Iterable[str], least: int = 6, most: int = 60) -> float:
-    """A column width that fits the text, within bounds."""
-    return float(min(most, max([least, *map(_text_units, texts)]) + 2))
-
-
-def _lines(text: str, width: float) -> int:
-    """Lines a wrapped text takes in a column ``width`` units wide."""
-    return sum(max(1, -(-_text_units(line) // max(1, int(width) - 1)))
-               for line in str(text).split("\n"))
-
-
-FINDING_HEADER = ("文件", "单位名称", "单元格", "字段", "严重程度", "代码", "说明")
-FILE_HEADER = ("文件", "单位名称", "列入批次", "平台类别", "结论", "错误数", "警告数", "无法读取的原因")
+def file_header(form: Form) -> tuple[str, ...]:
+    return ("文件", form.column_header("unit"), form.column_header("batch"),
+            form.column_header("category"), "结论", "错误数", "警告数", "无法读取的原因")
 
 
 def finding_rows(run: ValidationRun) -> list[tuple]:
+    words = run.form.catalogue
     rows = []
     for r in run.files:
         for f in r.findings:
-            rows.append((r.file, r.unit_name or "", f.where,
-                         _field_titles(run.form, f), f.severity_cn, code_title(f.code), f.message))
+            rows.append((r.file, r.unit or "", f.where, _field_titles(run.form, f),
+                         words.severity_word(f.severity), words.title(f.code), f.message))
     return rows
 
 
 def file_rows(run: ValidationRun) -> list[tuple]:
-    return [(r.file, r.unit_name or "", r.batch or "", r.platform_category or "",
+    return [(r.file, r.unit or "", r.batch or "", r.category or "",
              r.verdict, r.errors, r.warnings, r.reason or "") for r in run.files]
 
 
@@ -102,10 +92,7 @@ def write_report_xlsx(run: ValidationRun, path: str | Path) -> Path:
     path = Path(path)
 
     def write(tmp: Path) -> None:
-        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_numbers": False,
-                                            "strings_to_formulas": False,
-                                            "strings_to_urls": False})
-        wb.set_properties({"title": "校验结果", "author": AUTHOR, "created": FIXED_TIME})
+        wb = new_workbook(tmp, "校验结果", report_time(run.form), AUTHOR)
         head = wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1,
                               "text_wrap": True, "valign": "vcenter"})
         wrap = wb.add_format({"text_wrap": True, "valign": "top"})
@@ -113,14 +100,15 @@ def write_report_xlsx(run: ValidationRun, path: str | Path) -> Path:
         warning = wb.add_format({"font_color": "#9C5700", "bg_color": "#FFEB9C", "valign": "top"})
         verdict_fmt = {"通过": wb.add_format({"bg_color": "#C6EFCE", "valign": "top"}),
                        "有警告": warning, "不通过": error, UNREADABLE: error}
-        _table(wb.add_worksheet("问题清单"), FINDING_HEADER, finding_rows(run), head, wrap,
-               lambda row, col: (error if row[4] == SEVERITY_CN["error"] else warning)
+        error_word = run.form.catalogue.severity_word("error")
+        _table(wb.add_worksheet("问题清单"), finding_header(run.form), finding_rows(run), head, wrap,
+               lambda row, col: (error if row[4] == error_word else warning)
                if col == 4 else None,
                widths={6: 70})
-        _table(wb.add_worksheet("文件情况"), FILE_HEADER, file_rows(run), head, wrap,
+        _table(wb.add_worksheet("文件情况"), file_header(run.form), file_rows(run), head, wrap,
                lambda row, col: verdict_fmt.get(row[4]) if col == 4 else None,
                widths={7: 50})
-        wb.close()
+        close_workbook(wb)
 
     _atomic_write(path, write)
     return path
@@ -138,13 +126,13 @@ def _table(ws, header, rows, head, wrap, special, widths: dict[int, float]) -> N
     ws.set_paper(9)
     ws.fit_to_pages(1, 0)
     ws.repeat_rows(0)
-    column_widths = [widths.get(j) or _width([title, *(str(r[j]) for r in rows)], most=40)
+    column_widths = [widths.get(j) or fit_width([title, *(str(r[j]) for r in rows)], most=40)
                      for j, title in enumerate(header)]
     for j, width in enumerate(column_widths):
         ws.set_column(j, j, width)
     # Row heights set here: not every program fits wrapped rows on opening.
     for i, row in enumerate(rows, start=1):
-        lines = max(_lines(str(v), column_widths[j]) for j, v in enumerate(row))
+        lines = max(text_lines(str(v), column_widths[j]) for j, v in enumerate(row))
         if lines > 1:
             ws.set_row(i, 15 * lines)
 
@@ -202,6 +190,8 @@ def annotate_workbook(form: Form, result: FileResult, target: str | Path) -> Pat
     from openpyxl.styles import Alignment, Font, PatternFill
 
     target = Path(target)
+    words = form.catalogue
+    stamp = report_time(form)
     wb = openpyxl.load_workbook(result.path, keep_vba=False, rich_text=False)
     if ANNOTATION_SHEET in wb.sheetnames:  # a copy annotated before: list afresh
         del wb[ANNOTATION_SHEET]
@@ -220,7 +210,7 @@ def annotate_workbook(form: Form, result: FileResult, target: str | Path) -> Pat
         c = wb[sheet][_top_left(wb[sheet], ref)]
         worst = "error" if any(f.is_error for f in found) else "warning"
         c.fill = PatternFill("solid", start_color=FILL[worst], end_color=FILL[worst])
-        text = "\n".join(f"【{f.severity_cn}】{f.message}" for f in found)
+        text = "\n".join(f"【{words.severity_word(f.severity)}】{f.message}" for f in found)
         if c.comment is not None:          # the filler's own note stays, first
             text = f"{c.comment.text}\n\n{text}"
         comment = Comment(text, AUTHOR)
@@ -231,7 +221,7 @@ def annotate_workbook(form: Form, result: FileResult, target: str | Path) -> Pat
     ws = wb.create_sheet(ANNOTATION_SHEET)
     ws.append(["序号", "单元格", "字段", "严重程度", "说明"])
     for i, f in enumerate(result.findings, start=1):
-        ws.append([i, f.where, _field_titles(form, f), f.severity_cn, f.message])
+        ws.append([i, f.where, _field_titles(form, f), words.severity_word(f.severity), f.message])
         ws.cell(i + 1, 4).fill = PatternFill("solid", start_color=FILL[f.severity],
                                              end_color=FILL[f.severity])
         ws.cell(i + 1, 4).font = Font(color=FONT[f.severity])
@@ -241,7 +231,7 @@ def annotate_workbook(form: Form, result: FileResult, target: str | Path) -> Pat
     for row in ws.iter_rows(min_row=1, max_row=ws.max_row):
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
-        lines = max(_lines(str(c.value or ""), w) for c, w in zip(row, widths))
+        lines = max(text_lines(str(c.value or ""), w) for c, w in zip(row, widths))
         if lines > 1:
             ws.row_dimensions[row[0].row].height = 15 * lines
     for cell in ws[1]:
@@ -258,13 +248,13 @@ def annotate_workbook(form: Form, result: FileResult, target: str | Path) -> Pat
     wb.active = ws
     # Excel recalculates on opening, since openpyxl keeps formulas but not their results.
     wb.calculation.fullCalcOnLoad = True
-    wb.properties.created = FIXED_TIME
-    wb.properties.modified = FIXED_TIME
+    wb.properties.created = stamp
+    wb.properties.modified = stamp
     wb.properties.lastModifiedBy = AUTHOR
 
     def save(p: Path) -> None:
         wb.save(p)
-        _fix_zip_times(p)
+        _fix_zip_times(p, stamp)
 
     _atomic_write(target, save)
     return target
@@ -273,17 +263,17 @@ def annotate_workbook(form: Form, result: FileResult, target: str | Path) -> Pat
 _MODIFIED = re.compile(rb"(<dcterms:modified\b[^>]*>)[^<]*(</dcterms:modified>)")
 
 
-def _fix_zip_times(path: Path) -> None:
+def _fix_zip_times(path: Path, when: dt.datetime) -> None:
     """openpyxl stamps the zip members and the 'modified' property with the
     current time on saving; use a fixed one, so the same run gives the same bytes."""
-    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     with zipfile.ZipFile(path) as z:
         members = [(info, z.read(info)) for info in z.infolist()]
     members = [(info, _MODIFIED.sub(rb"\g<1>" + stamp + rb"\g<2>", data)
                 if info.filename == "docProps/core.xml" else data) for info, data in members]
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         for info, data in members:
-            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
+            fixed = zipfile.ZipInfo(info.filename, date_time=when.timetuple()[:6])
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = info.external_attr
             z.writestr(fixed, data)
