@@ -559,10 +559,10 @@ def _check(form: Form) -> None:
     missing = sorted(ids - set(inputs))
     extra = sorted(set(inputs) - ids)
     twice = sorted({i for i in inputs if inputs.count(i) > 1})
+    if extra:   # first: a misspelt "@id" is also a field without its input
+        raise FormError(f"版式中的填写单元格“@{extra[0]}”不是已定义的字段。")
     if missing:
         raise FormError(f"版式中没有这些字段的填写单元格：{'、'.join(missing)}。")
-    if extra:
-        raise FormError(f"版式中的填写单元格“@{extra[0]}”不是已定义的字段。")
     if twice:
         raise FormError(f"字段 {'、'.join(twice)} 在版式中有不止一个填写单元格。")
     shows = {c.text for s in form.sheets for c in s.cells if c.kind == "show"}
@@ -678,8 +678,7 @@ def _parse(text: str, where: str) -> dict:
     except tomllib.TOMLDecodeError as e:
         m = _AT_LINE.search(str(e))
         place = f"第 {m.group(1)} 行第 {m.group(2)} 列" if m else ""
-        raise FormError(f"表单定义{where}{place}不是有效的 TOML（{str(e).split(' (at')[0]}），请检查引号、括号和等号。"
-                        ) from None
+        raise FormError(f"表单定义{where}{place}不是有效的 TOML，请检查引号、括号和等号。") from None
 
 
 def _build(data: dict, path: Path | None, where: str) -> Form:
