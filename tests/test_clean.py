@@ -63,7 +63,7 @@ def renderings(d: Decimal, unit: str) -> st.SearchStrategy:
     return st.sampled_from(texts + cells)
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(field=st.sampled_from(INTS), n=st.integers(0, 10**12), data=st.data())
 def test_whole_numbers_typed_any_usual_way_read_to_the_same_number(field, n, data):
     typed = data.draw(renderings(Decimal(n), field.unit))
@@ -128,7 +128,7 @@ def test_float_sums_of_two_decimal_amounts_are_not_too_many_decimals(field, part
     assert result.code is None and result.value == sum(parts)
 
 
-@settings(max_examples=500)
+@settings(max_examples=200)
 @given(field=st.sampled_from(INTS + AMOUNTS), text=st.text(max_size=30))
 def test_any_text_in_a_number_field_is_the_number_it_spells_or_a_finding(field, text):
     result = clean(field, text)
@@ -157,7 +157,8 @@ def test_numbers_in_the_forms_people_use():
         assert clean(f, typed).code == code, typed
     a = AMOUNTS[0]
     for typed, want in [("3.5万元", Decimal("3.5")), ("3.5万", Decimal("3.5")),
-                        ("1,234.50", Decimal("1234.5")), (0.1 + 0.2, Decimal("0.3")), (256.78, Decimal("256.78"))]:
+                        ("1,234.50", Decimal("1234.5")), (0.1 + 0.2, Decimal("0.3")),
+                        (256.78, Decimal("256.78"))]:
         assert clean(a, typed).value == want, typed
     assert clean(a, "35000元").code == "not_a_number"   # 元 is not 万元: never converted by guess
     assert clean(a, 1.234).code == "too_many_decimals"
@@ -181,7 +182,7 @@ def excel_serial(d: dt.date) -> int:
     return (d - dt.date(1899, 12, 30)).days
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(field=st.sampled_from(DATES), d=st.dates(DATE_MIN, DATE_MAX), data=st.data())
 def test_dates_typed_any_usual_way_read_to_the_same_date(field, d, data):
     y, m, day = d.year, d.month, d.day
@@ -218,7 +219,8 @@ def test_choices_read_after_trimming_and_width_folding(field, data):
 @example(field=CHOICES[0], text="#REF!")   # an error value pasted in: still say what to choose
 def test_anything_else_in_a_choice_field_is_not_a_choice(field, text):
     assume(normalize_text(text) and all(normalize_text(text) != normalize_text(c) for c in field.choices))
-    assume(not (field.suffix and normalize_text(text) in {normalize_text(field.shown(c)) for c in field.choices}))
+    shown = {normalize_text(field.shown(c)) for c in field.choices}
+    assume(not (field.suffix and normalize_text(text) in shown))
     result = clean(field, text)
     assert result.code == "not_a_choice" and all(c in message(field, result) for c in field.choices)
 
@@ -294,7 +296,7 @@ ANY_CELL = st.one_of(
 )
 
 
-@settings(max_examples=1000)
+@settings(max_examples=300)
 @given(field=st.sampled_from(FORM.fields), value=ANY_CELL, formula=st.none() | st.text(max_size=5),
        is_date=st.booleans())
 def test_any_cell_value_in_any_field_never_crashes(field, value, formula, is_date):
