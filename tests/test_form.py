@@ -98,7 +98,8 @@ def test_file_stem(form):
     assert form.file_stem("第一批", "检验检测", "某研究院") == "第一批-检验检测类-某研究院"
 
 
-@pytest.mark.parametrize("ref,rc", [("A1", (1, 1)), ("$C$5", (5, 3)), ("AA10", (10, 27)), ("XFD1", (1, 16384))])
+@pytest.mark.parametrize("ref,rc", [("A1", (1, 1)), ("$C$5", (5, 3)), ("AA10", (10, 27)),
+                                    ("XFD1", (1, 16384))])
 def test_cell_names_round_trip(ref, rc):
     assert parse_cell(ref) == rc
     assert cell_name(*rc) == ref.replace("$", "")

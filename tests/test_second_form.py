@@ -118,7 +118,7 @@ def test_validate_finds_what_each_file_breaks_and_nothing_else(round_):
     assert data["form"] == FORM.id
     by_unit = {f["unit"]: f for f in data["files"]}
     assert set(by_unit) == set(RETURNED)
-    for unit, (cohort, sector, changes, _name, expect) in RETURNED.items():
+    for unit, (cohort, sector, _changes, _name, expect) in RETURNED.items():
         got = sorted((x["code"], tuple(x["cells"])) for x in by_unit[unit]["findings"])
         assert got == sorted(expect), unit
         f = by_unit[unit]

@@ -109,7 +109,7 @@ def form_from_option(form_path: Path | None):
         return load_form(form_path) if form_path is not None else load_form()
     except FormError as e:
         click.echo(str(e), err=True)
-        raise SystemExit(1)
+        raise SystemExit(1) from None
 
 
 # --- generate ---------------------------------------------------------------
@@ -250,7 +250,8 @@ def _progress_wanted() -> bool:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), metavar="文件夹",
               help="汇总文件写入此文件夹（不存在时自动创建）。")
 @click.option("--roster", "roster_path", type=click.Path(path_type=Path),
-              metavar="名单.csv", help="名单（.csv 或 .xlsx，与 generate --roster 相同），用于核对谁已提交、谁未提交。")
+              metavar="名单.csv",
+              help="名单（.csv 或 .xlsx，与 generate --roster 相同），用于核对谁已提交、谁未提交。")
 @click.option("--jobs", type=int, default=None, metavar="进程数",
               help="同时校验的进程数（默认为 CPU 核数）。")
 @form_option
@@ -294,16 +295,16 @@ def merge_command(paths, out_dir, roster_path, jobs, form_path) -> None:
                              progress=progress if _progress_wanted() else None)
     except RosterError as e:
         if e.problems:  # the rows, under merge's own words (the reader's speak of generating)
-            click.echo(f"名单“{roster_path.name}”有 {len(e.problems)} 行有问题，未汇总。请修改以下各行后重试：",
-                       err=True)
+            click.echo(f"名单“{roster_path.name}”有 {len(e.problems)} 行有问题，未汇总。"
+                       "请修改以下各行后重试：", err=True)
             for problem in e.problems:
                 click.echo(f"    {problem}", err=True)
         else:
             click.echo(f"名单有误，未汇总：{e.message}", err=True)
-        raise SystemExit(1)
+        raise SystemExit(1) from None
     except OSError as e:
         click.echo(f"无法写入汇总文件：{e.filename or out_dir}（{os_reason(e)}）", err=True)
-        raise SystemExit(1)
+        raise SystemExit(1) from None
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -320,7 +321,8 @@ def merge_command(paths, out_dir, roster_path, jobs, form_path) -> None:
         for e in notable[:_MERGE_LINES]:
             click.echo(f"    {e.status}  {e.unit or ''}  {e.name}  {e.note}".rstrip())
         if len(notable) > _MERGE_LINES:
-            click.echo(f"    ……另有 {len(notable) - _MERGE_LINES} 个，见 {batch_file_stem(batch)}.xlsx 的“提交情况”")
+            click.echo(f"    ……另有 {len(notable) - _MERGE_LINES} 个，"
+                       f"见 {batch_file_stem(batch)}.xlsx 的“提交情况”")
     if result.unplaced:
         click.echo(f"无法确定批次的文件 {len(result.unplaced)} 个（列在 汇总-总览.xlsx 的“提交情况”中）：")
         for e in result.unplaced:

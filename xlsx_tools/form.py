@@ -536,7 +536,8 @@ def _roster(data: dict, keys: dict[str, str], by_id: dict[str, Field]) -> tuple[
             raise FormError(f"名单列“{c['header']}”的 fills = “{fills}”既不是角色也不是字段标识。")
         key = c.get("key", "")
         if target is None and not key:
-            raise FormError(f"名单列“{c['header']}”须有 fills（填入的字段或角色）或 key（不是字段的列的名称）。")
+            raise FormError(f"名单列“{c['header']}”须有 fills（填入的字段或角色）"
+                            "或 key（不是字段的列的名称）。")
         columns.append(RosterColumn(c["header"], tuple(c.get("aliases", ())), target, key,
                                     bool(c.get("required", target is not None))))
     return tuple(columns)
@@ -578,7 +579,8 @@ def _check(form: Form) -> None:
         if f.required_when is not None:
             unknown = set(ex.fields_of(f.required_when)) - ids
             if unknown:
-                raise FormError(f"字段 {f.id} 的 required_when 用到了未定义的字段：{'、'.join(sorted(unknown))}。")
+                raise FormError(f"字段 {f.id} 的 required_when 用到了未定义的字段："
+                                f"{'、'.join(sorted(unknown))}。")
     for r in form.rules:
         if r.severity not in ("error", "warning"):
             raise FormError(f"规则 {r.id} 的 severity 应为 error 或 warning，而不是“{r.severity}”。")
@@ -739,7 +741,8 @@ def _make(data: dict, path: Path | None) -> Form:
     # The roles first: the roster's columns are told by them.
     missing_roles = [r for r in REQUIRED_ROLES if r not in keys]
     if missing_roles:
-        raise FormError(f"[form.keys] 缺少 {missing_roles[0]}（须指明哪个字段是{_ROLE_WORDS[missing_roles[0]]}）。")
+        role = missing_roles[0]
+        raise FormError(f"[form.keys] 缺少 {role}（须指明哪个字段是{_ROLE_WORDS[role]}）。")
     for role, fid in keys.items():
         if fid not in by_id:
             raise FormError(f"[form.keys] 中 {role} = “{fid}”不是已定义的字段。")

@@ -872,8 +872,9 @@ def _chart_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: MergeCo
             })
         units = {form.field(fid).unit for fid in spec.fields}
         chart.set_title({"name": spec.title, "name_font": {"name": "宋体", "size": 12}})
-        y_axis: dict[str, Any] = {"num_format": "#,##0" if any(form.field(i).type == "int" for i in spec.fields)
-                                  else "#,##0.00", "major_gridlines": {"visible": True}}
+        counts = any(form.field(i).type == "int" for i in spec.fields)
+        y_axis: dict[str, Any] = {"num_format": "#,##0" if counts else "#,##0.00",
+                                  "major_gridlines": {"visible": True}}
         if len(units) == 1 and "" not in units:
             y_axis["name"] = units.pop()
         chart.set_y_axis(y_axis)

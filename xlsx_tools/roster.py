@@ -106,7 +106,7 @@ def read_roster(path: str | Path, form: Form | None = None) -> list[RosterEntry]
         if not any(_clean(c) for c in cells):
             continue
 
-        def get(i: int | None) -> str:
+        def get(i: int | None, cells: list = cells) -> str:
             return _clean(cells[i]) if i is not None and i < len(cells) else ""
 
         values: dict[str, str] = {}
