@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -231,3 +232,65 @@ def test_the_checks_in_the_workbook_say_what_validate_says(round_, tmp_path):
         found = [f for f in validate_file(original, FORM).findings if (f.code, frozenset(f.fields)) in keys]
         assert in_sheet == {(f.code, frozenset(f.fields)) for f in found}, original.name
         assert totals["errors"] == sum(f.is_error for f in found), original.name
+
+
+# -- the shipped table, changed as next year may change it ------------------------------
+
+def _changed_shipped_table(folder: Path) -> Path:
+    """The shipped definition with the unit's field renamed, a second date added, the
+    category shown without its 类, a new window and a new rule: only the TOML changes."""
+    text = SHIPPED.source.read_text(encoding="utf-8")
+    text = re.sub(r"\bunit_name\b", "org_name", text)
+    for old, new in [
+        ('id = "itbps-2022"', 'id = "itbps-2023"'),
+        ('window_start = "2022-08-31"', 'window_start = "2023-08-31"'),
+        ('window_end = "2022-10-15"', 'window_end = "2023-10-15"'),
+        ('example_date = "2022-09-15"', 'example_date = "2023-09-15"'),
+        ('suffix = "类"\n', ""),
+        ('file_name = "{batch}-{platform_category}类-{org_name}"',
+         'file_name = "{batch}-{platform_category}-{org_name}"'),
+        ('  ["#二、平台基本情况"],', '  ["成立日期|2", "@founded_on|4"],\n  ["#二、平台基本情况"],'),
+    ]:
+        assert old in text, old
+        text = text.replace(old, new)
+    text += ('\n[[fields]]\nid = "founded_on"\nsection = "一、基本信息"\nlabel = "成立日期"\n'
+             'type = "date"\nrequired = true\n'
+             '\n[[rules]]\nid = "N01"\nseverity = "warning"\ncheck = "tech_managers <= service_count"\n'
+             'message = "技术经理人人数（{tech_managers}）多于提供服务次数（{service_count}），请核对。"\n')
+    path = folder / "next.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_shipped_table_changed_runs_a_round_with_only_form(tmp_path):
+    from _fill import valid_values
+
+    definition = _changed_shipped_table(tmp_path)
+    changed = load_form(definition)
+    assert changed.keys["unit"] == "org_name" and not changed.role_field("category").suffix
+    units = [("甲检测研究院", "第一批", "检验检测"), ("乙信息中心", "第三批", "信息服务")]
+    roster = tmp_path / "名单.csv"
+    roster.write_text("单位名称,列入批次,平台类别,推荐单位\n"
+                      + "".join(f"{u},{b},{c},某某省工业和信息化厅\n" for u, b, c in units),
+                      encoding="utf-8")
+    done = cli("generate", "--form", definition, "--roster", roster, "--out", tmp_path / "下发")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "下发").iterdir()) == \
+        sorted(f"{b}-{c}-{u}.xlsx" for u, b, c in units)
+    for unit, batch, cat in units:
+        values = {**valid_values(category=cat, batch=batch, unit_name=unit, form=changed),
+                  "fill_date": dt.date(2023, 9, 15), "founded_on": dt.date(1998, 6, 1)}
+        name = f"{batch}-{cat}-{unit}.xlsx"
+        fill_workbook(tmp_path / "下发" / name, tmp_path / "回收" / name, values)
+    done = cli("validate", tmp_path / "回收", "--form", definition, "--json", tmp_path / "r.json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    files = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["files"]
+    assert [(f["unit"], f["status"], f["findings"]) for f in sorted(files, key=lambda f: f["file"])] == \
+        [(u, "accepted", []) for u, _, _ in units]
+    done = cli("merge", tmp_path / "回收", "--form", definition, "--roster", roster,
+               "--out", tmp_path / "汇总")
+    assert done.returncode == 0, done.stderr
+    assert "计入汇总 2 个平台" in done.stdout
+    rows = list(csv.DictReader((tmp_path / "汇总" / "汇总-第一批.csv").read_text(encoding="utf-8-sig")
+                               .splitlines()))
+    assert [(r["org_name"], r["founded_on"]) for r in rows] == [("甲检测研究院", "1998-06-01")]

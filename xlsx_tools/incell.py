@@ -4,10 +4,11 @@ The rules a spreadsheet can evaluate are compiled from the form definition into
 the generated workbook, so a filler sees what is wrong while typing, in Excel,
 WPS or LibreOffice:
 
-* missing required values, including the conditional ones (R11, R13–R16);
+* missing required values, including the conditional ones (a field's ``required_when``,
+  under its own code);
 * the types and ranges of numbers and choices (not_a_number, negative,
   not_whole, too_many_decimals, not_a_choice) and too-short summaries (too_short);
-* the cross-field rules of the form (R01–R13), from the same parsed expressions
+* the cross-field rules of the form, from the same parsed expressions
   ``validate`` evaluates (:func:`xlsx_tools.expr.to_excel`).
 
 They land on a protected sheet 校验结果: a list of the open problems in Chinese
@@ -40,7 +41,7 @@ fill numbers as numbers):
   the Basic Multilingual Plane count twice in a summary's length.
 
 Formats of telephone numbers, e-mail addresses, postcodes and dates, and
-R18–R22, are checked by ``validate`` only.
+the checks of the workbook as a whole (R18–R22), are ``validate``'s only.
 """
 
 from __future__ import annotations

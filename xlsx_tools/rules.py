@@ -92,7 +92,7 @@ def count_severity(findings: Iterable[Finding], severity: str) -> int:
 
 
 def show_value(value: object) -> str:
-    """A clean value as a filler would write it: 12, 3.5, 2022-09-15, text."""
+    """A clean value as a filler would write it: 12, 3.5, 2024-01-31, text."""
     if value is None:
         return "（空）"
     if isinstance(value, bool):
