@@ -271,20 +271,19 @@ def test_a_definition_that_cannot_be_used_is_refused_in_chinese(case):
 
 
 def test_the_command_refuses_a_bad_definition_without_a_traceback(tmp_path):
-    import subprocess
-    import sys
+    from click.testing import CliRunner
+
+    from xlsx_tools.cli import main
 
     bad = tmp_path / "坏的.toml"
     bad.write_text(BAD["a rule on no field"][0], encoding="utf-8")
     for args in (["generate", "--out", str(tmp_path / "o")], ["validate", str(tmp_path)],
                  ["merge", str(tmp_path), "--out", str(tmp_path / "m")]):
-        done = subprocess.run([sys.executable, "-m", "xlsx_tools.cli", *args, "--form", str(bad)],
-                              capture_output=True, text=True)
-        assert done.returncode == 1, (args, done.stderr)
-        assert "坏的.toml" in done.stderr and "Traceback" not in done.stderr
-        done = subprocess.run([sys.executable, "-m", "xlsx_tools.cli", *args, "--form",
-                               str(tmp_path / "没有.toml")], capture_output=True, text=True)
-        assert done.returncode == 2 and "找不到" in done.stderr, (args, done.stderr)
+        done = CliRunner().invoke(main, [*args, "--form", str(bad)])
+        assert done.exit_code == 1, (args, done.output)
+        assert "坏的.toml" in done.stderr and "Traceback" not in done.output
+        done = CliRunner().invoke(main, [*args, "--form", str(tmp_path / "没有.toml")])
+        assert done.exit_code == 2 and "找不到" in done.stderr, (args, done.output)
 
 
 def test_the_hidden_sheet_keeps_its_layout_for_the_shipped_form(form):
