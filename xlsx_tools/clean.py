@@ -90,7 +90,9 @@ def _finding(code: str, field: Field, value: object, variant: str | None = None)
 
 # -- numbers -----------------------------------------------------------------
 
-_NUMBER = re.compile(r"^[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?$")
+# Digits are 0-9 only (re.ASCII): NFKC has folded the full-width ones; other scripts'
+# digits (۰, ०) are not something a filler means as a number here.
+_NUMBER = re.compile(r"^[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?$", re.ASCII)
 
 
 def _number_text(text: str, units: tuple[str, ...]) -> Decimal | None:
@@ -164,11 +166,11 @@ def _clean_amount(field: Field, raw: RawValue) -> Cleaned:
 # -- dates -------------------------------------------------------------------
 
 _DATE_TEXT = [
-    re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?$"),
-    re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]0{1,2}:00(?::00)?)?$"),
-    re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})(?: 0{1,2}:00(?::00)?)?$"),
-    re.compile(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})$"),
-    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
+    re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?$", re.ASCII),
+    re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]0{1,2}:00(?::00)?)?$", re.ASCII),
+    re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})(?: 0{1,2}:00(?::00)?)?$", re.ASCII),
+    re.compile(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})$", re.ASCII),
+    re.compile(r"^(\d{4})(\d{2})(\d{2})$", re.ASCII),
 ]
 
 
@@ -247,13 +249,13 @@ def _digits_of_number(v: object) -> str | None:
     return None
 
 
-_MOBILE = re.compile(r"^(?:\+?86[- ]?)?(1\d{2})[- ]?(\d{4})[- ]?(\d{4})$")
+_MOBILE = re.compile(r"^(?:\+?86[- ]?)?(1\d{2})[- ]?(\d{4})[- ]?(\d{4})$", re.ASCII)
 _LANDLINE = re.compile(
     r"^(?:\(0\d{2,3}\)|（0\d{2,3}）|0\d{2,3}[- ]?)\s*\d{7,8}"
-    r"(?:\s*(?:-|转|分机|ext\.?|#)\s*\d{1,6})?$", re.I)
-_SERVICE_LINE = re.compile(r"^[48]00[- ]?\d{3}[- ]?\d{4}$")
+    r"(?:\s*(?:-|转|分机|ext\.?|#)\s*\d{1,6})?$", re.I | re.ASCII)
+_SERVICE_LINE = re.compile(r"^[48]00[- ]?\d{3}[- ]?\d{4}$", re.ASCII)
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
-_POSTCODE = re.compile(r"^\d{6}$")
+_POSTCODE = re.compile(r"^\d{6}$", re.ASCII)
 
 
 def _mobile_digits(text: str) -> str | None:
