@@ -258,9 +258,9 @@ def _progress_wanted() -> bool:
 def merge_command(paths, out_dir, roster_path, jobs, form_path) -> None:
     """校验并汇总回收的统计表（文件或文件夹），按批次生成汇总工作簿。
 
-    每个批次写出“汇总-第X批.xlsx”（汇总、分类统计、提交情况、问题清单、图表）和同名 .csv，
-    另写“汇总-总览.xlsx”。不通过的文件列出但不计入汇总。至少有一个平台计入汇总时退出码为 0，
-    没有任何平台可以汇总时为 1（汇总文件照样写出，说明原因），名单有误或汇总文件无法写入为 1，用法错误为 2。
+    每个批次写出“汇总-批次.xlsx”（汇总、分类统计、提交情况、问题清单、图表）和同名 .csv，
+    另写“汇总-总览.xlsx”。不通过的文件列出但不计入汇总。至少有一个单位计入汇总时退出码为 0，
+    没有任何单位可以汇总时为 1（汇总文件照样写出，说明原因），名单有误或汇总文件无法写入为 1，用法错误为 2。
     """
     from .merge import STATUSES, batch_file_stem, merge_config, merge_paths
     from .roster import RosterError
