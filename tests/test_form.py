@@ -307,3 +307,14 @@ def test_roles_suffix_units_and_dates_come_from_the_definition(form):
     assert amounts and all(len(f.unit_spellings) == 2 for f in amounts)
     assert form.window_start <= form.example_date <= form.window_end
     assert form.example_date.isoformat() in form.field_message("missing", form.keys["date"])
+
+
+def test_a_definition_may_reword_any_code_without_touching_the_toolkits():
+    from xlsx_tools.catalogue import CATALOGUE
+
+    reworded = load_form(TINY + '\n[catalogue.codes.missing]\ntitle = "漏填"\n'
+                                '[catalogue.codes.missing.messages]\nint = "请填“{label}”。"\n')
+    assert reworded.catalogue.title("missing") == "漏填"
+    assert reworded.field_message("missing", "n") == "请填“数量(个)”。"
+    assert CATALOGUE.title("missing") != "漏填"
+    assert load_form(TINY).catalogue.title("missing") == CATALOGUE.title("missing")
