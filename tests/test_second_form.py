@@ -28,6 +28,7 @@ from _fill import fill_workbook, resave_with_libreoffice
 from _incell_helpers import RECALC_ALWAYS, convert_with_libreoffice, sheet_verdicts
 from xlsx_tools import incell
 from xlsx_tools.form import load_form
+from xlsx_tools.merge import ST_MISSING
 from xlsx_tools.validate import validate_file
 
 DEFINITION = Path(__file__).resolve().parent / "forms" / "lab-survey-2023.toml"
@@ -158,7 +159,7 @@ def test_merge_adds_up_each_batch_with_the_definitions_words(round_):
     texts = [c.value for row in wb["提交情况"].iter_rows() for c in row if isinstance(c.value, str)]
     # The role columns are headed as the roster heads them; the date by its label.
     assert {"机构名称", "行业", "主管部门", "报送日期"} <= set(texts)
-    assert "未提交" in texts and "壬研究所" in texts
+    assert ST_MISSING in texts and "壬研究所" in texts
     overview = openpyxl.load_workbook(out / "汇总-总览.xlsx")
     assert overview["总览"]["A3"].value == "组别"
     assert "组别" in [c.value for c in next(r for r in overview["提交情况"].iter_rows()
