@@ -58,7 +58,8 @@ REGIONS = ["华北", "华东", "华南", "华中", "西南", "西北", "东北",
            "渤海", "江淮", "海峡", "燕山", "秦岭", "滨海", "太湖", "钱塘", "巴蜀", "湘江"]
 DOMAINS = {
     "检验检测": ["电子元器件可靠性", "工业机器人", "新能源汽车零部件", "高端轴承", "精密仪器仪表",
-             "石化装备", "特种材料", "医疗器械", "集成电路封装", "智能传感器", "船舶配套设备", "轨道交通装备"],
+             "石化装备", "特种材料", "医疗器械", "集成电路封装", "智能传感器", "船舶配套设备",
+             "轨道交通装备"],
     "信息服务": ["工业互联网", "产业链数据", "知识产权信息", "工业标准信息", "智能制造信息",
              "工业软件测评", "供应链数据", "工业大数据"],
     "创新成果产业化": ["先进材料", "增材制造", "工业软件", "氢能装备", "高端数控机床",
@@ -155,13 +156,15 @@ def plausible_values(form: Form, rnd: random.Random, s: Sample, n: int) -> dict[
     v["national_awards"] = rnd.choice([0, 0, 0, 1])
     v["national_award_names"] = rnd.choice(AWARDS["national"]) if v["national_awards"] else None
     v["provincial_awards"] = rnd.randint(0, 3)
-    v["provincial_award_names"] = "、".join(rnd.sample(AWARDS["provincial"], min(v["provincial_awards"], 2))) \
+    v["provincial_award_names"] = "、".join(rnd.sample(AWARDS["provincial"],
+                                                    min(v["provincial_awards"], 2))) \
         if v["provincial_awards"] else None
     service = int(rnd.randint(1500, 5000) * scale)
     v["service_count"] = service
     v["sme_service_count"] = int(service * rnd.uniform(0.45, 0.85))
     v["served_companies"] = int(service * rnd.uniform(0.25, 0.6))
-    v["sme_served_companies"] = min(int(v["served_companies"] * rnd.uniform(0.5, 0.9)), v["sme_service_count"])
+    v["sme_served_companies"] = min(int(v["served_companies"] * rnd.uniform(0.5, 0.9)),
+                                    v["sme_service_count"])
     for events, people, low, high, per in (("forums", "forum_attendees", 1, 6, (60, 250)),
                                            ("trainings", "training_attendees", 2, 12, (20, 90)),
                                            ("other_exchanges", "other_exchange_attendees", 0, 5, (15, 60))):
@@ -169,7 +172,8 @@ def plausible_values(form: Form, rnd: random.Random, s: Sample, n: int) -> dict[
         v[people] = v[events] * rnd.randint(*per)
     v["matched_companies"] = rnd.randint(20, 120)
     v["tech_demands"] = rnd.randint(40, 260)
-    v["industrialization_benefit"] = _amount(rnd, 800, 3000) if cat == "创新成果产业化" else _amount(rnd, 150, 900)
+    v["industrialization_benefit"] = (_amount(rnd, 800, 3000) if cat == "创新成果产业化"
+                                      else _amount(rnd, 150, 900))
     v["collected_achievements"] = rnd.randint(8, 60)
     v["deals_signed"] = rnd.randint(3, 30)
     v["deals_amount"] = _amount(rnd, 20, 60) * v["deals_signed"]
@@ -202,7 +206,8 @@ def plausible_values(form: Form, rnd: random.Random, s: Sample, n: int) -> dict[
     v["industry_reports"] = rnd.randint(1, 12)
     v["ip_reports"] = rnd.randint(0, 4)
     v["info_change"] = "有变更，已及时上报变更情况" if rnd.random() < 0.15 else "未发生变更"
-    v["info_change_note"] = "平台负责人调整，已于2022年3月报送变更情况。" if v["info_change"] != "未发生变更" else None
+    v["info_change_note"] = ("平台负责人调整，已于2022年3月报送变更情况。"
+                             if v["info_change"] != "未发生变更" else None)
     for fid, topic in TOPICS.items():
         v[fid] = _summary(rnd, s.unit_name, domain, topic)
     if cat == "检验检测" and rnd.random() < 0.3:
@@ -410,7 +415,8 @@ def build(out: Path = HERE, libreoffice: bool = True) -> list[Sample]:
         for kind, paths in to_convert.items():
             if paths:
                 lo_out = tmp / f"lo-{kind}"
-                _libreoffice(paths, lo_out, "xls:MS Excel 97" if kind == "xls" else "xlsx:Calc MS Excel 2007 XML")
+                _libreoffice(paths, lo_out,
+                             "xls:MS Excel 97" if kind == "xls" else "xlsx:Calc MS Excel 2007 XML")
                 for p in paths:
                     shutil.copyfile(lo_out / f"{p.stem}.{kind}", returned / f"{p.stem}.{kind}")
     for stale in returned.iterdir():

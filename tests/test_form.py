@@ -1,6 +1,7 @@
 """The form definition agrees with the spec, and its expressions mean what they say."""
 
 import csv
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -97,7 +98,8 @@ def test_file_stem(form):
     assert form.file_stem("第一批", "检验检测", "某研究院") == "第一批-检验检测类-某研究院"
 
 
-@pytest.mark.parametrize("ref,rc", [("A1", (1, 1)), ("$C$5", (5, 3)), ("AA10", (10, 27)), ("XFD1", (1, 16384))])
+@pytest.mark.parametrize("ref,rc", [("A1", (1, 1)), ("$C$5", (5, 3)), ("AA10", (10, 27)),
+                                    ("XFD1", (1, 16384))])
 def test_cell_names_round_trip(ref, rc):
     assert parse_cell(ref) == rc
     assert cell_name(*rc) == ref.replace("$", "")
@@ -147,3 +149,172 @@ def test_excel_pair_guards_unknowns():
     assert f == "AND(ISNUMBER(S!$A$1),ISNUMBER(S!$B$1),S!$A$1>S!$B$1)"
     t, f = ex.to_excel(ex.parse("k = '是'"), lambda i: "S!$K$1")
     assert t == 'AND(LEN(TRIM(S!$K$1))>0,S!$K$1="是")'
+
+
+# -- definitions written inline, and definitions that cannot be used ------------------
+
+TINY = """
+[form]
+id = "tiny"
+version = 1
+table_title = "小表"
+window_start = "2024-01-01"
+window_end = "2024-01-31"
+
+[form.keys]
+unit = "who"
+batch = "round"
+category = "kind"
+
+[layout.table]
+sheet = "表"
+columns = 2
+rows = [["单位", "@who"], ["轮次", "@round"], ["类型", "@kind"], ["数量(个)", "@n"]]
+
+[[fields]]
+id = "who"
+label = "单位"
+type = "text"
+required = true
+
+[[fields]]
+id = "round"
+label = "轮次"
+type = "choice"
+choices = ["春", "秋"]
+required = true
+
+[[fields]]
+id = "kind"
+label = "类型"
+type = "choice"
+choices = ["甲", "乙"]
+required = true
+
+[[fields]]
+id = "n"
+label = "数量(个)"
+type = "int"
+unit = "个"
+required = true
+
+[[rules]]
+id = "T01"
+severity = "warning"
+check = "n <= 100"
+message = "数量 {n} 大于 100，请核对。"
+"""
+
+
+def test_a_tiny_form_written_inline_runs_generate_fill_and_validate(tmp_path):
+    from _fill import fill_workbook
+    from xlsx_tools.validate import validate_file
+    from xlsx_tools.write import generate_blank
+
+    tiny = load_form(TINY)
+    assert tiny.source is None and [f.id for f in tiny.fields] == ["who", "round", "kind", "n"]
+    # What a tiny form leaves out has a default: roster columns by the roles' labels,
+    # the file name by the roles, a cover with the title.
+    assert [(c.header, c.field) for c in tiny.roster_columns] == [
+        ("单位", "who"), ("轮次", "round"), ("类型", "kind")]
+    assert tiny.file_stem("春", "甲", "某单位") == "春-甲-某单位"
+    assert tiny.catalogue.severity("T01") == "warning" and tiny.catalogue.title("T01") == "T01"
+    blank = generate_blank(tmp_path, tiny)
+    filled = fill_workbook(blank, tmp_path / "春-甲-某单位.xlsx",
+                           {"who": "某单位", "round": "春", "kind": "甲", "n": 120})
+    result = validate_file(filled, tiny)
+    assert [(f.code, f.cells) for f in result.findings] == [("T01", (tiny.input_cell("n").address,))]
+    assert result.values["n"] == 120 and result.unit == "某单位"
+
+
+def test_a_definition_as_a_dict_is_the_same_form():
+    import tomllib
+
+    as_text, as_dict = load_form(TINY), load_form(tomllib.loads(TINY))
+    assert as_text.fields == as_dict.fields and as_text.rules == as_dict.rules
+    assert as_text.table == as_dict.table
+
+
+def _edit(old: str, new: str) -> str:
+    assert old in TINY
+    return TINY.replace(old, new)
+
+
+BAD = {
+    "no unit role": (_edit('unit = "who"\n', ""), "unit"),
+    "a role on no field": (_edit('unit = "who"', 'unit = "nobody"'), "nobody"),
+    "a rule on no field": (_edit('check = "n <= 100"', 'check = "m <= 100"'), "m"),
+    "an expression that does not parse": (_edit('check = "n <= 100"', 'check = "n <="'), "n <="),
+    "a type that does not exist": (_edit('type = "int"', 'type = "integer"'), "integer"),
+    "an input of no field": (_edit('"@n"]]', '"@m"]]'), "m"),
+    "a field with no input": (_edit('["数量(个)", "@n"]', '["数量(个)"]'), "n"),
+    "a choice without choices": (_edit('choices = ["甲", "乙"]\n', ""), "kind"),
+    "a date that is not one": (_edit('window_end = "2024-01-31"', 'window_end = "2024-02-30"'), "2024-02-30"),
+    "a window backwards": (_edit('window_end = "2024-01-31"', 'window_end = "2023-12-31"'), "window"),
+    "a file name by another field": (_edit('window_start', 'file_name = "{n}-{who}"\nwindow_start'), "{who}"),
+    "one code two severities": (TINY + '\n[[rules]]\nid = "T01"\nseverity = "error"\ncheck = "n >= 0"\n'
+                                'message = "x"\n', "T01"),
+    "not TOML at all": ("[form\nid = 1\n", "TOML"),
+    "a missing table": (_edit("[layout.table]", "[layout.tables]"), "table"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_a_definition_that_cannot_be_used_is_refused_in_chinese(case):
+    from xlsx_tools.form import FormError
+
+    text, named = BAD[case]
+    with pytest.raises(FormError) as info:
+        load_form(text)
+    message = str(info.value)
+    assert re.search(r"[\u4e00-\u9fff]", message) and named in message, message
+
+
+def test_the_command_refuses_a_bad_definition_without_a_traceback(tmp_path):
+    from click.testing import CliRunner
+
+    from xlsx_tools.cli import main
+
+    bad = tmp_path / "坏的.toml"
+    bad.write_text(BAD["a rule on no field"][0], encoding="utf-8")
+    for args in (["generate", "--out", str(tmp_path / "o")], ["validate", str(tmp_path)],
+                 ["merge", str(tmp_path), "--out", str(tmp_path / "m")]):
+        done = CliRunner().invoke(main, [*args, "--form", str(bad)])
+        assert done.exit_code == 1, (args, done.output)
+        assert "坏的.toml" in done.stderr and "Traceback" not in done.output
+        done = CliRunner().invoke(main, [*args, "--form", str(tmp_path / "没有.toml")])
+        assert done.exit_code == 2 and "找不到" in done.stderr, (args, done.output)
+
+
+def test_the_hidden_sheet_keeps_its_layout_for_the_shipped_form(form):
+    """Old workbooks still read: the keys of 表单信息 derive from the roster columns and
+    come out as they always were."""
+    from xlsx_tools.form import META_KEYS
+
+    assert dict(META_KEYS) == form.meta_keys
+    assert list(form.meta_keys) == ["form_id", "form_version", "prefill_unit_name", "prefill_batch",
+                                    "prefill_platform_category", "prefill_recommending_unit"]
+    assert list(form.meta_keys.values()) == ["表单标识", "表单版本", "预填单位名称", "预填列入批次",
+                                             "预填平台类别", "预填推荐单位"]
+
+
+def test_roles_suffix_units_and_dates_come_from_the_definition(form):
+    assert set(form.keys) == {"unit", "batch", "category", "recommending", "date"}
+    assert form.role_field("date").type == "date"
+    category = form.role_field("category")
+    assert category.suffix and all(not form.field(i).suffix for i in form.by_id if i != category.id)
+    amounts = [f for f in form.fields if f.type == "amount"]
+    assert amounts and all(len(f.unit_spellings) == 2 for f in amounts)
+    assert form.window_start <= form.example_date <= form.window_end
+    assert form.example_date.isoformat() in form.field_message("missing", form.keys["date"])
+
+
+def test_a_definition_may_reword_any_code_without_touching_the_toolkits():
+    from xlsx_tools.catalogue import CATALOGUE
+
+    reworded = load_form(TINY + '\n[catalogue.codes.missing]\ntitle = "漏填"\n'
+                                '[catalogue.codes.missing.messages]\nint = "请填“{label}”。"\n')
+    assert reworded.catalogue.title("missing") == "漏填"
+    assert reworded.field_message("missing", "n") == "请填“数量(个)”。"
+    assert CATALOGUE.title("missing") != "漏填"
+    assert load_form(TINY).catalogue.title("missing") == CATALOGUE.title("missing")

@@ -7,7 +7,6 @@ validations, formats); what it looks like on paper through LibreOffice (PDF).
 from __future__ import annotations
 
 import math
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -43,9 +42,20 @@ def _input_coords(form, sheet):
 # -- what the workbook holds ------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def generated_blank_wb(generated_blank):
+    """The blank workbook loaded once by openpyxl, for the tests that only look at it."""
+    return openpyxl.load_workbook(generated_blank)
+
+
+@pytest.fixture(scope="module")
+def generated_prefilled_wb(generated_prefilled):
+    return openpyxl.load_workbook(generated_prefilled)
+
+
 @pytest.mark.parametrize("which", ["generated_blank", "generated_prefilled"])
 def test_every_field_has_one_named_unlocked_validated_input(which, form, request):
-    wb = openpyxl.load_workbook(request.getfixturevalue(which))
+    wb = request.getfixturevalue(which + "_wb")
     names = name_targets(wb)
     prefilled = which == "generated_prefilled"
     locked_by_prefill = set(_prefill(form, "x", "第一批", "信息服务")) if prefilled else set()
@@ -79,9 +89,9 @@ def test_every_field_has_one_named_unlocked_validated_input(which, form, request
             assert dv.type == "textLength", f.id
 
 
-def test_labels_beside_inputs_as_printed(generated_blank, form):
+def test_labels_beside_inputs_as_printed(form, generated_blank_wb):
     """Each input's nearest label (or its group plus that label) is the field's label."""
-    wb = openpyxl.load_workbook(generated_blank)
+    wb = generated_blank_wb
     for f in form.fields:
         c = form.input_cell(f.id)
         ws = wb[c.sheet]
@@ -94,8 +104,8 @@ def test_labels_beside_inputs_as_printed(generated_blank, form):
         assert labels == form.label_for(f.id)
 
 
-def test_no_other_cell_is_unlocked_and_every_sheet_is_protected(generated_blank, form):
-    wb = openpyxl.load_workbook(generated_blank)
+def test_no_other_cell_is_unlocked_and_every_sheet_is_protected(form, generated_blank_wb):
+    wb = generated_blank_wb
     allowed: dict[str, set] = {}
     for f in form.fields:
         c = form.input_cell(f.id)
@@ -112,8 +122,8 @@ def test_no_other_cell_is_unlocked_and_every_sheet_is_protected(generated_blank,
     assert wb.security.workbookPassword == hash_password(form.password)
 
 
-def test_sheets_and_hidden_form_identity(generated_prefilled, form):
-    wb = openpyxl.load_workbook(generated_prefilled)
+def test_sheets_and_hidden_form_identity(form, generated_prefilled_wb):
+    wb = generated_prefilled_wb
     names = wb.sheetnames
     assert names[:3] == [form.cover.name, form.table.name, form.instructions["sheet"]]
     assert names[-1] == META_SHEET
@@ -149,8 +159,9 @@ def test_prefilled_values_are_written_locked_and_shown(generated_prefilled, form
     assert period == ["统计时间区间（到期复核）：2019年1月21日至2022年6月30日"]
 
 
-def test_blank_formulas_read_the_inputs_and_cache_blank_results(generated_blank, form):
-    wb = openpyxl.load_workbook(generated_blank)
+def test_blank_formulas_read_the_inputs_and_cache_blank_results(generated_blank, form,
+                                                                generated_blank_wb):
+    wb = generated_blank_wb
     cached = openpyxl.load_workbook(generated_blank, data_only=True)
     for fid in (form.keys["unit"], "collected_achievements"):
         src = form.input_cell(fid)
@@ -166,8 +177,8 @@ def test_blank_formulas_read_the_inputs_and_cache_blank_results(generated_blank,
     assert all(p.text in text for p in form.periods)
 
 
-def test_required_blanks_are_highlighted_including_conditional_ones(generated_blank, form):
-    wb = openpyxl.load_workbook(generated_blank)
+def test_required_blanks_are_highlighted_including_conditional_ones(form, generated_blank_wb):
+    wb = generated_blank_wb
     for f in form.fields:
         c = form.input_cell(f.id)
         ws = wb[c.sheet]
@@ -188,8 +199,8 @@ def test_required_blanks_are_highlighted_including_conditional_ones(generated_bl
         assert rules[0].dxf.fill is not None
 
 
-def test_print_setup(generated_blank, form):
-    wb = openpyxl.load_workbook(generated_blank)
+def test_print_setup(form, generated_blank_wb):
+    wb = generated_blank_wb
     for ws in (wb[n] for n in (form.cover.name, form.table.name, form.instructions["sheet"])):
         ps = ws.page_setup
         assert ps.paperSize in (9, "9") and ps.orientation == "portrait", ws.title
@@ -201,9 +212,9 @@ def test_print_setup(generated_blank, form):
     assert [b.id for b in cover.row_breaks.brk] == [r - 1 for r in form.cover.page_breaks]
 
 
-def test_rows_are_tall_enough_for_their_labels(generated_blank, form):
+def test_rows_are_tall_enough_for_their_labels(form, generated_blank_wb):
     """A rough independent measure: a CJK character is as wide as two digits."""
-    wb = openpyxl.load_workbook(generated_blank)
+    wb = generated_blank_wb
     for sheet in form.sheets:
         ws = wb[sheet.name]
         for c in sheet.cells:
@@ -248,35 +259,52 @@ def test_password_is_settable(tmp_path, form):
 # -- the roster ----------------------------------------------------------------------
 
 
-def _forty(form):
+def _roster_rows(form):
+    """Units in every batch and every category (five for the shipped form), the
+    category written with its suffix every other row."""
+    n = max(len(form.batches), len(form.categories))
+    suffix = form.role_field("category").suffix
     rows = []
-    for i in range(40):
+    for i in range(n):
         batch = form.batches[i % len(form.batches)]
         cat = form.categories[i % len(form.categories)]
         rows.append([f"测试平台单位{i:02d}（北京）有限公司", batch,
-                     cat + ("类" if i % 2 else ""), f"推荐单位{i % 7}"])
+                     cat + (suffix if i % 2 else ""), f"推荐单位{i % 7}"])
     return rows
 
 
-def test_roster_of_forty_gives_forty_named_workbooks(tmp_path, form):
-    rows = _forty(form)
+def _first_cells(path: Path, sheet: str, rows: int, cols: int) -> dict[tuple[int, int], object]:
+    """The stored values of a sheet's top-left block (openpyxl, read-only: quick)."""
+    wb = openpyxl.load_workbook(path, data_only=True, read_only=True)
+    try:
+        return {(r, c): v for r, row in enumerate(wb[sheet].iter_rows(max_row=rows, max_col=cols,
+                                                                       values_only=True), start=1)
+                for c, v in enumerate(row, start=1)}
+    finally:
+        wb.close()
+
+
+def test_a_roster_gives_one_named_workbook_per_unit(tmp_path, form):
+    rows = _roster_rows(form)
+    assert {b for _, b, _, _ in rows} == set(form.batches)
+    assert {c.removesuffix("类") for _, _, c, _ in rows} == set(form.categories)
     roster = tmp_path / "名单.csv"
     roster.write_text(roster_csv(rows), encoding="utf-8")
     out = tmp_path / "out"
     paths = generate_from_roster(roster, out, form)
-    expected = {f"{b}-{c.removesuffix('类')}类-{u}.xlsx" for u, b, c, _ in rows}
-    assert len(paths) == 40
+    expected = {form.file_stem(b, c.removesuffix("类"), u) + ".xlsx" for u, b, c, _ in rows}
+    assert len(paths) == len(rows)
     assert {p.name for p in out.iterdir()} == expected == {p.name for p in paths}
-    for p, (unit, batch, cat, rec) in zip(paths[:5] + paths[-2:], rows[:5] + rows[-2:]):
-        wb = openpyxl.load_workbook(p, data_only=True)
-        meta = {wb[META_SHEET].cell(r, 1).value: wb[META_SHEET].cell(r, 2).value
-                for r in range(1, len(META_KEYS) + 1)}
+    period = next(c for c in form.table.cells if c.text == "period")
+    for p, (unit, batch, cat, rec) in zip(paths, rows):
+        cells = _first_cells(p, META_SHEET, len(META_KEYS), 2)
+        meta = {cells[(r, 1)]: cells[(r, 2)] for r in range(1, len(META_KEYS) + 1)}
         assert meta[META_KEYS["prefill_unit_name"]] == unit
         assert meta[META_KEYS["prefill_batch"]] == batch
         assert meta[META_KEYS["prefill_platform_category"]] == cat.removesuffix("类")
         assert meta[META_KEYS["prefill_recommending_unit"]] == rec
-        period = next(c for c in form.table.cells if c.text == "period")
-        assert wb[period.sheet][period.ref].value == period_text(form, batch)
+        shown = _first_cells(p, period.sheet, period.row, period.col)
+        assert shown[(period.row, period.col)] == period_text(form, batch)
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "utf-16"])
@@ -286,7 +314,7 @@ def test_roster_csv_encodings(tmp_path, form, encoding):
     roster = tmp_path / "r.csv"
     roster.write_bytes(roster_csv(rows).encode(encoding))
     entries = read_roster(roster, form)
-    assert [(e.unit_name, e.batch, e.platform_category, e.recommending_unit, e.row)
+    assert [(e.unit, e.batch, e.category, e.recommending, e.row)
             for e in entries] == [
         ("中国电子技术标准化研究院", "第一批", "信息服务", "工业和信息化部电子第四研究院", 2),
         ("国家工业信息安全发展研究中心", "第三批", "检验检测", "", 3)]
@@ -297,7 +325,7 @@ def test_roster_xlsx(tmp_path, form):
                                                  [None, None, None, None],
                                                  ["另一研究院", "第四批", "信息服务", None]])
     entries = read_roster(roster, form)
-    assert [(e.unit_name, e.batch, e.row) for e in entries] == [
+    assert [(e.unit, e.batch, e.row) for e in entries] == [
         ("某某研究院", "平台项目", 2), ("另一研究院", "第四批", 4)]
 
 
@@ -373,7 +401,7 @@ def test_any_unit_name_is_either_a_safe_file_name_or_refused(form, name):
             assert len(e.problems) == 1 and e.problems[0].startswith("第2行：")
             return
         (entry,) = entries
-        assert entry.unit_name and entry.unit_name in name
+        assert entry.unit and entry.unit in name
         file_name = entry.file_name(form)
         assert not any(ch in file_name for ch in UNSAFE_CHARS)
         assert not any(ord(ch) < 32 for ch in file_name)
@@ -394,7 +422,7 @@ def test_cli_generate_blank_and_roster(tmp_path, form):
     assert (tmp_path / "blank" / blank_file_name(form)).exists()
     assert "已生成" in r.output
     roster = tmp_path / "名单.csv"
-    roster.write_bytes(roster_csv(_forty(form)[:3]).encode("gbk"))
+    roster.write_bytes(roster_csv(_roster_rows(form)[:3]).encode("gbk"))
     r = _run("generate", "--roster", str(roster), "--out", str(tmp_path / "pre"),
              "--password", "pw1")
     assert r.exit_code == 0, r.output

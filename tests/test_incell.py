@@ -302,14 +302,25 @@ PREFILLS = [
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
-    """The workbooks as the writer makes them (blank, pre-filled), and LibreOffice's recalculation."""
+    """The workbooks as the writer makes them (blank, pre-filled): [(prefill, path)]."""
     from xlsx_tools.write import write_workbook
 
     src = tmp_path_factory.mktemp("incell-generated")
-    paths = [write_workbook(src / f"generated-{i}.xlsx", FORM, prefill=p)
-             for i, p in enumerate(PREFILLS)]
-    out = _recalculate(paths, tmp_path_factory.mktemp("incell-generated-lo"))
-    return list(zip(PREFILLS, paths, out))
+    return [(p, write_workbook(src / f"generated-{i}.xlsx", FORM, prefill=p))
+            for i, p in enumerate(PREFILLS)]
+
+
+@pytest.fixture(scope="module")
+def generated_recalculated(generated, tmp_path_factory):
+    """The same, and LibreOffice's recalculation of each: [(prefill, path, recalculated)]."""
+    out = _recalculate([p for _, p in generated], tmp_path_factory.mktemp("incell-generated-lo"))
+    return [(prefill, path, o) for (prefill, path), o in zip(generated, out)]
+
+
+@pytest.fixture(scope="module")
+def generated_blank_wb(generated):
+    """The blank one, loaded by openpyxl once for the tests that only look."""
+    return openpyxl.load_workbook(generated[0][1])
 
 
 def _values(path: Path) -> dict[tuple[str, str], object]:
@@ -327,9 +338,9 @@ def _values(path: Path) -> dict[tuple[str, str], object]:
 
 
 @pytest.mark.libreoffice
-def test_stored_results_are_what_a_recalculation_gives(generated):
+def test_stored_results_are_what_a_recalculation_gives(generated_recalculated):
     """A viewer that does not recalculate shows the same as one that does."""
-    for prefill, path, recalculated in generated:
+    for prefill, path, recalculated in generated_recalculated:
         stored, fresh = _values(path), _values(recalculated)
         differ = {k: (stored.get(k), fresh.get(k)) for k in stored.keys() | fresh.keys()
                   if stored.get(k) != fresh.get(k)}
@@ -338,7 +349,7 @@ def test_stored_results_are_what_a_recalculation_gives(generated):
 
 def test_stored_results_of_the_blank_form(generated):
     """Blank: every required input is missing, nothing else; category 检验检测 waives R16."""
-    for prefill, path, _ in generated:
+    for prefill, path in generated:
         verdicts, totals = sheet_verdicts(path, FORM)
         failing = {k for k, v in verdicts.items() if v}
         required = {f.id for f in FORM.fields if f.required and f.required_when is None}
@@ -361,9 +372,8 @@ def _functions(formula: str) -> set[str]:
     return {m.upper() for m in _FUNCTION.findall(_STRING.sub('""', formula))}
 
 
-def test_formulas_use_only_functions_every_spreadsheet_has(generated):
-    _, path, _ = generated[0]
-    wb = openpyxl.load_workbook(path)
+def test_formulas_use_only_functions_every_spreadsheet_has(generated_blank_wb):
+    wb = generated_blank_wb
     formulas = [c.value for row in wb[incell.SHEET_NAME].iter_rows() for c in row
                 if isinstance(c.value, str) and c.value.startswith("=")]
     cell = incell.status_cell(FORM)
@@ -378,9 +388,8 @@ def test_formulas_use_only_functions_every_spreadsheet_has(generated):
     assert max(map(len, formulas)) < 8192          # Excel's limit on a formula
 
 
-def test_the_checks_sheet_is_visible_locked_and_protected(generated):
-    _, path, _ = generated[0]
-    wb = openpyxl.load_workbook(path)
+def test_the_checks_sheet_is_visible_locked_and_protected(generated_blank_wb):
+    wb = generated_blank_wb
     assert incell.SHEET_NAME in wb.sheetnames
     ws = wb[incell.SHEET_NAME]
     assert ws.sheet_state == "visible"
@@ -396,10 +405,9 @@ def test_the_checks_sheet_is_visible_locked_and_protected(generated):
     assert order.index(incell.SHEET_NAME) > order.index(FORM.table.name)
 
 
-def test_input_cells_are_coloured_by_the_checks_of_their_value(generated):
+def test_input_cells_are_coloured_by_the_checks_of_their_value(generated_blank_wb):
     """Each input a type or rule check reads turns red (error) / orange (warning) through 校验结果."""
-    _, path, _ = generated[0]
-    wb = openpyxl.load_workbook(path)
+    wb = generated_blank_wb
     coloured: dict[str, list[str]] = {}
     for sheet in (FORM.cover.name, FORM.table.name):
         for cf in wb[sheet].conditional_formatting:

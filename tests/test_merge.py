@@ -22,7 +22,7 @@ import openpyxl
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from xlsx_tools.cli import main
@@ -59,7 +59,8 @@ def _typed(field_id: str, value: object) -> object:
 
 
 def _added_inputs(batch: str | None = None) -> list[dict]:
-    return [e for e in _expected()["files"] if e["status"] in ADDED and (batch is None or e["batch"] == batch)]
+    return [e for e in _expected()["files"]
+            if e["status"] in ADDED and (batch is None or e["batch"] == batch)]
 
 
 def _sums(entries: list[dict]) -> dict[str, object]:
@@ -103,7 +104,7 @@ def test_every_file_and_roster_unit_is_listed_with_its_status(merged):
     assert len(rows) == len(expected)
     found = sorted(p.name for p in RETURNED.iterdir())
     assert sorted(r.name for r in rows if r.result is not None) == found
-    by_key = {(r.name or None, r.unit_name): r for r in rows}
+    by_key = {(r.name or None, r.unit): r for r in rows}
     for e in expected:
         row = by_key[(e["file"], e["unit_name"])]
         codes = {f.code for f in row.findings}
@@ -115,7 +116,7 @@ def test_every_file_and_roster_unit_is_listed_with_its_status(merged):
         assert row.batch == e["batch"]
         assert row.on_roster is e["on_roster"]
     roster_units = {(r["batch"], r["unit_name"]) for r in _expected()["roster"]}
-    listed = {(r.batch, r.unit_name) for r in rows if r.on_roster}
+    listed = {(r.batch, r.unit) for r in rows if r.on_roster}
     assert roster_units == listed
 
 
@@ -129,11 +130,11 @@ def test_duplicate_keeps_the_later_fill_date(merged):
     result, _, _ = merged
     dup = [r for r in result.submissions if r.status == "重复"]
     assert len(dup) == 1
-    same_unit = [r for r in result.batches[dup[0].batch].entries if r.unit_name == dup[0].unit_name]
+    same_unit = [r for r in result.batches[dup[0].batch].entries if r.unit == dup[0].unit]
     assert len(same_unit) == 2
     chosen = next(r for r in same_unit if r is not dup[0])
     assert chosen.added and not dup[0].added
-    assert chosen.fill_date > dup[0].fill_date
+    assert chosen.date > dup[0].date
     m01 = [f for f in dup[0].findings if f.code == "M01"]
     assert m01 and m01[0].severity == "error" and chosen.name in m01[0].message
 
@@ -202,7 +203,8 @@ def test_summary_sheet_totals_row(merged):
             assert cell.number_format == ("#,##0.00" if f.type == "amount" else "#,##0")
             # and the rows above add up to it
             column = [ws.cell(r, c).value for r in data_rows]
-            assert sum((_cell_number(v, f) for v in column if v is not None), 0) == _cell_number(cell.value, f)
+            added = sum((_cell_number(v, f) for v in column if v is not None), 0)
+            assert added == _cell_number(cell.value, f)
 
 
 def test_category_sheet_and_shares(merged):
@@ -214,7 +216,8 @@ def test_category_sheet_and_shares(merged):
         by_title = {ws.cell(r, 2).value: r for r in range(3, ws.max_row + 1)}
         for cat in (*FORM.categories, ALL_CATEGORIES):
             col = heads.index(cat if cat == ALL_CATEGORIES else f"{cat}类") + 1
-            entries = [e for e in _added_inputs(batch) if cat == ALL_CATEGORIES or e["platform_category"] == cat]
+            entries = [e for e in _added_inputs(batch)
+                       if cat == ALL_CATEGORIES or e["platform_category"] == cat]
             sums = _sums(entries)
             assert ws.cell(by_title["平台数"], col).value == len(entries)
             for f in NUMERIC:
@@ -255,7 +258,8 @@ def test_overview_rows_and_national_totals(merged):
         assert ws.cell(rows[batch], heads["计入汇总平台数"]).value == len(_added_inputs(batch))
     national = _sums(_added_inputs())
     for f in NUMERIC:
-        assert _cell_number(ws.cell(rows["全国合计"], heads[column_title(FORM, f)]).value, f) == national[f.id]
+        total = ws.cell(rows["全国合计"], heads[column_title(FORM, f)]).value
+        assert _cell_number(total, f) == national[f.id]
     assert ws.cell(rows["全国合计"], heads["收到文件数"]).value == len(list(RETURNED.iterdir()))
     assert ws.cell(rows["全国合计"], heads["名单内单位数"]).value == len(_expected()["roster"])
     for status in STATUSES:
@@ -302,7 +306,7 @@ def test_findings_sheet_lists_every_finding(merged):
         heads = [ws.cell(2, c).value for c in range(1, ws.max_column + 1)]
         code_col = heads.index("代码") + 1
         codes = sorted(ws.cell(r, code_col).value for r in range(3, ws.max_row + 1))
-        assert codes == sorted(code_title(f.code) for e in summary.entries for f in e.findings)
+        assert codes == sorted(code_title(f.code, FORM) for e in summary.entries for f in e.findings)
 
 
 def test_same_bytes_on_a_second_merge(merged, tmp_path):
@@ -339,8 +343,8 @@ def _result(name: str, unit: str, batch: str = "第一批", status: str = "accep
     findings = [Finding("R01", "error", (), (), "错")] if status == "rejected" else []
     return FileResult(file=name, path=Path(name), status=status,
                       verdict={"accepted": "通过", "rejected": "不通过"}.get(status, "有警告"),
-                      findings=findings, values=vals, unit_name=unit, batch=batch,
-                      platform_category="检验检测", fill_date=fill_date, mtime=mtime)
+                      findings=findings, values=vals, unit=unit, batch=batch,
+                      category="检验检测", date=fill_date, mtime=mtime)
 
 
 @settings(max_examples=60, deadline=None)
@@ -356,11 +360,11 @@ def test_one_file_per_unit_is_added_by_the_stated_rule(files):
     rows = merged.batches["第一批"].entries
     assert len(rows) == len(results)
     for unit in {u for u, *_ in files}:
-        mine = [r for r in rows if r.unit_name == unit]
+        mine = [r for r in rows if r.unit == unit]
         usable = [r for r in mine if r.result.status != "rejected"]
         added = [r for r in mine if r.added]
         if usable:
-            best = max(usable, key=lambda r: (r.fill_date, r.result.mtime, r.name))
+            best = max(usable, key=lambda r: (r.date, r.result.mtime, r.name))
             assert added == [best]
         else:
             assert added == []
@@ -369,8 +373,13 @@ def test_one_file_per_unit_is_added_by_the_stated_rule(files):
             assert all(any(f.code == "M01" for f in r.findings) for r in mine if r.status == "重复")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.decimals(min_value=0, max_value=10 ** 7, places=2, allow_nan=False), min_size=1, max_size=30))
+# Each example writes every summary; a dozen, with the sums floats get wrong, are plenty.
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.decimals(min_value=0, max_value=10 ** 7, places=2, allow_nan=False),
+                min_size=1, max_size=30))
+@example([Decimal("0.1"), Decimal("0.2")])
+@example([Decimal("9999999.99")] * 30)
+@example([Decimal("0.01")] * 30)
 def test_amounts_add_up_to_the_cent(tmp_path_factory, amounts):
     results = [_result(f"f{i}.xlsx", f"单位{i}", deals_amount=a) for i, a in enumerate(amounts)]
     merged = merge_results(results, FORM)
@@ -388,7 +397,8 @@ def test_m04_flags_a_value_far_above_the_median():
     results = [_result(f"f{i}.xlsx", f"单位{i}", service_count=c) for i, c in enumerate(counts)]
     results.append(_result("big.xlsx", "大单位", service_count=105 * 40))
     merged = merge_results(results, FORM)
-    flagged = [(r.name, f.fields) for r in merged.batches["第一批"].entries for f in r.findings if f.code == "M04"]
+    flagged = [(r.name, f.fields) for r in merged.batches["第一批"].entries
+               for f in r.findings if f.code == "M04"]
     assert flagged == [("big.xlsx", ("service_count",))]
     assert next(r for r in merged.batches["第一批"].entries if r.name == "big.xlsx").status == "有警告"
 
@@ -417,7 +427,8 @@ def test_unit_names_match_the_roster_across_widths_and_spaces(tmp_path):
 
 def test_a_unit_returned_under_another_batch_is_off_roster_there_and_missing_here(tmp_path):
     roster = tmp_path / "roster.csv"
-    roster.write_text("单位名称,列入批次,平台类别,推荐单位\n甲检测研究院,第二批,检验检测,某厅\n", encoding="utf-8-sig")
+    roster.write_text("单位名称,列入批次,平台类别,推荐单位\n甲检测研究院,第二批,检验检测,某厅\n",
+                      encoding="utf-8-sig")
     from xlsx_tools.roster import read_roster
     merged = merge_results([_result("a.xlsx", "甲检测研究院", batch="第一批")], FORM, read_roster(roster))
     first = merged.batches["第一批"].entries
@@ -483,7 +494,8 @@ def test_cli_merges_the_samples(tmp_path):
     assert "Traceback" not in res.output
 
 
-@pytest.mark.parametrize("args", [[], ["--out", "x"], [str(RETURNED)], [str(RETURNED), "--out", "x", "--jobs", "0"],
+@pytest.mark.parametrize("args", [[], ["--out", "x"], [str(RETURNED)],
+                                  [str(RETURNED), "--out", "x", "--jobs", "0"],
                                   [str(RETURNED), "--out", "x", "--roster", "没有这个名单.csv"]])
 def test_cli_usage_errors_exit_2(args, tmp_path):
     res = CliRunner().invoke(main, ["merge", *args])
@@ -514,7 +526,8 @@ def test_cli_bad_roster_lists_the_rows_and_exits_1(tmp_path):
     roster = tmp_path / "名单.csv"
     roster.write_text("单位名称,列入批次,平台类别,推荐单位\n甲院,第九批,检验检测,某厅\n乙院,第一批,咨询,某厅\n",
                       encoding="utf-8-sig")
-    res = CliRunner().invoke(main, ["merge", str(RETURNED), "--roster", str(roster), "--out", str(tmp_path / "o")])
+    res = CliRunner().invoke(main, ["merge", str(RETURNED), "--roster", str(roster),
+                                    "--out", str(tmp_path / "o")])
     assert res.exit_code == 1
     assert "第2行" in res.output and "第3行" in res.output
     assert "Traceback" not in res.output
@@ -559,7 +572,8 @@ def test_returned_workbooks_hold_the_values_in_expected_json():
         if not e["file"] or not e["file"].endswith(".xlsx"):
             continue
         wb = openpyxl.load_workbook(RETURNED / e["file"], read_only=True)
-        cells = {(ws.title, c.coordinate): c.value for ws in wb.worksheets
+        # The inputs are on the form's sheets; 校验结果's thousands of formulas are not read.
+        cells = {(ws.title, c.coordinate): c.value for ws in (wb[FORM.cover.name], wb[FORM.table.name])
                  for row in ws.iter_rows() for c in row if hasattr(c, "coordinate")}
         for fid, value in e["values"].items():
             (sheet, ref), = wb.defined_names[f"fld_{fid}"].destinations

@@ -109,14 +109,14 @@ def test_json_shape(returned, tmp_path) -> None:
     assert len(data["files"]) == 5
     files = {Path(f["file"]).name: f for f in data["files"]}
     for f in data["files"]:
-        assert {"file", "status", "unit_name", "batch", "platform_category", "findings",
+        assert {"file", "status", "unit", "batch", "category", "findings",
                 "values"} <= set(f)
         assert f["status"] in ("accepted", "warnings", "rejected")
         for finding in f["findings"]:
             assert set(finding) == {"code", "severity", "fields", "cells", "message"}
             assert finding["severity"] in ("error", "warning")
     bad = files[BAD]
-    assert (bad["unit_name"], bad["batch"], bad["platform_category"]) == ("丙信息中心", "第二批", "信息服务")
+    assert (bad["unit"], bad["batch"], bad["category"]) == ("丙信息中心", "第二批", "信息服务")
     v = bad["values"]
     assert set(v) == {f.id for f in FORM.fields}
     assert v["service_count"] == 120 and type(v["service_count"]) is int
@@ -254,14 +254,14 @@ def test_cli_exit_codes(returned, tmp_path) -> None:
 def test_cli_lines_and_verbose_findings(returned) -> None:
     out = invoke(str(returned), "--jobs", "1", "-v").output
     lines = out.splitlines()
-    bad = next(l for l in lines if l.endswith(BAD))
+    bad = next(line for line in lines if line.endswith(BAD))
     assert bad.startswith("不通过") and "错误 2 项" in bad and "警告 0 项" in bad
-    assert any(l.strip().startswith("[错误]") and at("national_projects") in l for l in lines)
-    xls = next(l for l in lines if "旧格式.xls" in l)
+    assert any(line.strip().startswith("[错误]") and at("national_projects") in line for line in lines)
+    xls = next(line for line in lines if "旧格式.xls" in line)
     assert xls.startswith("无法读取")
-    findings = [l for l in lines if l.startswith("    [")]
-    assert findings and not [l for l in findings if re.search(r"[a-z_]{3,}", l)], "Chinese only"
-    assert not any(l.isascii() and l.strip() for l in lines)
+    findings = [line for line in lines if line.startswith("    [")]
+    assert findings and not [x for x in findings if re.search(r"[a-z_]{3,}", x)], "Chinese only"
+    assert not any(line.isascii() and line.strip() for line in lines)
 
 
 def test_cli_writes_json_report_and_copies(returned, tmp_path) -> None:

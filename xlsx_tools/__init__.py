@@ -10,7 +10,7 @@ and the checks, never pandas).
 
 from importlib import import_module
 
-from .form import Field, Form, Rule, load_form
+from .form import Field, Form, FormError, Rule, load_form
 
 __version__ = "0.1.0"
 
@@ -24,7 +24,7 @@ _LAZY = {
     "merge_paths": "merge", "write_outputs": "merge",
 }
 
-__all__ = ["Form", "Field", "Rule", "load_form", "__version__", *_LAZY]
+__all__ = ["Form", "Field", "Rule", "FormError", "load_form", "__version__", *_LAZY]
 
 
 def __getattr__(name: str):

@@ -100,7 +100,6 @@ _WIDTHS = (6, 22, 28, 10, 64)
 _EXPLANATION_WIDTH = 36
 _FONT_NAME, _FONT_SIZE = "宋体", 11
 _LINE_PT = 15.0            # a wrapped line of 11 pt CJK text, as Excel and LibreOffice space it
-ZIP_TIME = (2022, 1, 1, 0, 0, 0)
 
 
 def finding_explanation(finding: Finding) -> str | None:
@@ -296,7 +295,8 @@ _AFTER_CELL_XFS = frozenset(_STYLE_ORDER[_STYLE_ORDER.index("cellXfs") + 1:])
 _MINIMAL_STYLES = (XML_DECL + f'<styleSheet xmlns="{MAIN_NS}"></styleSheet>'.encode())
 _DEFAULTS = {
     "fonts": b'<font><sz val="11"/><name val="Calibri"/><family val="2"/></font>',
-    "fills": b'<fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>',
+    "fills": (b'<fill><patternFill patternType="none"/></fill>'
+              b'<fill><patternFill patternType="gray125"/></fill>'),
     "borders": b"<border><left/><right/><top/><bottom/><diagonal/></border>",
     "cellStyleXfs": b'<xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>',
     "cellXfs": b'<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>',
@@ -713,7 +713,8 @@ class _Comments:
         self.edits = Edits(self.data)
         self.p = prefix_of(self.data, self.root)
         authors_el = self.root.find("authors")
-        self.authors = ["".join(a.text or ()) for a in (authors_el.all("author") if authors_el is not None else [])]
+        found = authors_el.all("author") if authors_el is not None else []
+        self.authors = ["".join(a.text or ()) for a in found]
         self.list_el = self.root.find("commentList")
         if authors_el is None or self.list_el is None:
             raise AnnotateError(_CANNOT)
@@ -858,7 +859,8 @@ def _anchor(row: int, col: int, rows: int, old: bytes | None = None) -> bytes:
 def _vml_shape(pfx: dict[str, bytes], declare: bytes, shape_id: int, row: int, col: int,
                rows: int) -> bytes:
     v, o, x = pfx["v"], pfx["o"], pfx["x"]
-    return (b"<" + v + b"shape" + declare + b' id="_x0000_s' + str(shape_id).encode() + b'" type="#_x0000_t202" style="'
+    return (b"<" + v + b"shape" + declare + b' id="_x0000_s' + str(shape_id).encode()
+            + b'" type="#_x0000_t202" style="'
             b"position:absolute;margin-left:60pt;margin-top:1.5pt;width:" + str(_NOTE_COLUMNS * 48).encode()
             + b"pt;height:" + str(rows * 15).encode() + b'pt;z-index:1;visibility:hidden" '
             b'fillcolor="#ffffe1" ' + o + b'insetmode="auto"><' + v + b'fill color2="#ffffe1"/><' + v
@@ -874,7 +876,8 @@ def _vml_shape(pfx: dict[str, bytes], declare: bytes, shape_id: int, row: int, c
 
 def _vml_shapetype(pfx: dict[str, bytes], declare: bytes) -> bytes:
     v, o = pfx["v"], pfx["o"]
-    return (b"<" + v + b"shapetype" + declare + b' id="_x0000_t202" coordsize="21600,21600" ' + o + b'spt="202" '
+    return (b"<" + v + b"shapetype" + declare + b' id="_x0000_t202" coordsize="21600,21600" '
+            + o + b'spt="202" '
             b'path="m,l,21600r21600,l21600,xe"><' + v + b'stroke joinstyle="miter"/><' + v
             + b'path gradientshapeok="t" ' + o + b'connecttype="rect"/></' + v + b"shapetype>")
 
@@ -887,7 +890,8 @@ def _new_vml(block: int) -> bytes:
 
 _VML_ROOT = re.compile(rb"<(?![?!/])[^\s/>]+(?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*\s*/?>")
 _VML_XMLNS = re.compile(rb"\sxmlns:([\w.-]+)\s*=\s*[\"']([^\"']*)[\"']")
-_VML_CLIENT = re.compile(rb"<((?:[\w.-]+:)?)ClientData\b[^>]*>(?:\s*<(?:[\w.-]+:)?(?:MoveWithCells|SizeWithCells)"
+_VML_CLIENT = re.compile(rb"<((?:[\w.-]+:)?)ClientData\b[^>]*>"
+                         rb"(?:\s*<(?:[\w.-]+:)?(?:MoveWithCells|SizeWithCells)"
                          rb"\s*/>)*")
 
 
@@ -1198,7 +1202,7 @@ def _annotate(pkg: Package, form: Form, findings: list[Finding]) -> bytes:
         pkg.put(styles_part, styles.result())
     wb_rels.save()
     types.save()
-    return pkg.write(ZIP_TIME)
+    return pkg.write(form.output_time.timetuple()[:6])
 
 
 def _mark_cells(sheet: _Sheet, styles: _Styles, cells: dict[tuple[int, int], list[Finding]],

@@ -3,7 +3,8 @@
 People type numbers as text, in full-width digits, with thousands separators,
 spaces, or the field's unit after them; dates in half a dozen Chinese ways or as
 Excel date numbers. What can be read without guessing is read; anything else is
-reported with a Chinese message that names the field and says what to do.
+reported: a finding code and the variant of its message (the words are the
+catalogue's, see catalogue.toml), rendered with the field's title where it is shown.
 
 ``clean_value`` never raises for any cell value; its result's ``value`` is None
 whenever there is a finding (``code``), so no rule works on a half-read value.
@@ -18,11 +19,12 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from .catalogue import codes_of
 from .form import Field
 from .read import RawValue
 
 __all__ = ["Cleaned", "clean_value", "normalize_text", "excel_serial_to_date",
-           "DATE_MIN", "DATE_MAX", "FINDING_CODES"]
+           "DATE_MIN", "DATE_MAX", "FINDING_CODES", "shown_value"]
 
 # Dates outside these bounds are not a fill date anyone meant; an Excel serial
 # number outside them is more likely a count typed into a date cell.
@@ -30,8 +32,9 @@ DATE_MIN = dt.date(1950, 1, 1)
 DATE_MAX = dt.date(2099, 12, 31)
 _EXCEL_EPOCH = dt.date(1899, 12, 30)   # serial 0 in the 1900 system, after Excel's leap-year bug
 
-FINDING_CODES = ("not_a_number", "not_whole", "negative", "too_many_decimals",
-                 "not_a_choice", "bad_format", "bad_date", "formula_no_value")
+# The field-level codes a value itself can give (missing and too_short are the
+# checks' own: they need to know whether a field is required, and its length).
+FINDING_CODES = tuple(c for c in codes_of("field") if c not in ("missing", "too_short"))
 
 _EXCEL_ERRORS = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
                  "#GETTING_DATA", "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#UNKNOWN!"}
@@ -39,10 +42,13 @@ _EXCEL_ERRORS = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N
 
 @dataclass(frozen=True)
 class Cleaned:
-    """A field's clean value (None if blank or unreadable) and its finding, if any."""
+    """A field's clean value (None if blank or unreadable) and its finding, if any:
+    the code, the variant of its message, and what was typed as a person would
+    recognise it (the message's {value}; see Form.field_message)."""
     value: object = None
     code: str | None = None
-    message: str | None = None
+    variant: str | None = None
+    shown: str = ""
 
     @property
     def ok(self) -> bool:
@@ -65,7 +71,7 @@ def _is_blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not normalize_text(value))
 
 
-def _shown(value: object) -> str:
+def shown_value(value: object) -> str:
     """The value as the filler would recognise it, for messages."""
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
@@ -77,13 +83,16 @@ def _shown(value: object) -> str:
     return text if len(text) <= 30 else text[:30] + "…"
 
 
-def _finding(code: str, message: str) -> Cleaned:
-    return Cleaned(None, code, message)
+def _finding(code: str, field: Field, value: object, variant: str | None = None) -> Cleaned:
+    """A finding about ``field``'s ``value``; the variant defaults to the field's type."""
+    return Cleaned(None, code, variant or field.type, shown_value(value))
 
 
 # -- numbers -----------------------------------------------------------------
 
-_NUMBER = re.compile(r"^[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?$")
+# Digits are 0-9 only (re.ASCII): NFKC has folded the full-width ones; other scripts'
+# digits (۰, ०) are not something a filler means as a number here.
+_NUMBER = re.compile(r"^[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?$", re.ASCII)
 
 
 def _number_text(text: str, units: tuple[str, ...]) -> Decimal | None:
@@ -113,23 +122,12 @@ def _float_decimal(x: float) -> Decimal | None:
     return Decimal(repr(round(x, 10)))
 
 
-def _units_for(field: Field) -> tuple[str, ...]:
-    if not field.unit:
-        return ()
-    if field.unit == "万元":
-        return ("万元", "万")
-    return (field.unit,)
-
-
 def _number(field: Field, raw: RawValue) -> Decimal | Cleaned:
-    label = field.label
     v = raw.value
     if isinstance(v, bool):
-        return _finding("not_a_number", f"“{label}”填写的是逻辑值（{_shown(v)}），不是数字。"
-                        f"请填写阿拉伯数字，没有请填 0。")
+        return _finding("not_a_number", field, v, "logical")
     if isinstance(v, (dt.datetime, dt.date)) or raw.is_date:
-        return _finding("not_a_number", f"“{label}”的内容被表格当成了日期（{_shown(v)}），不是数字。"
-                        f"请把单元格格式改为“常规”或“数值”后重新填写数字，没有请填 0。")
+        return _finding("not_a_number", field, v, "as_date")
     if isinstance(v, int):
         d: Decimal | None = Decimal(v)
     elif isinstance(v, float):
@@ -137,14 +135,11 @@ def _number(field: Field, raw: RawValue) -> Decimal | Cleaned:
     elif isinstance(v, Decimal):
         d = v if v.is_finite() else None
     else:
-        d = _number_text(str(v), _units_for(field))
+        d = _number_text(str(v), field.unit_spellings)
     if d is None:
-        unit = f"“{field.unit}”" if field.unit else ""
-        extra = f"，单位{unit}不用填" if unit else ""
-        return _finding("not_a_number", f"“{label}”填写的“{_shown(v)}”不是数字。请只填写阿拉伯数字"
-                        f"{extra}，没有请填 0。")
+        return _finding("not_a_number", field, v, "default")
     if d < 0:
-        return _finding("negative", f"“{label}”填写的是负数（{_shown(v)}）。请填写 0 或正数，没有请填 0。")
+        return _finding("negative", field, v)
     return d
 
 
@@ -153,8 +148,7 @@ def _clean_int(field: Field, raw: RawValue) -> Cleaned:
     if isinstance(d, Cleaned):
         return d
     if d != d.to_integral_value():
-        return _finding("not_whole", f"“{field.label}”填写的“{_shown(raw.value)}”不是整数。"
-                        f"这一项只能填写整数（单位：{field.unit or '个'}），没有请填 0。")
+        return _finding("not_whole", field, raw.value)
     return Cleaned(int(d))
 
 
@@ -165,19 +159,18 @@ def _clean_amount(field: Field, raw: RawValue) -> Cleaned:
     d = d.normalize() if d else Decimal(0)
     places = max(0, -d.as_tuple().exponent)
     if places > 2:
-        return _finding("too_many_decimals", f"“{field.label}”填写的“{_shown(raw.value)}”超过两位小数。"
-                        f"金额以万元为单位，最多保留两位小数，请四舍五入后重新填写。")
+        return _finding("too_many_decimals", field, raw.value)
     return Cleaned(d.quantize(Decimal(1).scaleb(-places)))
 
 
 # -- dates -------------------------------------------------------------------
 
 _DATE_TEXT = [
-    re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?$"),
-    re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]0{1,2}:00(?::00)?)?$"),
-    re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})(?: 0{1,2}:00(?::00)?)?$"),
-    re.compile(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})$"),
-    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
+    re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?$", re.ASCII),
+    re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]0{1,2}:00(?::00)?)?$", re.ASCII),
+    re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})(?: 0{1,2}:00(?::00)?)?$", re.ASCII),
+    re.compile(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})$", re.ASCII),
+    re.compile(r"^(\d{4})(\d{2})(\d{2})$", re.ASCII),
 ]
 
 
@@ -203,8 +196,7 @@ def _date_from_parts(y: str, m: str, d: str) -> dt.date | None:
 
 def _clean_date(field: Field, raw: RawValue) -> Cleaned:
     v = raw.value
-    bad = _finding("bad_date", f"“{field.label}”填写的“{_shown(v)}”不是有效的日期。"
-                   f"请按 2022-09-15 的格式填写实际日期。")
+    bad = _finding("bad_date", field, v, "default")
     if isinstance(v, bool):
         return bad
     if isinstance(v, dt.datetime):
@@ -214,7 +206,7 @@ def _clean_date(field: Field, raw: RawValue) -> Cleaned:
         return Cleaned(v) if DATE_MIN <= v <= DATE_MAX else bad
     if isinstance(v, (int, float)):
         if isinstance(v, int) or v.is_integer():
-            # 20220915 typed as a number: read as the date it spells.
+            # 20240131 typed as a number: read as the date it spells.
             m = _DATE_TEXT[-1].match(str(int(v)))
             if m:
                 d = _date_from_parts(*m.groups())
@@ -239,12 +231,11 @@ def _clean_choice(field: Field, raw: RawValue) -> Cleaned:
         folded = {normalize_text(c): c for c in field.choices}
         if typed in folded:
             return Cleaned(folded[typed])
-        # 平台类别 is often written with its 类 (检验检测类); accept that, and only that.
-        if typed.endswith("类") and typed[:-1] in folded and not any(c.endswith("类") for c in folded):
-            return Cleaned(folded[typed[:-1]])
-    options = "、".join(f"“{c}”" for c in field.choices)
-    return _finding("not_a_choice", f"“{field.label}”填写的“{_shown(v)}”不是可选的内容。"
-                    f"请点击单元格右侧的下拉箭头，从{options}中选择一项。")
+        # A choice is often written as the table shows it, with its suffix; accept that.
+        with_suffix = {normalize_text(field.shown(c)): c for c in field.choices if field.suffix}
+        if typed in with_suffix:
+            return Cleaned(with_suffix[typed])
+    return _finding("not_a_choice", field, v, "default")
 
 
 def _digits_of_number(v: object) -> str | None:
@@ -258,13 +249,13 @@ def _digits_of_number(v: object) -> str | None:
     return None
 
 
-_MOBILE = re.compile(r"^(?:\+?86[- ]?)?(1\d{2})[- ]?(\d{4})[- ]?(\d{4})$")
+_MOBILE = re.compile(r"^(?:\+?86[- ]?)?(1\d{2})[- ]?(\d{4})[- ]?(\d{4})$", re.ASCII)
 _LANDLINE = re.compile(
     r"^(?:\(0\d{2,3}\)|（0\d{2,3}）|0\d{2,3}[- ]?)\s*\d{7,8}"
-    r"(?:\s*(?:-|转|分机|ext\.?|#)\s*\d{1,6})?$", re.I)
-_SERVICE_LINE = re.compile(r"^[48]00[- ]?\d{3}[- ]?\d{4}$")
+    r"(?:\s*(?:-|转|分机|ext\.?|#)\s*\d{1,6})?$", re.I | re.ASCII)
+_SERVICE_LINE = re.compile(r"^[48]00[- ]?\d{3}[- ]?\d{4}$", re.ASCII)
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
-_POSTCODE = re.compile(r"^\d{6}$")
+_POSTCODE = re.compile(r"^\d{6}$", re.ASCII)
 
 
 def _mobile_digits(text: str) -> str | None:
@@ -280,8 +271,7 @@ def _clean_mobile(field: Field, raw: RawValue) -> Cleaned:
     digits = _mobile_digits(text) if text is not None else None
     if digits:
         return Cleaned(digits)
-    return _finding("bad_format", f"“{field.label}”填写的“{_shown(v)}”不是有效的手机号码。"
-                    f"请填写以 1 开头的 11 位手机号码，例如 13812345678。")
+    return _finding("bad_format", field, v, "mobile")
 
 
 def _phone_ok(part: str) -> bool:
@@ -301,10 +291,8 @@ def _clean_phone(field: Field, raw: RawValue) -> Cleaned:
         parts = [p.strip() for p in re.split(r"[/、;,]\s*(?=[0-9(（+])", text)]
         if parts and all(_phone_ok(p) for p in parts):
             return Cleaned(text)
-    hint = ("在数字格式的单元格中区号开头的 0 会丢失，请把单元格设为文本后重新填写。"
-            if digits is not None else "")
-    return _finding("bad_format", f"“{field.label}”填写的“{_shown(v)}”不是有效的电话号码。"
-                    f"请按“区号-号码”填写固定电话（如 010-68205243），或填写 11 位手机号码。{hint}")
+    # In a number cell a landline's leading 0 is lost: say so.
+    return _finding("bad_format", field, v, "phone_number_cell" if digits is not None else "phone")
 
 
 def _clean_email(field: Field, raw: RawValue) -> Cleaned:
@@ -313,8 +301,7 @@ def _clean_email(field: Field, raw: RawValue) -> Cleaned:
         text = normalize_text(v)
         if _EMAIL.match(text):
             return Cleaned(text)
-    return _finding("bad_format", f"“{field.label}”填写的“{_shown(v)}”不是有效的电子邮箱地址。"
-                    f"请填写完整的邮箱地址，例如 name@example.com。")
+    return _finding("bad_format", field, v, "email")
 
 
 def _clean_postcode(field: Field, raw: RawValue) -> Cleaned:
@@ -324,8 +311,7 @@ def _clean_postcode(field: Field, raw: RawValue) -> Cleaned:
         text = normalize_text(v)
     if text is not None and _POSTCODE.match(text):
         return Cleaned(text)
-    return _finding("bad_format", f"“{field.label}”中的邮编“{_shown(v)}”不是 6 位数字。"
-                    f"请填写 6 位邮政编码，例如 100081；以 0 开头的邮编请把单元格设为文本后填写。")
+    return _finding("bad_format", field, v, "postcode")
 
 
 def _clean_text(field: Field, raw: RawValue) -> Cleaned:
@@ -333,12 +319,12 @@ def _clean_text(field: Field, raw: RawValue) -> Cleaned:
     if isinstance(v, str):
         text = v.strip()
     elif isinstance(v, bool):
-        text = _shown(v)
+        text = shown_value(v)
     elif isinstance(v, dt.datetime):
         text = v.date().isoformat() if v.time() == dt.time() else v.isoformat(sep=" ")
     elif isinstance(v, float):
         d = _float_decimal(v)
-        text = _shown(v) if v.is_integer() or d is None else format(d.normalize(), "f")
+        text = shown_value(v) if v.is_integer() or d is None else format(d.normalize(), "f")
     else:
         text = str(v).strip()
     return Cleaned(text or None)
@@ -369,22 +355,21 @@ def clean_value(field: Field, raw: RawValue | None) -> Cleaned:
         return Cleaned(None)
     v = raw.value
     if raw.formula is not None and isinstance(v, str) and v.strip() in _EXCEL_ERRORS:
-        return _finding("formula_no_value", f"“{field.label}”中的公式计算出错（{v.strip()}）。"
-                        f"请直接填写数值，不要使用公式。")
+        return _finding("formula_no_value", field, v.strip(), "error")
     if raw.formula is not None and _is_blank(v):
-        return _finding("formula_no_value", f"“{field.label}”中填写的是公式，但文件里没有保存公式的结果。"
-                        f"请直接填写数值，不要使用公式，然后重新保存。")
+        return _finding("formula_no_value", field, v, "default")
     if _is_blank(v):
         return Cleaned(None)
     if isinstance(v, str) and v.strip() in _EXCEL_ERRORS and field.type not in ("text", "longtext"):
-        return _finding({"date": "bad_date", "choice": "not_a_choice"}.get(
-                            field.type, "not_a_number" if field.numeric else "bad_format"),
-                        f"“{field.label}”中是错误值（{v.strip()}）。请直接填写内容，不要粘贴公式的结果"
-                        + (f"，从{'、'.join(f'“{c}”' for c in field.choices)}中选择一项。"
-                           if field.type == "choice" else "。"))
+        return _finding(_code_for_type(field), field, v.strip(), "error_value")
     try:
         return _CLEANERS[field.type](field, raw)
     except (ArithmeticError, ValueError, TypeError, OverflowError):
         # Nothing a person types should get here; if it does, it is a finding, not a crash.
-        code = "not_a_number" if field.numeric else "bad_date" if field.type == "date" else "bad_format"
-        return _finding(code, f"“{field.label}”填写的“{_shown(v)}”无法识别，请按填报说明重新填写。")
+        return _finding(_code_for_type(field), field, v, "unreadable")
+
+
+def _code_for_type(field: Field) -> str:
+    """The code of a value a field's type cannot read at all."""
+    return {"date": "bad_date", "choice": "not_a_choice"}.get(
+        field.type, "not_a_number" if field.numeric else "bad_format")

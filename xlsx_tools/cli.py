@@ -1,4 +1,9 @@
-"""The `xlsx-tools` command: thin click wrappers over the library."""
+"""The `xlsx-tools` command: thin click wrappers over the library.
+
+Every command takes ``--form`` (:func:`form_option`, :func:`form_from_option`): the
+form definition the round uses, the shipped one by default. A command added in
+another module does the same.
+"""
 
 from __future__ import annotations
 
@@ -76,7 +81,35 @@ _say_click_words_in_chinese()
              options_metavar="[选项]", subcommand_metavar="命令 [参数]...")
 @click.version_option(__version__, prog_name="xlsx-tools")
 def main() -> None:
-    """平台年度评估/复核情况统计表：生成、校验、汇总 Excel 工作簿。"""
+    """统计表的 Excel 工作簿：生成、校验、汇总。
+
+    表单由表单定义（.toml）规定，各命令用 --form 指定；不指定时使用随工具提供的表单定义。
+    """
+
+
+# --- the form definition ------------------------------------------------------
+
+def form_option(f):
+    """--form 表单定义.toml, for every command."""
+    return click.option(
+        "--form", "form_path", type=click.Path(dir_okay=False, path_type=Path),
+        metavar="表单定义.toml", default=None,
+        help="本轮使用的表单定义文件（TOML，写法见 README 的“表单定义”）；"
+             "默认为随工具提供的表单定义。生成、校验和汇总须使用同一份定义。")(f)
+
+
+def form_from_option(form_path: Path | None):
+    """The form of --form (the shipped one without it); a definition that cannot be
+    used is a Chinese message and exit 2 (not found) or 1 (wrong inside)."""
+    from .form import FormError, load_form
+
+    if form_path is not None and not form_path.is_file():
+        _usage_error(f"找不到表单定义文件“{form_path}”。")
+    try:
+        return load_form(form_path) if form_path is not None else load_form()
+    except FormError as e:
+        click.echo(str(e), err=True)
+        raise SystemExit(1) from None
 
 
 # --- generate ---------------------------------------------------------------
@@ -86,12 +119,14 @@ def main() -> None:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="把工作簿写入此文件夹（不存在则新建）。必须给出。")
 @click.option("--roster", "roster_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="名单文件（CSV 或 .xlsx，列：单位名称、列入批次、平台类别、推荐单位）；"
-                   "给出时为每个平台生成一份预填的工作簿。")
-@click.option("--password", default=None,
-              help="工作表保护密码（默认 itbps2022，见 README）。")
-def generate_command(out_dir: Path, roster_path: Path | None, password: str | None) -> None:
-    """生成统计表工作簿：不给名单时生成空白表，给出名单时为每个平台生成预填的表。
+              help="名单文件（CSV 或 .xlsx，须有表单定义的 [roster] 规定的列）；"
+                   "给出时为每个单位生成一份预填的工作簿。")
+@click.option("--password", default=None, metavar="密码",
+              help="工作表保护密码（默认为表单定义中的密码）。")
+@form_option
+def generate_command(out_dir: Path, roster_path: Path | None, password: str | None,
+                     form_path: Path | None) -> None:
+    """生成统计表工作簿：不给名单时生成空白表，给出名单时为每个单位生成预填的表。
 
     出错时在标准错误输出中文说明，退出码为 1（用法错误为 2）。
     """
@@ -102,12 +137,13 @@ def generate_command(out_dir: Path, roster_path: Path | None, password: str | No
         _generate_fail("请用 --out 指定保存工作簿的文件夹，例如：xlsx-tools generate --out 统计表", 2)
     if out_dir.exists() and not out_dir.is_dir():
         _generate_fail(f"“{out_dir}”是一个文件，请用 --out 指定一个文件夹。", 2)
+    form = form_from_option(form_path)
     try:
         if roster_path is None:
-            path = generate_blank(out_dir, password=password)
+            path = generate_blank(out_dir, form, password=password)
             click.echo(f"已生成空白统计表：{path}")
             return
-        paths = generate_from_roster(roster_path, out_dir, password=password)
+        paths = generate_from_roster(roster_path, out_dir, form, password=password)
     except RosterError as e:
         _generate_fail(str(e))
     except GenerateError as e:
@@ -124,11 +160,10 @@ def _generate_fail(message: str, code: int = 1) -> None:
 
 # --- validate ---------------------------------------------------------------
 
-def _say_findings(result) -> None:
-    from .rules import code_title
-
+def _say_findings(form, result) -> None:
+    words = form.catalogue
     for f in result.findings:
-        click.echo(f"    [{f.severity_cn}] {f.where}  {code_title(f.code)}  {f.message}")
+        click.echo(f"    [{words.severity_word(f.severity)}] {f.where}  {words.title(f.code)}  {f.message}")
 
 
 @main.command("validate", options_metavar="[选项]")
@@ -142,7 +177,8 @@ def _say_findings(result) -> None:
               metavar="文件夹", help="为有问题的工作簿在此文件夹生成标注副本（原文件不改动）。")
 @click.option("--jobs", type=int, default=None, metavar="进程数",
               help="同时校验的进程数（默认为 CPU 核数）。")
-def validate_command(paths, verbose, json_path, report_path, annotate_dir, jobs) -> None:
+@form_option
+def validate_command(paths, verbose, json_path, report_path, annotate_dir, jobs, form_path) -> None:
     """校验填好的统计表（文件或文件夹），列出每个文件的问题。
 
     有错误的文件退出码为 1，全部无错误为 0，用法错误为 2。
@@ -160,7 +196,8 @@ def validate_command(paths, verbose, json_path, report_path, annotate_dir, jobs)
         _usage_error(f"--jobs 须为 1 或更大的整数，而不是 {jobs}。")
     if report_path is not None and report_path.suffix.lower() != ".xlsx":
         _usage_error(f"问题清单须保存为 .xlsx 文件，而不是“{report_path.name}”。")
-    run = validate_paths(paths, jobs=jobs)
+    form = form_from_option(form_path)
+    run = validate_paths(paths, form, jobs=jobs)
     if not run.files:
         _usage_error("在给出的位置没有找到 .xlsx 工作簿。")
 
@@ -170,7 +207,7 @@ def validate_command(paths, verbose, json_path, report_path, annotate_dir, jobs)
         else:
             click.echo(f"{r.verdict}  错误 {r.errors} 项，警告 {r.warnings} 项  {r.file}")
         if verbose and r.readable:
-            _say_findings(r)
+            _say_findings(form, r)
     c = run.counts()
     click.echo(f"共 {len(run.files)} 个文件：通过 {c['通过']}，有警告 {c['有警告']}，"
                f"不通过 {c['不通过']}，无法读取 {c['无法读取']}")
@@ -206,15 +243,6 @@ def _usage_error(message: str) -> None:
 _MERGE_LINES = 20
 
 
-def _write_problem(e: OSError) -> str:
-    """Why a file could not be written, in Chinese."""
-    import errno
-    return {errno.EACCES: "没有写入权限", errno.EPERM: "没有写入权限",
-            errno.EISDIR: "已有同名的文件夹", errno.ENOTDIR: "路径中有一部分不是文件夹",
-            errno.ENOSPC: "磁盘空间不足", errno.EROFS: "磁盘为只读",
-            errno.ENAMETOOLONG: "路径过长"}.get(e.errno, "写入失败，请检查文件是否正在 Excel 中打开")
-
-
 def _progress_wanted() -> bool:
     """A bar only for a person at a terminal: not in CI, not when stderr is redirected."""
     import os
@@ -227,18 +255,21 @@ def _progress_wanted() -> bool:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), metavar="文件夹",
               help="汇总文件写入此文件夹（不存在时自动创建）。")
 @click.option("--roster", "roster_path", type=click.Path(path_type=Path),
-              metavar="名单.csv", help="平台名单（.csv 或 .xlsx，与 generate --roster 相同），用于核对谁已提交、谁未提交。")
+              metavar="名单.csv",
+              help="名单（.csv 或 .xlsx，与 generate --roster 相同），用于核对谁已提交、谁未提交。")
 @click.option("--jobs", type=int, default=None, metavar="进程数",
               help="同时校验的进程数（默认为 CPU 核数）。")
-def merge_command(paths, out_dir, roster_path, jobs) -> None:
+@form_option
+def merge_command(paths, out_dir, roster_path, jobs, form_path) -> None:
     """校验并汇总回收的统计表（文件或文件夹），按批次生成汇总工作簿。
 
-    每个批次写出“汇总-第X批.xlsx”（汇总、分类统计、提交情况、问题清单、图表）和同名 .csv，
-    另写“汇总-总览.xlsx”。不通过的文件列出但不计入汇总。至少有一个平台计入汇总时退出码为 0，
-    没有任何平台可以汇总时为 1（汇总文件照样写出，说明原因），名单有误或汇总文件无法写入为 1，用法错误为 2。
+    每个批次写出“汇总-批次.xlsx”（汇总、分类统计、提交情况、问题清单、图表）和同名 .csv，
+    另写“汇总-总览.xlsx”。不通过的文件列出但不计入汇总。至少有一个单位计入汇总时退出码为 0，
+    没有任何单位可以汇总时为 1（汇总文件照样写出，说明原因），名单有误或汇总文件无法写入为 1，用法错误为 2。
     """
-    from .merge import STATUSES, batch_file_stem, merge_paths
+    from .merge import STATUSES, batch_file_stem, merge_config, merge_paths
     from .roster import RosterError
+    from .xlsx_output import os_reason
 
     if not paths:
         _usage_error("请给出回收的文件或文件夹，例如：xlsx-tools merge 回收文件夹 --out 汇总结果")
@@ -253,6 +284,7 @@ def merge_command(paths, out_dir, roster_path, jobs) -> None:
         _usage_error(f"找不到名单文件“{roster_path}”。")
     if jobs is not None and jobs < 1:
         _usage_error(f"--jobs 须为 1 或更大的整数，而不是 {jobs}。")
+    form = form_from_option(form_path)
 
     bar = None
 
@@ -264,36 +296,38 @@ def merge_command(paths, out_dir, roster_path, jobs) -> None:
         bar.update(done - bar.pos)
 
     try:
-        result = merge_paths(paths, out_dir=out_dir, roster=roster_path, jobs=jobs,
+        result = merge_paths(paths, out_dir=out_dir, roster=roster_path, form=form, jobs=jobs,
                              progress=progress if _progress_wanted() else None)
     except RosterError as e:
         if e.problems:  # the rows, under merge's own words (the reader's speak of generating)
-            click.echo(f"名单“{roster_path.name}”有 {len(e.problems)} 行有问题，未汇总。请修改以下各行后重试：",
-                       err=True)
+            click.echo(f"名单“{roster_path.name}”有 {len(e.problems)} 行有问题，未汇总。"
+                       "请修改以下各行后重试：", err=True)
             for problem in e.problems:
                 click.echo(f"    {problem}", err=True)
         else:
             click.echo(f"名单有误，未汇总：{e.message}", err=True)
-        raise SystemExit(1)
+        raise SystemExit(1) from None
     except OSError as e:
-        click.echo(f"无法写入汇总文件：{e.filename or out_dir}（{_write_problem(e)}）", err=True)
-        raise SystemExit(1)
+        click.echo(f"无法写入汇总文件：{e.filename or out_dir}（{os_reason(e)}）", err=True)
+        raise SystemExit(1) from None
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
 
     if not result.files and result.roster is None:
         _usage_error("在给出的位置没有找到工作簿。")
-    click.echo(f"共找到 {len(result.files)} 个文件，计入汇总 {result.added} 个平台。")
+    unit_word = merge_config(form).say("unit_word")
+    click.echo(f"共找到 {len(result.files)} 个文件，计入汇总 {result.added} 个{unit_word}。")
     for batch, b in result.batches.items():
         counts = {st: b.count(st) for st in STATUSES}
         shown = "，".join(f"{st} {n}" for st, n in counts.items() if n)
-        click.echo(f"{batch}：计入汇总 {len(b.rows)} 个平台（{shown}）")
+        click.echo(f"{batch}：计入汇总 {len(b.rows)} 个{unit_word}（{shown}）")
         notable = [e for e in b.entries if e.status not in ("已通过", "有警告")]
         for e in notable[:_MERGE_LINES]:
-            click.echo(f"    {e.status}  {e.unit_name or ''}  {e.name}  {e.note}".rstrip())
+            click.echo(f"    {e.status}  {e.unit or ''}  {e.name}  {e.note}".rstrip())
         if len(notable) > _MERGE_LINES:
-            click.echo(f"    ……另有 {len(notable) - _MERGE_LINES} 个，见 {batch_file_stem(batch)}.xlsx 的“提交情况”")
+            click.echo(f"    ……另有 {len(notable) - _MERGE_LINES} 个，"
+                       f"见 {batch_file_stem(batch)}.xlsx 的“提交情况”")
     if result.unplaced:
         click.echo(f"无法确定批次的文件 {len(result.unplaced)} 个（列在 汇总-总览.xlsx 的“提交情况”中）：")
         for e in result.unplaced:

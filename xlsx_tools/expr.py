@@ -1,7 +1,7 @@
 """The small expression language of the form's rules, and its two targets.
 
 A rule in the form definition says ``when`` and ``check`` as expressions such as
-``forum_attendees > 0`` or ``blank(new_bases) or new_bases = 0``. The same parsed
+``attendees > 0`` or ``blank(bases) or bases = 0``. The same parsed
 expression is evaluated in Python (by ``validate``) and compiled to an Excel
 formula (the checks that run inside the workbook), so no rule is written twice.
 
@@ -91,7 +91,7 @@ def _tokens(source: str) -> list[tuple[str, str]]:
     while pos < len(source):
         m = _TOKEN.match(source, pos)
         if not m or m.end() == pos:
-            raise ExpressionError(f"cannot read {source[pos:]!r} in {source!r}")
+            raise ExpressionError(f"表达式“{source}”中的“{source[pos:]}”无法识别。")
         kind = m.lastgroup
         out.append((kind, m.group(kind)))
         pos = m.end()
@@ -110,14 +110,14 @@ class _Parser:
     def take(self, value: str | None = None) -> tuple[str, str]:
         tok = self.peek()
         if tok is None or (value is not None and tok[1] != value):
-            raise ExpressionError(f"expected {value or 'more'} in {self.source!r}")
+            raise ExpressionError(f"表达式“{self.source}”不完整" + (f"：缺少“{value}”。" if value else "。"))
         self.i += 1
         return tok
 
     def parse(self) -> Expr:
         expr = self.or_()
         if self.peek() is not None:
-            raise ExpressionError(f"unexpected {self.peek()[1]!r} in {self.source!r}")
+            raise ExpressionError(f"表达式“{self.source}”中多出了“{self.peek()[1]}”。")
         return expr
 
     def or_(self) -> Expr:
@@ -163,13 +163,13 @@ class _Parser:
             kind, name = self.take()
             self.take(")")
             if kind != "word" or name in _KEYWORDS:
-                raise ExpressionError(f"blank() takes a field id in {self.source!r}")
+                raise ExpressionError(f"表达式“{self.source}”中 blank() 的括号里应为字段标识。")
             return Blank(Field(name))
         if kind == "word" and value == "true":
             return And(())
         if kind == "word" and value not in _KEYWORDS:
             return Field(value)
-        raise ExpressionError(f"unexpected {value!r} in {self.source!r}")
+        raise ExpressionError(f"表达式“{self.source}”中的“{value}”不能用在这里。")
 
 
 def parse(source: str) -> Expr:
@@ -216,7 +216,7 @@ def _operand(e: Expr, values: Mapping[str, object]):
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             v = Decimal(str(v))
         return v
-    raise ExpressionError(f"{e!r} is not a value")
+    raise ExpressionError(f"“{e}”不是一个值。")
 
 
 def evaluate(expr: Expr, values: Mapping[str, object]) -> bool | None:
@@ -244,7 +244,7 @@ def evaluate(expr: Expr, values: Mapping[str, object]) -> bool | None:
         if True in rs:
             return True
         return None if None in rs else False
-    raise ExpressionError(f"{expr!r} is not a condition")
+    raise ExpressionError(f"“{expr}”不是一个条件。")
 
 
 # -- Excel target ------------------------------------------------------------
@@ -297,7 +297,7 @@ def _pair(expr: Expr, ref: Callable[[str], str]) -> tuple[str, str]:
         if isinstance(expr, And):
             return f"AND({ts})", f"OR({fs})"
         return f"OR({ts})", f"AND({fs})"
-    raise ExpressionError(f"{expr!r} is not a condition")
+    raise ExpressionError(f"“{expr}”不是一个条件。")
 
 
 def to_excel(expr: Expr, ref: Callable[[str], str]) -> tuple[str, str]:

@@ -4,10 +4,11 @@ The rules a spreadsheet can evaluate are compiled from the form definition into
 the generated workbook, so a filler sees what is wrong while typing, in Excel,
 WPS or LibreOffice:
 
-* missing required values, including the conditional ones (R11, R13–R16);
+* missing required values, including the conditional ones (a field's ``required_when``,
+  under its own code);
 * the types and ranges of numbers and choices (not_a_number, negative,
   not_whole, too_many_decimals, not_a_choice) and too-short summaries (too_short);
-* the cross-field rules of the form (R01–R13), from the same parsed expressions
+* the cross-field rules of the form, from the same parsed expressions
   ``validate`` evaluates (:func:`xlsx_tools.expr.to_excel`).
 
 They land on a protected sheet 校验结果: a list of the open problems in Chinese
@@ -40,7 +41,7 @@ fill numbers as numbers):
   the Basic Multilingual Plane count twice in a summary's length.
 
 Formats of telephone numbers, e-mail addresses, postcodes and dates, and
-R18–R22, are checked by ``validate`` only.
+the checks of the workbook as a whole (R18–R22), are ``validate``'s only.
 """
 
 from __future__ import annotations
@@ -52,19 +53,18 @@ from typing import Callable, Mapping, Sequence
 
 from . import expr as ex
 from .clean import clean_value
-from .form import CODE_TITLES, MISSING_HINTS, SEVERITY_CN, Cell, Field, Form, Rule, cell_name
+from .form import Cell, Field, Form, Rule, cell_name
 from .read import RawValue
+from .xlsx_output import checked, excel_text, sheet_ref
 
 __all__ = [
-    "SHEET_NAME", "Check", "compile_checks", "add_checks", "status_cell", "CODE_CN",
+    "SHEET_NAME", "Check", "compile_checks", "add_checks", "status_cell",
     "TYPE_CHECKS", "COMPILED_TYPES", "ALLOWED_FUNCTIONS", "evaluate_checks", "SheetState",
     "status_text",
 ]
 
 SHEET_NAME = "校验结果"
 ERROR, WARNING = "error", "warning"
-
-CODE_CN = CODE_TITLES   # rule ids such as R01 are shown as they are
 
 # Functions the compiled formulas may use: all in Excel 2010, WPS and LibreOffice.
 ALLOWED_FUNCTIONS = frozenset({
@@ -83,31 +83,31 @@ _PY_ZERO_WIDTH = ("\u200b", "\ufeff")
 
 # -- per-type checks: one table, two targets ---------------------------------------
 #
-# Each entry: the finding code, its severity, an Excel condition over the cell
+# Each entry: the finding code, its severity and an Excel condition over the cell
 # ``{x}`` (tested in order, the first that holds names the finding, as
-# clean_value tests them), and the message. The Python side is clean.clean_value,
-# which decides the same by type; tests/test_incell.py proves the two agree.
+# clean_value tests them). The message is the code's in the form's catalogue (its
+# default variant, with the cell itself as {value}), as validate says it. The
+# Python side is clean.clean_value, which decides the same by type;
+# tests/test_incell.py proves the two agree.
 
 @dataclass(frozen=True)
 class TypeCheck:
     code: str
     severity: str
     condition: Callable[[str, Field], str]   # (cell, field) -> Excel condition
-    message: str                             # {label}, {unit}, {choices}, {min}
 
 
-def _choice_values(field: Field) -> list[tuple[str, list[str]]]:
-    """Each choice and the texts accepted for it (平台类别 also as 检验检测类, as clean does)."""
-    suffix = not any(c.endswith("类") for c in field.choices)
-    return [(c, [c, c + "类"] if suffix else [c]) for c in field.choices]
+def _choice_values(field: Field) -> list[tuple[str, tuple[str, ...]]]:
+    """Each choice and the texts accepted for it (with its suffix too, as clean does)."""
+    return [(c, field.accepted(c)) for c in field.choices]
 
 
 def _choice_match(t: str, field: Field) -> str:
     """Excel: the canonical choice the (normalised) text ``t`` names, or "" if none."""
     out = '""'
     for choice, texts in reversed(_choice_values(field)):
-        test = ",".join(f"{t}={_xl_text(x)}" for x in texts)
-        out = f"IF(OR({test}),{_xl_text(choice)},{out})"
+        test = ",".join(f"{t}={excel_text(x)}" for x in texts)
+        out = f"IF(OR({test}),{excel_text(choice)},{out})"
     return out
 
 
@@ -119,30 +119,22 @@ def _not_number(x: str, field: Field) -> str:
 
 TYPE_CHECKS: dict[str, tuple[TypeCheck, ...]] = {
     "int": (
-        TypeCheck("not_a_number", ERROR, _not_number,
-                  "“{label}”应填写数字（只填阿拉伯数字，不带单位），没有请填 0。"),
-        TypeCheck("negative", ERROR, lambda x, f: f"ROUND({x},10)<0",
-                  "“{label}”不能是负数，请填写 0 或正数。"),
-        TypeCheck("not_whole", ERROR, lambda x, f: f"ROUND({x},10)<>INT(ROUND({x},10))",
-                  "“{label}”只能填写整数（单位：{unit}），请修改。"),
+        TypeCheck("not_a_number", ERROR, _not_number),
+        TypeCheck("negative", ERROR, lambda x, f: f"ROUND({x},10)<0"),
+        TypeCheck("not_whole", ERROR, lambda x, f: f"ROUND({x},10)<>INT(ROUND({x},10))"),
     ),
     "amount": (
-        TypeCheck("not_a_number", ERROR, _not_number,
-                  "“{label}”应填写数字（以万元为单位，只填阿拉伯数字），没有请填 0。"),
-        TypeCheck("negative", ERROR, lambda x, f: f"ROUND({x},10)<0",
-                  "“{label}”不能是负数，请填写 0 或正数。"),
-        TypeCheck("too_many_decimals", ERROR, lambda x, f: f"ROUND({x},10)<>ROUND({x},2)",
-                  "“{label}”以万元为单位，最多保留两位小数，请四舍五入后重新填写。"),
+        TypeCheck("not_a_number", ERROR, _not_number),
+        TypeCheck("negative", ERROR, lambda x, f: f"ROUND({x},10)<0"),
+        TypeCheck("too_many_decimals", ERROR, lambda x, f: f"ROUND({x},10)<>ROUND({x},2)"),
     ),
     "choice": (
         # {clean} is the helper cell with the choice the text names ("" if none).
-        TypeCheck("not_a_choice", ERROR, lambda x, f: '{clean}=""',
-                  "“{label}”请点击单元格右侧的下拉箭头，从{choices}中选择一项。"),
+        TypeCheck("not_a_choice", ERROR, lambda x, f: '{clean}=""'),
     ),
     "longtext": (
         # {n} is the helper cell with the text's length, spaces not counted.
-        TypeCheck("too_short", WARNING, lambda x, f: f"{{n}}<{f.min_length}",
-                  "“{label}”过于简略（至少 {min} 个字），请补充具体情况、数量或事例。"),
+        TypeCheck("too_short", WARNING, lambda x, f: f"{{n}}<{f.min_length}"),
     ),
 }
 # Types whose clean value the sheet computes as validate does: rules over other
@@ -209,17 +201,6 @@ def _position(form: Form, field_id: str) -> tuple[int, int, int]:
 
 # -- Excel text helpers -------------------------------------------------------------
 
-def _xl_text(s: str) -> str:
-    """A string literal; long texts are joined from pieces (Excel caps a literal at 255)."""
-    pieces = [s[i:i + 200] for i in range(0, len(s), 200)] or [""]
-    return "&".join('"' + p.replace('"', '""') + '"' for p in pieces)
-
-
-def _sheet_ref(sheet: str, row: int, col: int) -> str:
-    quoted = "'" + sheet.replace("'", "''") + "'"
-    return f"{quoted}!{cell_name(row, col, absolute=True)}"
-
-
 def _normalized(x: str) -> str:
     """The text with its spaces trimmed, as clean.normalize_text (for choices)."""
     inner = x
@@ -258,23 +239,28 @@ def _message_formula(template: str, ref: Callable[[str], str]) -> str:
     pos = 0
     for m in _PLACEHOLDER.finditer(template):
         if m.start() > pos:
-            parts.append(_xl_text(template[pos:m.start()]))
+            parts.append(excel_text(template[pos:m.start()]))
         parts.append(ref(m.group(1)))
         pos = m.end()
     if pos < len(template) or not parts:
-        parts.append(_xl_text(template[pos:]))
+        parts.append(excel_text(template[pos:]))
     return "&".join(parts)
 
 
-def _type_message(t: TypeCheck, f: Field) -> str:
-    return t.message.format(label=f.label, unit=f.unit or "个", min=f.min_length,
-                            choices="、".join(f"“{c}”" for c in f.choices))
+def _type_message(form: Form, t: TypeCheck, f: Field) -> str:
+    """The code's message as validate words it; {value} and {n} are left for the cells."""
+    return form.field_message(t.code, f.id, "default", keep_unknown=True)
 
 
-def _missing_message(f: Field) -> str:
+def _missing_message(form: Form, f: Field) -> str:
     if f.required_when is not None and f.required_message:
         return f.required_message
-    return f"“{f.label}”未填写。" + MISSING_HINTS.get(f.type, "请填写这一项。")
+    return form.field_message("missing", f.id)
+
+
+def _value_shown(x: str) -> str:
+    """The input as its text joins a message; an error value (#DIV/0!) shows as nothing."""
+    return f'IF(ISERROR({x}),"",{x}&"")'
 
 
 # -- layout of 校验结果 ----------------------------------------------------------------
@@ -394,12 +380,13 @@ def evaluate_checks(form: Form, checks: Sequence[Check], raw: Mapping[str, objec
     for c in checks:
         if c.kind == "required":
             fire = required[c.field.id] and lengths[c.field.id] == 0
-            code, message = c.code, _fill(_missing_message(c.field), shown)
+            code, message = c.code, _fill(_missing_message(form, c.field), shown)
         elif c.kind == "type":
             code = codes[c.field.id]
             fire = code != ""
             t = next((t for t in _type_checks(c.field) if t.code == code), None)
-            message = _type_message(t, c.field) if t else ""
+            cell = {"value": _excel_shown(raw.get(c.field.id)), "n": str(lengths[c.field.id])}
+            message = _fill(_type_message(form, t, c.field), cell) if t else ""
         else:
             r = c.rule
             fire = ((r.when is None or ex.evaluate(r.when, values) is True)
@@ -442,6 +429,7 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
     The sheet is protected here only if ``password`` is given.
     """
     values = values or {}
+    words = form.catalogue
     checks = compile_checks(form)
     state = evaluate_checks(form, checks, values)
     ws = workbook.add_worksheet(SHEET_NAME)
@@ -452,7 +440,7 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
 
     def src(fid: str) -> str:
         c = form.input_cell(fid)
-        return _sheet_ref(c.sheet, c.row, c.col)
+        return sheet_ref(c.sheet, c.row, c.col)
 
     def clean_ref(fid: str) -> str:
         return _xl(frow[fid], _C_CLEAN)
@@ -486,19 +474,22 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
         if c.kind == "required":
             fr = frow[c.field.id]
             fires = f"AND({_xl(fr, _C_REQ)},{_xl(fr, _C_LEN)}=0)"
-            message = _message_formula(_missing_message(c.field), clean_ref)
-            ws.write_string(r, _C_CODE, c.code if c.code.startswith("R") else CODE_CN[c.code],
-                            formats["text"])
+            message = _message_formula(_missing_message(form, c.field), clean_ref)
+            ws.write_string(r, _C_CODE, words.title(c.code), formats["text"])
             ws.write_string(r, _C_KEY, f"{c.code}|{','.join(c.fields)}", formats["hidden"])
         elif c.kind == "type":
-            tc = _xl(frow[c.field.id], _C_TCODE)
+            fr = frow[c.field.id]
+            tc = _xl(fr, _C_TCODE)
             fires = f"{tc}<>\"\""
-            message = _choose(tc, [(t.code, _xl_text(_type_message(t, c.field)))
+            cells = {"value": _value_shown(src(c.field.id)), "n": _xl(fr, _C_LEN)}
+            message = _choose(tc, [(t.code, _message_formula(_type_message(form, t, c.field),
+                                                             cells.__getitem__))
                                    for t in _type_checks(c.field)])
-            shown = _choose(tc, [(t.code, _xl_text(CODE_CN[t.code]))
+            shown = _choose(tc, [(t.code, excel_text(words.title(t.code)))
                                  for t in _type_checks(c.field)],
-                            default=_xl_text(_type_label(c.field)))
-            code_cn = (CODE_CN.get(state.codes[i], _type_label(c.field)))
+                            default=excel_text(_type_label(form, c.field)))
+            code_cn = (words.title(state.codes[i]) if state.codes[i]
+                       else _type_label(form, c.field))
             formula(r, _C_CODE, shown, code_cn, formats["text"])
             formula(r, _C_KEY, f"{tc}&\"|{','.join(c.fields)}\"",
                     f"{state.codes[i]}|{','.join(c.fields)}")
@@ -509,7 +500,7 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
             message = _message_formula(c.rule.message, clean_ref)
             ws.write_string(r, _C_CODE, c.code, formats["text"])
             ws.write_string(r, _C_KEY, f"{c.code}|{','.join(c.fields)}", formats["hidden"])
-        ws.write_string(r, _C_CSEV, SEVERITY_CN[c.severity], formats["text"])
+        ws.write_string(r, _C_CSEV, words.severity_word(c.severity), formats["text"])
         ws.write_string(r, _C_CCELL, "、".join(_address(form, i) for i in c.fields),
                         formats["text"])
         fcell = _xl(r, _C_FIRES)
@@ -559,7 +550,7 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
         hit = firing[k] if k < len(firing) else None
         where = f"MATCH({n},{run_range},0)"
         for col, src_col, value in (
-                (_C_SEV, _C_CSEV, SEVERITY_CN[checks[hit].severity] if hit is not None else ""),
+                (_C_SEV, _C_CSEV, words.severity_word(checks[hit].severity) if hit is not None else ""),
                 (_C_CELL, _C_CCELL, _address_list(form, checks[hit]) if hit is not None else ""),
                 (_C_MSG, _C_TEXT, state.messages[hit] if hit is not None else "")):
             rng = f"{_xl(_FIRST, src_col)}:{_xl(last, src_col)}"
@@ -641,8 +632,9 @@ def _open_rows(checks: Sequence[Check]) -> int:
     return len(fields) + sum(1 for c in checks if c.kind == "rule")
 
 
-def _type_label(f: Field) -> str:
-    return {"int": "整数", "amount": "金额", "choice": "选择项", "longtext": "字数"}.get(f.type, "格式")
+def _type_label(form: Form, f: Field) -> str:
+    """What a type check's row is called before its value gives a finding."""
+    return form.catalogue.type_words(f.type).get("check") or form.catalogue.phrase("other_check")
 
 
 def _address(form: Form, fid: str) -> str:
@@ -709,6 +701,4 @@ def _formats(make: Callable[..., object]) -> dict[str, object]:
 
 
 def _wrote(rc) -> None:
-    """xlsxwriter reports failures as return codes; make them errors."""
-    if isinstance(rc, int) and rc < 0:
-        raise RuntimeError(f"xlsxwriter refused a cell of {SHEET_NAME} (code {rc})")
+    checked(rc, SHEET_NAME)

@@ -26,13 +26,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
-import xlsxwriter
-import xlsxwriter.exceptions
 
 from .form import Field, Form, load_form
 from .roster import RosterEntry, read_roster
-from .rules import ERROR, WARNING, Finding, code_title, count_severity, field_title
+from .rules import ERROR, WARNING, Finding, count_severity, field_title
 from .validate import FileResult, validate_paths
+from .xlsx_output import DATE_WIDTH_SAMPLE, Formats, close_workbook, new_workbook, text_width
 
 __all__ = [
     "merge_paths", "merge_results", "write_outputs", "MergeResult", "BatchSummary",
@@ -53,11 +52,6 @@ OVERVIEW_STEM = "汇总-总览"
 UNKNOWN_BATCH = "无法识别批次"
 ALL_CATEGORIES = "全部"
 
-# What 提交情况 says about M01, so a reader knows why one file was taken.
-DUPLICATE_RULE = ("同一单位在同一批次提交了多个文件时，全部列出：采用填报日期最晚的一份；"
-                  "填报日期相同的，采用文件修改时间最晚的一份；再相同的，采用文件名排在最后的一份。"
-                  "其余标为“重复”，不计入汇总。")
-
 Progress = Callable[[int, int], None]
 
 
@@ -76,25 +70,45 @@ class Chart:
     fields: tuple[str, ...]
 
 
+# The titles and headings of the summaries; a definition's [merge.words] replaces any
+# of them ({batch}: the batch, {count}: how many units).
+WORDS = {
+    "summary_title": "{batch} 汇总（{count} 个单位）",
+    "categories_title": "{batch} 分类统计",
+    "charts_title": "{batch} 主要指标分类对比（数据见“分类统计”工作表）",
+    "count_heading": "单位数",
+    "count_total": "共 {count} 个单位",
+    "added_heading": "计入汇总单位数",
+    "overview_title": "各批次汇总总览",
+    "grand_total": "合计",
+    "unit_word": "单位",     # what the command's lines call what is added up
+}
+
+
 @dataclass(frozen=True)
 class MergeConfig:
-    """The ``[merge]`` table of the form definition: M04's thresholds, shares, charts."""
+    """The ``[merge]`` table of the form definition: M04's thresholds, shares, charts, words."""
     outlier_factor: Decimal = Decimal(20)
     outlier_min_count: int = 5
     outlier_floor: dict[str, Decimal] = field(default_factory=lambda: {
         "int": Decimal(1000), "amount": Decimal(1000)})
     shares: tuple[Share, ...] = ()
     charts: tuple[Chart, ...] = ()
+    words: dict[str, str] = field(default_factory=lambda: dict(WORDS))
+
+    def say(self, name: str, **params: object) -> str:
+        return self.words[name].format(**params)
 
 
-_CONFIG_CACHE: dict[Path, MergeConfig] = {}
+# Worked out once per form object (a form from a text or a dict has no file to key by).
+_CONFIG_CACHE: dict[int, tuple[Form, MergeConfig]] = {}
 
 
 def merge_config(form: Form) -> MergeConfig:
     """The form definition's ``[merge]`` table (defaults when there is none)."""
-    cached = _CONFIG_CACHE.get(form.source)
-    if cached is not None:
-        return cached
+    cached = _CONFIG_CACHE.get(id(form))
+    if cached is not None and cached[0] is form:
+        return cached[1]
     data = form.merge_settings
     default = MergeConfig()
     floors = dict(default.outlier_floor)
@@ -105,14 +119,17 @@ def merge_config(form: Form) -> MergeConfig:
         outlier_floor=floors,
         shares=tuple(Share(s["title"], s["part"], s["whole"]) for s in data.get("shares", [])),
         charts=tuple(Chart(c["title"], tuple(c["fields"])) for c in data.get("charts", [])),
+        words={**WORDS, **data.get("words", {})},
     )
     numeric = {f.id for f in form.fields if f.numeric}
     named = [i for s in config.shares for i in (s.part, s.whole)]
     named += [i for c in config.charts for i in c.fields]
     wrong = sorted(set(named) - numeric)
     if wrong:
-        raise ValueError(f"[merge] of {form.source} names fields that are not numbers: {wrong}")
-    _CONFIG_CACHE[form.source] = config
+        raise ValueError(f"表单定义的 [merge] 中这些字段不是数字项：{'、'.join(wrong)}")
+    if len(_CONFIG_CACHE) > 16:
+        _CONFIG_CACHE.clear()
+    _CONFIG_CACHE[id(form)] = (form, config)
     return config
 
 
@@ -122,9 +139,9 @@ def merge_config(form: Form) -> MergeConfig:
 class Submission:
     """One row of 提交情况: a file found, or a roster unit that sent nothing."""
     batch: str | None
-    unit_name: str | None
-    platform_category: str | None
-    recommending_unit: str | None
+    unit: str | None
+    category: str | None
+    recommending: str | None
     on_roster: bool | None            # None when no roster was given
     status: str                       # one of STATUSES
     result: FileResult | None         # None for 未提交
@@ -150,8 +167,14 @@ class Submission:
         return count_severity(self.findings, WARNING)
 
     @property
-    def fill_date(self) -> dt.date | None:
-        return self.result.fill_date if self.result is not None else None
+    def date(self) -> dt.date | None:
+        """The file's fill date."""
+        return self.result.date if self.result is not None else None
+
+    @property
+    def unit_name(self) -> str | None:
+        """The name ``unit`` had before the roles; kept for callers that still use it."""
+        return self.unit
 
 
 @dataclass
@@ -173,6 +196,7 @@ class BatchSummary:
 
     @property
     def submissions(self) -> pd.DataFrame:
+        """提交情况 as a table; columns: the keys of SUBMISSION_COLUMNS."""
         return pd.DataFrame(_submission_records(self.entries), columns=list(SUBMISSION_COLUMNS))
 
     @property
@@ -183,7 +207,7 @@ class BatchSummary:
         """Platform count (key ``"platforms"``) and exact sums per category and for all."""
         out = {}
         for cat in (*self.form.categories, ALL_CATEGORIES):
-            rows = [s for s in self.rows if cat == ALL_CATEGORIES or s.platform_category == cat]
+            rows = [s for s in self.rows if cat == ALL_CATEGORIES or s.category == cat]
             sums = _sums(self.form, rows)
             out[cat] = {"platforms": len(rows), **sums}
         return out
@@ -253,7 +277,7 @@ def _norm(text: object) -> str:
 
 
 def _name_parts(form: Form, file_name: str) -> dict[str, str]:
-    """batch, platform_category and unit_name from a name such as 第一批-检验检测类-某院.xlsx."""
+    """batch, category and unit (the roles) from a file's name, by the definition's pattern."""
     stem = unicodedata.normalize("NFKC", Path(file_name).stem).strip()
     for batch in form.batches:
         for cat in form.categories:
@@ -262,7 +286,7 @@ def _name_parts(form: Form, file_name: str) -> dict[str, str]:
             prefix, suffix = unicodedata.normalize("NFKC", prefix), unicodedata.normalize("NFKC", suffix)
             if stem.startswith(prefix) and stem.endswith(suffix) and len(stem) > len(prefix) + len(suffix):
                 unit = stem[len(prefix):len(stem) - len(suffix)] if suffix else stem[len(prefix):]
-                return {"batch": batch, "platform_category": cat, "unit_name": unit.strip()}
+                return {"batch": batch, "category": cat, "unit": unit.strip()}
     return {}
 
 
@@ -274,26 +298,26 @@ def _place(form: Form, r: FileResult, roster_units: dict[str, list[RosterEntry]]
     unit whose batch is blank, from the roster when the unit is on it once.
     """
     batch = r.batch if r.batch in form.batches else None
-    unit = r.unit_name.strip() if isinstance(r.unit_name, str) and r.unit_name.strip() else None
-    cat = r.platform_category if r.platform_category in form.categories else None
+    unit = r.unit.strip() if isinstance(r.unit, str) and r.unit.strip() else None
+    cat = r.category if r.category in form.categories else None
     how = "table"
     if batch is None or unit is None:
         parts = _name_parts(form, r.path.name)
         if parts and (batch is None or batch == parts["batch"]):
             how = "name" if batch is None else how
             batch = batch or parts["batch"]
-            unit = unit or parts["unit_name"]
-            cat = cat or parts["platform_category"]
+            unit = unit or parts["unit"]
+            cat = cat or parts["category"]
     if batch is None and unit is not None:
         on = roster_units.get(_norm(unit), [])
         if len(on) == 1:
-            batch, cat, how = on[0].batch, cat or on[0].platform_category, "roster"
+            batch, cat, how = on[0].batch, cat or on[0].category, "roster"
     return batch, unit, cat, how
 
 
 def _choice_key(s: Submission) -> tuple:
     r = s.result
-    return (r.fill_date or dt.date.min, r.mtime or 0.0, r.path.name)
+    return (r.date or dt.date.min, r.mtime or 0.0, r.path.name)
 
 
 def _numeric_fields(form: Form) -> list[Field]:
@@ -331,13 +355,12 @@ def _outliers(form: Form, config: MergeConfig, rows: list[Submission]) -> None:
         floor = config.outlier_floor.get(f.type, Decimal(0))
         for s, v in values:
             if v > config.outlier_factor * median and v >= floor:
-                times = f"是本批次中位数（{_show(median)}）的 {_show((v / median).quantize(Decimal(1)))} 倍" \
-                    if median > 0 else f"而本批次中位数为 {_show(median)}"
-                unit = f.unit or ""
+                variant = None if median > 0 else "zero_median"
+                times = _show((v / median).quantize(Decimal(1))) if median > 0 else ""
                 s.findings.append(Finding(
-                    "M04", WARNING, (f.id,), (form.input_cell(f.id).address,),
-                    f"“{field_title(form, f.id)}”填写为 {_show(v)}{unit}，{times}，明显偏离同批次其他平台。"
-                    f"请核实是否多填了位数或用错了单位（金额以万元为单位）。"))
+                    "M04", form.catalogue.severity("M04"), (f.id,), (form.input_cell(f.id).address,),
+                    form.field_message("M04", f.id, variant or "default", value=_show(v),
+                                       median=_show(median), times=times)))
 
 
 def _file_status(s: Submission) -> str:
@@ -357,8 +380,8 @@ class _Roster:
         self.by_unit: dict[str, list[RosterEntry]] = {}
         self.position: dict[tuple[str, str], int] = {}
         for i, e in enumerate(self.entries or []):
-            self.by_unit.setdefault(_norm(e.unit_name), []).append(e)
-            self.position.setdefault((e.batch, _norm(e.unit_name)), i)
+            self.by_unit.setdefault(_norm(e.unit), []).append(e)
+            self.position.setdefault((e.batch, _norm(e.unit)), i)
 
     def entry(self, key: tuple[str, str] | None) -> RosterEntry | None:
         i = self.position.get(key) if key else None
@@ -370,14 +393,14 @@ def _submission(form: Form, r: FileResult, roster: _Roster) -> Submission:
     key = (batch, _norm(unit)) if batch and unit else None
     entry = roster.entry(key)
     s = Submission(
-        batch=batch, unit_name=unit, platform_category=cat,
-        recommending_unit=_recommending(form, r) or (entry.recommending_unit if entry else None),
+        batch=batch, unit=unit, category=cat,
+        recommending=_text_or_none(r.recommending) or (entry.recommending or None if entry else None),
         on_roster=None if roster.entries is None else entry is not None,
         status="", result=r, findings=list(r.findings),
         roster_row=roster.position.get(key) if key else None)
     if batch is None:
         s.status = _file_status(s)
-        s.note = "无法从表中或文件名中确定列入批次，未计入任何批次的汇总。"
+        s.note = f"无法从表中或文件名中确定{form.column_header('batch')}，未计入任何批次的汇总。"
     elif how == "name" and r.status == "rejected":
         s.note = "批次和单位按文件名识别。"
     elif how == "roster":
@@ -388,21 +411,22 @@ def _submission(form: Form, r: FileResult, roster: _Roster) -> Submission:
 def _off_roster(form: Form, batch: str, subs: list[Submission], roster: _Roster) -> None:
     """M02: a unit that is not on the batch's roster (still added when it passes)."""
     for s in subs:
-        if s.on_roster is False and s.unit_name:
-            elsewhere = [e.batch for e in roster.by_unit.get(_norm(s.unit_name), [])]
-            hint = f"名单中该单位列在{'、'.join(elsewhere)}，请核对列入批次。" if elsewhere else \
-                "请核实该单位是否应参加本轮评估/复核。"
+        if s.on_roster is False and s.unit:
+            elsewhere = [e.batch for e in roster.by_unit.get(_norm(s.unit), [])]
             unit = form.keys["unit"]
-            s.findings.append(Finding("M02", WARNING, (unit,), (form.input_cell(unit).address,),
-                                      f"“{s.unit_name}”不在{batch}的名单中。{hint}"))
+            s.findings.append(Finding(
+                "M02", form.catalogue.severity("M02"), (unit,), (form.input_cell(unit).address,),
+                form.catalogue.message("M02", "elsewhere" if elsewhere else None, unit=s.unit,
+                                       batch=batch, batches="、".join(elsewhere),
+                                       batch_label=form.column_header("batch"))))
 
 
 def _duplicates(form: Form, batch: str, subs: list[Submission]) -> dict[int, Submission]:
     """M01: of a unit's files, the one taken by the stated rule; id(file not taken) -> taken."""
     groups: dict[str, list[Submission]] = {}
     for s in subs:
-        if s.unit_name:
-            groups.setdefault(_norm(s.unit_name), []).append(s)
+        if s.unit:
+            groups.setdefault(_norm(s.unit), []).append(s)
     not_taken: dict[int, Submission] = {}
     for group in groups.values():
         if len(group) < 2:
@@ -410,33 +434,36 @@ def _duplicates(form: Form, batch: str, subs: list[Submission]) -> dict[int, Sub
         usable = [s for s in group if s.result.status != "rejected"] or group
         chosen = max(usable, key=_choice_key)
         names = "、".join(f"“{s.name}”" for s in sorted(group, key=lambda s: s.name))
+        words = dict(count=len(group), names=names, chosen=chosen.name, batch=batch)
         for s in group:
             if s is chosen:
-                s.note = (s.note + f"同一单位共 {len(group)} 个文件（{names}），采用本文件。").strip()
+                s.note = (s.note + form.catalogue.message("M01", "chosen_note", **words)).strip()
                 continue
             not_taken[id(s)] = chosen
             s.status = ST_DUPLICATE
-            s.note = (s.note + f"同一单位另有文件，汇总采用“{chosen.name}”，本文件未计入汇总。").strip()
+            s.note = (s.note + form.catalogue.message("M01", "other_note", **words)).strip()
             s.findings.append(Finding(
-                "M01", ERROR, (form.keys["unit"],), (),
-                f"“{s.unit_name}”在{batch}共提交了 {len(group)} 个文件（{names}），"
-                f"汇总采用“{chosen.name}”，本文件未计入汇总。如应采用本文件，请删除另一份后重新汇总。"))
+                "M01", form.catalogue.severity("M01"), (form.keys["unit"],), (),
+                form.catalogue.message("M01", unit=s.unit, **words)))
     return not_taken
 
 
-def _missing(batch: str, subs: list[Submission], roster: _Roster) -> list[Submission]:
+def _missing(form: Form, batch: str, subs: list[Submission], roster: _Roster) -> list[Submission]:
     """M03: the batch's roster units that sent nothing."""
-    sent = {_norm(s.unit_name) for s in subs if s.unit_name}
+    sent = {_norm(s.unit) for s in subs if s.unit}
+    variant = None if form.role("recommending") else "no_recommending"
     out = []
     for i, e in enumerate(roster.entries or []):
-        if e.batch == batch and _norm(e.unit_name) not in sent:
-            sent.add(_norm(e.unit_name))
+        if e.batch == batch and _norm(e.unit) not in sent:
+            sent.add(_norm(e.unit))
             out.append(Submission(
-                batch=batch, unit_name=e.unit_name, platform_category=e.platform_category,
-                recommending_unit=e.recommending_unit, on_roster=True, status=ST_MISSING,
+                batch=batch, unit=e.unit, category=e.category,
+                recommending=e.recommending or None, on_roster=True, status=ST_MISSING,
                 result=None, roster_row=i, note="名单内单位，未收到文件。",
-                findings=[Finding("M03", WARNING, (), (),
-                                  f"名单中的“{e.unit_name}”（{batch}）没有提交统计表。请联系该单位或其推荐单位。")]))
+                findings=[Finding("M03", form.catalogue.severity("M03"), (), (),
+                                  form.catalogue.message(
+                                      "M03", variant, unit=e.unit, batch=batch,
+                                      recommending_label=form.column_header("recommending")))]))
     return out
 
 
@@ -470,7 +497,7 @@ def merge_results(files: Sequence[FileResult], form: Form | None = None,
                 s.note = (s.note + (s.result.reason or _failed_note(s))).strip()
             elif s.status == ST_OFF_ROSTER:
                 s.note = (s.note + "不在名单内，已计入汇总，请核实。").strip()
-        entries = sorted(subs + _missing(batch, subs, names), key=lambda s: _entry_order(form, s))
+        entries = sorted(subs + _missing(form, batch, subs, names), key=lambda s: _entry_order(form, s))
         rows = sorted([s for s in subs if s.added], key=lambda s: _row_order(form, s))
         batches[batch] = BatchSummary(batch, rows, entries, _sums(form, rows), form)
     return MergeResult(form, list(files), batches, unplaced, names.entries)
@@ -480,8 +507,7 @@ def _failed_note(s: Submission) -> str:
     return f"有 {s.errors} 项错误，未计入汇总；请按问题清单修改后重新提交。"
 
 
-def _recommending(form: Form, r: FileResult) -> str | None:
-    v = r.values.get("recommending_unit") if "recommending_unit" in form.by_id else None
+def _text_or_none(v: object) -> str | None:
     return v if isinstance(v, str) and v.strip() else None
 
 
@@ -490,27 +516,38 @@ _LAST = 10 ** 9
 
 def _entry_order(form: Form, s: Submission) -> tuple:
     """Roster order; units off the roster after, by name; a unit's files by name."""
-    return (s.roster_row if s.roster_row is not None else _LAST, s.unit_name or "\uffff", s.name)
+    return (s.roster_row if s.roster_row is not None else _LAST, s.unit or "\uffff", s.name)
 
 
 def _row_order(form: Form, s: Submission) -> tuple:
     cats = list(form.categories)
-    cat = cats.index(s.platform_category) if s.platform_category in cats else len(cats)
+    cat = cats.index(s.category) if s.category in cats else len(cats)
     return (cat, *_entry_order(form, s))
 
 
 # -- tables -------------------------------------------------------------------------
 
-SUBMISSION_COLUMNS = {
-    "batch": "列入批次", "platform_category": "平台类别", "unit_name": "单位名称",
-    "recommending_unit": "推荐单位", "on_roster": "是否在名单内", "file": "文件",
-    "status": "状态", "errors": "错误数", "warnings": "警告数", "fill_date": "填报日期",
-    "note": "说明",
+# The columns of 提交情况 and 问题清单, key -> header. A role's column (None here) is
+# headed as the form heads it (Form.column_header): see column_headers.
+SUBMISSION_COLUMNS: dict[str, str | None] = {
+    "batch": None, "category": None, "unit": None, "recommending": None,
+    "on_roster": "是否在名单内", "file": "文件", "status": "状态", "errors": "错误数",
+    "warnings": "警告数", "date": None, "note": "说明",
 }
-FINDING_COLUMNS = {
-    "batch": "列入批次", "unit_name": "单位名称", "file": "文件", "status": "状态",
+FINDING_COLUMNS: dict[str, str | None] = {
+    "batch": None, "unit": None, "file": "文件", "status": "状态",
     "code": "代码", "severity": "严重程度", "cells": "单元格", "fields": "字段", "message": "问题说明",
 }
+
+
+def column_headers(form: Form, columns: dict[str, str | None]) -> dict[str, str]:
+    """The columns with the form's headers for its roles (a role it lacks: its key)."""
+    return {k: v if v is not None else (form.column_header(k) or k) for k, v in columns.items()}
+
+
+def _has(form: Form, key: str) -> bool:
+    """A column of a role the form lacks (no recommending unit, no fill date) is left out."""
+    return key not in ("recommending", "date") or bool(form.role(key))
 
 
 def _roster_cn(on: bool | None) -> str:
@@ -519,20 +556,20 @@ def _roster_cn(on: bool | None) -> str:
 
 def _submission_records(entries: Sequence[Submission], full_path: bool = True) -> list[dict[str, Any]]:
     return [{
-        "batch": s.batch or UNKNOWN_BATCH, "platform_category": s.platform_category or "",
-        "unit_name": s.unit_name or "", "recommending_unit": s.recommending_unit or "",
+        "batch": s.batch or UNKNOWN_BATCH, "category": s.category or "",
+        "unit": s.unit or "", "recommending": s.recommending or "",
         "on_roster": _roster_cn(s.on_roster), "file": s.file if full_path else s.name,
         "status": s.status,
-        "errors": s.errors, "warnings": s.warnings, "fill_date": s.fill_date, "note": s.note,
+        "errors": s.errors, "warnings": s.warnings, "date": s.date, "note": s.note,
     } for s in entries]
 
 
 def _finding_records(form: Form, entries: Sequence[Submission], full_path: bool = True
                      ) -> list[dict[str, Any]]:
     return [{
-        "batch": s.batch or UNKNOWN_BATCH, "unit_name": s.unit_name or "",
+        "batch": s.batch or UNKNOWN_BATCH, "unit": s.unit or "",
         "file": s.file if full_path else s.name,
-        "status": s.status, "code": f.code, "severity": f.severity_cn,
+        "status": s.status, "code": f.code, "severity": form.catalogue.severity_word(f.severity),
         "cells": "、".join(f.cells),
         "fields": "、".join(field_title(form, i) for i in f.fields if i in form.by_id),
         "message": f.message,
@@ -561,16 +598,7 @@ def batch_file_stem(batch: str) -> str:
     return f"汇总-{batch}"
 
 
-def _created(form: Form) -> dt.datetime:
-    # A fixed date (the round's deadline) keeps the bytes the same from run to run.
-    return dt.datetime.combine(form.window_end, dt.time(0, 0))
-
-
-def _width(text: object) -> int:
-    """Display width: CJK characters count two."""
-    lines = str(text).split("\n") if text is not None else [""]
-    return max(sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
-               for line in lines)
+_width = text_width
 
 
 def column_title(form: Form, f: Field) -> str:
@@ -578,7 +606,7 @@ def column_title(form: Form, f: Field) -> str:
     if f.unit and f.unit not in title:
         head = title.rstrip(")）")
         if head != title and "(" in head:
-            # "(万)" where the unit is 万元: say the unit in full.
+            # A label ending in a short form of its unit: say the unit in full.
             title = head[:head.rfind("(")] + f"({f.unit})"
         else:
             title += f"({f.unit})"
@@ -590,10 +618,10 @@ def _number(value: int | Decimal) -> float | int:
 
 
 class _Formats:
-    def __init__(self, wb: xlsxwriter.Workbook):
-        base = {"font_name": "宋体", "font_size": 10, "valign": "vcenter"}
-        self.base = base
-        mk = lambda **kw: wb.add_format({**base, **kw})  # noqa: E731
+    """The summaries' looks, by name."""
+
+    def __init__(self, wb):
+        mk = Formats(wb, font_name="宋体", font_size=10, valign="vcenter").get
         self.title = mk(bold=True, font_size=14)
         self.note = mk(text_wrap=True, valign="top")
         self.head = mk(bold=True, text_wrap=True, align="center", border=1, bg_color="#D9E1F2")
@@ -614,10 +642,8 @@ class _Formats:
                 "longtext": self.wrap}.get(f.type, self.text)
 
 
-def _new_workbook(path: Path, form: Form, title: str) -> tuple[xlsxwriter.Workbook, _Formats]:
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
-                                         "strings_to_urls": False})
-    wb.set_properties({"title": title, "author": "xlsx-tools", "created": _created(form)})
+def _new_workbook(path: Path, form: Form, title: str) -> tuple[Any, _Formats]:
+    wb = new_workbook(path, title, form.output_time)
     return wb, _Formats(wb)
 
 
@@ -646,7 +672,7 @@ def _write_table(ws, fmt: _Formats, top: int, headers: Sequence[str],
                 ws.write_number(r, c, _number(v) if not isinstance(v, float) else v, cf)
             else:
                 ws.write_string(r, c, str(v), cf)
-            w = _width(v if not isinstance(v, dt.date) else "2022-09-15")
+            w = _width(v if not isinstance(v, dt.date) else DATE_WIDTH_SAMPLE)
             if c in wrap:
                 lines = max(lines, math.ceil(w / max(wrap[c] - 2, 1)))
             else:
@@ -661,15 +687,7 @@ def _write_table(ws, fmt: _Formats, top: int, headers: Sequence[str],
     return top + 1 + len(rows)
 
 
-def _close(wb: xlsxwriter.Workbook) -> None:
-    """Close (write) a workbook; a file that cannot be created is an OSError, as for the CSV."""
-    try:
-        wb.close()
-    except xlsxwriter.exceptions.FileCreateError as e:
-        cause = e.args[0] if e.args and isinstance(e.args[0], OSError) else None
-        if cause is not None:
-            raise OSError(cause.errno, cause.strerror, cause.filename) from e
-        raise OSError(str(e)) from e
+
 
 
 def _print_setup(ws, repeat: tuple[int, int] | None = None, fit_width: bool = False) -> None:
@@ -698,10 +716,11 @@ def _section_row(ws, fmt: _Formats, fields: Sequence[Field], first_col: int, row
 
 def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary) -> None:
     ws = wb.add_worksheet("汇总")
+    config = merge_config(form)
     fields = form.fields
     extra = ["汇总状态", "文件"]
     ncols = 1 + len(fields) + len(extra)
-    ws.write_string(0, 0, f"{b.batch} 平台年度评估/复核情况汇总（{len(b.rows)} 个平台）", fmt.title)
+    ws.write_string(0, 0, config.say("summary_title", batch=b.batch, count=len(b.rows)), fmt.title)
     ws.set_row(0, 24)
     # Two header rows: the table's section, then the label with its unit.
     ws.merge_range(1, 0, 2, 0, "序号", fmt.head)
@@ -730,7 +749,7 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary) -> None:
                 ws.write_number(r, c, float(Decimal(v)), cf)
             elif f.type == "date" and isinstance(v, dt.date):
                 ws.write_datetime(r, c, dt.datetime.combine(v, dt.time()), cf)
-                v = "2022-09-15"
+                v = DATE_WIDTH_SAMPLE
             else:
                 ws.write_string(r, c, str(v), cf)
             w = _width(_show(v) if not isinstance(v, str) else v)
@@ -756,7 +775,7 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary) -> None:
                             fmt.total_amount if f.type == "amount" else fmt.total_int)
             widths[c] = max(widths[c], _width(f"{_number(total):,.2f}"))
         elif c == unit_col:
-            ws.write_string(total_row, c, f"共 {len(b.rows)} 个平台", fmt.total_text)
+            ws.write_string(total_row, c, config.say("count_total", count=len(b.rows)), fmt.total_text)
         else:
             ws.write_blank(total_row, c, None, fmt.total_text)
     for j in range(len(extra)):
@@ -784,15 +803,16 @@ def _category_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: Merg
     ws = wb.add_worksheet("分类统计")
     cats = [*form.categories, ALL_CATEGORIES]
     totals = b.category_totals()
-    ws.write_string(0, 0, f"{b.batch} 分类统计", fmt.title)
+    ws.write_string(0, 0, config.say("categories_title", batch=b.batch), fmt.title)
     ws.set_row(0, 24)
-    headers = ["部分", "指标", "单位", *[c if c == ALL_CATEGORIES else f"{c}类" for c in cats]]
+    category = form.role_field("category")
+    headers = ["部分", "指标", "单位", *[c if c == ALL_CATEGORIES else category.shown(c) for c in cats]]
     for c, h in enumerate(headers):
         ws.write_string(1, c, h, fmt.head)
     where: dict[str, int] = {}
     r = 2
     ws.write_string(r, 0, "", fmt.text)
-    ws.write_string(r, 1, "平台数", fmt.text)
+    ws.write_string(r, 1, config.say("count_heading"), fmt.text)
     ws.write_string(r, 2, "个", fmt.text)
     for j, cat in enumerate(cats):
         ws.write_number(r, 3 + j, totals[cat]["platforms"], fmt.int)
@@ -824,14 +844,16 @@ def _category_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: Merg
     ws.freeze_panes(2, 3)
     _print_setup(ws, repeat=(1, 1), fit_width=True)
     last = r
-    ws.write_string(last + 2, 0, "比例 = 部分之和 ÷ 总数之和；总数为 0 时显示“—”。金额单位为万元。")
+    money = sorted({f.unit for f in _numeric_fields(form) if f.type == "amount" and f.unit})
+    ws.write_string(last + 2, 0, "比例 = 部分之和 ÷ 总数之和；总数为 0 时显示“—”。"
+                    + (f"金额单位为{'、'.join(money)}。" if money else ""))
     return where
 
 
 def _chart_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: MergeConfig,
                  where: dict[str, int]) -> None:
     ws = wb.add_worksheet("图表")
-    ws.write_string(0, 0, f"{b.batch} 主要指标分类对比（数据见“分类统计”工作表）", fmt.title)
+    ws.write_string(0, 0, config.say("charts_title", batch=b.batch), fmt.title)
     ncat = len(form.categories)
     for k, spec in enumerate(config.charts):
         chart = wb.add_chart({"type": "column"})
@@ -845,8 +867,9 @@ def _chart_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: MergeCo
             })
         units = {form.field(fid).unit for fid in spec.fields}
         chart.set_title({"name": spec.title, "name_font": {"name": "宋体", "size": 12}})
-        y_axis: dict[str, Any] = {"num_format": "#,##0" if any(form.field(i).type == "int" for i in spec.fields)
-                                  else "#,##0.00", "major_gridlines": {"visible": True}}
+        counts = any(form.field(i).type == "int" for i in spec.fields)
+        y_axis: dict[str, Any] = {"num_format": "#,##0" if counts else "#,##0.00",
+                                  "major_gridlines": {"visible": True}}
         if len(units) == 1 and "" not in units:
             y_axis["name"] = units.pop()
         chart.set_y_axis(y_axis)
@@ -857,34 +880,37 @@ def _chart_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: MergeCo
     ws.fit_to_pages(1, 1)
 
 
-def _submissions_sheet(wb, fmt: _Formats, entries: Sequence[Submission], title: str,
+def _submissions_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission], title: str,
                        with_batch: bool) -> None:
     ws = wb.add_worksheet("提交情况")
     ws.write_string(0, 0, title, fmt.title)
+    rule = form.catalogue.message("M01", "rule", date_label=form.column_header("date") or "日期")
     ws.merge_range(1, 0, 1, 8, "状态：已通过、有警告、名单外（不在名单内，已计入汇总）的文件计入汇总；"
-                   "未通过、重复的文件不计入；未提交为名单内没有收到文件的单位。" + DUPLICATE_RULE, fmt.note)
+                   "未通过、重复的文件不计入；未提交为名单内没有收到文件的单位。" + rule, fmt.note)
     ws.set_row(1, 48)
-    cols = [k for k in SUBMISSION_COLUMNS if with_batch or k != "batch"]
+    headers = column_headers(form, SUBMISSION_COLUMNS)
+    cols = [k for k in SUBMISSION_COLUMNS if (with_batch or k != "batch") and _has(form, k)]
     # A batch's sheets name the file; the overview, across folders, gives its path.
     records = _submission_records(entries, full_path=with_batch)
     rows = [[i + 1, *[rec[k] for k in cols]] for i, rec in enumerate(records)]
     formats = [fmt.int] + [fmt.int if k in ("errors", "warnings") else fmt.wrap if k == "note" else fmt.text
                            for k in cols]
-    _write_table(ws, fmt, 2, ["序号", *[SUBMISSION_COLUMNS[k] for k in cols]], rows, 50, formats,
+    _write_table(ws, fmt, 2, ["序号", *[headers[k] for k in cols]], rows, 50, formats,
                  wrap={1 + cols.index("note"): 50})
     _print_setup(ws, repeat=(2, 2), fit_width=True)
 
 
 def _findings_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission], with_batch: bool) -> None:
     ws = wb.add_worksheet("问题清单")
+    headers = column_headers(form, FINDING_COLUMNS)
     cols = [k for k in FINDING_COLUMNS if with_batch or k != "batch"]
     records = _finding_records(form, entries, full_path=with_batch)
     # The code as the other reports show it: R01 as is, a field-level code in Chinese.
-    rows = [[i + 1, *[code_title(rec[k]) if k == "code" else rec[k] for k in cols]]
+    rows = [[i + 1, *[form.catalogue.title(rec[k]) if k == "code" else rec[k] for k in cols]]
             for i, rec in enumerate(records)]
     formats = [fmt.int] + [fmt.wrap if k == "message" else fmt.text for k in cols]
     ws.write_string(0, 0, f"问题清单（共 {len(rows)} 条）", fmt.title)
-    _write_table(ws, fmt, 1, ["序号", *[FINDING_COLUMNS[k] for k in cols]], rows, 40, formats,
+    _write_table(ws, fmt, 1, ["序号", *[headers[k] for k in cols]], rows, 40, formats,
                  wrap={1 + cols.index("message"): 80})
     _print_setup(ws, repeat=(1, 1), fit_width=True)
 
@@ -895,10 +921,10 @@ def _write_batch(path: Path, result: MergeResult, b: BatchSummary) -> None:
     wb, fmt = _new_workbook(path, form, f"{b.batch}汇总")
     _summary_sheet(wb, fmt, form, b)
     where = _category_sheet(wb, fmt, form, b, config)
-    _submissions_sheet(wb, fmt, b.entries, f"{b.batch} 提交情况", with_batch=False)
+    _submissions_sheet(wb, fmt, form, b.entries, f"{b.batch} 提交情况", with_batch=False)
     _findings_sheet(wb, fmt, form, b.entries, with_batch=False)
     _chart_sheet(wb, fmt, form, b, config, where)
-    _close(wb)
+    close_workbook(wb)
 
 
 def _csv_text(value: object) -> str:
@@ -924,12 +950,13 @@ def _write_overview(path: Path, result: MergeResult) -> None:
     form = result.form
     wb, fmt = _new_workbook(path, form, "汇总总览")
     ws = wb.add_worksheet("总览")
-    ws.write_string(0, 0, "各批次汇总总览", fmt.title)
+    config = merge_config(form)
+    ws.write_string(0, 0, config.say("overview_title"), fmt.title)
     ws.set_row(0, 24)
-    counts = ["名单内单位数", "收到文件数", "计入汇总平台数",
+    counts = ["名单内单位数", "收到文件数", config.say("added_heading"),
               *[st for st in STATUSES]]
     numeric = _numeric_fields(form)
-    heads = ["列入批次", *counts, *[column_title(form, f) for f in numeric]]
+    heads = [form.column_header("batch"), *counts, *[column_title(form, f) for f in numeric]]
     ws.write_string(1, 0, "", fmt.head)
     ws.merge_range(1, 1, 1, len(counts), "提交与汇总情况（个）", fmt.head)
     first = len(counts) + 1
@@ -969,7 +996,7 @@ def _write_overview(path: Path, result: MergeResult) -> None:
             ws.write_number(r, 1 + j, v, fmt.int)
             grand_counts[j] += v
         r += 1
-    ws.write_string(r, 0, "全国合计", fmt.total_text)
+    ws.write_string(r, 0, config.say("grand_total"), fmt.total_text)
     for j, v in enumerate(grand_counts):
         if j == 0 and result.roster is None:
             ws.write_string(r, 1 + j, "—", fmt.total_text)
@@ -986,9 +1013,9 @@ def _write_overview(path: Path, result: MergeResult) -> None:
     _print_setup(ws, repeat=(1, 2))
     ws.repeat_columns(0, 0)
     everything = result.submissions
-    _submissions_sheet(wb, fmt, everything, "全部文件和名单单位的提交情况", with_batch=True)
+    _submissions_sheet(wb, fmt, form, everything, "全部文件和名单单位的提交情况", with_batch=True)
     _findings_sheet(wb, fmt, form, everything, with_batch=True)
-    _close(wb)
+    close_workbook(wb)
 
 
 def write_outputs(result: MergeResult, out_dir: str | Path) -> list[Path]:

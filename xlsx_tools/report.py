@@ -6,25 +6,20 @@ are made in annotate.py (re-exported here).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterable
-
-import xlsxwriter
 
 from .annotate import ANNOTATION_SHEET, AnnotateOutcome, annotate_workbook, annotate_workbooks
 from .form import Form
-from .rules import SEVERITY_CN, Finding, code_title, field_title
+from .rules import Finding, field_title
 from .validate import UNREADABLE, ValidationRun
+from .xlsx_output import close_workbook, fit_width, new_workbook, text_lines
 
 __all__ = ["write_json", "write_report_xlsx", "annotate_workbooks", "annotate_workbook",
            "ANNOTATION_SHEET", "AnnotateOutcome"]
 
-# Generated files carry this date, so the same run gives the same bytes.
-FIXED_TIME = dt.datetime(2022, 1, 1, 0, 0, 0)
 AUTHOR = "xlsx-tools"
 
 
@@ -56,38 +51,27 @@ def _field_titles(form: Form, finding: Finding) -> str:
     return "、".join(field_title(form, i) for i in finding.fields if i in form.by_id)
 
 
-def _text_units(text: str) -> int:
-    """Width of the longest line in column-width units; CJK characters count double."""
-    return max((sum(2 if ord(ch) > 0x2E80 else 1 for ch in line)
-                for line in str(text).split("\n")), default=0)
+def finding_header(form: Form) -> tuple[str, ...]:
+    return ("文件", form.column_header("unit"), "单元格", "字段", "严重程度", "代码", "说明")
 
 
-def _width(texts: Iterable[str], least: int = 6, most: int = 60) -> float:
-    """A column width that fits the text, within bounds."""
-    return float(min(most, max([least, *map(_text_units, texts)]) + 2))
-
-
-def _lines(text: str, width: float) -> int:
-    """Lines a wrapped text takes in a column ``width`` units wide."""
-    return sum(max(1, -(-_text_units(line) // max(1, int(width) - 1)))
-               for line in str(text).split("\n"))
-
-
-FINDING_HEADER = ("文件", "单位名称", "单元格", "字段", "严重程度", "代码", "说明")
-FILE_HEADER = ("文件", "单位名称", "列入批次", "平台类别", "结论", "错误数", "警告数", "无法读取的原因")
+def file_header(form: Form) -> tuple[str, ...]:
+    return ("文件", form.column_header("unit"), form.column_header("batch"),
+            form.column_header("category"), "结论", "错误数", "警告数", "无法读取的原因")
 
 
 def finding_rows(run: ValidationRun) -> list[tuple]:
+    words = run.form.catalogue
     rows = []
     for r in run.files:
         for f in r.findings:
-            rows.append((r.file, r.unit_name or "", f.where,
-                         _field_titles(run.form, f), f.severity_cn, code_title(f.code), f.message))
+            rows.append((r.file, r.unit or "", f.where, _field_titles(run.form, f),
+                         words.severity_word(f.severity), words.title(f.code), f.message))
     return rows
 
 
 def file_rows(run: ValidationRun) -> list[tuple]:
-    return [(r.file, r.unit_name or "", r.batch or "", r.platform_category or "",
+    return [(r.file, r.unit or "", r.batch or "", r.category or "",
              r.verdict, r.errors, r.warnings, r.reason or "") for r in run.files]
 
 
@@ -96,10 +80,7 @@ def write_report_xlsx(run: ValidationRun, path: str | Path) -> Path:
     path = Path(path)
 
     def write(tmp: Path) -> None:
-        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_numbers": False,
-                                            "strings_to_formulas": False,
-                                            "strings_to_urls": False})
-        wb.set_properties({"title": "校验结果", "author": AUTHOR, "created": FIXED_TIME})
+        wb = new_workbook(tmp, "校验结果", run.form.output_time, AUTHOR)
         head = wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1,
                               "text_wrap": True, "valign": "vcenter"})
         wrap = wb.add_format({"text_wrap": True, "valign": "top"})
@@ -107,14 +88,15 @@ def write_report_xlsx(run: ValidationRun, path: str | Path) -> Path:
         warning = wb.add_format({"font_color": "#9C5700", "bg_color": "#FFEB9C", "valign": "top"})
         verdict_fmt = {"通过": wb.add_format({"bg_color": "#C6EFCE", "valign": "top"}),
                        "有警告": warning, "不通过": error, UNREADABLE: error}
-        _table(wb.add_worksheet("问题清单"), FINDING_HEADER, finding_rows(run), head, wrap,
-               lambda row, col: (error if row[4] == SEVERITY_CN["error"] else warning)
+        error_word = run.form.catalogue.severity_word("error")
+        _table(wb.add_worksheet("问题清单"), finding_header(run.form), finding_rows(run), head, wrap,
+               lambda row, col: (error if row[4] == error_word else warning)
                if col == 4 else None,
                widths={6: 70})
-        _table(wb.add_worksheet("文件情况"), FILE_HEADER, file_rows(run), head, wrap,
+        _table(wb.add_worksheet("文件情况"), file_header(run.form), file_rows(run), head, wrap,
                lambda row, col: verdict_fmt.get(row[4]) if col == 4 else None,
                widths={7: 50})
-        wb.close()
+        close_workbook(wb)
 
     _atomic_write(path, write)
     return path
@@ -132,12 +114,12 @@ def _table(ws, header, rows, head, wrap, special, widths: dict[int, float]) -> N
     ws.set_paper(9)
     ws.fit_to_pages(1, 0)
     ws.repeat_rows(0)
-    column_widths = [widths.get(j) or _width([title, *(str(r[j]) for r in rows)], most=40)
+    column_widths = [widths.get(j) or fit_width([title, *(str(r[j]) for r in rows)], most=40)
                      for j, title in enumerate(header)]
     for j, width in enumerate(column_widths):
         ws.set_column(j, j, width)
     # Row heights set here: not every program fits wrapped rows on opening.
     for i, row in enumerate(rows, start=1):
-        lines = max(_lines(str(v), column_widths[j]) for j, v in enumerate(row))
+        lines = max(text_lines(str(v), column_widths[j]) for j, v in enumerate(row))
         if lines > 1:
             ws.set_row(i, 15 * lines)

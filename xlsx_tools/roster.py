@@ -1,9 +1,12 @@
-"""The roster: which platforms get a pre-filled workbook.
+"""The roster: which units get a pre-filled workbook.
 
 A CSV (UTF-8 with or without BOM, GBK/GB18030 as Excel in China saves it,
-or UTF-16 "Unicode text") or an .xlsx with the columns 单位名称, 列入批次,
-平台类别, 推荐单位. Every row is checked before anything is written; a bad
-roster raises :class:`RosterError` listing every bad row in Chinese.
+or UTF-16 "Unicode text") or an .xlsx whose columns the form definition names
+(``[[roster.columns]]``: a header, other headers accepted for it, the field it
+pre-fills, whether it is required). Columns a roster has beyond those are kept
+with each unit (:attr:`RosterEntry.extra`). Every row is checked before anything
+is written; a bad roster raises :class:`RosterError` listing every bad row in
+Chinese.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ import io
 import re
 import unicodedata
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .form import Form, load_form
+from .form import Field, Form, RosterColumn, load_form
 
 __all__ = ["RosterEntry", "RosterError", "read_roster", "roster_columns", "UNSAFE_CHARS"]
 
@@ -35,34 +38,39 @@ UNSAFE_CHARS = '\\/:*?"<>|'
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_NAME_BYTES = 255        # longest file name on common file systems
 _SPACES = " \t\u3000\u00a0\ufeff"
-_DIGITS = dict(zip("1234", "一二三四"))
+_DIGITS = dict(zip("123456789", "一二三四五六七八九"))
 
 
 def roster_columns(form: Form) -> dict[str, str]:
-    """Roster column header -> field id it fills."""
-    keys = form.keys
-    return {"单位名称": keys["unit"], "列入批次": keys["batch"], "平台类别": keys["category"],
-            "推荐单位": "recommending_unit"}
+    """Roster column header -> field id it fills (the columns that are fields)."""
+    return {c.header: c.field for c in form.roster_columns if c.field}
 
 
 @dataclass(frozen=True)
 class RosterEntry:
-    unit_name: str
+    """One unit of the roster: its roles, every value it pre-fills, and the rest."""
+    unit: str
     batch: str
-    platform_category: str
-    recommending_unit: str
+    category: str
+    recommending: str
     row: int                 # the row in the roster file (the header is row 1)
+    values: dict[str, str] = field(default_factory=dict)   # field id -> value it pre-fills
+    # Columns that are not fields: by their declared key, or else by their header.
+    extra: dict[str, str] = field(default_factory=dict)
 
     def file_name(self, form: Form) -> str:
-        """第X批-XXX类-单位名称.xlsx"""
-        return form.file_stem(self.batch, self.platform_category, self.unit_name) + ".xlsx"
+        """The workbook's name by the definition's pattern (第X批-XXX类-单位名称.xlsx)."""
+        return form.file_stem(self.batch, self.category, self.unit) + ".xlsx"
 
     def prefill(self, form: Form) -> dict[str, str]:
         """The values the workbook is pre-filled with, by field id."""
-        keys = form.keys
-        return {keys["unit"]: self.unit_name, keys["batch"]: self.batch,
-                keys["category"]: self.platform_category,
-                "recommending_unit": self.recommending_unit}
+        return {fid: self.values.get(fid, "") for fid in form.prefill_fields}
+
+
+def _names(column: RosterColumn, form: Form) -> tuple[str, ...]:
+    """The headers a column is known by: its own, its aliases, its field's label."""
+    label = (form.field(column.field).label,) if column.field else ()
+    return tuple(dict.fromkeys((*column.names, *label)))
 
 
 def read_roster(path: str | Path, form: Form | None = None) -> list[RosterEntry]:
@@ -74,19 +82,23 @@ def read_roster(path: str | Path, form: Form | None = None) -> list[RosterEntry]
     if header_at is None:
         raise RosterError(f"名单“{path.name}”是空的，没有任何内容。")
     header_row, header = rows[header_at]
-    columns = roster_columns(form)
-    labels = {form.field(fid).label: name for name, fid in columns.items()}
-    where: dict[str, int] = {}
+    by_name = {n: c for c in form.roster_columns for n in _names(c, form)}
+    where: dict[RosterColumn, int] = {}
+    others: dict[str, int] = {}
     for i, h in enumerate(header):
         name = _clean(h)
-        name = labels.get(name, name)     # 平台单位名称 is accepted for 单位名称
-        if name in columns and name not in where:
-            where[name] = i
-    missing = [c for c in columns if c not in where]
+        column = by_name.get(name)
+        if column is not None and column not in where:
+            where[column] = i
+        elif name and column is None and name not in others:
+            others[name] = i
+    missing = [c.header for c in form.roster_columns if c.required and c not in where]
     if missing:
+        required = [c.header for c in form.roster_columns if c.required]
         raise RosterError(
             f"名单“{path.name}”第{header_row}行（表头）缺少列：{'、'.join(missing)}。"
-            f"名单须有这四列：{'、'.join(columns)}。")
+            f"名单须有这{_count(len(required))}列：{'、'.join(required)}。")
+    unit_col = form.roster_column(form.keys["unit"])
     entries: list[RosterEntry] = []
     problems: list[str] = []
     first_row_of: dict[str, int] = {}
@@ -94,39 +106,38 @@ def read_roster(path: str | Path, form: Form | None = None) -> list[RosterEntry]
         if not any(_clean(c) for c in cells):
             continue
 
-        def get(col: str) -> str:
-            i = where[col]
-            return _clean(cells[i]) if i < len(cells) else ""
+        def get(i: int | None, cells: list = cells) -> str:
+            return _clean(cells[i]) if i is not None and i < len(cells) else ""
 
-        unit, batch_raw, cat_raw, rec = (get(c) for c in columns)
-        batch = _batch(batch_raw, form)
-        cat = _category(cat_raw, form)
-        bad = []
-        if not unit:
-            bad.append("单位名称为空")
-        else:
-            bad.extend(_name_problems(unit, form, batch or form.batches[0],
-                                      cat or form.categories[0]))
+        values: dict[str, str] = {}
+        bad: list[str] = []
+        for column in form.roster_columns:
+            if not column.field:
+                continue
+            raw = get(where.get(column))
+            value, problem = _value(form.field(column.field), column, raw)
+            values[column.field] = value
+            if problem:
+                bad.append(problem)
+        unit = values[form.keys["unit"]]
+        batch, cat = values[form.keys["batch"]], values[form.keys["category"]]
+        about_unit = [] if unit else [f"{unit_col.header}为空"]
+        if unit:
+            about_unit += _name_problems(unit, unit_col.header, form, batch or form.batches[0],
+                                         cat or form.categories[0])
             key = _same_name_key(unit)
             if key in first_row_of:
-                bad.append(f"单位名称“{unit}”与第{first_row_of[key]}行重复")
+                about_unit.append(f"{unit_col.header}“{unit}”与第{first_row_of[key]}行重复")
             else:
                 first_row_of[key] = row_no
-        if batch is None:
-            bad.append(f"列入批次“{batch_raw}”不在可选范围（{'、'.join(form.batches)}）"
-                       if batch_raw else f"列入批次为空（可选：{'、'.join(form.batches)}）")
-        if cat is None:
-            bad.append(f"平台类别“{cat_raw}”不在可选范围（{'、'.join(form.categories)}）"
-                       if cat_raw else f"平台类别为空（可选：{'、'.join(form.categories)}）")
-        limit = form.field("recommending_unit").max_length
-        if limit and len(rec) > limit:
-            bad.append(f"推荐单位过长（{len(rec)}字，最多{limit}字）")
-        if _CONTROL.search(rec):
-            bad.append("推荐单位含有不可见的控制字符")
+        bad = about_unit + bad
         if bad:
             problems.append(f"第{row_no}行：" + "；".join(bad))
-        else:
-            entries.append(RosterEntry(unit, batch, cat, rec, row_no))
+            continue
+        extra = {c.key: get(where.get(c)) for c in form.roster_columns if not c.field}
+        extra.update({name: get(i) for name, i in others.items()})
+        recommending = values.get(form.role("recommending") or "", "")
+        entries.append(RosterEntry(unit, batch, cat, recommending, row_no, values, extra))
     if problems:
         raise RosterError(
             f"名单“{path.name}”有{len(problems)}行有问题，没有生成任何文件。请修改以下各行后重试：",
@@ -136,24 +147,56 @@ def read_roster(path: str | Path, form: Form | None = None) -> list[RosterEntry]
     return entries
 
 
-def _name_problems(unit: str, form: Form, batch: str, cat: str) -> list[str]:
+def _count(n: int) -> str:
+    return "一二三四五六七八九十"[n - 1] if 1 <= n <= 10 else str(n)
+
+
+def _value(f: Field, column: RosterColumn, raw: str) -> tuple[str, str | None]:
+    """The value a roster cell pre-fills, or a problem with it (in Chinese)."""
+    name = column.header
+    if f.type == "choice":
+        if not raw:
+            return "", f"{name}为空（可选：{'、'.join(f.choices)}）" if column.required else None
+        choice = _choice(raw, f)
+        if choice is None:
+            return "", f"{name}“{raw}”不在可选范围（{'、'.join(f.choices)}）"
+        return choice, None
+    if f.max_length and len(raw) > f.max_length:
+        return raw, f"{name}过长（{len(raw)}字，最多{f.max_length}字）"
+    if _CONTROL.search(raw):
+        return raw, f"{name}含有不可见的控制字符"
+    return raw, None
+
+
+def _choice(raw: str, f: Field) -> str | None:
+    """A choice as written in the roster: itself, with its suffix, or with Arabic
+    digits for Chinese ones (第3组 for 第三组); None if it is not one."""
+    digits = re.sub(r"(?<!\d)\d(?!\d)", lambda m: _DIGITS.get(m.group(), m.group()), raw)
+    for text in (raw, digits):
+        for c in f.choices:
+            if text in f.accepted(c):
+                return c
+    return None
+
+
+def _name_problems(unit: str, header: str, form: Form, batch: str, cat: str) -> list[str]:
     out = []
     unsafe = sorted({ch for ch in unit if ch in UNSAFE_CHARS}, key=unit.index)
     if unsafe:
         shown = " ".join(f"“{ch}”" for ch in unsafe)
-        out.append(f"单位名称“{unit}”含有文件名不能使用的字符 {shown}")
+        out.append(f"{header}“{unit}”含有文件名不能使用的字符 {shown}")
     if _CONTROL.search(unit):
-        out.append("单位名称含有不可见的控制字符（如换行）")
+        out.append(f"{header}含有不可见的控制字符（如换行）")
     if unit.startswith(".") or unit.endswith("."):
-        out.append(f"单位名称“{unit}”以句点开头或结尾，不能用作文件名")
+        out.append(f"{header}“{unit}”以句点开头或结尾，不能用作文件名")
     stem = form.file_stem(batch, cat, unit) + ".xlsx"
     if len(stem.encode("utf-8")) > _MAX_NAME_BYTES:
-        out.append(f"单位名称过长（{len(unit)}字），文件名超出长度限制")
+        out.append(f"{header}过长（{len(unit)}字），文件名超出长度限制")
     return out
 
 
 def _same_name_key(unit: str) -> str:
-    # （北京） and (北京), full- and half-width letters, inner spaces: one unit.
+    # Full- and half-width brackets and letters, inner spaces: one unit.
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", unit))
 
 
@@ -163,18 +206,6 @@ def _clean(value) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value).strip(_SPACES)
-
-
-def _batch(raw: str, form: Form) -> str | None:
-    """第三批, also 第3批; None if it is not a batch of the form."""
-    text = re.sub(r"\d", lambda m: _DIGITS.get(m.group(), m.group()), raw)
-    return text if text in form.batches else None
-
-
-def _category(raw: str, form: Form) -> str | None:
-    """检验检测, also 检验检测类; None if it is not a category of the form."""
-    text = raw[:-1] if raw.endswith("类") else raw
-    return text if text in form.categories else None
 
 
 # -- reading the file ----------------------------------------------------------
@@ -202,9 +233,7 @@ def _read_csv(path: Path) -> list[tuple[int, list]]:
     if data.startswith(b"PK\x03\x04"):
         return _read_xlsx(path)
     text = _decode(data, path)
-    first = text.split("\n", 1)[0]
-    delimiter = max(",\t;", key=first.count) if any(d in first for d in ",\t;") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     rows: list[tuple[int, list]] = []
     try:
         for row in reader:        # numbered by record, as Excel shows the CSV
@@ -212,6 +241,15 @@ def _read_csv(path: Path) -> list[tuple[int, list]]:
     except csv.Error as e:
         raise RosterError(f"名单“{path.name}”第{len(rows) + 1}行无法按 CSV 读取：{e}") from e
     return rows
+
+
+def _delimiter(text: str) -> str:
+    """Comma, tab (Excel's "Unicode text") or semicolon, as csv.Sniffer tells from the
+    first lines; a comma when it cannot tell (one column)."""
+    try:
+        return csv.Sniffer().sniff(text[:8192], delimiters=",\t;").delimiter
+    except csv.Error:
+        return ","
 
 
 def _decode(data: bytes, path: Path) -> str:

@@ -10,12 +10,14 @@ cell, then by code).
 A rule whose inputs are blank or unreadable stays silent: the expressions are
 evaluated with three-valued logic, and the field's own finding says what is
 wrong with the input.
+
+Every message comes from the form's catalogue (``form.catalogue``, see
+catalogue.py): the checks here choose the code, its variant and what fills it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,38 +25,30 @@ from pathlib import PurePath
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from . import expr as ex
+from .catalogue import CATALOGUE, field_codes
 from .clean import clean_value
-from .form import CODE_TITLES, META_SHEET, MISSING_HINTS, SEVERITY_CN, Field, Form, parse_cell
+from .form import META_SHEET, PREFILL_PREFIX, Field, Form, load_form, parse_cell
 from .read import RawValue, WorkbookData
 
 __all__ = [
     "Finding", "check_workbook", "inspect_workbook", "clean_values", "field_title",
-    "show_value", "code_title", "SEVERITY_CN", "FIELD_CODES", "CODE_TITLES", "WORKBOOK_CODES",
+    "show_value", "code_title", "SEVERITY_CN", "FIELD_CODES", "CODE_TITLES",
 ]
 
 ERROR = "error"
 WARNING = "warning"
 
-# Field-level codes (spec/README.md) and their severity; a code the cleaner
-# returns that is not listed here counts as an error.
-FIELD_CODES = {
-    "missing": ERROR, "not_a_number": ERROR, "not_whole": ERROR, "negative": ERROR,
-    "too_many_decimals": ERROR, "not_a_choice": ERROR, "bad_format": ERROR,
-    "bad_date": ERROR, "formula_no_value": ERROR, "too_short": WARNING,
-}
-# What each field-level code is called where a person reads it (rules keep R01...).
+# Field-level codes and their severity, from the catalogue.
+FIELD_CODES = field_codes()
+SEVERITY_CN = {s: CATALOGUE.severity_word(s) for s in (ERROR, WARNING)}
+CODE_TITLES = {c: CATALOGUE.title(c) for c in FIELD_CODES}
 
 
-def code_title(code: str) -> str:
-    """R01 stays R01; a field-level code in Chinese; a reader's refusal is 无法读取."""
-    if re.fullmatch(r"[A-Z]\d{2}", code):
-        return code
-    return CODE_TITLES.get(code, "无法读取")
-
-
-# The workbook-level rules this module checks itself (the rest come from form.rules
-# and from the fields' required_when).
-WORKBOOK_CODES = ("R18", "R19", "R20", "R21", "R22")
+def code_title(code: str, form: Form | None = None) -> str:
+    """What the 代码 column shows: R01 as it is, a field-level code in Chinese, a
+    reader's refusal 无法读取 (the titles of the form's catalogue; the shipped form's
+    when none is given)."""
+    return (form or load_form()).catalogue.title(code)
 
 
 @dataclass(frozen=True)
@@ -67,7 +61,7 @@ class Finding:
     message: str             # Chinese, for the person filling the form
 
     def __post_init__(self) -> None:
-        if self.severity not in SEVERITY_CN:
+        if self.severity not in (ERROR, WARNING):
             raise ValueError(f"severity must be error or warning, not {self.severity!r}")
         object.__setattr__(self, "fields", tuple(self.fields))
         object.__setattr__(self, "cells", tuple(self.cells))
@@ -78,7 +72,7 @@ class Finding:
 
     @property
     def severity_cn(self) -> str:
-        return SEVERITY_CN[self.severity]
+        return CATALOGUE.severity_word(self.severity)
 
     @property
     def where(self) -> str:
@@ -98,7 +92,7 @@ def count_severity(findings: Iterable[Finding], severity: str) -> int:
 
 
 def show_value(value: object) -> str:
-    """A clean value as a filler would write it: 12, 3.5, 2022-09-15, text."""
+    """A clean value as a filler would write it: 12, 3.5, 2024-01-31, text."""
     if value is None:
         return "（空）"
     if isinstance(value, bool):
@@ -167,31 +161,21 @@ def clean_values(form: Form, data: WorkbookData) -> tuple[dict[str, object], lis
     of values that cannot be used as they are."""
     values: dict[str, object] = {}
     findings: list[Finding] = []
+    words = form.catalogue
     for f in form.fields:
         cleaned = clean_value(f, _raw(form, data, f.id))
         values[f.id] = None if _is_blank(cleaned.value) else cleaned.value
         if cleaned.code:
-            message = cleaned.message or f"“{field_title(form, f.id)}”的内容无法识别，请重新填写。"
-            findings.append(Finding(cleaned.code, FIELD_CODES.get(cleaned.code, ERROR),
+            findings.append(Finding(cleaned.code, words.severity(cleaned.code),
                                     (f.id,), (_cell(form, data, f.id),),
-                                    _named(form, f.id, message)))
+                                    form.field_message(cleaned.code, f.id, cleaned.variant,
+                                                       value=cleaned.shown)))
     return values, findings
 
 
-def _named(form: Form, field_id: str, message: str) -> str:
-    """Make sure a field-level message says which field it is about."""
-    label, title = form.field(field_id).label, field_title(form, field_id)
-    if title in message:
-        return message
-    if f"“{label}”" in message:  # a label two inputs share: say which one
-        return message.replace(f"“{label}”", f"“{title}”", 1)
-    return f"“{title}”：{message}"
-
-
-
-
-def _missing_message(form: Form, f: Field) -> str:
-    return f"“{field_title(form, f.id)}”未填写。{MISSING_HINTS.get(f.type, '请填写这一项。')}"
+def missing_message(form: Form, f: Field) -> str:
+    """``missing`` of a field, in the words for its type (as the sheet says it too)."""
+    return form.field_message("missing", f.id)
 
 
 def check_required(form: Form, data: WorkbookData, values: Mapping[str, object],
@@ -202,14 +186,15 @@ def check_required(form: Form, data: WorkbookData, values: Mapping[str, object],
             continue
         cell = _cell(form, data, f.id)
         if f.required_when is None:
-            yield Finding("missing", ERROR, (f.id,), (cell,), _missing_message(form, f))
+            yield Finding("missing", form.catalogue.severity("missing"), (f.id,), (cell,),
+                          missing_message(form, f))
             continue
         if ex.evaluate(f.required_when, values) is not True:
             continue
         because = [i for i in ex.fields_of(f.required_when) if i != f.id]
         message = (_fill_in(f.required_message, values) if f.required_message
-                   else _missing_message(form, f))
-        yield Finding(f.required_code, ERROR, (f.id, *because),
+                   else missing_message(form, f))
+        yield Finding(f.required_code, form.catalogue.severity(f.required_code), (f.id, *because),
                       (cell, *(_cell(form, data, i) for i in because)), message)
 
 
@@ -226,9 +211,9 @@ def check_lengths(form: Form, data: WorkbookData, values: Mapping[str, object]) 
             continue
         n = _text_length(v)
         if n < f.min_length:
-            yield Finding("too_short", WARNING, (f.id,), (_cell(form, data, f.id),),
-                          f"“{field_title(form, f.id)}”只写了 {n} 个字，过于简略（至少 {f.min_length} 个字）。"
-                          "请补充具体情况、数量或事例。")
+            yield Finding("too_short", form.catalogue.severity("too_short"), (f.id,),
+                          (_cell(form, data, f.id),),
+                          form.field_message("too_short", f.id, n=n))
 
 
 # -- cross-field rules of the form ---------------------------------------------
@@ -255,10 +240,15 @@ def _same_text(a: object, b: object) -> bool:
     return norm(a) == norm(b)
 
 
+def _and_list(items: list[str]) -> str:
+    """甲、乙和丙."""
+    return items[0] if len(items) == 1 else "、".join(items[:-1]) + "和" + items[-1]
+
+
 def check_file_name(form: Form, values: Mapping[str, object], file_name: str) -> Iterator[Finding]:
-    """R18: the file is named 第X批-XXX类-单位名称 after what the table says."""
-    keys = form.keys
-    batch, category, unit = (values.get(keys[k]) for k in ("batch", "category", "unit"))
+    """R18: the file is named by the definition's pattern after what the table says."""
+    roles = ("batch", "category", "unit")
+    batch, category, unit = (values.get(form.keys[k]) for k in roles)
     if not all(isinstance(v, str) and v.strip() for v in (batch, category, unit)):
         return  # the missing field's own finding comes first; the name cannot be known
     expected = form.file_stem(str(batch).strip(), str(category).strip(), str(unit).strip())
@@ -266,15 +256,17 @@ def check_file_name(form: Form, values: Mapping[str, object], file_name: str) ->
     stem = unicodedata.normalize("NFC", path.stem).strip()
     if stem == unicodedata.normalize("NFC", expected):
         return
-    yield Finding("R18", WARNING, (keys["batch"], keys["category"], keys["unit"]), (),
-                  f"文件名“{path.name}”与表中填写的批次、平台类别和单位名称不一致，"
-                  f"应为“{expected}.xlsx”（格式：第X批-XXX类-单位名称）。请按此重新命名文件。")
+    fields = tuple(form.keys[k] for k in roles)
+    yield Finding("R18", form.catalogue.severity("R18"), fields, (),
+                  form.catalogue.message("R18", file=path.name, expected=expected + ".xlsx",
+                                         pattern=form.file_name_shown,
+                                         fields=_and_list([form.field(i).label for i in fields])))
 
 
 def check_fill_date(form: Form, data: WorkbookData, values: Mapping[str, object],
                     today: dt.date) -> Iterator[Finding]:
-    """R19: the fill date lies in the round's window and not in the future."""
-    fid = _fill_date_field(form)
+    """R19: the fill date (the date role) lies in the round's window and not in the future."""
+    fid = form.role("date")
     if fid is None:
         return
     d = values.get(fid)
@@ -283,87 +275,69 @@ def check_fill_date(form: Form, data: WorkbookData, values: Mapping[str, object]
     if not isinstance(d, dt.date):
         return
     cell = _cell(form, data, fid)
-    window = f"{form.window_start.isoformat()} 至 {form.window_end.isoformat()}"
+    words = dict(label=field_title(form, fid), date=d.isoformat(), today=today.isoformat())
     if d > today:
-        yield Finding("R19", WARNING, (fid,), (cell,),
-                      f"填报日期 {d.isoformat()} 晚于今天（{today.isoformat()}）。"
-                      f"请填写实际填报的日期（本轮填报时间为 {window}）。")
+        yield Finding("R19", form.catalogue.severity("R19"), (fid,), (cell,),
+                      form.catalogue.message("R19", "future", **words))
     elif not form.window_start <= d <= form.window_end:
-        yield Finding("R19", WARNING, (fid,), (cell,),
-                      f"填报日期 {d.isoformat()} 不在本轮填报时间（{window}）内。请核对填报日期。")
-
-
-def _fill_date_field(form: Form) -> str | None:
-    """The cover's date field (the only field of type date)."""
-    dates = [f.id for f in form.fields if f.type == "date"]
-    return dates[0] if len(dates) == 1 else None
+        yield Finding("R19", form.catalogue.severity("R19"), (fid,), (cell,),
+                      form.catalogue.message("R19", **words))
 
 
 def check_identity(form: Form, data: WorkbookData) -> Iterator[Finding]:
     """R20: the workbook says it is this form, in this version."""
-    title = form.table_title.lstrip("0123456789. ")
+    words = dict(title=form.table_title.lstrip("0123456789. "), form_id=form.id,
+                 version=form.version, sheet=META_SHEET)
     if data.form_id is None:
-        yield Finding("R20", ERROR, (), (),
-                      f"工作簿中缺少表单标识（隐藏的“{META_SHEET}”工作表），无法确认它是本次下发的“{title}”。"
-                      "请使用下发的表格重新填写，不要把内容复制到新建的工作簿中。")
+        yield Finding("R20", form.catalogue.severity("R20"), (), (), form.catalogue.message("R20", **words))
         return
     if data.form_id != form.id:
-        yield Finding("R20", ERROR, (), (),
-                      f"这个工作簿是另一张表（表单标识“{data.form_id}”），不是本次的“{title}”"
-                      f"（“{form.id}”）。请使用本次下发的表格填写。")
+        yield Finding("R20", form.catalogue.severity("R20", "other_form"), (), (),
+                      form.catalogue.message("R20", "other_form", found=data.form_id, **words))
         return
     if data.form_version is None or data.form_version == form.version:
         return
-    if data.form_version < form.version:
-        yield Finding("R20", WARNING, (), (),
-                      f"这个工作簿使用的是旧版模板（第 {data.form_version} 版，当前为第 {form.version} 版）。"
-                      "内容已按旧版读取，请核对；下次请使用最新下发的模板。")
-    else:
-        yield Finding("R20", WARNING, (), (),
-                      f"这个工作簿的模板版本（第 {data.form_version} 版）比校验工具的版本"
-                      f"（第 {form.version} 版）新。内容已尽量读取，请更新校验工具后再校验一次。")
+    variant = "old_version" if data.form_version < form.version else "new_version"
+    yield Finding("R20", form.catalogue.severity("R20", variant), (), (),
+                  form.catalogue.message("R20", variant, found=data.form_version, **words))
 
 
 def check_structure(form: Form, data: WorkbookData) -> Iterator[Finding]:
     """R21: labels edited, sheets unprotected or renamed, rows or columns inserted,
     defined names moved. One finding per kind of change, listing the cells."""
+    words = form.catalogue
+    severity = words.severity("R21")
     edited = [c for c in form.label_cells()
               if c.address in data.labels and not _same_text(data.labels[c.address], c.text)]
     if edited:
         shown, more = _some(edited, lambda c: f"{_label_cell(form, data, c)} 应为“{_clip(c.text)}”，"
                             f"现为“{_clip(data.labels[c.address]) or '（空）'}”", "处", "；")
-        yield Finding("R21", WARNING, (), tuple(_label_cell(form, data, c) for c in edited),
-                      f"表格文字被修改{more}：{shown}。请不要修改表格中的文字；"
-                      "请核对各项内容是否仍填在对应的栏目中。")
+        yield Finding("R21", severity, (), tuple(_label_cell(form, data, c) for c in edited),
+                      words.message("R21", "labels", shown=shown, more=more))
 
     renamed = [s.name for s in form.sheets if data.sheet_names and s.name not in data.sheet_names]
     if renamed:
-        yield Finding("R21", WARNING, (), (),
-                      f"工作表{_listed(renamed)}被改名或删除。内容已尽量按原位置读取，请核对；"
-                      "以后请不要修改工作表名称。")
+        yield Finding("R21", severity, (), (), words.message("R21", "renamed", sheets=_listed(renamed)))
 
     # Sheet protection only: LibreOffice drops the workbook's structure lock on
     # every save, so its absence says nothing about the filler.
     unprotected = [name for name, protected in data.sheet_protected.items() if not protected]
     if unprotected:
-        yield Finding("R21", WARNING, (), (),
-                      f"工作表{_listed(unprotected)}的保护被撤销了，表格结构可能被改动。请核对表格文字和行列；"
-                      "以后请不要撤销工作表保护，只在白色单元格中填写。")
+        yield Finding("R21", severity, (), (),
+                      words.message("R21", "unprotected", sheets=_listed(unprotected)))
 
     shifted = [f.id for f in form.fields if f.id in data.shifted]
     if shifted:
         listed, more = _some(shifted, lambda i: f"{form.input_cell(i).address}→{_cell(form, data, i)}",
                              "处")
-        yield Finding("R21", WARNING, tuple(shifted), tuple(_cell(form, data, i) for i in shifted),
-                      f"表格中插入或删除了行或列，填写位置发生了移动{more}（{listed}）。"
-                      "内容已按新位置读取，请核对；以后请不要增删行列。")
+        yield Finding("R21", severity, tuple(shifted), tuple(_cell(form, data, i) for i in shifted),
+                      words.message("R21", "shifted", shown=listed, more=more))
 
     moved = [f.id for f in form.fields if f.id in data.moved]
     if moved:
         listed, more = _some(moved, lambda i: f"“{field_title(form, i)}”", "项")
-        yield Finding("R21", WARNING, tuple(moved), tuple(_cell(form, data, i) for i in moved),
-                      f"{listed}{more}所在单元格的名称被删除或改动（可能是剪切、粘贴或移动了单元格）。"
-                      "内容已按表格位置读取，请核对这些单元格的内容是否正确。")
+        yield Finding("R21", severity, tuple(moved), tuple(_cell(form, data, i) for i in moved),
+                      words.message("R21", "moved", shown=listed, more=more))
 
 
 def _some(items: list, show: Callable[[Any], str], unit: str, sep: str = "、",
@@ -389,17 +363,17 @@ def _clip(text: object, n: int = 20) -> str:
 
 def check_prefill(form: Form, data: WorkbookData, values: Mapping[str, object]) -> Iterator[Finding]:
     """R22: a workbook generated for one unit comes back saying another."""
+    meta = data.meta or {}
     for key in ("unit", "batch", "category"):
         fid = form.keys[key]
-        expected = (data.meta or {}).get("prefill_" + fid)
+        expected = meta.get(PREFILL_PREFIX + fid)
         got = values.get(fid)
         if _is_blank(expected) or _is_blank(got) or _same_text(expected, got):
             continue
-        unit = (data.meta or {}).get("prefill_" + form.keys["unit"]) or expected
-        yield Finding("R22", ERROR, (fid,), (_cell(form, data, fid),),
-                      f"这份表格是为“{unit}”生成的，其中“{field_title(form, fid)}”应为“{expected}”，"
-                      f"现在填写的是“{show_value(got)}”。每个单位请使用为本单位生成的表格："
-                      f"请改回“{expected}”，或向组织单位索取本单位的表格。")
+        unit = meta.get(PREFILL_PREFIX + form.keys["unit"]) or expected
+        yield Finding("R22", form.catalogue.severity("R22"), (fid,), (_cell(form, data, fid),),
+                      form.catalogue.message("R22", unit=unit, label=field_title(form, fid),
+                                             expected=expected, value=show_value(got)))
 
 
 # -- all checks ------------------------------------------------------------------

@@ -40,13 +40,24 @@ class FileResult:
     verdict: str                       # 通过 | 有警告 | 不通过 | 无法读取
     findings: list[Finding] = field(default_factory=list)
     values: dict[str, object] = field(default_factory=dict)   # clean values by field id
-    unit_name: str | None = None
+    # The values of the form's roles (form.keys): who sent it, batch, category...
+    unit: str | None = None
     batch: str | None = None
-    platform_category: str | None = None
-    fill_date: dt.date | None = None
+    category: str | None = None
+    recommending: str | None = None
+    date: dt.date | None = None        # the fill date
     reason: str | None = None          # why the file could not be read
     kind: str | None = None            # the reader's short code for that
     mtime: float | None = None         # the file's modification time (seconds)
+
+    # The names these had before the roles; kept for callers that still use them.
+    @property
+    def unit_name(self) -> str | None:
+        return self.unit
+
+    @property
+    def platform_category(self) -> str | None:
+        return self.category
 
     @property
     def errors(self) -> int:
@@ -68,8 +79,8 @@ class FileResult:
         """As in the --json output: numbers as JSON numbers, dates as ISO text."""
         out: dict[str, Any] = {
             "file": self.file, "status": self.status, "verdict": self.verdict,
-            "unit_name": self.unit_name, "batch": self.batch,
-            "platform_category": self.platform_category,
+            "unit": self.unit, "batch": self.batch, "category": self.category,
+            "recommending": self.recommending,
             "findings": [f.to_dict() for f in self.findings],
             "values": {k: json_value(v) for k, v in self.values.items()},
         }
@@ -146,6 +157,11 @@ def _rejected(path: Path, shown: str, kind: str, reason: str) -> FileResult:
         reason=reason, kind=kind, mtime=_mtime(path))
 
 
+def _role(form: Form, values: dict[str, object], role: str) -> object:
+    fid = form.role(role)
+    return values.get(fid) if fid else None
+
+
 def validate_file(path: str | Path, form: Form | None = None, *, shown: str | None = None,
                   today: dt.date | None = None) -> FileResult:
     """Read and check one file. Never raises for a bad file."""
@@ -158,20 +174,18 @@ def validate_file(path: str | Path, form: Form | None = None, *, shown: str | No
         return _rejected(path, shown, e.kind or "unreadable", e.reason)
     except Exception as e:  # noqa: BLE001 - a file must never stop the run; the reason is kept
         return _rejected(path, shown, "unreadable",
-                         f"读取这个文件时出错（{type(e).__name__}），无法校验。请用 Excel 或 WPS 打开，"
-                         f"另存为 .xlsx 工作簿后重新发送。")
+                         form.catalogue.message("unreadable", "crashed", error=type(e).__name__))
     values, findings = inspect_workbook(form, data, path.name, today)
     errors = any(f.severity == ERROR for f in findings)
     status = "rejected" if errors else ("warnings" if findings else "accepted")
-    keys = form.keys
-    date_fields = [f.id for f in form.fields if f.type == "date"]
-    fill_date = values.get(date_fields[0]) if len(date_fields) == 1 else None
+    date = _role(form, values, "date")
     return FileResult(
         file=shown, path=path, status=status, verdict=VERDICTS[status],
         findings=findings, values=values,
-        unit_name=_text(values.get(keys["unit"])), batch=_text(values.get(keys["batch"])),
-        platform_category=_text(values.get(keys["category"])),
-        fill_date=fill_date if isinstance(fill_date, dt.date) else None,
+        unit=_text(_role(form, values, "unit")), batch=_text(_role(form, values, "batch")),
+        category=_text(_role(form, values, "category")),
+        recommending=_text(_role(form, values, "recommending")),
+        date=date if isinstance(date, dt.date) else None,
         mtime=_mtime(path))
 
 

@@ -1,21 +1,17 @@
 """Write the form as an Excel workbook: blank, or pre-filled for one platform.
 
 Everything comes from the :class:`~xlsx_tools.form.Form`: the cells of each
-sheet, the labels, the fields and their types, the periods. The workbook is
-Excel-native: labels locked, only input cells open, every input named
-(``fld_<id>``) and validated with a Chinese prompt, required blanks
-highlighted, print-ready on A4. The same inputs give the same bytes.
-
-This is the only module that imports xlsxwriter.
+sheet, the labels, the fields and their types, the periods, the words of the
+prompts (the form's catalogue). The workbook is Excel-native: labels locked, only
+input cells open, every input named (``fld_<id>``) and validated with a Chinese
+prompt, required blanks highlighted, print-ready on A4, with the checks that run
+while it is filled (``incell``). The same inputs give the same bytes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import errno
-import math
 import os
-import unicodedata
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,38 +21,35 @@ import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
 from . import expr as ex
-from .form import META_KEYS, META_MAP_HEADER, META_SHEET, Cell, Field, Form, Sheet, cell_name, load_form
+from . import incell
+from .catalogue import render
+from .form import PREFILL_PREFIX, META_MAP_HEADER, META_SHEET, Cell, Field, Form, Sheet, cell_name, load_form
+from .xlsx_output import (Formats, OutputError, checked, excel_text, os_reason, quote_sheet,
+                          row_points, text_lines)
 
 __all__ = [
-    "BLANK_FILE_NAME", "GenerateError", "BuildContext", "write_workbook", "generate_blank",
+    "GenerateError", "BuildContext", "write_workbook", "generate_blank",
     "generate_from_roster", "prefill_keys", "blank_file_name",
 ]
 
-
-class GenerateError(Exception):
-    """A workbook could not be written; the message is Chinese, for the user."""
-
-
-# Prefill values are keyed by field id; the hidden sheet records them under
-# META_KEYS["prefill_<id>"], so the list of prefillable fields lives there.
-_PREFILL = "prefill_"
+# A workbook could not be written; the message is Chinese, for the user.
+GenerateError = OutputError
 
 
-def prefill_keys() -> list[str]:
-    """Field ids a roster pre-fills (unit_name, batch, platform_category, recommending_unit)."""
-    return [k[len(_PREFILL):] for k in META_KEYS if k.startswith(_PREFILL)]
+def prefill_keys(form: Form | None = None) -> list[str]:
+    """Field ids a roster pre-fills (the fields of the definition's roster columns)."""
+    return (form or load_form()).prefill_fields
 
 
 def blank_file_name(form: Form) -> str:
-    """平台年度评估复核情况统计表.xlsx: the table's title without its number and the slash."""
+    """The blank's name: the table's title without its number and any slash."""
     title = form.table_title.split(".", 1)[-1]
     return title.replace("/", "") + ".xlsx"
 
 
-BLANK_FILE_NAME = blank_file_name(load_form())
-
-# Fixed document date, so the same inputs give byte-identical files.
-_CREATED = dt.datetime(2022, 8, 31, 0, 0, 0)
+def _created(form: Form) -> dt.datetime:
+    # A fixed document date (the round's first day), so the same inputs give the same bytes.
+    return dt.datetime.combine(form.window_start, dt.time())
 
 # -- looks -------------------------------------------------------------------
 
@@ -67,9 +60,6 @@ PREFILLED_FILL = "#DDEBF7"
 MISSING_FILL = "#FFF2A8"
 BORDER = "#808080"
 
-# Row height: points per text line for a font size, and the padding of a cell.
-_LINE = 1.45
-_PAD = 6.0
 _EMPTY_ROW = 40.0        # spacer rows of the cover
 # Printable height of an A4 page with the margins of _page_setup, less a little.
 _PAGE_FILL = round((842 - (0.7 + 0.8) * 72) * 0.94, 1)
@@ -99,7 +89,7 @@ class BuildContext:
     sheets: dict[str, Worksheet]
     form: Form
     inputs: dict[str, Cell]                 # field id -> its input cell
-    formats: "_Formats"
+    formats: Formats
     prefill: dict[str, str]
     locked_inputs: set[str] = field(default_factory=set)
     password: str = ""
@@ -108,27 +98,7 @@ class BuildContext:
         """$C$5 on the same sheet, '统计表'!$C$5 from another."""
         c = self.inputs[field_id]
         a = cell_name(c.row, c.col, absolute=True)
-        return a if from_sheet == c.sheet else f"{_quote(c.sheet)}!{a}"
-
-
-def _quote(sheet: str) -> str:
-    return "'" + sheet.replace("'", "''") + "'"
-
-
-class _Formats:
-    """xlsxwriter formats made once per distinct look, in a fixed order."""
-
-    def __init__(self, workbook):
-        self.workbook = workbook
-        self._made: dict[tuple, Any] = {}
-
-    def get(self, **props) -> Any:
-        props.setdefault("font_name", FONT)
-        props.setdefault("font_size", _SIZES["body"])
-        key = tuple(sorted(props.items()))
-        if key not in self._made:
-            self._made[key] = self.workbook.add_format(props)
-        return self._made[key]
+        return a if from_sheet == c.sheet else f"{quote_sheet(c.sheet)}!{a}"
 
 
 class _Workbook(xlsxwriter.Workbook):
@@ -157,25 +127,6 @@ def _legacy_hash(password: str) -> str:
     return f"{digest:X}"
 
 
-# -- text measures -----------------------------------------------------------
-
-
-def text_width(text: str, size: float) -> float:
-    """Width of a line in Excel column units (a CJK character is about two)."""
-    units = sum(2.2 if unicodedata.east_asian_width(ch) in "WF" else 1.15 for ch in text)
-    return units * size / 11
-
-
-def text_lines(text: str, width_units: float, size: float) -> int:
-    """Lines a wrapped text takes in a cell of the given width."""
-    usable = max(width_units - 1.5, 1.0)
-    return sum(max(1, math.ceil(text_width(p, size) / usable)) for p in text.split("\n"))
-
-
-def row_points(lines: int, size: float) -> float:
-    return round(lines * size * _LINE + _PAD, 1)
-
-
 # -- the workbook ------------------------------------------------------------
 
 
@@ -183,9 +134,9 @@ def write_workbook(path: str | Path, form: Form | None = None, prefill: dict | N
                    password: str | None = None) -> Path:
     """Write one workbook to ``path``: blank, or pre-filled with ``prefill``.
 
-    ``prefill`` maps field ids of :func:`prefill_keys` to values; those values
-    are written and locked, and recorded in the hidden sheet. ``password``
-    protects every sheet (default: the form's password).
+    ``prefill`` maps field ids of :func:`prefill_keys` (the roster's fields) to
+    values; those values are written and locked, and recorded in the hidden sheet.
+    ``password`` protects every sheet (default: the form's password).
     """
     form = form or load_form()
     prefill = _clean_prefill(form, prefill or {})
@@ -199,10 +150,10 @@ def write_workbook(path: str | Path, form: Form | None = None, prefill: dict | N
     wb.set_properties({
         "title": form.title, "subject": form.table_title, "author": form.issuer,
         "company": form.issuer, "comments": f"{form.notice}；表单 {form.id} 第 {form.version} 版",
-        "created": _CREATED,
+        "created": _created(form),
     })
     wb.set_calc_mode("auto")
-    formats = _Formats(wb)
+    formats = Formats(wb, font_name=FONT, font_size=_SIZES["body"])
     inputs = {c.text: c for s in form.sheets for c in s.cells if c.kind == "input"}
     locked = {k for k, v in prefill.items() if v}
     sheets: dict[str, Worksheet] = {}
@@ -214,7 +165,9 @@ def write_workbook(path: str | Path, form: Form | None = None, prefill: dict | N
     help_name = form.instructions.get("sheet", "填报说明")
     sheets[help_name] = wb.add_worksheet(help_name)
     _write_instructions(ctx, sheets[help_name])
-    _run_extensions(ctx)
+    # The checks that run while the workbook is filled: their sheet joins ctx.sheets
+    # (protected below with the others), after 填报说明 and before the hidden sheet.
+    incell.add_checks(ctx)
     meta = wb.add_worksheet(META_SHEET)
     sheets[META_SHEET] = meta
     _write_meta(ctx, meta)
@@ -227,56 +180,29 @@ def write_workbook(path: str | Path, form: Form | None = None, prefill: dict | N
         path.parent.mkdir(parents=True, exist_ok=True)
         wb.close()
     except OSError as e:
-        raise GenerateError(f"无法写入文件“{path}”：{_os_reason(e)}。") from e
+        raise GenerateError(f"无法写入文件“{path}”：{os_reason(e)}。") from e
     except xlsxwriter.exceptions.XlsxWriterException as e:
         cause = e.args[0] if e.args and isinstance(e.args[0], OSError) else None
-        reason = _os_reason(cause) if cause else type(e).__name__
+        reason = os_reason(cause) if cause else type(e).__name__
         raise GenerateError(f"无法写入文件“{path}”：{reason}。") from e
     return path
 
 
-_OS_REASONS = {errno.ENOTDIR: "路径中有一个同名的文件，不是文件夹",
-               errno.EACCES: "没有写入权限，或同名文件正在被 Excel/WPS 打开",
-               errno.EPERM: "没有写入权限",
-               errno.ENOSPC: "磁盘空间不足", errno.EROFS: "磁盘是只读的",
-               errno.ENAMETOOLONG: "文件名太长", errno.EEXIST: "同名的文件夹已存在",
-               errno.EISDIR: "已有一个同名的文件夹"}
-
-
-def _os_reason(e: OSError) -> str:
-    return _OS_REASONS.get(e.errno, f"系统错误（{e.errno}）")
-
-
 def _clean_prefill(form: Form, prefill: dict) -> dict[str, str]:
-    allowed = prefill_keys()
+    allowed = form.prefill_fields
     unknown = set(prefill) - set(allowed)
     if unknown:
-        raise ValueError(f"cannot pre-fill {sorted(unknown)}; only {allowed}")
+        raise ValueError(f"不能预填 {sorted(unknown)}；表单定义的名单只预填 {allowed}")
     out = {}
     for key in allowed:
         value = str(prefill.get(key) or "").strip()
         f = form.field(key)
         if value and f.choices and value not in f.choices:
-            raise ValueError(f"{key}={value!r} is not one of {f.choices}")
+            raise ValueError(f"{key} 的预填值“{value}”不在可选范围 {f.choices} 内")
         out[key] = value
     return out
 
 
-def _run_extensions(ctx: BuildContext) -> None:
-    # The in-sheet checks live in their own module (engineer E's incell.py);
-    # when it is importable it adds its sheet (to ctx.sheets, protected below
-    # with the others) after 填报说明, before the hidden sheet.
-    try:
-        from . import incell
-    except ImportError:
-        return
-    incell.add_checks(ctx)
-
-
-def _check(code: int, what: str) -> None:
-    # xlsxwriter reports problems by return code and a warning; make them errors.
-    if code not in (0, None):
-        raise GenerateError(f"生成工作簿时出错（{what}，代码 {code}）")
 
 
 # -- sheets of the layout ------------------------------------------------------
@@ -374,7 +300,7 @@ def _write_cell(ctx: BuildContext, ws: Worksheet, sheet: Sheet, cell: Cell,
         fmt = ctx.formats.get(**props)
         _place(ws, cell, "" if formula else text, fmt)
         if formula:
-            _check(ws.write_formula(cell.row - 1, cell.col - 1, formula, fmt, text), cell.address)
+            checked(ws.write_formula(cell.row - 1, cell.col - 1, formula, fmt, text), cell.address)
         elif cell.text.startswith("signature_") and text.endswith("："):
             _signature_line(ctx, ws, cell, text, props, fmt)
         return text, props.get("font_size", _SIZES["body"])
@@ -385,7 +311,7 @@ def _write_cell(ctx: BuildContext, ws: Worksheet, sheet: Sheet, cell: Cell,
         props = fmt_for("show", f)
         fmt = ctx.formats.get(**props)
         _place(ws, cell, "", fmt)
-        _check(ws.write_formula(cell.row - 1, cell.col - 1, f'=IF({src}="","",{src})', fmt, value),
+        checked(ws.write_formula(cell.row - 1, cell.col - 1, f'=IF({src}="","",{src})', fmt, value),
                cell.address)
         return value, props.get("font_size", _SIZES["body"])
     props = fmt_for(cell.kind, None)
@@ -399,18 +325,18 @@ def _signature_line(ctx: BuildContext, ws: Worksheet, cell: Cell, text: str, pro
     size = props["font_size"]
     plain = ctx.formats.get(font_size=size)
     line = ctx.formats.get(font_size=size, underline=1)
-    _check(ws.write_rich_string(cell.row - 1, cell.col - 1, plain, text, line, _SIGN_SPACE, fmt),
+    checked(ws.write_rich_string(cell.row - 1, cell.col - 1, plain, text, line, _SIGN_SPACE, fmt),
            cell.address)
 
 
 def _place(ws: Worksheet, cell: Cell, text: str, fmt) -> None:
     r, c = cell.row - 1, cell.col - 1
     if cell.width > 1 or cell.height > 1:
-        _check(ws.merge_range(r, c, cell.last_row - 1, cell.last_col - 1, text, fmt), cell.address)
+        checked(ws.merge_range(r, c, cell.last_row - 1, cell.last_col - 1, text, fmt), cell.address)
     elif text:
-        _check(ws.write_string(r, c, text, fmt), cell.address)
+        checked(ws.write_string(r, c, text, fmt), cell.address)
     else:
-        _check(ws.write_blank(r, c, None, fmt), cell.address)
+        checked(ws.write_blank(r, c, None, fmt), cell.address)
 
 
 def _table_format(kind: str, f: Field | None) -> dict:
@@ -459,7 +385,7 @@ def _write_input(ctx: BuildContext, ws: Worksheet, cell: Cell, on_cover: bool) -
     fmt = ctx.formats.get(**props)
     _place(ws, cell, value, fmt)
     r, c = cell.row - 1, cell.col - 1
-    _check(ws.data_validation(r, c, r, c, _validation(ctx.form, f, cell)), f"{cell.address} 数据验证")
+    checked(ws.data_validation(r, c, r, c, _validation(ctx.form, f, cell)), f"{cell.address} 数据验证")
     _add_missing_highlight(ctx, ws, cell, f)
     return value, props.get("font_size", _SIZES["body"])
 
@@ -473,8 +399,8 @@ def _special(ctx: BuildContext, sheet: Sheet, cell: Cell) -> tuple[str, str | No
     decl = form.declaration
     center = {"align": "center", "valign": "vcenter", "text_wrap": True}
     if name == "title":
-        return _title_lines(form.title), None, {**center, "bold": True,
-                                                "font_size": _SIZES["cover_title"]}
+        return form.cover_title or form.title, None, {**center, "bold": True,
+                                                      "font_size": _SIZES["cover_title"]}
     if name == "issuer":
         return form.issuer, None, {**center, "font_size": _SIZES["cover"]}
     if name == "category":
@@ -510,24 +436,17 @@ def _note_format() -> dict:
     return {"font_size": _SIZES["note"], "text_wrap": True, "valign": "top", "align": "left"}
 
 
-def _title_lines(title: str) -> str:
-    # The template sets the title in two lines, after "…公共服务平台".
-    cut = title.rfind("平台")
-    if 0 < cut < len(title) - 2:
-        return title[: cut + 2] + "\n" + title[cut + 2:]
-    return title
-
-
 def _category_line(ctx: BuildContext, from_sheet: str) -> tuple[str, str]:
-    """□检验检测类  □信息服务类  □创新成果产业化类, ■ for the chosen one."""
+    """A box per category, as the table shows it (with its suffix); ■ for the chosen one."""
     key = ctx.form.keys["category"]
+    f = ctx.form.field(key)
     ref = ctx.ref(key, from_sheet)
     chosen = ctx.prefill.get(key, "")
     parts, texts = [], []
-    for choice in ctx.form.field(key).choices:
-        label = _xl_text(choice + "类")
-        parts.append(f'IF({ref}={_xl_text(choice)},"{_CHECKED}","{_UNCHECKED}")&{label}')
-        texts.append((_CHECKED if chosen == choice else _UNCHECKED) + choice + "类")
+    for choice in f.choices:
+        label = excel_text(f.shown(choice))
+        parts.append(f'IF({ref}={excel_text(choice)},"{_CHECKED}","{_UNCHECKED}")&{label}')
+        texts.append((_CHECKED if chosen == choice else _UNCHECKED) + f.shown(choice))
     return "  ".join(texts), "=" + '&"  "&'.join(parts)
 
 
@@ -542,15 +461,13 @@ def period_text(form: Form, batch: str | None) -> str:
 def _period_line(ctx: BuildContext, from_sheet: str) -> tuple[str, str]:
     key = ctx.form.keys["batch"]
     ref = ctx.ref(key, from_sheet)
-    formula = _xl_text(period_text(ctx.form, None))
+    formula = excel_text(period_text(ctx.form, None))
     for p in reversed(ctx.form.periods):
-        test = ",".join(f"{ref}={_xl_text(b)}" for b in p.batches)
-        formula = f"IF(OR({test}),{_xl_text(period_text(ctx.form, p.batches[0]))},{formula})"
+        test = ",".join(f"{ref}={excel_text(b)}" for b in p.batches)
+        formula = f"IF(OR({test}),{excel_text(period_text(ctx.form, p.batches[0]))},{formula})"
     return period_text(ctx.form, ctx.prefill.get(key) or None), "=" + formula
 
 
-def _xl_text(s: str) -> str:
-    return '"' + s.replace('"', '""') + '"'
 
 
 # -- validation and highlighting -------------------------------------------------
@@ -564,29 +481,22 @@ def _length_limit(f: Field) -> int:
     return f.max_length or _LENGTH.get(f.type, 200)
 
 
-# The input prompt of each field type ({choices}, {unit}, {n}: the length limit).
-_PROMPTS = {
-    "choice": "请点击右侧箭头，从下拉列表中选择：{choices}。",
-    "int": "请填写不小于 0 的整数{unit}；没有请填 0。",
-    "amount": "请填写不小于 0 的数字{unit}，最多两位小数；没有请填 0。",
-    "date": "请填写日期，例如 2022-09-15。",
-    "phone": "请填写电话号码，例如 010-68205243，不超过 {n} 个字符。",
-    "mobile": "请填写 11 位手机号码，例如 13800138000。",
-    "email": "请填写电子邮箱，例如 name@example.com，不超过 {n} 个字符。",
-    "postcode": "请填写 6 位邮政编码，例如 100804。",
-    "longtext": "请填写简介，不超过 {n} 字；单元格内换行请按 Alt+Enter。",
-    "text": "请填写，不超过 {n} 字。",
-}
+def _type_words(form: Form, f: Field, name: str, **params: object) -> str:
+    """The prompt or the error of a field's type, in the form's words."""
+    words = form.catalogue.type_words(f.type)
+    unit_note = form.catalogue.phrase("unit_note", unit=f.unit) if f.unit else ""
+    return render(words.get(name, ""), {**form.catalogue.all_context(), "choices": "、".join(f.choices),
+                                        "unit": f.unit, "unit_note": unit_note,
+                                        "n": _length_limit(f), "example": words.get("example", ""),
+                                        **params})
 
 
 def _prompt(form: Form, f: Field) -> str:
-    text = _PROMPTS.get(f.type, _PROMPTS["text"]).format(
-        choices="、".join(f.choices), unit=f"（单位：{f.unit}）" if f.unit else "",
-        n=_length_limit(f))
+    text = _type_words(form, f, "prompt")
     if f.required_when is not None:
-        text += "（满足条件时必填，未填时显示黄色）"
+        text += form.catalogue.phrase("conditional")
     elif not f.required:
-        text += "（选填）"
+        text += form.catalogue.phrase("optional")
     return text
 
 
@@ -595,29 +505,24 @@ def _validation(form: Form, f: Field, cell: Cell) -> dict:
     a = cell.ref
     v: dict[str, Any]
     if t == "choice":
-        v = {"validate": "list", "source": list(f.choices),
-             "error_message": "请从下拉列表中选择：" + "、".join(f.choices) + "。"}
+        v = {"validate": "list", "source": list(f.choices)}
     elif t == "int":
-        v = {"validate": "integer", "criteria": ">=", "value": 0,
-             "error_message": "这里只能填写不小于 0 的整数，没有请填 0。"}
+        v = {"validate": "integer", "criteria": ">=", "value": 0}
     elif t == "amount":
-        v = {"validate": "custom", "value": f"=AND(ISNUMBER({a}),{a}>=0,ROUND({a},2)={a})",
-             "error_message": "这里只能填写不小于 0 的数字，单位万元，最多两位小数，没有请填 0。"}
+        v = {"validate": "custom", "value": f"=AND(ISNUMBER({a}),{a}>=0,ROUND({a},2)={a})"}
     elif t == "date":
         lo = dt.date(form.window_start.year, 1, 1)
         hi = dt.date(form.window_end.year + 1, 12, 31)
-        v = {"validate": "date", "criteria": "between", "minimum": lo, "maximum": hi,
-             "error_message": f"请填写 {lo.year} 年至 {hi.year} 年之间的日期，例如 2022-09-15。"}
+        v = {"validate": "date", "criteria": "between", "minimum": lo, "maximum": hi}
     elif t == "postcode":
-        v = {"validate": "length", "criteria": "==", "value": 6,
-             "error_message": "邮政编码应为 6 位数字。"}
+        v = {"validate": "length", "criteria": "==", "value": 6}
     elif t == "mobile":
         v = {"validate": "length", "criteria": "between", "minimum": 11,
-             "maximum": _length_limit(f), "error_message": "手机号码应为 11 位数字。"}
+             "maximum": _length_limit(f)}
     else:
-        n = _length_limit(f)
-        v = {"validate": "length", "criteria": "<=", "value": n,
-             "error_message": f"内容过长：最多 {n} 个字。"}
+        v = {"validate": "length", "criteria": "<=", "value": _length_limit(f)}
+    v["error_message"] = _type_words(form, f, "error", first_year=form.window_start.year,
+                                     last_year=form.window_end.year + 1)
     v.update({
         "input_title": _clip(f.label.split(" ")[-1], 32),
         "input_message": _clip(_prompt(form, f), 255),
@@ -641,7 +546,7 @@ def _add_missing_highlight(ctx: BuildContext, ws: Worksheet, cell: Cell, f: Fiel
     else:
         formula = "=" + blank
     fmt = ctx.formats.get(bg_color=MISSING_FILL)
-    _check(ws.conditional_format(cell.row - 1, cell.col - 1, cell.last_row - 1, cell.last_col - 1,
+    checked(ws.conditional_format(cell.row - 1, cell.col - 1, cell.last_row - 1, cell.last_col - 1,
                                  {"type": "formula", "criteria": formula, "format": fmt}),
            f"{cell.address} 条件格式")
 
@@ -658,8 +563,8 @@ def _cf_ref(ctx: BuildContext, field_id: str, sheet: str) -> str:
 def _define_names(ctx: BuildContext) -> None:
     for f in ctx.form.fields:
         c = ctx.inputs[f.id]
-        _check(ctx.workbook.define_name(f.defined_name,
-                                        f"={_quote(c.sheet)}!{cell_name(c.row, c.col, True)}"),
+        checked(ctx.workbook.define_name(f.defined_name,
+                                        f"={quote_sheet(c.sheet)}!{cell_name(c.row, c.col, True)}"),
                f"名称 {f.defined_name}")
 
 
@@ -680,14 +585,20 @@ def _page_setup(ws: Worksheet, rows: int, cols: int) -> None:
 # -- 填报说明 -----------------------------------------------------------------------
 
 _HELP_WIDTHS = (6, 16, 18, 52)
-_HELP_HEADINGS = ("一、填写方法", "二、统计时间区间", "三、工作安排", "四、文件命名",
-                  "五、联系方式")
-_HELP_SCHEDULE_HEADER = ("阶段", "时间", "工作内容")
 
 
 def _write_instructions(ctx: BuildContext, ws: Worksheet) -> None:
+    """填报说明: the definition's [instructions], in the order of its headings (how to
+    fill in, the periods, the schedule, the file name, the contacts), then the outline."""
     form, fm = ctx.form, ctx.formats
     ins = form.instructions
+    headings = list(ins.get("headings", [])) + [""] * 5
+    schedule_header = list(ins.get("schedule_header", [])) + [""] * 3
+
+    def in_form(t: str) -> str:
+        """A text of the definition with the form's dates filled in ({example_date})."""
+        return render(t, form.catalogue.all_context(), keep_unknown=True)
+
     cols = len(_HELP_WIDTHS)
     for i, w in enumerate(_HELP_WIDTHS):
         ws.set_column(i, i, w)
@@ -704,42 +615,47 @@ def _write_instructions(ctx: BuildContext, ws: Worksheet) -> None:
     def line(text: str, fmt, first: int = 0, last: int = cols - 1, size: float = 11) -> float:
         width = sum(_HELP_WIDTHS[first: last + 1])
         if last > first:
-            _check(ws.merge_range(row, first, row, last, text, fmt), "填报说明")
+            checked(ws.merge_range(row, first, row, last, text, fmt), "填报说明")
         else:
-            _check(ws.write_string(row, first, text, fmt), "填报说明")
+            checked(ws.write_string(row, first, text, fmt), "填报说明")
         return row_points(text_lines(text, width, size), size)
 
-    def full(text: str, fmt, size: float = 11) -> None:
+    def full(words: str, fmt, size: float = 11) -> None:
         nonlocal row
-        ws.set_row(row, line(text, fmt, size=size))
-        row += 1
+        if words:
+            ws.set_row(row, line(in_form(words), fmt, size=size))
+            row += 1
 
     full(ins.get("title", "填报说明"), title, _SIZES["help_title"])
-    full(f"{form.title}（{form.notice}）", fm.get(align="center", valign="vcenter", text_wrap=True))
-    full(_HELP_HEADINGS[0], heading, 12)
+    full(f"{form.title}（{form.notice}）" if form.notice else form.title,
+         fm.get(align="center", valign="vcenter", text_wrap=True))
+    full(headings[0], heading, 12)
     for step in ins.get("steps", []):
         full(step, body)
-    full(_HELP_HEADINGS[1], heading, 12)
+    if form.periods:
+        full(headings[1], heading, 12)
     for p in form.periods:
         h = max(line(f"{p.name}（{'、'.join(p.batches)}）", head, 0, 1),
                 line(p.text, body, 2, 3))
         ws.set_row(row, h)
         row += 1
-    full(_HELP_HEADINGS[2], heading, 12)
-    h = max(line(_HELP_SCHEDULE_HEADER[0], head, 0, 1), line(_HELP_SCHEDULE_HEADER[1], head, 2, 2),
-            line(_HELP_SCHEDULE_HEADER[2], head, 3, 3))
-    ws.set_row(row, h)
-    row += 1
+    if ins.get("schedule"):
+        full(headings[2], heading, 12)
+        h = max(line(schedule_header[0], head, 0, 1), line(schedule_header[1], head, 2, 2),
+                line(schedule_header[2], head, 3, 3))
+        ws.set_row(row, h)
+        row += 1
     for stage, when, what in ins.get("schedule", []):
         h = max(line(stage, head, 0, 1), line(when, body, 2, 2), line(what, body, 3, 3))
         ws.set_row(row, h)
         row += 1
-    full(_HELP_HEADINGS[3], heading, 12)
+    full(headings[3], heading, 12)
     full(ins.get("naming", ""), body)
     own = _own_file_name(form, ctx.prefill)
     if own:
         full(f"本文件应命名为：{own}", body)
-    full(_HELP_HEADINGS[4], heading, 12)
+    if ins.get("contacts"):
+        full(headings[4], heading, 12)
     for c in ins.get("contacts", []):
         full(c, body)
     # The report outline (大纲) last, as a checklist to tick on paper.
@@ -770,10 +686,10 @@ def _write_meta(ctx: BuildContext, ws: Worksheet) -> None:
     ws.set_column(2, 2, 10)
     ws.set_column(3, 3, 60)
     values: dict[str, Any] = {"form_id": form.id, "form_version": form.version}
-    for key in prefill_keys():
-        values[_PREFILL + key] = ctx.prefill.get(key, "")
+    for key in form.prefill_fields:
+        values[PREFILL_PREFIX + key] = ctx.prefill.get(key, "")
     row = 0
-    for key, title in META_KEYS.items():
+    for key, title in form.meta_keys.items():
         ws.write_string(row, 0, title, bold)
         v = values.get(key, "")
         if isinstance(v, int):
@@ -804,7 +720,7 @@ def generate_blank(out_dir: str | Path, form: Form | None = None,
 
 def generate_from_roster(roster_path: str | Path, out_dir: str | Path, form: Form | None = None,
                          password: str | None = None, jobs: int | None = None) -> list[Path]:
-    """One pre-filled workbook per roster row, named 第X批-XXX类-单位名称.xlsx.
+    """One pre-filled workbook per roster row, named by the definition's pattern.
 
     The roster is read and checked first; if any row is bad, RosterError
     lists them all and nothing is written. ``jobs`` processes write the files
