@@ -170,7 +170,7 @@ def annotate_workbooks(run: ValidationRun, out_dir: str | Path) -> AnnotateOutco
         if not r.readable:
             outcome.skipped.append((r.file, "文件无法读取"))
             continue
-        name = _unique_name(r.path.name, used)
+        name = _unique_name(r.name, used)
         target = out_dir / name
         if target.resolve() == r.path.resolve():
             outcome.skipped.append((r.file, "不能覆盖原文件，请换一个输出文件夹"))
