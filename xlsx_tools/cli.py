@@ -21,7 +21,7 @@ _CLICK_WORDS = {
     "%(prog)s, version %(version)s": "%(prog)s，版本 %(version)s",
     "Error: {message}": "错误：{message}",
     "Try '{command} {option}' for help.": "输入“{command} {option}”查看帮助。",
-    "Missing command.": "请给出要运行的命令（generate、validate 或 merge）。",
+    "Missing command.": "请给出要运行的命令（generate、validate、merge、round 或 serve）。",
     "No such command {name!r}.": "没有“{name}”这个命令。",
     "No such option {name!r}.": "没有“{name}”这个选项。",
     "No such option: {name}": "没有“{name}”这个选项。",
@@ -298,6 +298,10 @@ def merge_command(paths, out_dir, roster_path, jobs) -> None:
         click.echo("没有任何平台可以计入汇总：请查看“提交情况”和“问题清单”。", err=True)
     raise SystemExit(result.exit_code)
 
+
+from .cli_round import register  # noqa: E402 - the round's commands live in their own module
+
+register(main)
 
 if __name__ == "__main__":
     main()
