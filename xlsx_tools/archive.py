@@ -51,7 +51,7 @@ class Member:
 class Unpacked:
     members: list[Member] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)   # system files left out
-    kind: str | None = None          # why the archive could not be unpacked at all
+    kind: str | None = None          # why the archive could not be unpacked at all ("workbook": not one)
     reason: str | None = None
 
     @property
@@ -107,6 +107,8 @@ def unpack(path: str | Path, store: Store) -> Unpacked:
         return _refused("corrupt", "压缩包已损坏或不完整，无法解压。请重新压缩后发送，或直接发送其中的 .xlsx 文件。")
     with zf:
         infos = zf.infolist()
+        if any(i.filename == "[Content_Types].xml" for i in infos):
+            return Unpacked(kind="workbook")   # a workbook with a .zip name: read it as one
         if len(infos) > MAX_MEMBERS:
             return _refused("too_large", f"压缩包中有 {len(infos):,} 个条目，超过 {MAX_MEMBERS:,} 个，不予解压。"
                                          f"请分成几个压缩包发送。")
