@@ -1,8 +1,8 @@
-"""Many filled workbooks fast, for the round's tests: one made as a filler makes it, the rest copies
-with another unit name written into the zip's bytes (as xlsx_tools.bench makes its files).
+"""Many filled workbooks fast, for the round's tests: one made as a filler makes it, the rest
+copies with another unit name in the zip's bytes (xlsx_tools.bench's templates do the copying).
 
     base = marked_workbook(tmp_path, batch="第一批")
-    paths = [for_unit(base, tmp_path / "in", f"某某{i}号研究院") for i in range(500)]
+    paths = for_units(base, tmp_path / "in", ["某某1号研究院", "某某2号研究院"])
     again = another_save(paths[0], tmp_path / "again")   # same values, other bytes
 """
 
@@ -10,36 +10,45 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
-from _fill import FORM, make_filled, valid_values
+from _fill import FORM
 from _hostile import rewrite_zip
 
-MARK = "ZQXROUNDMARK"
+from xlsx_tools.bench import BASE_INT, MARKER, _make_base, _Template
+
+MARK = MARKER
 
 
 def marked_workbook(tmp_dir: Path, batch: str = "第一批", category: str = "检验检测") -> Path:
-    """A workbook that passes every check, its unit name MARK."""
-    return make_filled(Path(tmp_dir) / "marked", valid_values(batch=batch, category=category,
-                                                               unit_name=MARK))
+    """A workbook generated and filled as the bench fills it (passes every check), its unit name MARK."""
+    folder = Path(tmp_dir) / "marked"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (FORM.file_stem(batch, category, MARK) + ".xlsx")
+    return Path(_make_base((str(path), str(FORM.source), batch, category)))
 
 
-def _parts(path: Path) -> tuple[dict[str, bytes], str, str]:
-    with zipfile.ZipFile(path) as z:
-        parts = {i.filename: z.read(i.filename) for i in z.infolist()}
-    name = path.name
-    batch, category = name.split("-")[0], name.split("-")[1][:-1]
-    return parts, batch, category
+def _batch_and_category(base: Path) -> tuple[str, str]:
+    batch, category = base.name.split("-")[:2]
+    return batch, category.removesuffix("类")
+
+
+def for_units(base: Path, out_dir: Path, units: Sequence[str]) -> list[Path]:
+    """A copy of ``base`` for each unit, named as R18 expects (every number set to the bench's)."""
+    batch, category = _batch_and_category(base)
+    template = _Template(base, FORM, batch, category)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for unit in units:
+        path = out_dir / (FORM.file_stem(batch, category, unit) + ".xlsx")
+        path.write_bytes(template.variant(unit, BASE_INT))
+        paths.append(path)
+    return paths
 
 
 def for_unit(base: Path, out_dir: Path, unit_name: str) -> Path:
-    """A copy of ``base`` for ``unit_name``, named as R18 expects."""
-    parts, batch, category = _parts(base)
-    # The mark is ASCII, so it is spelled the same however the XML writes the characters around it.
-    changed = {n: d.replace(MARK.encode(), unit_name.encode()) for n, d in parts.items() if MARK.encode() in d}
-    assert changed, "the unit name's mark is not in the workbook"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return rewrite_zip(base, out_dir / (FORM.file_stem(batch, category, unit_name) + ".xlsx"), changed)
+    return for_units(base, out_dir, [unit_name])[0]
 
 
 def another_save(path: Path, out_dir: Path, second: int = 1) -> Path:

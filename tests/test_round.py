@@ -18,8 +18,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from _fill import make_filled, valid_values
-from _round_files import another_save, for_unit, marked_workbook
+from _round_files import another_save
 
 from xlsx_tools.archive import unpack
 from xlsx_tools.form import load_form
@@ -185,8 +184,7 @@ def test_r18_uses_the_senders_name_not_the_stored_one(sample_round, tmp_path):
 
 
 def test_the_same_bytes_again_are_one_version_and_a_new_file_the_latest(tmp_path):
-    base = marked_workbook(tmp_path)
-    first = for_unit(base, tmp_path / "a", "太湖集成电路封装计量测试研究所")
+    first = RETURNED / "第一批-信息服务类-东北智能制造信息数据研究院.xlsx"
     second = another_save(first, tmp_path / "b", 1)
     third = another_save(first, tmp_path / "c", 2)
     with Round.init(tmp_path / "轮次", ROSTER) as rnd:
@@ -240,34 +238,20 @@ def test_merge_of_the_round_adds_up_what_merge_of_the_folder_does(sample_round, 
 
 
 def test_units_off_the_roster_and_files_of_no_unit_are_kept_apart(tmp_path):
-    odd = make_filled(tmp_path, valid_values(batch="第二批", unit_name="名单外的某某研究院"), name="随便.xlsx")
+    odd = tmp_path / "随便.xlsx"
+    shutil.copyfile(RETURNED / "第二批-信息服务类-燕山工业互联网数据研究院.xlsx", odd)
     junk = tmp_path / "说明.txt"
     junk.write_text("这不是统计表")
     with Round.init(tmp_path / "轮次", ROSTER) as rnd:
         receipts = rnd.receive([odd, junk])
         off = [u for u in rnd.units() if not u.on_roster]
-        assert [(u.unit_name, u.batch) for u in off] == [("名单外的某某研究院", "第二批")]
+        assert [(u.unit_name, u.batch) for u in off] == [("燕山工业互联网数据研究院", "第二批")]
         [loose] = rnd.unplaced()
         assert loose.file_name == "说明.txt" and loose.status == ST_UNREADABLE and loose.reason
         assert [r.status for r in receipts] == [ST_WARNINGS, ST_UNREADABLE]   # R18 for 随便.xlsx
 
 
 # -- what is made ---------------------------------------------------------------------------
-
-def test_annotated_copy_marks_the_findings_and_is_kept(sample_round):
-    rnd, _ = sample_round
-    failed = next(u for u in rnd.units() if u.status == ST_FAILED)
-    path = rnd.annotated_copy(failed.chosen)
-    assert path.parent == rnd.folder / "annotated"
-    findings = failed.chosen.result()["findings"]
-    wb = openpyxl.load_workbook(path)
-    assert len(list(wb["校验问题"].iter_rows(min_row=2))) == len(findings)
-    sheet, _, ref = next(f for f in findings if f["severity"] == "error")["cells"][0].partition("!")
-    assert wb[sheet][ref].fill.start_color.rgb.endswith("FFC7CE")
-    assert wb[sheet][ref].comment is not None
-    passed = next(u for u in rnd.units() if u.status == ST_ACCEPTED)
-    assert rnd.annotated_copy(passed.chosen) is None
-
 
 def test_blank_and_prefilled_workbooks(sample_round):
     rnd, _ = sample_round
@@ -379,8 +363,7 @@ def test_a_workbook_sent_with_a_zip_name_is_read_as_a_workbook(tmp_path):
 # -- nothing lost ------------------------------------------------------------------------------------
 
 def test_two_threads_receiving_at_once_lose_nothing(tmp_path):
-    base = marked_workbook(tmp_path)
-    files = [for_unit(base, tmp_path / "in", f"并发{i}号检测研究院") for i in range(40)]
+    files = sorted(RETURNED.iterdir())
     with Round.init(tmp_path / "轮次", ROSTER) as rnd:
         results: list = []
         halves = [files[0::2], files[1::2]]
@@ -391,8 +374,8 @@ def test_two_threads_receiving_at_once_lose_nothing(tmp_path):
             t.join()
         assert sorted(r.file_name for r in results) == sorted(p.name for p in files)
         assert rnd.ledger.counts()["versions"] == len(files)
-        # And the same file from both at once is still one version.
-        twice = for_unit(base, tmp_path / "twice", "两边同时收到的研究院")
+        # And the same new file from both at once is still one version.
+        twice = another_save(files[0], tmp_path / "twice")
         both: list = []
         threads = [threading.Thread(target=lambda: both.extend(rnd.receive([twice]))) for _ in range(2)]
         for t in threads:

@@ -368,6 +368,14 @@ class Ledger:
             rows = db.execute(_VERSION_SELECT + " ORDER BY v.receipt_id")
         return [_version(r) for r in rows]
 
+    @staticmethod
+    def version_number(db: sqlite3.Connection, v: VersionRow) -> int | None:
+        """Its place among its unit's versions, in the order received (1 for the first)."""
+        if v.unit_id is None:
+            return None
+        return db.execute("SELECT count(*) FROM versions WHERE unit_id = ? AND receipt_id <= ?",
+                          (v.unit_id, v.receipt_id)).fetchone()[0]
+
     def version(self, version_id: int, db: sqlite3.Connection | None = None) -> VersionRow | None:
         row = (db or self._db()).execute(_VERSION_SELECT + " WHERE v.id = ?", (version_id,)).fetchone()
         return _version(row) if row else None

@@ -464,8 +464,9 @@ class Round:
                 self.ledger.set_receipt_version(db, rid, vid)
             row = self.ledger.receipts(db, ids=[rid])[0]
             version = self.ledger.version(row.version_id, db)
+            number = self.ledger.version_number(db, version)
             unit_row = self.ledger.unit(version.unit_id, db) if version.unit_id else None
-        return Receipt(row, Version(version), unit=unit_row)
+        return Receipt(row, Version(version, number=number), unit=unit_row)
 
     def _validate_and_place(self, stored: Stored, name: str, mtime: float | None):
         path = self.store.path(stored.stored)
@@ -567,10 +568,15 @@ class Round:
             versions = {v.id: v for v in self.ledger.versions(db)}
             units = {u.id: u for u in self.ledger.units(db)}
         names = {r.id: r.file_name for r in receipts if r.is_archive}
+        numbers: dict[int, int] = {}
+        seen: dict[int, int] = {}
+        for v in versions.values():       # in the order received
+            if v.unit_id is not None:
+                seen[v.unit_id] = numbers[v.id] = seen.get(v.unit_id, 0) + 1
         out = []
         for r in receipts:
             v = versions.get(r.version_id) if r.version_id else None
-            out.append(Receipt(r, Version(v) if v else None,
+            out.append(Receipt(r, Version(v, number=numbers.get(v.id)) if v else None,
                                reason=r.note if v is None and not r.is_archive else None,
                                archive_name=names.get(r.archive_id) if r.archive_id else None,
                                unit=units.get(v.unit_id) if v and v.unit_id else None))

@@ -64,7 +64,7 @@ class _Upload:
         self.header_field = b""
         self.header_value = b""
         self.finished: list[_Part] = []
-        self.problem: str | None = None
+        self.ended = False               # the closing boundary came: nothing was cut off
 
     # python-multipart's callbacks (called from parser.write, in the event loop)
     def on_part_begin(self) -> None:
@@ -111,6 +111,9 @@ class _Upload:
             return
         self.finished.append(part)
 
+    def on_end(self) -> None:
+        self.ended = True
+
     def abort_open(self) -> None:
         if self.part.incoming is not None:
             self.part.incoming.abort()
@@ -135,7 +138,7 @@ async def receive_upload(request: Request, rnd: Round, source: str) -> list[Rece
     up = _Upload(rnd, source, batch if batch and _BATCH.fullmatch(batch) else None)
     callbacks = {name: getattr(up, name) for name in (
         "on_part_begin", "on_header_field", "on_header_value", "on_header_end", "on_headers_finished",
-        "on_part_data", "on_part_end")}
+        "on_part_data", "on_part_end", "on_end")}
     receipts: list[Receipt] = []
     total = 0
     try:
@@ -149,6 +152,8 @@ async def receive_upload(request: Request, rnd: Round, source: str) -> list[Rece
             await _receive_finished(up, receipts)
         parser.finalize()
         await _receive_finished(up, receipts)
+        if not up.ended:
+            raise UploadError(400, "上传不完整（内容在中途断了）。已收下之前完整上传的文件。", receipts)
     except _TooMany:
         raise UploadError(413, f"一次上传的文件超过 {MAX_PARTS} 个，请分几次上传。", receipts) from None
     except FormParserError:
