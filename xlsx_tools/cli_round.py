@@ -107,6 +107,8 @@ def receive_command(folder: Path, paths: tuple[Path, ...]) -> None:
     """
     from collections import Counter
 
+    from .round import STATUSES
+
     if not paths:
         _fail(f"请给出要收取的文件或文件夹，例如：xlsx-tools round receive {folder} 回收文件夹", 2)
     for p in paths:
@@ -117,7 +119,7 @@ def receive_command(folder: Path, paths: tuple[Path, ...]) -> None:
         for r in receipts:
             click.echo(_receipt_line(r))
         counts = Counter(r.status for r in receipts)
-        shown = "，".join(f"{k} {v}" for k, v in counts.items())
+        shown = "，".join(f"{s} {counts[s]}" for s in STATUSES if counts[s])
         click.echo(f"共收到 {len(receipts)} 个文件" + (f"：{shown}" if shown else "。"))
         if not receipts:
             _fail("在给出的位置没有找到要收取的文件。", 2)
