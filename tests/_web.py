@@ -8,43 +8,17 @@
 from __future__ import annotations
 
 import shutil
-import threading
-import time
-from typing import Self
 
 import pytest
 
-from xlsx_tools.web.server import bind, make_server
+from xlsx_tools.web.bench import CHROMIUM, CHROMIUM_ARGS
+from xlsx_tools.web.server import BackgroundServer
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 DESKTOP = {"width": 1440, "height": 900}
 
 
-class LiveServer:
-    """``serve`` of a round, in this process, on a free loopback port."""
-
-    def __init__(self, rnd, password: str | None = None, host: str = "127.0.0.1"):
-        self.rnd = rnd
-        self.sock = bind(host, 0)
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.server = make_server(rnd, host, password)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> Self:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
+# ``serve`` of a round, in this process, on a free loopback port.
+LiveServer = BackgroundServer
 
 
 def launch_chromium(playwright):

@@ -25,7 +25,7 @@ from xlsx_tools.form import load_form
 from xlsx_tools.ledger import FILE_NAME as LEDGER_FILE
 from xlsx_tools.merge import merge_paths
 from xlsx_tools.read import MAX_FILE_BYTES, MAX_MEMBERS
-from xlsx_tools.reminders import REMINDER_COLUMNS, reminders, write_reminders_xlsx
+from xlsx_tools.reminders import LAST_RECEIVED, REMINDER_COLUMNS, reminders, write_reminders_xlsx
 from xlsx_tools.roster import RosterError
 from xlsx_tools.round import (
     FILES,
@@ -274,9 +274,9 @@ def test_reminders_list_who_owes_a_return_with_contacts(tmp_path):
         ws = openpyxl.load_workbook(path).active
         rows = list(ws.iter_rows(min_row=3, values_only=True))
         header, body = rows[0], rows[1:]
-        assert list(header) == ["序号", *REMINDER_COLUMNS.values(), "联系人", "联系电话"]
+        assert list(header) == ["序号", *REMINDER_COLUMNS.values(), "联系人", "联系电话", *LAST_RECEIVED.values()]
         assert [r[3] for r in body] == [u.unit_name for u in owed]
-        assert [r[-1] for r in body] == [u.contacts["联系电话"] for u in owed]
+        assert [r[header.index("联系电话")] for r in body] == [u.contacts["联系电话"] for u in owed]
         assert all(r[6] for r in body)          # what to do, for every one
 
 

@@ -86,6 +86,7 @@ __all__ = [
     "RoundError",
     "Unit",
     "Version",
+    "category_label",
 ]
 
 # A unit's status: merge's words where they mean the same (提交情况).
@@ -121,6 +122,11 @@ def new_batch_id() -> str:
 
 
 # -- what the round shows ---------------------------------------------------------
+
+def category_label(category: str | None) -> str:
+    """A platform category as people write it: 检验检测类 (as the file names and merge's headings do)."""
+    return f"{category}类" if category else ""
+
 
 def file_status(v: VersionRow) -> str:
     """The round's word for one version: 已通过, 有警告, 已说明, 未通过 or 无法读取."""

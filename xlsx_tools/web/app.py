@@ -45,7 +45,7 @@ from starlette.templating import Jinja2Templates
 
 from ..read import MAX_FILE_BYTES
 from ..reminders import REMINDER_COLUMNS, reminders, write_reminders_xlsx
-from ..round import STATUSES, Round, RoundError, Unit
+from ..round import STATUSES, Round, RoundError, Unit, category_label
 from ..rules import code_title
 from .security import CSRF_FIELD, SESSION_COOKIE, Auth, Guard, check_csrf, csrf_token, safe_next
 from .uploads import UploadError, receive_upload
@@ -80,6 +80,7 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.filters["time"] = _time
     templates.env.filters["size"] = _size
+    templates.env.filters["category"] = category_label
     templates.env.globals.update(status_class=STATUS_CLASS, source_cn=SOURCE_CN, statuses=STATUSES,
                                  code_title=code_title)
 

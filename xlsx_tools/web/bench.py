@@ -27,7 +27,6 @@ import resource
 import shutil
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,10 +35,12 @@ from ..bench import make_workbooks
 from ..form import load_form
 from ..round import Round
 from ..validate import validate_file
+from .server import BackgroundServer
 
-__all__ = ["PAGE_TARGET_MS", "main"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "PAGE_TARGET_MS", "main"]
 
 PAGE_TARGET_MS = 300
+# Debian's Chromium, as the tests launch it (never a browser Playwright would download).
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -64,27 +65,6 @@ def _roster(path: Path, files: Sequence[Path]) -> Path:
     assert form.batches
     path.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
     return path
-
-
-class _Server:
-    def __init__(self, rnd: Round):
-        from .server import bind, make_server
-
-        self.sock = bind("127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
-        self.server = make_server(rnd, "127.0.0.1", None)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
 
 
 def _ms(values: list[float]) -> str:
@@ -119,7 +99,7 @@ def run(n: int, single: int, workdir: Path, say=print) -> dict:
         import httpx
 
         rnd = Round.init(base / "api", roster)
-        with _Server(rnd) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+        with BackgroundServer(rnd) as server, httpx.Client(base_url=server.url, timeout=60) as client:
             times = []
             for p in singles:
                 t0 = time.perf_counter()
@@ -139,7 +119,7 @@ def run(n: int, single: int, workdir: Path, say=print) -> dict:
             say(f"page     : skipped ({CHROMIUM} is not installed)")
             return out
         rnd = Round.init(base / "page", roster)
-        with _Server(rnd) as server, sync_playwright() as pw:
+        with BackgroundServer(rnd) as server, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1440, "height": 900})
             times = []
@@ -156,7 +136,7 @@ def run(n: int, single: int, workdir: Path, say=print) -> dict:
                 f"(target < {PAGE_TARGET_MS} ms: {verdict})")
             out["page_ms"] = median
             drop = Round.init(base / "drop", roster)
-            with _Server(drop) as drop_server:
+            with BackgroundServer(drop) as drop_server:
                 page.goto(drop_server.url)
                 t0 = time.perf_counter()
                 page.set_input_files("#file-input", [str(p) for p in bulk])

@@ -7,6 +7,7 @@ import threading
 import time
 import webbrowser
 from collections.abc import Callable
+from typing import Self
 
 import uvicorn
 
@@ -74,3 +75,32 @@ def serve(rnd: Round, host: str = "127.0.0.1", port: int = 0, password: str | No
     finally:
         sock.close()
         say("已停止。")
+
+
+class BackgroundServer:
+    """``serve`` in a thread of this process, on a free port (for tests and the benchmark).
+
+        with BackgroundServer(rnd) as server:     # server.url: http://127.0.0.1:PORT/
+            ...
+    """
+
+    def __init__(self, rnd: Round, password: str | None = None, host: str = "127.0.0.1"):
+        self.sock = bind(host, 0)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.server = make_server(rnd, host, password)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()

@@ -30,9 +30,29 @@
     return n < 1024 * 1024 ? Math.max(1, Math.round(n / 1024)) + " KB" : (n / 1048576).toFixed(1) + " MB";
   }
 
+  var ORDER = ["已通过", "有警告", "已说明", "未通过", "无法读取", "重复", "上传失败"];
+
+  // What the answers change is drawn at most five times a second: the first answer at once,
+  // those that come within the next 200 ms together. With hundreds of files coming back,
+  // drawing on every answer would keep the browser busy repainting the page.
+  var drawing = [], drawTimer = null, lastDraw = 0;
+  function draw() {
+    drawTimer = null;
+    lastDraw = Date.now();
+    drawing.splice(0).forEach(function (job) { job(); });
+    showCounts();
+  }
+  function later(job) {
+    if (job) { drawing.push(job); }
+    if (drawTimer !== null) { return; }
+    var wait = 200 - (Date.now() - lastDraw);
+    if (wait <= 0) { draw(); } else { drawTimer = setTimeout(draw, wait); }
+  }
+  function scheduleCounts() { later(null); }
+
   function showCounts() {
     var parts = [];
-    Object.keys(tally).forEach(function (k) { parts.push(k + " " + tally[k]); });
+    ORDER.forEach(function (k) { if (tally[k]) { parts.push(k + " " + tally[k]); } });
     countsLine.textContent = parts.length ? parts.join("，") : "";
     var loaded = 0;
     Object.keys(bytesDone).forEach(function (k) { loaded += bytesDone[k]; });
@@ -67,6 +87,7 @@
       target.textContent = "";
       var status = entry.version ? entry.version.round_status : "无法读取";
       tally[status] = (tally[status] || 0) + 1;
+      target.className = status === "已通过" ? "ok" : "problem";
       target.appendChild(pill(status));
       target.appendChild(document.createTextNode(" "));
       target.appendChild(el("span", "name", entry.file));
@@ -83,27 +104,44 @@
     });
   }
 
-  function send(item) {
-    running += 1;
+  function uploading(item, percent) {
     item.row.textContent = "";
     item.row.appendChild(pill("正在上传"));
     item.row.appendChild(document.createTextNode(" "));
     item.row.appendChild(el("span", "name", item.file.name));
+    item.row.appendChild(el("span", "why", percent + "%"));
+  }
+
+  function send(item) {
+    running += 1;
     var xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/files?batch=" + encodeURIComponent(batch));
     xhr.setRequestHeader("X-CSRF-Token", csrf);
-    xhr.upload.onprogress = function (e) { bytesDone[item.id] = e.loaded; showCounts(); };
+    xhr.upload.onprogress = function (e) {
+      bytesDone[item.id] = e.loaded;
+      // A large file shows how far it has gone; a small one is answered before that would be seen.
+      if (item.file.size > 1048576 && e.total) {
+        later(function () { if (!item.answered) { uploading(item, Math.floor(100 * e.loaded / e.total)); } });
+      } else {
+        scheduleCounts();
+      }
+    };
     xhr.onload = function () {
       var answer = null;
       try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = null; }
+      item.answered = true;
       if (answer && answer.files && answer.files.length) {
-        showEntries(item.row, answer.files);
+        later(function () { showEntries(item.row, answer.files); });
       } else {
         fail(item, answer && answer.error ? answer.error : "服务器没有收下这个文件（" + xhr.status + "）。");
       }
       finish(item);
     };
-    xhr.onerror = function () { fail(item, "上传失败：连接中断。请确认服务仍在运行后重新拖入这个文件。"); finish(item); };
+    xhr.onerror = function () {
+      item.answered = true;
+      fail(item, "上传失败：连接中断。请确认服务仍在运行后重新拖入这个文件。");
+      finish(item);
+    };
     var data = new FormData();
     data.append("mtime", String(item.file.lastModified || ""));
     data.append("file", item.file, item.file.name);
@@ -112,6 +150,8 @@
 
   function fail(item, why) {
     failed.push(item.file);
+    tally["上传失败"] = (tally["上传失败"] || 0) + 1;
+    item.row.className = "problem";
     item.row.textContent = "";
     item.row.appendChild(pill("上传失败"));
     item.row.lastChild.className = "pill st-bad";
@@ -124,9 +164,14 @@
     running -= 1;
     done += 1;
     bytesDone[item.id] = item.file.size;
-    showCounts();
     next();
-    if (done === total) { refreshTable(); }
+    if (done === total) {          // the last answer: draw everything now, then the table
+      if (drawTimer !== null) { clearTimeout(drawTimer); }
+      draw();
+      refreshTable();
+    } else {
+      scheduleCounts();
+    }
   }
 
   function next() {
@@ -148,9 +193,12 @@
     if (done === total) {     // a new drop after the last one finished: a new receiving
       batch = Math.random().toString(36).slice(2) + Date.now().toString(36);
       queue = []; total = 0; done = 0; failed = []; bytesTotal = 0; bytesDone = {}; tally = {};
+      lastDraw = 0;
       list.textContent = "";
+      list.classList.remove("long");
     }
     panel.hidden = false;
+    if (total + files.length > 8) { list.classList.add("long"); }   // a fixed height: the page below stays put
     files.forEach(function (f) {
       var row = el("li");
       row.appendChild(pill("等待"));
@@ -166,7 +214,7 @@
     if (!refreshTimer) {
       refreshTimer = setInterval(function () {
         if (done === total) { clearInterval(refreshTimer); refreshTimer = null; } else { refreshTable(); }
-      }, 5000);
+      }, 15000);
     }
     next();
   }
@@ -213,6 +261,9 @@
   drop.addEventListener("click", function (e) { if (e.target === drop) { input.click(); } });
   drop.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { input.click(); } });
   input.addEventListener("change", function () { start(input.files); input.value = ""; });
+  document.getElementById("only-problems").addEventListener("change", function (e) {
+    list.classList.toggle("only-problems", e.target.checked);
+  });
   // Dropping beside the box must not open the file in the browser instead.
   window.addEventListener("dragover", function (e) { e.preventDefault(); });
   window.addEventListener("drop", function (e) { e.preventDefault(); });
