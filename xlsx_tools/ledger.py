@@ -145,13 +145,15 @@ class VersionRow:
     kind: str | None
     fill_date: str | None
     sent_mtime: float | None
-    result: str
+    result: str | None                  # None when listed without it (Ledger.result reads it)
     receipt_id: int
     # From the receipt that first brought it:
     received_at: str = ""
     batch_id: str = ""
 
     def result_dict(self) -> dict[str, Any]:
+        if self.result is None:
+            raise LookupError("listed without its result: read it with Ledger.result(id)")
         return json.loads(self.result)
 
 
@@ -177,6 +179,8 @@ _VERSION_COLUMNS = ("id, sha256, size, stored, file_name, unit_id, batch, unit_n
                     "result, receipt_id")
 _VERSION_SELECT = ("SELECT " + ", ".join(f"v.{c.strip()}" for c in _VERSION_COLUMNS.split(","))
                    + ", r.received_at, r.batch_id FROM versions v JOIN receipts r ON r.id = v.receipt_id")
+# The same without validate's JSON (NULL), for listing many versions: a version's result is read when shown.
+_VERSION_LIST = _VERSION_SELECT.replace("v.result,", "NULL,")
 _RECEIPT_COLUMNS = ("id, received_at, batch_id, source, file_name, size, sha256, version_id, repeat, "
                     "archive_id, is_archive, kind, note")
 
@@ -359,14 +363,22 @@ class Ledger:
 
     def versions(self, db: sqlite3.Connection | None = None, unit_id: int | None = None,
                  unplaced: bool = False) -> list[VersionRow]:
+        """Versions in the order received; all of them are listed without their result."""
         db = db or self._db()
         if unplaced:
             rows = db.execute(_VERSION_SELECT + " WHERE v.unit_id IS NULL ORDER BY v.receipt_id")
         elif unit_id is not None:
             rows = db.execute(_VERSION_SELECT + " WHERE v.unit_id = ? ORDER BY v.receipt_id", (unit_id,))
         else:
-            rows = db.execute(_VERSION_SELECT + " ORDER BY v.receipt_id")
+            rows = db.execute(_VERSION_LIST + " ORDER BY v.receipt_id")
         return [_version(r) for r in rows]
+
+    def result(self, version_id: int) -> dict[str, Any]:
+        """validate's JSON of one version."""
+        row = self._db().execute("SELECT result FROM versions WHERE id = ?", (version_id,)).fetchone()
+        if row is None:
+            raise LookupError(f"no version {version_id}")
+        return json.loads(row[0])
 
     @staticmethod
     def version_number(db: sqlite3.Connection, v: VersionRow) -> int | None:

@@ -143,6 +143,7 @@ class Version:
     chosen: bool = False
     pinned: bool = False
     receipts: list[ReceiptRow] = field(default_factory=list)
+    ledger: Ledger | None = field(default=None, repr=False)   # reads the result of a listed version
 
     id = property(lambda self: self.row.id)
     sha256 = property(lambda self: self.row.sha256)
@@ -163,6 +164,8 @@ class Version:
 
     def result(self) -> dict[str, Any]:
         """validate's JSON for the file (``validate --json``'s entry)."""
+        if self.row.result is None and self.ledger is not None:
+            return self.ledger.result(self.id)
         return self.row.result_dict()
 
     def to_dict(self) -> dict[str, Any]:
@@ -472,7 +475,7 @@ class Round:
             version = self.ledger.version(row.version_id, db)
             number = self.ledger.version_number(db, version)
             unit_row = self.ledger.unit(version.unit_id, db) if version.unit_id else None
-        return Receipt(row, Version(version, number=number), unit=unit_row)
+        return Receipt(row, Version(version, number=number, ledger=self.ledger), unit=unit_row)
 
     def _validate_and_place(self, stored: Stored, name: str, mtime: float | None):
         path = self.store.path(stored.stored)
@@ -523,7 +526,8 @@ class Round:
 
     def _unit_view(self, row: UnitRow, versions: list[VersionRow],
                    receipts: dict[int, list[ReceiptRow]]) -> Unit:
-        shown = [Version(v, number=i + 1, receipts=receipts.get(v.id, [])) for i, v in enumerate(versions)]
+        shown = [Version(v, number=i + 1, receipts=receipts.get(v.id, []), ledger=self.ledger)
+                 for i, v in enumerate(versions)]
         contacts = _contacts(self.form, row.roster_cells)
         if not shown:
             note = "名单内单位，尚未收到文件。"
@@ -565,7 +569,7 @@ class Round:
         by_version: dict[int, list[ReceiptRow]] = {}
         for r in receipts:
             by_version.setdefault(r.version_id, []).append(r)
-        return [Version(v, receipts=by_version.get(v.id, [])) for v in versions]
+        return [Version(v, receipts=by_version.get(v.id, []), ledger=self.ledger) for v in versions]
 
     def receipts(self) -> list[Receipt]:
         """Every file received, in order, with the version each is (if any)."""
@@ -582,7 +586,7 @@ class Round:
         out = []
         for r in receipts:
             v = versions.get(r.version_id) if r.version_id else None
-            out.append(Receipt(r, Version(v, number=numbers.get(v.id)) if v else None,
+            out.append(Receipt(r, Version(v, number=numbers.get(v.id), ledger=self.ledger) if v else None,
                                reason=r.note if v is None and not r.is_archive else None,
                                archive_name=names.get(r.archive_id) if r.archive_id else None,
                                unit=units.get(v.unit_id) if v and v.unit_id else None))
@@ -590,12 +594,12 @@ class Round:
 
     def version(self, version_id: int) -> Version | None:
         row = self.ledger.version(version_id)
-        return Version(row) if row else None
+        return Version(row, ledger=self.ledger) if row else None
 
     def version_by_sha(self, sha256: str) -> Version | None:
         with self.ledger.snapshot() as db:
             row = self.ledger.version_by_sha(db, sha256)
-        return Version(row) if row else None
+        return Version(row, ledger=self.ledger) if row else None
 
     def counts(self, units: list[Unit] | None = None) -> dict[str, int]:
         """Units per status, every status present (0 when none)."""
