@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .cli_round import register
 
 # click says its own words (Usage:, Options, its error messages) through
 # gettext, looking them up when it says them; the people at this command read
@@ -299,9 +300,7 @@ def merge_command(paths, out_dir, roster_path, jobs) -> None:
     raise SystemExit(result.exit_code)
 
 
-from .cli_round import register  # noqa: E402 - the round's commands live in their own module
-
-register(main)
+register(main)  # the round's commands: round init|receive|status, serve, merge --round (cli_round.py)
 
 if __name__ == "__main__":
     main()
