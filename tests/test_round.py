@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import sqlite3
 import threading
@@ -390,7 +391,10 @@ def test_open_clears_half_written_files_and_keeps_the_ledger(tmp_path):
     folder = tmp_path / "轮次"
     Round.init(folder, ROSTER).close()
     (folder / FILES / INCOMING / "part-cut").write_bytes(b"half")
+    (folder / FILES / INCOMING / "part-999999999-gone").write_bytes(b"its writer was killed")
+    writing = folder / FILES / INCOMING / f"part-{os.getppid()}-busy"   # a writer still running
+    writing.write_bytes(b"being written")
     with Round.open(folder) as rnd:
-        assert list((folder / FILES / INCOMING).iterdir()) == []
+        assert list((folder / FILES / INCOMING).iterdir()) == [writing]
         assert len(rnd.units()) == 40
         assert set(rnd.counts()) == set(STATUSES)

@@ -148,6 +148,9 @@ def test_broken_uploads_are_refused_and_keep_what_came_before(served):
     rnd, _server, client = served
     assert client.post("/api/files", content=b"x", headers={"Content-Type": "text/plain"}).status_code == 400
     assert client.post("/api/files", data={"nothing": "here"}).status_code == 400
+    fields_only = b"--B\r\nContent-Disposition: form-data; name=\"batch\"\r\n\r\nabc\r\n--B--\r\n"
+    assert client.post("/api/files", content=fields_only,
+                       headers={"Content-Type": "multipart/form-data; boundary=B"}).status_code == 400
     good = PASSED_FILE.read_bytes()
     cut = (b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.xlsx\"\r\n\r\n" + good
            + b"\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.xlsx\"\r\n\r\n" + good[:100])

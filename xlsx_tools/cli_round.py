@@ -182,8 +182,11 @@ def serve_command(folder: Path, host: str, port: int, password: str | None, no_b
         _fail(f"在 {host} 上监听时，局域网中的其他电脑也能访问，必须用 --password 设置访问密码。", 2)
     if password is not None and len(password) < 6:
         _fail("访问密码至少要 6 个字符。", 2)
+    try:
+        from .web.server import serve
+    except ImportError as e:
+        _fail(f"缺少浏览器界面所需的程序包（{e.name}）。请重新安装 xlsx-tools：python3 -m pip install xlsx-tools", 1)
     rnd = _open(folder)
-    from .web.server import serve
 
     try:
         serve(rnd, host=host, port=port, password=password, open_browser=not no_browser,

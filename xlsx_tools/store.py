@@ -22,6 +22,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 import unicodedata
 from pathlib import Path
 from typing import BinaryIO, Self
@@ -91,7 +92,9 @@ class Incoming:
         self._limit = limit
         self._hash = hashlib.sha256()
         self.size = 0
-        fd, tmp = tempfile.mkstemp(prefix="part-", dir=store.incoming_dir)
+        # The writer's process id in the name: another process opening the round (a `serve`
+        # started while `round receive` runs) leaves a living writer's files alone.
+        fd, tmp = tempfile.mkstemp(prefix=f"part-{os.getpid()}-", dir=store.incoming_dir)
         self._tmp = Path(tmp)
         self._file: BinaryIO | None = os.fdopen(fd, "wb")
 
@@ -191,10 +194,32 @@ class Store:
         n = 0
         if self.incoming_dir.is_dir():
             for p in self.incoming_dir.iterdir():
-                if p.is_file():
+                if p.is_file() and not _writer_alive(p):
                     p.unlink(missing_ok=True)
                     n += 1
         return n
+
+
+def _writer_alive(path: Path) -> bool:
+    """Is the process that is writing this temporary file still running?"""
+    parts = path.name.split("-")
+    if len(parts) < 3 or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False          # this process has just started: it is writing nothing yet
+    if os.name != "posix":
+        try:                  # no cheap test for another process here: a day-old file is a left-over
+            return time.time() - path.stat().st_mtime < 86400
+        except OSError:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -61,6 +61,7 @@ class _Upload:
         self.mtime: float | None = None
         self.part = _Part()
         self.parts = 0
+        self.files = 0
         self.header_field = b""
         self.header_value = b""
         self.finished: list[_Part] = []
@@ -88,6 +89,7 @@ class _Upload:
         _, options = parse_options_header(disposition)
         self.part.name = options.get(b"name", b"").decode("utf-8", "replace")
         if b"filename" in options:
+            self.files += 1
             self.part.file_name = sender_name(options[b"filename"].decode("utf-8", "replace"))
             self.part.incoming = self.rnd.store.incoming(self.part.file_name)
 
@@ -162,7 +164,7 @@ async def receive_upload(request: Request, rnd: Round, source: str) -> list[Rece
         raise UploadError(400, "上传中断。已收下之前完整上传的文件。", receipts) from None
     finally:
         up.abort_open()
-    if not receipts and up.parts == 0:
+    if not receipts and up.files == 0:
         raise UploadError(400, "没有收到文件：请用字段名 file 上传。", [])
     return receipts
 
