@@ -162,7 +162,7 @@ def annotate_workbooks(run: ValidationRun, out_dir: str | Path) -> AnnotateOutco
         if not r.readable:
             outcome.skipped.append((r.file, "文件无法读取"))
             continue
-        target = out_dir / _unique_name(r.path.name, used)
+        target = out_dir / _unique_name(r.name, used)
         if _same_file(target, r.path):
             outcome.skipped.append((r.file, "不能覆盖原文件，请换一个输出文件夹"))
             continue

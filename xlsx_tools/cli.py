@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .cli_round import register
 
 # click says its own words (Usage:, Options, its error messages) through
 # gettext, looking them up when it says them; the people at this command read
@@ -26,7 +27,7 @@ _CLICK_WORDS = {
     "%(prog)s, version %(version)s": "%(prog)s，版本 %(version)s",
     "Error: {message}": "错误：{message}",
     "Try '{command} {option}' for help.": "输入“{command} {option}”查看帮助。",
-    "Missing command.": "请给出要运行的命令（generate、validate 或 merge）。",
+    "Missing command.": "请给出要运行的命令（generate、validate、merge、round 或 serve）。",
     "No such command {name!r}.": "没有“{name}”这个命令。",
     "No such option {name!r}.": "没有“{name}”这个选项。",
     "No such option: {name}": "没有“{name}”这个选项。",
@@ -337,6 +338,8 @@ def merge_command(paths, out_dir, roster_path, jobs, form_path) -> None:
         click.echo("没有任何平台可以计入汇总：请查看“提交情况”和“问题清单”。", err=True)
     raise SystemExit(result.exit_code)
 
+
+register(main)  # the round's commands: round init|receive|status, serve, merge --round (cli_round.py)
 
 if __name__ == "__main__":
     main()

@@ -36,7 +36,7 @@ from .xlsx_output import DATE_WIDTH_SAMPLE, Formats, close_workbook, new_workboo
 __all__ = [
     "merge_paths", "merge_results", "write_outputs", "MergeResult", "BatchSummary",
     "Submission", "MergeConfig", "merge_config", "batch_file_stem", "column_title", "STATUSES",
-    "OVERVIEW_STEM", "UNKNOWN_BATCH",
+    "OVERVIEW_STEM", "UNKNOWN_BATCH", "choose_file", "place_file", "RosterIndex", "unit_key",
 ]
 
 # One status per row of 提交情况.
@@ -156,7 +156,7 @@ class Submission:
 
     @property
     def name(self) -> str:
-        return self.result.path.name if self.result is not None else ""
+        return self.result.name if self.result is not None else ""
 
     @property
     def errors(self) -> int:
@@ -302,7 +302,7 @@ def _place(form: Form, r: FileResult, roster_units: dict[str, list[RosterEntry]]
     cat = r.category if r.category in form.categories else None
     how = "table"
     if batch is None or unit is None:
-        parts = _name_parts(form, r.path.name)
+        parts = _name_parts(form, r.name)
         if parts and (batch is None or batch == parts["batch"]):
             how = "name" if batch is None else how
             batch = batch or parts["batch"]
@@ -315,9 +315,14 @@ def _place(form: Form, r: FileResult, roster_units: dict[str, list[RosterEntry]]
     return batch, unit, cat, how
 
 
-def _choice_key(s: Submission) -> tuple:
-    r = s.result
-    return (r.date or dt.date.min, r.mtime or 0.0, r.path.name)
+def _choice_key(r: FileResult) -> tuple:
+    return (r.date or dt.date.min, r.mtime or 0.0, r.name)
+
+
+def choose_file(results: Sequence[FileResult]) -> FileResult:
+    """M01's choice among one unit's files: a readable one, the latest fill date, mtime, name."""
+    usable = [r for r in results if r.status != "rejected"] or list(results)
+    return max(usable, key=_choice_key)
 
 
 def _numeric_fields(form: Form) -> list[Field]:
@@ -408,6 +413,12 @@ def _submission(form: Form, r: FileResult, roster: _Roster) -> Submission:
     return s
 
 
+# The round places each file it receives on the roster as merge does (xlsx_tools.round).
+RosterIndex = _Roster
+place_file = _place
+unit_key = _norm
+
+
 def _off_roster(form: Form, batch: str, subs: list[Submission], roster: _Roster) -> None:
     """M02: a unit that is not on the batch's roster (still added when it passes)."""
     for s in subs:
@@ -431,8 +442,8 @@ def _duplicates(form: Form, batch: str, subs: list[Submission]) -> dict[int, Sub
     for group in groups.values():
         if len(group) < 2:
             continue
-        usable = [s for s in group if s.result.status != "rejected"] or group
-        chosen = max(usable, key=_choice_key)
+        taken = choose_file([s.result for s in group])
+        chosen = next(s for s in group if s.result is taken)
         names = "、".join(f"“{s.name}”" for s in sorted(group, key=lambda s: s.name))
         words = dict(count=len(group), names=names, chosen=chosen.name, batch=batch)
         for s in group:

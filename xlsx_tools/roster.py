@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .form import Field, Form, RosterColumn, load_form
 
-__all__ = ["RosterEntry", "RosterError", "read_roster", "roster_columns", "UNSAFE_CHARS"]
+__all__ = ["RosterEntry", "RosterError", "read_roster", "read_rows", "roster_columns", "UNSAFE_CHARS"]
 
 
 class RosterError(Exception):
@@ -223,6 +223,10 @@ def _read_rows(path: Path) -> list[tuple[int, list]]:
     if suffix == ".xls":
         raise RosterError(f"名单“{path.name}”是旧版 .xls 文件，请在 Excel 中另存为 .xlsx 或 CSV 后再试。")
     return _read_csv(path)
+
+
+# Public: a round keeps each roster row's cells as written (xlsx_tools.round).
+read_rows = _read_rows
 
 
 def _read_csv(path: Path) -> list[tuple[int, list]]:

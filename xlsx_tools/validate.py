@@ -49,6 +49,7 @@ class FileResult:
     reason: str | None = None          # why the file could not be read
     kind: str | None = None            # the reader's short code for that
     mtime: float | None = None         # the file's modification time (seconds)
+    file_name: str | None = None       # the sender's name, when the file is stored under another
 
     # The names these had before the roles; kept for callers that still use them.
     @property
@@ -73,7 +74,7 @@ class FileResult:
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return self.file_name or self.path.name
 
     def to_dict(self) -> dict[str, Any]:
         """As in the --json output: numbers as JSON numbers, dates as ISO text."""
@@ -150,11 +151,11 @@ def _mtime(path: Path) -> float | None:
 IDENTITY_KINDS = {"other_form": "R20", "new_version": "R20", "old_version": "R20"}
 
 
-def _rejected(path: Path, shown: str, kind: str, reason: str) -> FileResult:
+def _rejected(path: Path, shown: str, kind: str, reason: str, file_name: str | None) -> FileResult:
     return FileResult(
         file=shown, path=path, status="rejected", verdict=UNREADABLE,
         findings=[Finding(IDENTITY_KINDS.get(kind, kind), ERROR, (), (), reason)],
-        reason=reason, kind=kind, mtime=_mtime(path))
+        reason=reason, kind=kind, mtime=_mtime(path), file_name=file_name)
 
 
 def _role(form: Form, values: dict[str, object], role: str) -> object:
@@ -163,19 +164,23 @@ def _role(form: Form, values: dict[str, object], role: str) -> object:
 
 
 def validate_file(path: str | Path, form: Form | None = None, *, shown: str | None = None,
-                  today: dt.date | None = None) -> FileResult:
-    """Read and check one file. Never raises for a bad file."""
+                  today: dt.date | None = None, file_name: str | None = None) -> FileResult:
+    """Read and check one file. Never raises for a bad file.
+
+    ``file_name`` is the name the sender gave the file, for R18 and the reports,
+    when it is stored under another (a round's store names files by their hash).
+    """
     form = form or load_form()
     path = Path(path)
     shown = shown if shown is not None else str(path)
     try:
         data = read_workbook(path, form)
     except RejectedFile as e:
-        return _rejected(path, shown, e.kind or "unreadable", e.reason)
+        return _rejected(path, shown, e.kind or "unreadable", e.reason, file_name)
     except Exception as e:  # noqa: BLE001 - a file must never stop the run; the reason is kept
         return _rejected(path, shown, "unreadable",
-                         form.catalogue.message("unreadable", "crashed", error=type(e).__name__))
-    values, findings = inspect_workbook(form, data, path.name, today)
+                         form.catalogue.message("unreadable", "crashed", error=type(e).__name__), file_name)
+    values, findings = inspect_workbook(form, data, file_name or path.name, today)
     errors = any(f.severity == ERROR for f in findings)
     status = "rejected" if errors else ("warnings" if findings else "accepted")
     date = _role(form, values, "date")
@@ -186,7 +191,7 @@ def validate_file(path: str | Path, form: Form | None = None, *, shown: str | No
         category=_text(_role(form, values, "category")),
         recommending=_text(_role(form, values, "recommending")),
         date=date if isinstance(date, dt.date) else None,
-        mtime=_mtime(path))
+        mtime=_mtime(path), file_name=file_name)
 
 
 def _text(value: object) -> str | None:

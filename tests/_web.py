@@ -1,0 +1,27 @@
+"""A round served for real (uvicorn on a loopback port, in a thread), and Debian's Chromium.
+
+    with LiveServer(rnd) as server:           # server.url: http://127.0.0.1:PORT/
+        ...
+    browser = launch_chromium(playwright)     # /usr/bin/chromium, headless
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from xlsx_tools.web.bench import CHROMIUM, CHROMIUM_ARGS
+from xlsx_tools.web.server import BackgroundServer
+
+DESKTOP = {"width": 1440, "height": 900}
+
+
+# ``serve`` of a round, in this process, on a free loopback port.
+LiveServer = BackgroundServer
+
+
+def launch_chromium(playwright):
+    if not shutil.which(CHROMIUM):
+        pytest.skip("Debian's Chromium (/usr/bin/chromium) is not installed here")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -1,0 +1,77 @@
+"""The round's commands as the README gives them: round init|receive|status, merge --round, serve."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from xlsx_tools.cli import main
+from xlsx_tools.round import Round
+
+ROOT = Path(__file__).resolve().parent.parent
+RETURNED = ROOT / "samples" / "returned"
+ROSTER = ROOT / "samples" / "roster.csv"
+ENGLISH = re.compile(r"\b(Usage|Options|Commands|Show this|Error|Try|Missing|No such|is not|Traceback)\b")
+
+
+def _run(*args: str):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.mark.parametrize("args", [["round", "--help"], ["round", "init", "--help"], ["round", "receive", "--help"],
+                                  ["round", "status", "--help"], ["serve", "--help"]])
+def test_help_is_chinese(args):
+    result = _run(*args)
+    assert result.exit_code == 0 and "用法" in result.output
+    assert not ENGLISH.search(result.output), result.output
+
+
+def test_the_readme_commands_run_a_round(tmp_path):
+    folder = tmp_path / "2022年评估"
+    made = _run("round", "init", folder, "--roster", ROSTER)
+    assert made.exit_code == 0, made.output
+    assert (folder / "round.sqlite").is_file()
+    got = _run("round", "receive", folder, RETURNED)
+    assert got.exit_code == 0, got.output
+    lines = got.output.splitlines()
+    assert sum(1 for line in lines if line.split("  ")[0] in ("已通过", "有警告", "未通过", "无法读取")) == 41
+    assert lines[-2].startswith("共收到 41 个文件")
+    status = _run("round", "status", folder, "--remind", tmp_path / "催报名单.xlsx")
+    assert status.exit_code == 0, status.output
+    rows = [line for line in status.output.splitlines() if re.match(r"^\s+\d+  ", line)]
+    assert len(rows) == 41 and "[名单外]" in status.output
+    assert "共 41 个单位：未提交 1，已通过 30，有警告 4，未通过 4，无法读取 1，重复 1（其中名单外 1 个）" in status.output
+    sheet = openpyxl.load_workbook(tmp_path / "催报名单.xlsx").active
+    assert len(list(sheet.iter_rows(min_row=4))) == 6
+    merged = _run("merge", "--round", folder)
+    assert merged.exit_code == 0, merged.output
+    with Round.open(folder) as rnd:
+        [build] = rnd.summary_builds()
+    assert (build / "汇总-总览.xlsx").is_file() and str(build) in merged.output
+    out = _run("merge", "--round", folder, "--out", tmp_path / "汇总结果")
+    assert out.exit_code == 0 and (tmp_path / "汇总结果" / "汇总-第一批.csv").is_file()
+    again = _run("round", "receive", folder, RETURNED / "第一批-信息服务类-东北智能制造信息数据研究院.xlsx")
+    assert again.output.startswith("重复  ")
+
+
+def test_mistakes_are_told_in_chinese_with_exit_2(tmp_path):
+    folder = tmp_path / "轮次"
+    for args in (["round", "init", folder], ["round", "init", folder, "--roster", tmp_path / "无.csv"],
+                 ["round", "receive", tmp_path / "不是轮次", RETURNED], ["round", "status", tmp_path],
+                 ["round", "init", folder, "--roster", ROSTER, "--form", tmp_path / "无.toml"],
+                 ["serve", folder, "--host", "0.0.0.0"]):
+        result = _run(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert not ENGLISH.search(result.output), result.output
+    assert _run("round", "init", folder, "--roster", ROSTER).exit_code == 0
+    assert _run("round", "init", folder, "--roster", ROSTER).exit_code == 2     # not empty any more
+    assert _run("round", "receive", folder).exit_code == 2
+    assert _run("merge", RETURNED, "--round", folder).exit_code == 2
+    bad = tmp_path / "坏名单.csv"
+    bad.write_text("单位名称,列入批次,平台类别,推荐单位\n某院,第九批,检验检测,某厅\n", encoding="utf-8")
+    result = _run("round", "init", tmp_path / "另一轮", "--roster", bad)
+    assert result.exit_code == 1 and "第2行" in result.output and not (tmp_path / "另一轮").exists()

@@ -1,0 +1,400 @@
+"""The round through the library: its folder, the ledger, receiving, versions, choosing, merging.
+
+The sample round (samples/) is received into a new round's folder; what each
+unit shows is checked against samples/expected.json, and the summaries of the
+round against those of ``merge`` over the same folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import sqlite3
+import threading
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+from _round_files import another_save
+
+from xlsx_tools.archive import unpack
+from xlsx_tools.form import load_form
+from xlsx_tools.ledger import FILE_NAME as LEDGER_FILE
+from xlsx_tools.merge import merge_paths
+from xlsx_tools.read import MAX_FILE_BYTES, MAX_MEMBERS
+from xlsx_tools.reminders import LAST_RECEIVED, REMINDER_COLUMNS, reminders, write_reminders_xlsx
+from xlsx_tools.roster import RosterError
+from xlsx_tools.round import (
+    FILES,
+    FORM_FILE,
+    ST_ACCEPTED,
+    ST_DUPLICATE,
+    ST_FAILED,
+    ST_MISSING,
+    ST_UNREADABLE,
+    ST_WARNINGS,
+    STATUSES,
+    Round,
+    RoundError,
+)
+from xlsx_tools.store import INCOMING, Store, sender_name
+from xlsx_tools.validate import validate_file
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+RETURNED = SAMPLES / "returned"
+ROSTER = SAMPLES / "roster.csv"
+FORM = load_form()
+# merge's word for a file in 提交情况 -> the round's for its unit (a round tells unreadable apart).
+ROUND_WORD = {"未通过": ST_FAILED, "有警告": ST_WARNINGS, "已通过": ST_ACCEPTED, "名单外": ST_ACCEPTED}
+
+
+def _expected() -> dict:
+    return json.loads((SAMPLES / "expected.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def sample_round(tmp_path_factory):
+    rnd = Round.init(tmp_path_factory.mktemp("round") / "2022年评估", ROSTER)
+    receipts = rnd.receive([RETURNED])
+    yield rnd, receipts
+    rnd.close()
+
+
+def _roster_with_contacts(tmp_path: Path) -> Path:
+    """The sample roster with a contact person and phone for each unit, and one column more."""
+    rows = list(csv.reader(io.StringIO(ROSTER.read_text(encoding="utf-8-sig"))))
+    out = tmp_path / "名单（含联系人）.csv"
+    with open(out, "w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([*rows[0], "联系人", "联系电话", "备注"])
+        for i, r in enumerate(rows[1:]):
+            w.writerow([*r, f"联系人{i}", f"010-6820{i:04d}", "备注文字"])
+    return out
+
+
+# -- the folder ---------------------------------------------------------------------
+
+def test_init_makes_the_folder_with_copies_a_ledger_in_wal_mode_and_a_store(tmp_path):
+    folder = tmp_path / "轮次"
+    with Round.init(folder, ROSTER) as rnd:
+        assert (folder / FORM_FILE).read_bytes() == Path(FORM.source).read_bytes()
+        assert (folder / "roster.csv").read_bytes() == ROSTER.read_bytes()
+        assert (folder / FILES).is_dir() and (folder / FILES / INCOMING).is_dir()
+        assert rnd.ledger.journal_mode() == "wal"
+        units = rnd.units()
+        assert [(u.unit_name, u.batch) for u in units] == [
+            (e["unit_name"], e["batch"]) for e in _expected()["roster"]]
+        assert {u.status for u in units} == {ST_MISSING}
+    db = sqlite3.connect(folder / LEDGER_FILE)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("SELECT count(*) FROM units WHERE on_roster = 1").fetchone()[0] == len(units)
+
+
+def test_init_refuses_a_folder_in_use_and_a_bad_roster_leaving_nothing(tmp_path):
+    used = tmp_path / "已有"
+    used.mkdir()
+    (used / "别的文件.txt").write_text("x")
+    with pytest.raises(RoundError):
+        Round.init(used, ROSTER)
+    bad = tmp_path / "坏名单.csv"
+    bad.write_text("单位名称,列入批次,平台类别,推荐单位\n某院,第九批,检验检测,某厅\n", encoding="utf-8")
+    with pytest.raises(RosterError):
+        Round.init(tmp_path / "新轮次", bad)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["坏名单.csv", "已有"]
+    with pytest.raises(RoundError):
+        Round.open(tmp_path / "已有")
+
+
+def test_init_keeps_each_roster_rows_cells_and_the_contacts(tmp_path):
+    roster = _roster_with_contacts(tmp_path)
+    with Round.init(tmp_path / "轮次", roster) as rnd:
+        first = rnd.units()[0]
+        assert first.row.roster_cells["联系人"] == "联系人0"
+        assert first.row.roster_cells["备注"] == "备注文字"
+        assert first.contacts == {"联系人": "联系人0", "联系电话": "010-68200000"}
+
+
+def test_init_with_previous_copies_last_rounds_summaries(tmp_path):
+    last = tmp_path / "上年汇总"
+    merge_paths([RETURNED / "第一批-信息服务类-东北智能制造信息数据研究院.xlsx"], last, ROSTER, jobs=1)
+    with Round.init(tmp_path / "轮次", ROSTER, previous=last) as rnd:
+        assert sorted(p.name for p in (rnd.folder / "previous").iterdir()) == \
+            sorted(p.name for p in last.glob("汇总-*.csv"))
+    with pytest.raises(RoundError):
+        Round.init(tmp_path / "轮次2", ROSTER, previous=tmp_path / "上年汇总" / "不存在")
+
+
+# -- receiving the samples ------------------------------------------------------------
+
+def test_every_sample_file_is_received_stored_by_hash_and_recorded(sample_round):
+    rnd, receipts = sample_round
+    names = sorted(p.name for p in RETURNED.iterdir())
+    assert sorted(r.file_name for r in receipts) == names
+    for r in receipts:
+        assert r.version is not None and not r.repeat
+        stored = rnd.stored_path(r.version)
+        assert stored.name.startswith(r.version.sha256)
+        assert stored.read_bytes() == (RETURNED / r.file_name).read_bytes()
+    assert rnd.ledger.counts() == {"units": 41, "versions": 41, "receipts": 41}
+
+
+def test_each_unit_shows_the_status_the_samples_expect(sample_round):
+    rnd, _ = sample_round
+    units = {(u.batch, u.unit_name): u for u in rnd.units()}
+    expected = _expected()
+    files = {}
+    for f in expected["files"]:
+        files.setdefault((f["batch"], f["unit_name"]), []).append(f)
+    for e in expected["roster"]:
+        u = units[(e["batch"], e["unit_name"])]
+        sent = [f for f in files.get((e["batch"], e["unit_name"]), []) if f["file"]]
+        if not sent:
+            assert u.status == ST_MISSING and u.chosen is None
+        elif len(sent) > 1:
+            # Two files of one unit in one receiving: the one merge takes, and 重复 until a clerk pins.
+            assert u.status == ST_DUPLICATE
+            taken = [f["file"] for f in sent if f["status"] != "重复"]
+            assert [u.chosen.file_name] == taken
+        elif sent[0]["file"].endswith(".xls"):
+            assert u.status == ST_UNREADABLE and u.chosen.reason
+        else:
+            # A round shows each file's own checks; M01-M04 look across a batch, in the summaries.
+            own = sorted(c for c in sent[0]["codes"] if not c.startswith("M"))
+            word = ROUND_WORD[sent[0]["status"]] if own else ST_ACCEPTED
+            assert u.status == word, e
+            assert sorted({f["code"] for f in u.chosen.result()["findings"]}) == own
+    off = [u for u in units.values() if not u.on_roster]
+    assert [(u.unit_name, u.status) for u in off] == [
+        (f["unit_name"], ST_ACCEPTED) for f in expected["files"] if f["on_roster"] is False]
+
+
+def test_r18_uses_the_senders_name_not_the_stored_one(sample_round, tmp_path):
+    rnd, _ = sample_round
+    wrong = next(u for u in rnd.units() if u.chosen and u.chosen.file_name.startswith("统计表-"))
+    assert [f["code"] for f in wrong.chosen.result()["findings"]] == ["R18"]
+    right = next(u for u in rnd.units() if u.status == ST_ACCEPTED and u.on_roster)
+    stored = rnd.stored_path(right.chosen)
+    assert validate_file(stored, FORM, file_name=right.chosen.file_name).status == "accepted"
+    assert [f.code for f in validate_file(stored, FORM).findings] == ["R18"]
+    assert validate_file(stored, FORM, file_name=right.chosen.file_name).name == right.chosen.file_name
+
+
+def test_the_same_bytes_again_are_one_version_and_a_new_file_the_latest(tmp_path):
+    first = RETURNED / "第一批-信息服务类-东北智能制造信息数据研究院.xlsx"
+    second = another_save(first, tmp_path / "b", 1)
+    third = another_save(first, tmp_path / "c", 2)
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd:
+        [r1] = rnd.receive([first])
+        [again] = rnd.receive([first])
+        assert again.repeat and again.status == ST_DUPLICATE and again.version.id == r1.version.id
+        unit = rnd.unit(r1.version.unit_id)
+        assert len(unit.versions) == 1 and len(unit.versions[0].receipts) == 2
+        assert unit.status == ST_ACCEPTED
+        [r2] = rnd.receive([second])
+        unit = rnd.unit(unit.id)
+        assert [v.number for v in unit.versions] == [1, 2]
+        assert unit.chosen.id == r2.version.id and unit.status == ST_ACCEPTED
+        # The clerk pins the first; a later file does not replace a pinned version.
+        rnd.pin(unit.id, r1.version.id)
+        rnd.receive([third])
+        unit = rnd.unit(unit.id)
+        assert unit.chosen.id == r1.version.id and unit.pinned and len(unit.versions) == 3
+        rnd.pin(unit.id, None)
+        assert rnd.unit(unit.id).chosen.number == 3
+        with pytest.raises(RoundError):
+            rnd.pin(unit.id, 10_000)
+
+
+def test_pinning_settles_a_duplicate(sample_round):
+    rnd, _ = sample_round
+    dup = next(u for u in rnd.units() if u.status == ST_DUPLICATE)
+    other = next(v for v in dup.versions if not v.chosen)
+    rnd.pin(dup.id, other.id)
+    try:
+        after = rnd.unit(dup.id)
+        assert after.chosen.id == other.id and after.status == other.status
+    finally:
+        rnd.pin(dup.id, None)
+    assert rnd.unit(dup.id).status == ST_DUPLICATE
+
+
+def test_merge_of_the_round_adds_up_what_merge_of_the_folder_does(sample_round, tmp_path):
+    rnd, _ = sample_round
+    plain = merge_paths([RETURNED], tmp_path / "plain", ROSTER, jobs=1)
+    result, built = rnd.merge()
+    assert built.parent == rnd.folder / "summaries"
+    assert result.added == plain.added
+    for p in (tmp_path / "plain").glob("*.csv"):
+        assert (built / p.name).read_bytes() == p.read_bytes(), p.name
+    # The draft merge calls 重复 is a version the round does not take: not in its 提交情况.
+    plain_files = {e.name for e in plain.submissions if e.result is not None}
+    round_files = {e.name for e in result.submissions if e.result is not None}
+    assert plain_files - round_files == {"第四批-检验检测类-长江船舶配套设备质量检验检测中心.xlsx"}
+    assert rnd.summary_builds()[0] == built
+
+
+def test_units_off_the_roster_and_files_of_no_unit_are_kept_apart(tmp_path):
+    odd = tmp_path / "随便.xlsx"
+    shutil.copyfile(RETURNED / "第二批-信息服务类-燕山工业互联网数据研究院.xlsx", odd)
+    junk = tmp_path / "说明.txt"
+    junk.write_text("这不是统计表")
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd:
+        receipts = rnd.receive([odd, junk])
+        off = [u for u in rnd.units() if not u.on_roster]
+        assert [(u.unit_name, u.batch) for u in off] == [("燕山工业互联网数据研究院", "第二批")]
+        [loose] = rnd.unplaced()
+        assert loose.file_name == "说明.txt" and loose.status == ST_UNREADABLE and loose.reason
+        assert [r.status for r in receipts] == [ST_WARNINGS, ST_UNREADABLE]   # R18 for 随便.xlsx
+
+
+# -- what is made ---------------------------------------------------------------------------
+
+def test_blank_and_prefilled_workbooks(sample_round):
+    rnd, _ = sample_round
+    unit = rnd.units()[0]
+    path, name = rnd.prefilled_workbook(unit)
+    assert name == f"{unit.batch}-{unit.platform_category}类-{unit.unit_name}.xlsx"
+    result = validate_file(path, rnd.form, file_name=name)
+    assert result.unit_name == unit.unit_name and result.batch == unit.batch
+    assert validate_file(rnd.blank_workbook(), rnd.form).readable
+
+
+def test_reminders_list_who_owes_a_return_with_contacts(tmp_path):
+    with Round.init(tmp_path / "轮次", _roster_with_contacts(tmp_path)) as rnd:
+        rnd.receive([RETURNED])
+        units = rnd.units()
+        owed = [u for u in units if u.status in (ST_MISSING, ST_FAILED, ST_UNREADABLE)]
+        items = reminders(rnd)
+        assert [r.unit.id for r in items] == [u.id for u in owed] and items
+        path = write_reminders_xlsx(rnd, tmp_path / "催报名单.xlsx")
+        ws = openpyxl.load_workbook(path).active
+        rows = list(ws.iter_rows(min_row=3, values_only=True))
+        header, body = rows[0], rows[1:]
+        assert list(header) == ["序号", *REMINDER_COLUMNS.values(), "联系人", "联系电话", *LAST_RECEIVED.values()]
+        assert [r[3] for r in body] == [u.unit_name for u in owed]
+        assert [r[header.index("联系电话")] for r in body] == [u.contacts["联系电话"] for u in owed]
+        assert all(r[6] for r in body)          # what to do, for every one
+
+
+# -- the store and archives ----------------------------------------------------------------------
+
+def test_sender_names_are_never_paths():
+    assert sender_name("../../etc/passwd") == "passwd"
+    assert sender_name("C:\\Users\\某\\第一批.xlsx") == "第一批.xlsx"
+    assert sender_name("a\x00b\u202e.xlsx") == "ab.xlsx"
+    assert sender_name("") == "未命名文件"
+    assert len(sender_name("长" * 400 + ".xlsx")) == 255
+
+
+def test_a_file_past_the_size_limit_is_counted_not_kept(tmp_path):
+    store = Store(tmp_path / "files").create()
+    big = io.BytesIO(b"\0" * 5000)
+    stored = store.put(big, "大文件.xlsx", limit=4096)
+    assert stored.too_large and stored.size == 5000 and stored.stored is None
+    assert list(store.folder.iterdir()) == [store.incoming_dir]
+    assert list(store.incoming_dir.iterdir()) == []
+
+
+class _GbkName(zipfile.ZipInfo):
+    """A member named in GBK without the UTF-8 flag, as Windows in China zips files."""
+
+    def _encodeFilenameFlags(self):
+        return self.filename.encode("gbk"), self.flag_bits
+
+
+def _zip(path: Path, members: dict[str, bytes], utf8: bool = True) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr((zipfile.ZipInfo if utf8 else _GbkName)(name, (2022, 9, 15, 10, 0, 0)), data)
+    return path
+
+
+def test_a_zip_of_returns_is_unpacked_each_file_under_its_own_name(tmp_path):
+    good = RETURNED / "第一批-信息服务类-东北智能制造信息数据研究院.xlsx"
+    other = RETURNED / "第二批-信息服务类-渤海工业大数据产业研究院.xlsx"
+    archive = _zip(tmp_path / "某省回收.zip", {
+        "回收/" + good.name: good.read_bytes(),
+        "../../" + other.name: other.read_bytes(),
+        "__MACOSX/._x.xlsx": b"junk", "Thumbs.db": b"junk",
+    })
+    gbk = _zip(tmp_path / "gbk.zip", {good.name: good.read_bytes()}, utf8=False)
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd:
+        receipts = rnd.receive([archive, gbk])
+        assert [(r.file_name, r.archive_name, r.status) for r in receipts] == [
+            (good.name, "某省回收.zip", ST_ACCEPTED), (other.name, "某省回收.zip", ST_ACCEPTED),
+            (good.name, "gbk.zip", ST_DUPLICATE)]
+        archives = [r for r in rnd.receipts() if r.row.is_archive]
+        assert [a.file_name for a in archives] == ["某省回收.zip", "gbk.zip"]
+        assert "略过系统文件 2 个" in archives[0].row.note
+        assert not (tmp_path / other.name).exists() and not (rnd.folder / other.name).exists()
+
+
+def test_hostile_archives_are_refused_with_a_reason(tmp_path):
+    store = Store(tmp_path / "files").create()
+    (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 not really")
+    assert unpack(tmp_path / "broken.zip", store).kind == "corrupt"
+    many = _zip(tmp_path / "many.zip", {f"{i}.xlsx": b"" for i in range(MAX_MEMBERS + 1)})
+    assert unpack(many, store).kind == "too_large"
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("炸弹.xlsx", b"\0" * (MAX_FILE_BYTES + 1))
+    out = unpack(bomb, store)
+    assert [(m.name, m.kind) for m in out.members] == [("炸弹.xlsx", "too_large")]
+    ratio = tmp_path / "ratio.zip"
+    with zipfile.ZipFile(ratio, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("压缩比.xlsx", b"\0" * (8 * 1024 * 1024))
+    assert [m.kind for m in unpack(ratio, store).members] == ["too_large"]
+    assert [p for p in store.folder.iterdir() if p.is_file()] == []   # nothing of them was kept
+
+
+def test_a_workbook_sent_with_a_zip_name_is_read_as_a_workbook(tmp_path):
+    src = RETURNED / "第一批-信息服务类-东北智能制造信息数据研究院.xlsx"
+    renamed = tmp_path / "统计表.zip"
+    shutil.copyfile(src, renamed)
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd:
+        [r] = rnd.receive([renamed])
+        assert r.version is not None and r.archive_name is None and r.version.readable
+
+
+# -- nothing lost ------------------------------------------------------------------------------------
+
+def test_two_threads_receiving_at_once_lose_nothing(tmp_path):
+    files = sorted(RETURNED.iterdir())
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd:
+        results: list = []
+        halves = [files[0::2], files[1::2]]
+        threads = [threading.Thread(target=lambda h=h: results.extend(rnd.receive(h))) for h in halves]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(r.file_name for r in results) == sorted(p.name for p in files)
+        assert rnd.ledger.counts()["versions"] == len(files)
+        # And the same new file from both at once is still one version.
+        twice = another_save(files[0], tmp_path / "twice")
+        both: list = []
+        threads = [threading.Thread(target=lambda: both.extend(rnd.receive([twice]))) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(r.repeat for r in both) == [False, True]
+        assert len({r.version.id for r in both}) == 1
+
+
+def test_open_clears_half_written_files_and_keeps_the_ledger(tmp_path):
+    folder = tmp_path / "轮次"
+    Round.init(folder, ROSTER).close()
+    (folder / FILES / INCOMING / "part-cut").write_bytes(b"half")
+    (folder / FILES / INCOMING / "part-999999999-gone").write_bytes(b"its writer was killed")
+    writing = folder / FILES / INCOMING / f"part-{os.getppid()}-busy"   # a writer still running
+    writing.write_bytes(b"being written")
+    with Round.open(folder) as rnd:
+        assert list((folder / FILES / INCOMING).iterdir()) == [writing]
+        assert len(rnd.units()) == 40
+        assert set(rnd.counts()) == set(STATUSES)
