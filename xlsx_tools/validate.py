@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .form import Form, load_form
-from .read import RejectedFile, iter_workbook_files, read_workbook
+from .gather import iter_workbook_files
+from .read import RejectedFile, read_workbook
 from .rules import ERROR, WARNING, Finding, count_severity, inspect_workbook
 
 __all__ = [
