@@ -22,12 +22,13 @@ from typing import Callable, Mapping
 
 import openpyxl
 
+from xlsx_tools.bench import FIXED_TIME
 from xlsx_tools.form import META_KEYS, META_SHEET, NAME_PREFIX, Form, load_form
 
+from _fill import fill_workbook, shift_like_excel
 from _libreoffice import convert
 
 FORM = load_form()
-FIXED_TIME = dt.datetime(2022, 9, 15, 9, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -95,93 +96,6 @@ def with_shared_strings(src: Path, dst: Path, sst: bytes,
             'officedocument.spreadsheetml.sharedStrings+xml"/></Types>')).encode()
     parts["xl/sharedStrings.xml"] = sst
     return rewrite_zip(src, dst, parts)
-
-
-def edit_workbook(src: Path, dst: Path, edit: Callable[[openpyxl.Workbook], None]) -> Path:
-    """Open in openpyxl, change, save (as a filler's program would)."""
-    wb = openpyxl.load_workbook(src)
-    edit(wb)
-    wb.properties.created = FIXED_TIME
-    wb.properties.modified = FIXED_TIME
-    wb.save(dst)
-    return dst
-
-
-
-
-def fill_through_names(src: Path, dst: Path, values: Mapping[str, object],
-                       edit: Callable[[openpyxl.Workbook], None] | None = None) -> Path:
-    """Type ``values`` (field id -> cell value) into a generated workbook, as a filler would.
-
-    Each goes where the field's defined name points; a str starting with "="
-    is a formula (openpyxl saves it without a result).
-    """
-    wb = openpyxl.load_workbook(src)
-    for field_id, value in values.items():
-        (sheet, ref), = wb.defined_names[NAME_PREFIX + field_id].destinations
-        wb[sheet][ref.replace("$", "")].value = value
-        if isinstance(value, (dt.date, dt.datetime)):
-            wb[sheet][ref.replace("$", "")].number_format = "yyyy-mm-dd"
-    if edit is not None:
-        edit(wb)
-    wb.properties.created = FIXED_TIME
-    wb.properties.modified = FIXED_TIME
-    wb.save(dst)
-    return dst
-
-
-def insert_rows_like_excel(wb: openpyxl.Workbook, sheet: str, before: int, count: int) -> None:
-    """Insert rows as Excel does (see :func:`shift_like_excel`)."""
-    shift_like_excel(wb, sheet, before, count, "rows")
-
-
-def shift_like_excel(wb: openpyxl.Workbook, sheet: str, at: int, count: int, axis: str) -> None:
-    """Insert (count > 0, before ``at``) or delete (count < 0, from ``at``) rows or
-    columns as Excel does: cells, merged ranges and defined names move with them,
-    and a name into deleted cells becomes #REF!. openpyxl moves only the cells.
-    """
-    import re
-    from openpyxl.utils import column_index_from_string, get_column_letter
-    ws = wb[sheet]
-    rows = axis == "rows"
-    gone = range(at, at - count) if count < 0 else range(0)
-    merged = [str(r) for r in ws.merged_cells.ranges]
-    for r in merged:
-        ws.unmerge_cells(r)
-    if count > 0:
-        (ws.insert_rows if rows else ws.insert_cols)(at, count)
-    else:
-        (ws.delete_rows if rows else ws.delete_cols)(at, -count)
-
-    def moved(n: int) -> int | None:
-        if n in gone:
-            return None
-        return n + count if n >= at else n
-
-    def shift(ref: str) -> str | None:
-        out = []
-        for part in re.finditer(r"(\$?)([A-Z]{1,3})(\$?)(\d+)|[^$A-Z0-9]+", ref):
-            if part.group(2) is None:
-                out.append(part.group(0))
-                continue
-            col, row = column_index_from_string(part.group(2)), int(part.group(4))
-            new = moved(row if rows else col)
-            if new is None:
-                return None
-            col, row = (col, new) if rows else (new, row)
-            out.append(f"{part.group(1)}{get_column_letter(col)}{part.group(3)}{row}")
-        return "".join(out)
-
-    for r in merged:
-        new = shift(r)
-        if new is not None:
-            ws.merge_cells(new)
-    for name, dn in list(wb.defined_names.items()):
-        text = dn.attr_text
-        if f"{sheet}!" in text or f"'{sheet}'!" in text:
-            prefix, _, ref = text.rpartition("!")
-            new = shift(ref)
-            dn.attr_text = f"{prefix}!{new}" if new is not None else "#REF!"
 
 
 def encrypt(src: Path, dst: Path, password: str = "secret") -> Path:
@@ -401,49 +315,49 @@ def make_corpus(out_dir: Path, base: Path, form: Form = FORM) -> list[Hostile]:
         "corrupt", "the table sheet's XML broken (cells left open)")
     add("other_form", _other_form(out_dir / "other-form.xlsx"), "other_form",
         "a workbook of another form, without metadata or names")
-    add("other_form_id", edit_workbook(base, out_dir / "other-id.xlsx",
-                                       lambda wb: _set_meta(wb, "form_id", "another-2023")),
+    add("other_form_id", fill_workbook(base, out_dir / "other-id.xlsx",
+                                     edit=lambda wb: _set_meta(wb, "form_id", "another-2023")),
         "other_form", "the hidden sheet names another form")
-    add("newer_version", edit_workbook(base, out_dir / "newer.xlsx",
-                                       lambda wb: _set_meta(wb, "form_version", form.version + 1)),
+    add("newer_version", fill_workbook(base, out_dir / "newer.xlsx",
+                                     edit=lambda wb: _set_meta(wb, "form_version", form.version + 1)),
         "new_version", "a newer version of this form")
-    add("older_version", edit_workbook(base, out_dir / "older.xlsx",
-                                       lambda wb: _set_meta(wb, "form_version", form.version - 1)),
+    add("older_version", fill_workbook(base, out_dir / "older.xlsx",
+                                     edit=lambda wb: _set_meta(wb, "form_version", form.version - 1)),
         None, "an older version of this form whose field map still fits")
 
     def drop_meta(wb):
         del wb[META_SHEET]
-    add("meta_deleted", edit_workbook(base, out_dir / "no-meta.xlsx", drop_meta), None,
+    add("meta_deleted", fill_workbook(base, out_dir / "no-meta.xlsx", edit=drop_meta), None,
         "the hidden sheet deleted, the names kept")
 
     def drop_meta_and_names(wb):
         del wb[META_SHEET]
         for name in [n for n in wb.defined_names if n.startswith(NAME_PREFIX)]:
             del wb.defined_names[name]
-    add("meta_and_names_deleted", edit_workbook(base, out_dir / "no-meta-no-names.xlsx",
-                                                drop_meta_and_names),
+    add("meta_and_names_deleted", fill_workbook(base, out_dir / "no-meta-no-names.xlsx",
+                                     edit=drop_meta_and_names),
         "other_form", "the hidden sheet and the names deleted")
 
     moved_cell = form.input_cell(MOVED_FIELD)
     elsewhere = f"'{table}'!$A$1"
-    add("name_elsewhere", edit_workbook(base, out_dir / "name-elsewhere.xlsx",
-                                        lambda wb: _point_name(wb, MOVED_FIELD, elsewhere)),
+    add("name_elsewhere", fill_workbook(base, out_dir / "name-elsewhere.xlsx",
+                                     edit=lambda wb: _point_name(wb, MOVED_FIELD, elsewhere)),
         None, f"fld_{MOVED_FIELD} points at A1 instead of {moved_cell.ref}")
 
     label = next(c for c in form.table.cells if c.kind == "label")
 
     def edit_label(wb):
         wb[table][label.ref].value = label.text + "（已改）"
-    add("label_edited", edit_workbook(base, out_dir / "label-edited.xlsx", edit_label), None,
+    add("label_edited", fill_workbook(base, out_dir / "label-edited.xlsx", edit=edit_label), None,
         f"the label {label.address} edited")
 
-    add("rows_inserted", edit_workbook(base, out_dir / "rows-inserted.xlsx",
-                                       lambda wb: insert_rows_like_excel(wb, table, 1, INSERTED_ROWS)),
+    add("rows_inserted", fill_workbook(base, out_dir / "rows-inserted.xlsx",
+                                     edit=lambda wb: shift_like_excel(wb, table, 1, INSERTED_ROWS, "rows")),
         None, f"{INSERTED_ROWS} rows inserted above the table, names moved as Excel moves them")
 
     def unprotect(wb):
         wb[table].protection.sheet = False
-    add("unprotected", edit_workbook(base, out_dir / "unprotected.xlsx", unprotect), None,
+    add("unprotected", fill_workbook(base, out_dir / "unprotected.xlsx", edit=unprotect), None,
         "the table sheet's protection removed")
 
     odd = out_dir / "第一批-检验检测类-某某（北京）检测研究院 #1 & 'A' ％ 测试.xlsx"
