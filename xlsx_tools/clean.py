@@ -84,6 +84,8 @@ def _finding(code: str, message: str) -> Cleaned:
 # -- numbers -----------------------------------------------------------------
 
 _NUMBER = re.compile(r"^[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?$")
+# Excel keeps 15 significant digits: a whole part longer than that is not what it shows.
+_EXCEL_DIGITS = Decimal(10) ** 15
 
 
 def _number_text(text: str, units: tuple[str, ...]) -> Decimal | None:
@@ -143,6 +145,9 @@ def _number(field: Field, raw: RawValue) -> Decimal | Cleaned:
         extra = f"，单位{unit}不用填" if unit else ""
         return _finding("not_a_number", f"“{label}”填写的“{_shown(v)}”不是数字。请只填写阿拉伯数字"
                         f"{extra}，没有请填 0。")
+    if abs(d) >= _EXCEL_DIGITS:
+        return _finding("not_a_number", f"“{label}”填写的“{_shown(v)}”超过 15 位数字，超出了 Excel 能准确保存的"
+                        f"范围。请核对后填写实际的数字，没有请填 0。")
     if d < 0:
         return _finding("negative", f"“{label}”填写的是负数（{_shown(v)}）。请填写 0 或正数，没有请填 0。")
     return d
