@@ -13,16 +13,15 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 
 import openpyxl
+from _libreoffice import convert
 
 from xlsx_tools.bench import FIXED_TIME
 from xlsx_tools.form import NAME_PREFIX, Form, load_form
-
-from _libreoffice import convert
 
 FORM = load_form()
 
@@ -52,7 +51,7 @@ _TYPICAL: dict[str, object] = {
     "industrialization_benefit": Decimal("1234.5"),
     "collected_achievements": 9,
     "deals_signed": 5, "deals_amount": Decimal("120.5"),
-    "patent_deals": 2, "patent_deals_amount": Decimal("35"),
+    "patent_deals": 2, "patent_deals_amount": Decimal(35),
     "tech_managers": 6,
     "has_base_expansion": "是", "new_bases": 2, "new_bases_completed": 1,
     "new_equipment_sets": 10, "new_equipment_value": Decimal("256.78"),
@@ -171,6 +170,7 @@ def shift_like_excel(wb: openpyxl.Workbook, sheet: str, at: int, count: int, axi
     and a name into deleted cells becomes #REF!. openpyxl moves only the cells.
     """
     import re
+
     from openpyxl.utils import column_index_from_string, get_column_letter
     ws = wb[sheet]
     rows = axis == "rows"

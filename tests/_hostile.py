@@ -12,21 +12,21 @@ adds those LibreOffice makes (a legacy .xls), in ONE soffice call.
 
 from __future__ import annotations
 
-import datetime as dt
+import re
 import shutil
 import struct
+import warnings
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
 
 import openpyxl
+from _fill import fill_workbook, shift_like_excel
+from _libreoffice import convert
 
 from xlsx_tools.bench import FIXED_TIME
 from xlsx_tools.form import META_KEYS, META_SHEET, NAME_PREFIX, Form, load_form
-
-from _fill import fill_workbook, shift_like_excel
-from _libreoffice import convert
 
 FORM = load_form()
 
@@ -49,13 +49,12 @@ class Hostile:
 
 def table_part(path: Path, sheet: str) -> str:
     """The zip member holding ``sheet``, through workbook.xml and its rels."""
-    import re
     with zipfile.ZipFile(path) as z:
         wb = z.read("xl/workbook.xml").decode()
         rels = z.read("xl/_rels/workbook.xml.rels").decode()
-    rid = re.search(r'<sheet [^>]*name="%s"[^>]*r:id="([^"]+)"' % re.escape(sheet), wb).group(1)
-    target = re.search(r'Id="%s"[^>]*Target="([^"]+)"|Target="([^"]+)"[^>]*Id="%s"'
-                       % (re.escape(rid), re.escape(rid)), rels)
+    rid = re.search(rf'<sheet [^>]*name="{re.escape(sheet)}"[^>]*r:id="([^"]+)"', wb).group(1)
+    target = re.search(rf'Id="{re.escape(rid)}"[^>]*Target="([^"]+)"|Target="([^"]+)"[^>]*Id="{re.escape(rid)}"',
+                       rels)
     t = target.group(1) or target.group(2)
     return t.lstrip("/") if t.startswith("/") else "xl/" + t
 
@@ -372,6 +371,189 @@ def make_corpus(out_dir: Path, base: Path, form: Form = FORM) -> list[Hostile]:
     shutil.copyfile(base, ro)
     ro.chmod(0o444)
     add("read_only", ro, None, "a read-only file")
+    return cases + ambiguous_cases(out_dir / "ambiguous", base, form) + value_cases(out_dir / "values", base, form)
+
+
+# -- packages that say two things at once, and spellings that must read right ---------
+
+SML = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+# The value the second of two copies of a cell carries, where the first has the typed one.
+OTHER_VALUE = 987654
+
+
+def _part(path: Path, name: str) -> bytes:
+    with zipfile.ZipFile(path) as z:
+        return z.read(name)
+
+
+def _cell(sheet_xml: bytes, ref: str) -> re.Match:
+    """The <c> element of ``ref`` in a sheet as openpyxl writes it."""
+    m = re.search(rb'<c r="%s"[^>]*?(?:/>|>.*?</c>)' % ref.encode(), sheet_xml, re.DOTALL)
+    assert m, ref
+    return m
+
+
+def _row(sheet_xml: bytes, row: int) -> re.Match:
+    m = re.search(rb'<row r="%d"[^>]*?(?:/>|>.*?</row>)' % row, sheet_xml, re.DOTALL)
+    assert m, row
+    return m
+
+
+def _with_value(cell: bytes, value: int) -> bytes:
+    """A copy of a number cell holding ``value``."""
+    return re.sub(rb"<v>[^<]*</v>", b"<v>%d</v>" % value, cell)
+
+
+def _prefixed_cells(sheet_xml: bytes) -> bytes:
+    """Every element inside sheetData written as x:name, x bound on sheetData (legal XML)."""
+    start = sheet_xml.index(b"<sheetData>") + len(b"<sheetData>")
+    end = sheet_xml.index(b"</sheetData>")
+    inner = re.sub(rb"<(/?)(row|c|v|f|is|t|r|rPr|rPh)\b", rb"<\1x:\2", sheet_xml[start:end])
+    head = sheet_xml[:start - 1] + b' xmlns:x="' + SML.encode() + b'">'
+    return head + inner + sheet_xml[end:]
+
+
+def ambiguous_cases(out_dir: Path, base: Path, form: Form = FORM) -> list[Hostile]:
+    """Packages in which different programs would read different values, and legal
+    spellings an earlier byte-scanning reader read as blank: each refused, or read right."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = form.table.name
+    part = table_part(base, table)
+    sheet = _part(base, part)
+    moved = form.input_cell(MOVED_FIELD)
+    cell = _cell(sheet, moved.ref)
+    cases: list[Hostile] = []
+
+    def add(name: str, path: Path, kind: str | None, note: str):
+        cases.append(Hostile(name, path, kind, note))
+
+    def sheet_with(name: str, xml: bytes) -> Path:
+        return rewrite_zip(base, out_dir / f"{name}.xlsx", {part: xml})
+
+    # Two zip entries of one name: zipfile and LibreOffice take the last, others the first.
+    other = sheet[:cell.start()] + _with_value(cell.group(0), OTHER_VALUE) + sheet[cell.end():]
+    p = out_dir / "entry-twice.xlsx"
+    with zipfile.ZipFile(base) as zin, zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as zout, \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # zipfile warns of the duplicate name it is asked to write
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info.filename))
+        zout.writestr(part, other)
+    add("duplicate_entry", p, "duplicate_entry", "the table sheet twice in the zip, the values differing")
+    add("duplicate_entry_case", rewrite_zip(base, out_dir / "entry-case.xlsx",
+                                            add={part.replace("sheet", "Sheet"): other}),
+        "duplicate_entry", "the table sheet again under a name differing only in case")
+
+    # One cell twice in its row: the first holds the typed value, the second another.
+    add("duplicate_cell", sheet_with("cell-twice", sheet[:cell.end()] + _with_value(cell.group(0), OTHER_VALUE)
+                                     + sheet[cell.end():]),
+        "duplicate_cell", f"{moved.ref} twice in its row of the table sheet")
+    row = _row(sheet, moved.row)
+    second = re.sub(rb"<v>[^<]*</v>", b"<v>%d</v>" % OTHER_VALUE, row.group(0))
+    add("duplicate_row", sheet_with("row-twice", sheet[:row.end()] + second + sheet[row.end():]),
+        "duplicate_row", f"row {moved.row} twice in the table sheet")
+    end = sheet.index(b"</sheetData>") + len(b"</sheetData>")
+    add("two_sheet_data", sheet_with("two-sheetdata", sheet[:end] + b"<sheetData>" + second + b"</sheetData>"
+                                     + sheet[end:]),
+        "two_sheet_data", "a second sheetData after the first, with other values")
+    alternate = (b'<mc:AlternateContent xmlns:mc="' + MC.encode() + b'"><mc:Choice Requires="x14">' + second
+                 + b"</mc:Choice><mc:Fallback>" + row.group(0) + b"</mc:Fallback></mc:AlternateContent>")
+    add("alternate_content", sheet_with("alternate", sheet[:row.start()] + alternate + sheet[row.end():]),
+        "alternate_content", "a row inside markup-compatibility AlternateContent (which program takes which?)")
+
+    # Legal spellings a byte scan misses: SpreadsheetML under a prefix below sheetData and
+    # inside the shared strings; a "c" in another namespace is no cell.
+    add("prefix_below_sheet_data", sheet_with("prefix-cells", _prefixed_cells(sheet)), None,
+        "every row and cell of the table written x:row, x:c, x bound on sheetData")
+    foreign = b'<o:c xmlns:o="urn:example:other" r="%s"><o:v>%d</o:v></o:c>' % (moved.ref.encode(), OTHER_VALUE)
+    add("foreign_cell", sheet_with("foreign-cell", sheet[:cell.start()] + foreign + sheet[cell.start():]),
+        None, f"an element c of another namespace with {moved.ref}'s address before the real cell")
+    unit = form.input_cell(form.keys["unit"])
+    unit_cell = _cell(sheet, unit.ref)
+    unit_text = re.search(rb"<t[^>]*>([^<]*)</t>", unit_cell.group(0)).group(1)
+    as_shared = (b'<c r="%s" t="s"><v>0</v></c>' % unit.ref.encode())
+    shared_sheet = sheet[:unit_cell.start()] + as_shared + sheet[unit_cell.end():]
+    sst = (b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="' + SML.encode() + b'" count="1" '
+           b'uniqueCount="1"><x:si xmlns:x="' + SML.encode() + b'"><x:t>' + unit_text + b"</x:t></x:si></sst>")
+    add("prefix_in_sst", with_shared_strings(base, out_dir / "prefix-sst.xlsx", sst, {part: shared_sheet}),
+        None, "the unit name a shared string whose si and t are written x:si, x:t")
+    for name, index in (("string_index_negative", b"-1"), ("string_index_out_of_range", b"1")):
+        bad = sheet[:unit_cell.start()] + as_shared.replace(b"<v>0</v>", b"<v>" + index + b"</v>") \
+            + sheet[unit_cell.end():]
+        add(name, with_shared_strings(base, out_dir / f"{name}.xlsx", sst, {part: bad}),
+            "bad_string_index", f"the unit name's cell points at shared string {index.decode()} of 1")
+
+    # workbook.xml and its relationships saying one thing twice.
+    wb_xml = _part(base, "xl/workbook.xml")
+    rels = _part(base, "xl/_rels/workbook.xml.rels")
+    sheet_el = re.search(rb'<sheet [^>]*name="%s"[^>]*/>' % table.encode(), wb_xml).group(0)
+    other_rid = re.search(rb'<sheet [^>]*r:id="([^"]+)"[^>]*/>', wb_xml.replace(sheet_el, b"")).group(1)
+    twin = re.sub(rb'sheetId="\d+"', b'sheetId="99"', re.sub(rb'r:id="[^"]+"', b'r:id="' + other_rid + b'"',
+                                                             sheet_el))
+    add("duplicate_sheet", rewrite_zip(base, out_dir / "sheet-twice.xlsx",
+                                       {"xl/workbook.xml": wb_xml.replace(sheet_el, sheet_el + twin)}),
+        "duplicate_sheet", "two sheets named like the table sheet, on different parts")
+    name_el = re.search(rb'<definedName name="fld_%s">[^<]*</definedName>' % MOVED_FIELD.encode(), wb_xml).group(0)
+    twin_name = re.sub(rb">[^<]*<", b">'%s'!$A$1<" % table.encode(), name_el)
+    add("duplicate_name", rewrite_zip(base, out_dir / "name-twice.xlsx",
+                                      {"xl/workbook.xml": wb_xml.replace(name_el, name_el + twin_name)}),
+        "duplicate_name", f"fld_{MOVED_FIELD} defined twice, pointing at different cells")
+    rid = re.search(rb'name="%s"[^>]*r:id="([^"]+)"' % table.encode(), wb_xml).group(1)
+    rel_el = re.search(rb'<Relationship [^>]*Id="%s"[^>]*/>' % rid, rels).group(0)
+    twin_rel = re.sub(rb'Target="[^"]+"', b'Target="/xl/worksheets/sheet3.xml"', rel_el)
+    add("duplicate_rel", rewrite_zip(base, out_dir / "rel-twice.xlsx",
+                                     {"xl/_rels/workbook.xml.rels": rels.replace(rel_el, twin_rel + rel_el)}),
+        "duplicate_rel", f"relationship {rid.decode()} (the table sheet) twice, to different parts")
+
+    # A hidden sheet carrying the table's name, while the names point at the filled one, renamed.
+    def decoy(wb: openpyxl.Workbook) -> None:
+        filled = wb[table]
+        filled.title = "填写版"
+        for dn in wb.defined_names.values():
+            dn.attr_text = dn.attr_text.replace(f"'{table}'!", "'填写版'!").replace(f"{table}!", "填写版!")
+        copy = wb.copy_worksheet(filled)
+        copy.title = table
+        copy.sheet_state = "hidden"
+        copy[moved.ref].value = OTHER_VALUE
+    add("decoy_sheet", fill_workbook(base, out_dir / "decoy.xlsx", edit=decoy), "decoy_sheet",
+        "a hidden sheet named like the table, the names pointing at the visible one renamed")
+    return cases
+
+
+def value_cases(out_dir: Path, base: Path, form: Form = FORM) -> list[Hostile]:
+    """Values beyond what Excel holds in a cell: refused, or a finding."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    part = table_part(base, form.table.name)
+    sheet = _part(base, part)
+    moved = form.input_cell(MOVED_FIELD)
+    cell = _cell(sheet, moved.ref)
+    text_field = next(f for f in form.fields if f.type == "longtext")
+    cases: list[Hostile] = []
+
+    def number_cell(name: str, stored: bytes) -> Path:
+        changed = re.sub(rb"<v>[^<]*</v>", b"<v>" + stored + b"</v>", cell.group(0))
+        return rewrite_zip(base, out_dir / f"{name}.xlsx", {part: sheet[:cell.start()] + changed + sheet[cell.end():]})
+
+    def text_cell(name: str, ref: str, text: str) -> Path:
+        """``text`` as the cell's inline string (openpyxl itself cuts text at 32,767 characters)."""
+        m = _cell(sheet, ref)
+        changed = b'<c r="%s" t="inlineStr"><is><t>%s</t></is></c>' % (ref.encode(), text.encode())
+        return rewrite_zip(base, out_dir / f"{name}.xlsx", {part: sheet[:m.start()] + changed + sheet[m.end():]})
+
+    cases.append(Hostile("digits_5000_number", number_cell("digits-5000", b"9" * 5000), "bad_number",
+                         "a number cell of 5,000 digits (no double holds it)"))
+    cases.append(Hostile("digits_million_number", number_cell("digits-million", b"9" * 1_000_000), "bad_number",
+                         "a number cell of 1,000,000 digits"))
+    cases.append(Hostile("number_overflow", number_cell("overflow", b"1E+400"), "bad_number",
+                         "a number cell of 1E+400, beyond the largest double"))
+    cases.append(Hostile("digits_5000_text", text_cell("digits-5000-text", moved.ref, "9" * 5000), None,
+                         "5,000 digits typed as text into a number field (a finding, not a crash)"))
+    cases.append(Hostile("digits_million_text", text_cell("digits-million-text", moved.ref, "9" * 1_000_000),
+                         "text_too_long", "1,000,000 digits typed as text (more than a cell holds)"))
+    long_cell = form.input_cell(text_field.id)
+    cases.append(Hostile("text_over_cell_limit", text_cell("long-text", long_cell.ref, "很长的简介。" * 7000),
+                         "text_too_long", "42,000 characters in one cell (Excel holds 32,767)"))
     return cases
 
 

@@ -31,7 +31,6 @@ from xml.parsers import expat
 
 from .cache import CACHE
 from .limits import MAX_CELLS, MAX_ROWS
-from ..form import cell_name
 from .model import Cell, SheetCells
 from .parse import SML, ooxml_unescape, truthy
 
