@@ -32,7 +32,7 @@ import xlsxwriter.exceptions
 from .form import Field, Form, load_form
 from .roster import RosterEntry, read_roster
 from .rules import ERROR, WARNING, Finding, code_title, count_severity, field_title
-from .validate import FileResult, validate_paths
+from .validate import FileResult, isolated, validate_paths
 
 __all__ = [
     "merge_paths", "merge_results", "write_outputs", "MergeResult", "BatchSummary",
@@ -139,7 +139,7 @@ class Submission:
 
     @property
     def name(self) -> str:
-        return self.result.path.name if self.result is not None else ""
+        return self.result.name if self.result is not None else ""
 
     @property
     def errors(self) -> int:
@@ -278,7 +278,7 @@ def _place(form: Form, r: FileResult, roster_units: dict[str, list[RosterEntry]]
     cat = r.platform_category if r.platform_category in form.categories else None
     how = "table"
     if batch is None or unit is None:
-        parts = _name_parts(form, r.path.name)
+        parts = _name_parts(form, r.name)
         if parts and (batch is None or batch == parts["batch"]):
             how = "name" if batch is None else how
             batch = batch or parts["batch"]
@@ -293,7 +293,7 @@ def _place(form: Form, r: FileResult, roster_units: dict[str, list[RosterEntry]]
 
 def _choice_key(s: Submission) -> tuple:
     r = s.result
-    return (r.fill_date or dt.date.min, r.mtime or 0.0, r.path.name)
+    return (r.fill_date or dt.date.min, r.mtime or 0.0, r.name)
 
 
 def _numeric_fields(form: Form) -> list[Field]:
@@ -448,8 +448,12 @@ def merge_results(files: Sequence[FileResult], form: Form | None = None,
     names = _Roster(roster)
     by_batch: dict[str, list[Submission]] = {}
     unplaced: list[Submission] = []
-    for r in files:
-        s = _submission(form, r, names)
+    files = list(files)
+    for i, r in enumerate(files):
+        # A file the merge cannot take is listed as 无法读取, never the end of the merge.
+        s, files[i] = isolated(r, "merge_failed", lambda r: _submission(form, _mergeable(form, r), names))
+        if s is None:
+            s = _submission(form, files[i], names)
         if s.batch is None:
             unplaced.append(s)
         else:
@@ -473,7 +477,16 @@ def merge_results(files: Sequence[FileResult], form: Form | None = None,
         entries = sorted(subs + _missing(batch, subs, names), key=lambda s: _entry_order(form, s))
         rows = sorted([s for s in subs if s.added], key=lambda s: _row_order(form, s))
         batches[batch] = BatchSummary(batch, rows, entries, _sums(form, rows), form)
-    return MergeResult(form, list(files), batches, unplaced, names.entries)
+    return MergeResult(form, files, batches, unplaced, names.entries)
+
+
+def _mergeable(form: Form, r: FileResult) -> FileResult:
+    """``r``, once its numbers are known to add up as the summaries add them (else it raises)."""
+    for f in _numeric_fields(form):
+        v = r.values.get(f.id)
+        if v is not None and not (Decimal(v).is_finite() and abs(int(v)) < 2 ** 63):
+            raise ValueError(f"{f.id} cannot be added up")
+    return r
 
 
 def _failed_note(s: Submission) -> str:

@@ -21,7 +21,7 @@ import xlsxwriter
 
 from .form import Form, parse_cell
 from .rules import SEVERITY_CN, Finding, code_title, field_title
-from .validate import UNREADABLE, FileResult, ValidationRun
+from .validate import UNREADABLE, FileResult, ValidationRun, isolated
 
 __all__ = ["write_json", "write_report_xlsx", "annotate_workbooks", "annotate_workbook",
            "ANNOTATION_SHEET", "AnnotateOutcome"]
@@ -49,9 +49,26 @@ def _atomic_write(path: Path, write) -> None:
 
 # -- JSON ----------------------------------------------------------------------
 
+def _isolate(run: ValidationRun, kind: str, work):
+    """``work(result)`` for each file; a file it fails for becomes 无法读取 in the run itself,
+    so every output after says the same of it."""
+    out = []
+    for i, r in enumerate(run.files):
+        value, run.files[i] = isolated(r, kind, work)
+        out.append(value if value is not None else work(run.files[i]))
+    return out
+
+
+def _json_of(r: FileResult) -> dict:
+    d = r.to_dict()
+    json.dumps(d, ensure_ascii=False).encode("utf-8")   # fails here, for this file alone
+    return d
+
+
 def write_json(run: ValidationRun, path: str | Path) -> Path:
     path = Path(path)
-    text = json.dumps(run.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    files = _isolate(run, "report_failed", _json_of)
+    text = json.dumps({"form": run.form.id, "files": files}, ensure_ascii=False, indent=2) + "\n"
     _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
     return path
 
@@ -84,17 +101,23 @@ FILE_HEADER = ("文件", "单位名称", "列入批次", "平台类别", "结论
 
 
 def finding_rows(run: ValidationRun) -> list[tuple]:
-    rows = []
-    for r in run.files:
-        for f in r.findings:
-            rows.append((r.file, r.unit_name or "", f.where,
-                         _field_titles(run.form, f), f.severity_cn, code_title(f.code), f.message))
-    return rows
+    return [row for rows, _ in _isolate(run, "report_failed", lambda r: _rows_of(run.form, r)) for row in rows]
 
 
 def file_rows(run: ValidationRun) -> list[tuple]:
-    return [(r.file, r.unit_name or "", r.batch or "", r.platform_category or "",
-             r.verdict, r.errors, r.warnings, r.reason or "") for r in run.files]
+    return [row for _, row in _isolate(run, "report_failed", lambda r: _rows_of(run.form, r))]
+
+
+def _rows_of(form: Form, r: FileResult) -> tuple[list[tuple], tuple]:
+    """A file's rows of 问题清单 and its row of 文件情况, every text writable."""
+    findings = [(r.file, r.unit_name or "", f.where, _field_titles(form, f), f.severity_cn,
+                 code_title(f.code), f.message) for f in r.findings]
+    row = (r.file, r.unit_name or "", r.batch or "", r.platform_category or "",
+           r.verdict, r.errors, r.warnings, r.reason or "")
+    for value in (*row, *(v for found in findings for v in found)):
+        if isinstance(value, str):
+            value.encode("utf-8")
+    return findings, row
 
 
 def write_report_xlsx(run: ValidationRun, path: str | Path) -> Path:
@@ -113,11 +136,12 @@ def write_report_xlsx(run: ValidationRun, path: str | Path) -> Path:
         warning = wb.add_format({"font_color": "#9C5700", "bg_color": "#FFEB9C", "valign": "top"})
         verdict_fmt = {"通过": wb.add_format({"bg_color": "#C6EFCE", "valign": "top"}),
                        "有警告": warning, "不通过": error, UNREADABLE: error}
-        _table(wb.add_worksheet("问题清单"), FINDING_HEADER, finding_rows(run), head, wrap,
+        rows = _isolate(run, "report_failed", lambda r: _rows_of(run.form, r))
+        _table(wb.add_worksheet("问题清单"), FINDING_HEADER, [x for found, _ in rows for x in found], head, wrap,
                lambda row, col: (error if row[4] == SEVERITY_CN["error"] else warning)
                if col == 4 else None,
                widths={6: 70})
-        _table(wb.add_worksheet("文件情况"), FILE_HEADER, file_rows(run), head, wrap,
+        _table(wb.add_worksheet("文件情况"), FILE_HEADER, [row for _, row in rows], head, wrap,
                lambda row, col: verdict_fmt.get(row[4]) if col == 4 else None,
                widths={7: 50})
         wb.close()
@@ -164,21 +188,24 @@ def annotate_workbooks(run: ValidationRun, out_dir: str | Path) -> AnnotateOutco
     out_dir = Path(out_dir)
     outcome = AnnotateOutcome()
     used: set[str] = set()
-    for r in run.files:
+    for i, r in enumerate(run.files):
         if not r.findings:
             continue
         if not r.readable:
             outcome.skipped.append((r.file, "文件无法读取"))
             continue
-        name = _unique_name(r.path.name, used)
+        name = _unique_name(r.name, used)
         target = out_dir / name
         if target.resolve() == r.path.resolve():
             outcome.skipped.append((r.file, "不能覆盖原文件，请换一个输出文件夹"))
             continue
-        try:
-            annotate_workbook(run.form, r, target)
-        except Exception as e:  # noqa: BLE001 - one odd file must not stop the others
-            outcome.skipped.append((r.file, f"生成时出错（{type(e).__name__}）"))
+        # One odd file stops neither the others nor the run: it becomes 无法读取, with its reason.
+        # (An output that cannot be written is the run's problem, not the file's: it is raised.)
+        written, run.files[i] = isolated(r, "annotate_failed",
+                                         lambda r, target=target: annotate_workbook(run.form, r, target),
+                                         passes=(OSError,))
+        if written is None:
+            outcome.skipped.append((r.file, run.files[i].reason))
             continue
         outcome.written.append(target)
     return outcome
