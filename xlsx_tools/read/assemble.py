@@ -21,9 +21,9 @@ from typing import TypeVar
 
 from ..form import META_KEYS, META_MAP_HEADER, META_SHEET, Form, cell_name, load_form
 from .cache import CACHE, digest
-from .fast import fast_shared_strings, fast_sheet
+from .fast import decode, fast_shared_strings, fast_sheet
 from .limits import MAX_FORMULA, MAX_NUMBER_TEXT, MAX_TEXT
-from .model import Cell, RawValue, SheetCells, WorkbookData
+from .model import Cell, RawValue, SheetCells, Stored, WorkbookData
 from .names import Location, Place, Plan, Wanted, actual_sheets, address, locate, name_targets, plan_of
 from .package import Package
 from .parse import (
@@ -82,8 +82,13 @@ class _Reader:
 
     def part(self, kind: str, name: str, parse: Callable[[bytes], T], *key: object) -> T:
         """``parse(bytes)`` of a part, from the cache when these bytes were parsed before."""
+        return self.keyed_part(kind, name, parse, *key)[0]
+
+    def keyed_part(self, kind: str, name: str, parse: Callable[[bytes], T], *key: object) -> tuple[T, bytes]:
+        """:meth:`part`, and the digest of the part's bytes."""
         data = self.package.read(name)
-        return CACHE.get((kind, *key, digest(data)), lambda: parse(data), len(data))
+        found = digest(data)
+        return CACHE.get((kind, *key, found), lambda: parse(data), len(data)), found
 
     def rels(self, part: str) -> dict[str, tuple[str, str]]:
         folder, base = posixpath.split(part)
@@ -122,13 +127,15 @@ class _Reader:
                 return found
         return parse_sheet(data, wanted.positions, name, self.package.check_time)
 
-    def shared_strings(self, part: str) -> list[str]:
+    def shared_strings(self, part: str) -> tuple[list[str], bytes]:
+        """The strings, and the digest of the part they came from."""
         data = self.package.read(part)
+        key = digest(data)
 
         def make() -> list[str]:
             found = fast_shared_strings(data) if self.fast and len(data) <= _FAST_MAX else None
             return found if found is not None else parse_shared_strings(data)
-        return CACHE.get(("strings", self.fast, digest(data)), make, len(data))
+        return CACHE.get(("strings", self.fast, key), make, len(data)), key
 
     # ---- the workbook ----
 
@@ -153,10 +160,11 @@ class _Reader:
                 sheet_parts[name] = rel[1]
         if not wb.sheets:
             raise reject("corrupt")
-        date_styles = (self.part("styles", styles_part, parse_styles)
-                       if styles_part and self.package.has(styles_part) else ())
-        strings = self.shared_strings(sst_part) if sst_part and self.package.has(sst_part) else []
-        values = _Values(strings, date_styles, wb.date1904)
+        date_styles, styles_key = (self.keyed_part("styles", styles_part, parse_styles)
+                                   if styles_part and self.package.has(styles_part) else ((), b""))
+        strings, strings_key = (self.shared_strings(sst_part) if sst_part and self.package.has(sst_part)
+                                else ([], b""))
+        values = _Values(strings, date_styles, wb.date1904, (strings_key, styles_key))
 
         # The form's identity and field map, from the hidden sheet: its keys head
         # the sheet; the field map below them is read only when needed.
@@ -185,13 +193,13 @@ class _Reader:
 
         # Read the sheets of the form, keeping only the cells asked for.
         order = [s for s, _, _ in wb.sheets]
-        found: dict[str, dict[tuple[int, int], Cell]] = {}
+        found: dict[str, dict[tuple[int, int], Cell | Stored]] = {}
         protected: dict[str, bool] = {}
         for s in sorted(where.wanted, key=lambda x: order.index(x) if x in order else 0):
             if s in sheet_parts:
                 res = self.sheet(sheet_parts[s], where.wanted[s], s)
                 found[s], protected[s] = res.cells, res.protected
-        nothing: dict[tuple[int, int], Cell] = {}
+        nothing: dict[tuple[int, int], Cell | Stored] = {}
 
         raw: dict[str, RawValue] = {}
         blocked = where.blocked
@@ -255,17 +263,33 @@ _WHOLE = re.compile(r"-?[0-9]{1,15}")
 
 
 class _Values:
-    """A stored cell's typed value, within what Excel holds."""
+    """A stored cell's typed value, within what Excel holds.
 
-    def __init__(self, strings: list[str], date_styles: tuple[bool, ...], date1904: bool):
+    The value of a cell the fast path found is a function of its bytes and of
+    the workbook's shared strings, styles and date system; a round's copies
+    repeat most cells (the labels, the zeros), so it is remembered by those.
+    """
+
+    def __init__(self, strings: list[str], date_styles: tuple[bool, ...], date1904: bool, context: tuple):
         self.strings = strings
         self.date_styles = date_styles
         self.base = dt.datetime(1904, 1, 1) if date1904 else dt.datetime(1899, 12, 30)
+        self.context = (*context, date1904)
 
-    def of(self, c: Cell | None, sheet: str, pos: tuple[int, int]):
+    def of(self, c: Cell | Stored | None, sheet: str, pos: tuple[int, int]):
         """(value, formula, is_date) of a stored cell."""
         if c is None:
             return None, None, False
+        if type(c) is Stored:
+            key = ("value", self.context, c)
+            hit = CACHE.peek(key)
+            if hit is None:
+                hit = self.typed(decode(c), sheet, pos)   # a value beyond Excel's raises: never kept
+                CACHE.put(key, hit, len(c.inner))
+            return hit
+        return self.typed(c, sheet, pos)
+
+    def typed(self, c: Cell, sheet: str, pos: tuple[int, int]):
         formula = c.f
         if formula is not None and len(formula) > MAX_FORMULA:
             raise _too_long(sheet, pos, "公式", len(formula), MAX_FORMULA)

@@ -31,10 +31,11 @@ from xml.parsers import expat
 
 from .cache import CACHE
 from .limits import MAX_CELLS, MAX_ROWS
-from .model import Cell, SheetCells
+from .model import Cell, SheetCells, Stored
 from .parse import SML, ooxml_unescape, truthy
+from .refusal import reject
 
-__all__ = ["fast_shared_strings", "fast_sheet"]
+__all__ = ["decode", "fast_shared_strings", "fast_sheet"]
 
 # Possessive quantifiers throughout: the grammar never needs to take back what
 # it matched (each piece starts with its own literal), and sre runs them faster.
@@ -109,8 +110,9 @@ _PLAIN_ATTR = re.compile(rb'([A-Za-z]+)="([^"<&]*)"')
 
 # Extraction, on a sheetData the grammar has taken: every '<c r="' starts a cell,
 # and a cell's f, v and is come in this order, each at most once.
-_CELL_ALL = re.compile(rb'<c r="([A-Z]+[0-9]+)"(?: s="([0-9]+)")?+(?: t="([A-Za-z]+)")?+(?: [a-z]+="[^"]*+")*+'
-                       rb"(?:/>|>([^<]*+(?:<(?!/c>)[^<]*+)*+)</c>)")
+_CELL_REF = re.compile(rb'<c r="([A-Z]+[0-9]+)"')
+_CELL_AT = re.compile(rb'<c r="[A-Z]+[0-9]+"(?: s="([0-9]+)")?+(?: t="([A-Za-z]+)")?+(?: [a-z]+="[^"]*+")*+'
+                      rb"(?:/>|>([^<]*+(?:<(?!/c>)[^<]*+)*+)</c>)")
 _ROW_REF = re.compile(rb'<row r="([0-9]+)"')
 _F_AT = re.compile(rb'<f(?=[ />])(?: [A-Za-z0-9]+="[^"]*")*(?:/>|>([^<]*)</f>)' + _S)
 _V_AT = re.compile(rb"<v(?:/>|>([^<]*)</v>)" + _S)
@@ -151,14 +153,13 @@ def fast_sheet(data: bytes, wanted: Iterable[tuple[tuple[int, int], bytes]]) -> 
         body.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    found = _CELL_ALL.findall(body)
+    refs = _CELL_REF.findall(body)
     rows = _ROW_REF.findall(body)
-    index = {c[0]: c for c in found}
-    if len(found) > MAX_CELLS or len(rows) > MAX_ROWS or len(index) != len(found) \
+    present = set(refs)
+    if len(refs) > MAX_CELLS or len(rows) > MAX_ROWS or len(present) != len(refs) \
             or len(set(rows)) != len(rows):
         return None   # the parse says what is wrong
-    cells = _cells(index, wanted)
-    return None if cells is None else SheetCells(cells, protected)
+    return SheetCells(_cells(body, present, wanted), protected)
 
 
 def fast_shared_strings(data: bytes) -> list[str] | None:
@@ -221,58 +222,72 @@ def _check_frame(root: bytes, head: bytes, tail: bytes) -> bool | None:
     return truthy(attrs.get(b"sheet", b"").decode("ascii"))
 
 
-def _cells(index: dict[bytes, tuple[bytes, ...]],
-           wanted: Iterable[tuple[tuple[int, int], bytes]]) -> dict[tuple[int, int], Cell] | None:
-    """The cells at the ``wanted`` positions ((row, col), b"C5") that are in the sheet."""
-    cells: dict[tuple[int, int], Cell] = {}
-    raw: list[bytes] = []
-    slots: list[tuple[Cell, int]] = []
-    get = index.get
+def _cells(body: bytes, present: set[bytes],
+           wanted: Iterable[tuple[tuple[int, int], bytes]]) -> dict[tuple[int, int], Stored]:
+    """The cells at the ``wanted`` positions ((row, col), b"C5") that are in the sheet.
+
+    Each cell's reference is in the sheet once, so its start is found by searching
+    for it (from the previous one: the wanted cells come in the sheet's order).
+    """
+    cells: dict[tuple[int, int], Stored] = {}
+    at = 0
     for pos, ref in wanted:
-        found = get(ref)
-        if found is None:
+        if ref not in present:
             continue
-        _, s, t, inner = found
-        cell = Cell(_TYPES[t], int(s) if s else 0)
-        cells[pos] = cell
-        if not inner:
-            continue
-        # The usual contents alone, <v>…</v> or <is><t>…</t></is>, without a search.
-        if inner[:3] == b"<v>" and inner.find(b"<", 3) == len(inner) - 4:
-            raw.append(inner[3:-4])
-            slots.append((cell, 1))
-            continue
-        if inner[:7] == b"<is><t>" and inner.find(b"<", 7) == len(inner) - 9:
-            raw.append(inner[7:-9])
-            slots.append((cell, 2))
-            continue
+        needle = b'<c r="' + ref + b'"'
+        i = body.find(needle, at)
+        if i < 0:
+            i = body.find(needle)
+        m = _CELL_AT.match(body, i)
+        s, t, inner = m.groups(b"")
+        cells[pos] = Stored(s, t, inner)
+        at = m.end()
+    return cells
+
+
+def decode(stored: Stored) -> Cell:
+    """The cell a Stored holds (the grammar took it, so its text decodes)."""
+    s, t, inner = stored
+    cell = Cell(_TYPES[t], int(s) if s else 0)
+    if not inner:
+        return cell
+    raw: list[bytes] = []
+    slots: list[int] = []
+    # The usual contents alone, <v>…</v> or <is><t>…</t></is>, without a search.
+    if inner[:3] == b"<v>" and inner.find(b"<", 3) == len(inner) - 4:
+        raw.append(inner[3:-4])
+        slots.append(1)
+    elif inner[:7] == b"<is><t>" and inner.find(b"<", 7) == len(inner) - 9:
+        raw.append(inner[7:-9])
+        slots.append(2)
+    else:
         at = _S_AT.match(inner).end()
         fm = _F_AT.match(inner, at)
         if fm:
             raw.append(fm.group(1) or b"")
-            slots.append((cell, 0))
+            slots.append(0)
             at = fm.end()
         vm = _V_AT.match(inner, at)
         if vm:
             raw.append(vm.group(1) or b"")
-            slots.append((cell, 1))
+            slots.append(1)
             at = vm.end()
         if inner.startswith(b"<is>", at):
             runs = inner[at:inner.index(b"</is>", at)]
             phonetic = runs.find(b"<rPh")
             raw.append(b"".join(_T_AT.findall(runs if phonetic < 0 else runs[:phonetic])))
-            slots.append((cell, 2))
+            slots.append(2)
     texts = _texts(raw)
-    if texts is None:
-        return None
-    for (cell, what), text in zip(slots, texts):
+    if texts is None:   # cannot be, after the grammar: as the parse would say, broken
+        raise reject("corrupt")
+    for what, text in zip(slots, texts):
         if what == 1:
             cell.v = text
         elif what == 0:
             cell.f = text
         else:
             cell.text = text
-    return cells
+    return cell
 
 
 _S_AT = re.compile(_S)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
-__all__ = ["Cell", "RawValue", "SheetCells", "WorkbookData"]
+__all__ = ["Cell", "RawValue", "SheetCells", "Stored", "WorkbookData"]
 
 
 @dataclass
@@ -77,8 +78,16 @@ class Cell:
     text: str | None = None        # <is>: an inline string's text
 
 
+class Stored(NamedTuple):
+    """A cell as the fast path found it, its attributes and contents still bytes (see
+    :func:`.fast.decode`): what it holds is a function of these bytes alone."""
+    s: bytes
+    t: bytes
+    inner: bytes
+
+
 @dataclass
 class SheetCells:
     """The cells asked for of one worksheet, and whether the sheet is protected."""
-    cells: dict[tuple[int, int], Cell]
+    cells: dict[tuple[int, int], Cell | Stored]
     protected: bool = False
