@@ -12,6 +12,7 @@ whenever there is a finding (``code``), so no rule works on a half-read value.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import unicodedata
@@ -62,7 +63,9 @@ def normalize_text(text: str) -> str:
 
 
 def _is_blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not normalize_text(value))
+    # A letter or digit is never folded into white space: only a text without one is normalised.
+    return value is None or (isinstance(value, str) and not any(ch.isalnum() for ch in value)
+                             and not normalize_text(value))
 
 
 def _shown(value: object) -> str:
@@ -237,11 +240,17 @@ def _clean_date(field: Field, raw: RawValue) -> Cleaned:
 
 # -- choices and formats ------------------------------------------------------
 
+@functools.lru_cache(maxsize=256)
+def _folded(choices: tuple[str, ...]) -> dict[str, str]:
+    """Each choice by its normalised text (the same for every file: worked out once)."""
+    return {normalize_text(c): c for c in choices}
+
+
 def _clean_choice(field: Field, raw: RawValue) -> Cleaned:
     v = raw.value
     if isinstance(v, str):
         typed = normalize_text(v)
-        folded = {normalize_text(c): c for c in field.choices}
+        folded = _folded(field.choices)
         if typed in folded:
             return Cleaned(folded[typed])
         # 平台类别 is often written with its 类 (检验检测类); accept that, and only that.
