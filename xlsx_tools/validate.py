@@ -11,19 +11,26 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .form import Form, load_form
-from .read import RejectedFile, iter_workbook_files, read_workbook
+from .gather import iter_workbook_files, shown_path
+from .read import MAX_SECONDS, RejectedFile, read_workbook
+from .read.refusal import reject
 from .rules import ERROR, WARNING, Finding, count_severity, inspect_workbook
 
 __all__ = [
     "FileResult", "ValidationRun", "validate_file", "validate_paths", "find_files",
-    "VERDICTS", "UNREADABLE", "json_value",
+    "VERDICTS", "UNREADABLE", "json_value", "isolated", "time_limit", "OutOfTime",
 ]
 
 # status -> verdict, and the verdict of a file that could not be read.
@@ -74,7 +81,9 @@ class FileResult:
 
     @property
     def name(self) -> str:
-        return self.file_name or self.path.name
+        # The sender's name where the file is stored under another; else the name as
+        # shown (a name that is not UTF-8 shown as GB18030, never as surrogates).
+        return self.file_name or Path(self.file).name
 
     def to_dict(self) -> dict[str, Any]:
         """As in the --json output: numbers as JSON numbers, dates as ISO text."""
@@ -151,7 +160,7 @@ def _mtime(path: Path) -> float | None:
 IDENTITY_KINDS = {"other_form": "R20", "new_version": "R20", "old_version": "R20"}
 
 
-def _rejected(path: Path, shown: str, kind: str, reason: str, file_name: str | None) -> FileResult:
+def _rejected(path: Path, shown: str, kind: str, reason: str, file_name: str | None = None) -> FileResult:
     return FileResult(
         file=shown, path=path, status="rejected", verdict=UNREADABLE,
         findings=[Finding(IDENTITY_KINDS.get(kind, kind), ERROR, (), (), reason)],
@@ -163,24 +172,103 @@ def _role(form: Form, values: dict[str, object], role: str) -> object:
     return values.get(fid) if fid else None
 
 
+# Why a file became 无法读取 at a stage after reading: the stage's words, by kind.
+STAGE_REASONS = {
+    "check_failed": "检查这个文件的内容时出错，无法完成校验。请用 Excel 或 WPS 打开确认无误，另存为 .xlsx "
+                    "工作簿后重新发送。",
+    "report_failed": "把这个文件的结果写入报告时出错，报告中只列出了这个文件，没有它的内容。请用 Excel 或 WPS "
+                     "打开确认无误，另存为 .xlsx 工作簿后重新发送。",
+    "annotate_failed": "无法为这个文件生成标注副本（文件中可能有程序无法处理的内容）。请用 Excel 或 WPS 打开"
+                       "确认无误，另存为 .xlsx 工作簿后重新发送。",
+    "merge_failed": "汇总这个文件的数值时出错，未计入汇总。请用 Excel 或 WPS 打开确认无误，另存为 .xlsx "
+                    "工作簿后重新发送。",
+    "crashed": "检查这个文件时程序意外退出（文件可能已损坏或被改动过），无法校验。请用 Excel 或 WPS 打开"
+               "确认无误，另存为 .xlsx 工作簿后重新发送。",
+}
+
+
+class OutOfTime(BaseException):
+    """A file's time is up (a BaseException, so no ``except Exception`` swallows it)."""
+
+
+@contextmanager
+def time_limit(deadline: float) -> Iterator[None]:
+    """Interrupt the work inside when ``deadline`` (time.monotonic) passes, raising OutOfTime.
+
+    Signals reach only the main thread; elsewhere the caller checks the clock
+    between stages instead.
+    """
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise OutOfTime()
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer") \
+            or signal.getitimer(signal.ITIMER_REAL)[0]:
+        yield
+        return
+
+    def alarm(_signum, _frame):
+        raise OutOfTime()
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, remaining)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def isolated(result: FileResult, kind: str, work: Callable[[FileResult], Any],
+             passes: tuple[type[BaseException], ...] = ()) -> tuple[Any, FileResult]:
+    """``work(result)``, or, if it fails for this file, None and the file as 无法读取 (``kind``).
+
+    The work has MAX_SECONDS. Exceptions of the types in ``passes`` are the caller's.
+    """
+    try:
+        with time_limit(time.monotonic() + MAX_SECONDS):
+            return work(result), result
+    except passes:
+        raise
+    except OutOfTime:
+        return None, _rejected(result.path, result.file, "too_slow", _TOO_SLOW, result.file_name)
+    except Exception:  # noqa: BLE001 - one file's failure is that file's verdict, never the run's
+        return None, _rejected(result.path, result.file, kind, STAGE_REASONS[kind], result.file_name)
+
+
+_TOO_SLOW = reject("too_slow").reason
+
+
 def validate_file(path: str | Path, form: Form | None = None, *, shown: str | None = None,
                   today: dt.date | None = None, file_name: str | None = None) -> FileResult:
     """Read and check one file. Never raises for a bad file.
+
+    Reading and checking share one time limit (MAX_SECONDS); anything that goes
+    wrong makes the file 无法读取 with its reason, in Chinese.
 
     ``file_name`` is the name the sender gave the file, for R18 and the reports,
     when it is stored under another (a round's store names files by their hash).
     """
     form = form or load_form()
     path = Path(path)
-    shown = shown if shown is not None else str(path)
+    shown = shown if shown is not None else shown_path(path)
+    deadline = time.monotonic() + MAX_SECONDS
     try:
-        data = read_workbook(path, form)
+        with time_limit(deadline):
+            return _check(path, form, shown, today, deadline, file_name)
     except RejectedFile as e:
         return _rejected(path, shown, e.kind or "unreadable", e.reason, file_name)
-    except Exception as e:  # noqa: BLE001 - a file must never stop the run; the reason is kept
-        return _rejected(path, shown, "unreadable",
-                         form.catalogue.message("unreadable", "crashed", error=type(e).__name__), file_name)
-    values, findings = inspect_workbook(form, data, file_name or path.name, today)
+    except OutOfTime:
+        return _rejected(path, shown, "too_slow", _TOO_SLOW, file_name)
+    except Exception:  # noqa: BLE001 - a file must never stop the run; the reason is kept
+        return _rejected(path, shown, "check_failed", STAGE_REASONS["check_failed"], file_name)
+
+
+def _check(path: Path, form: Form, shown: str, today: dt.date | None, deadline: float,
+           file_name: str | None) -> FileResult:
+    data = read_workbook(path, form, deadline=deadline)
+    values, findings = inspect_workbook(form, data, file_name or Path(shown).name, today)
+    if time.monotonic() > deadline:
+        raise OutOfTime()
     errors = any(f.severity == ERROR for f in findings)
     status = "rejected" if errors else ("warnings" if findings else "accepted")
     date = _role(form, values, "date")
@@ -207,7 +295,7 @@ def find_files(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
     rejected visibly); folders are walked by the reader's rules (workbook-like
     extensions, no lock files, each real file once, symlink loops ended).
     """
-    return [(p, str(p)) for p in iter_workbook_files(paths)]
+    return [(p, shown_path(p)) for p in iter_workbook_files(paths)]
 
 
 # Each worker process loads the form once.
@@ -225,6 +313,15 @@ def _init_worker(form: Form) -> None:
 def _work(items: list[tuple[str, str, dt.date | None]]) -> list[FileResult]:
     return [validate_file(path, _WORKER_FORM, shown=shown, today=today)
             for path, shown, today in items]
+
+
+def _alone(item: tuple[str, str, dt.date | None], form: Form) -> FileResult:
+    with ProcessPoolExecutor(1, initializer=_init_worker, initargs=(form,)) as pool:
+        try:
+            return pool.submit(_work, [item]).result()[0]
+        except BrokenProcessPool:
+            path, shown, _ = item
+            return _rejected(Path(path), shown, "crashed", STAGE_REASONS["crashed"])
 
 
 Progress = Callable[[int, int], None]
@@ -260,11 +357,22 @@ def validate_paths(paths: Iterable[str | Path], form: Form | None = None,
     items = [(str(p), s, today) for p, s in found[1:]]
     size = max(1, min(16, len(items) // (jobs * 4)))
     batches = [items[i:i + size] for i in range(0, len(items), size)]
+    outcomes: list[list[FileResult] | None] = [None] * len(batches)
     with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(form,)) as pool:
-        futures = [pool.submit(_work, b) for b in batches]
+        futures = {pool.submit(_work, b): i for i, b in enumerate(batches)}
         done = 1
         for fut in as_completed(futures):
-            done += len(fut.result())
+            try:
+                outcomes[futures[fut]] = fut.result()
+            except BrokenProcessPool:
+                continue   # a worker died (killed, or a crash in C): see below
+            done += len(batches[futures[fut]])
             tell(done, total)
-        results = [first] + [r for fut in futures for r in fut.result()]
+    results = [first]
+    for batch, outcome in zip(batches, outcomes):
+        # When a worker dies, every batch not yet done is lost with it: each of
+        # their files is checked again in a process of its own, so only the file
+        # that takes its process down is 无法读取.
+        results += outcome if outcome is not None else [_alone(item, form) for item in batch]
+    tell(total, total)
     return ValidationRun(form, results)
