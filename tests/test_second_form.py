@@ -184,8 +184,6 @@ def test_roster_keeps_the_columns_that_are_not_fields(tmp_path):
                                    "supervisor": "某某市科学技术局"}
 
 
-@pytest.mark.xfail(strict=True, reason="the reader finds the pre-filled values by the shipped "
-                   "form's titles (META_KEYS); reading them by form.meta_keys gives this form R22")
 def test_a_workbook_made_for_one_unit_comes_back_for_another(round_, tmp_path):
     root, _ = round_
     sent = root / "下发" / "甲组-制造业-甲研究所.xlsx"

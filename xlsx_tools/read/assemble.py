@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from ..form import META_KEYS, META_MAP_HEADER, META_SHEET, Form, cell_name, load_form
+from ..form import META_MAP_HEADER, META_SHEET, Form, cell_name, load_form
 from .cache import CACHE, digest
 from .fast import decode, fast_shared_strings, fast_sheet
 from .limits import MAX_FORMULA, MAX_NUMBER_TEXT, MAX_TEXT
@@ -43,7 +43,6 @@ __all__ = ["read_path", "read_workbook"]
 
 T = TypeVar("T")
 _FAST_MAX = 4 * 1024 * 1024   # larger sheets are parsed, never held twice
-_META_HEAD = len(META_KEYS) + 2
 _META_ROWS = 5_000            # the hidden sheet holds one row per field; more is not ours
 
 
@@ -170,12 +169,14 @@ class _Reader:
         # the sheet; the field map below them is read only when needed.
         def read_meta(rows: int) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
             found = self.sheet(sheet_parts[META_SHEET], _meta_cells(rows), META_SHEET)
-            return _meta_from_cells({pos: values.of(c, META_SHEET, pos)[0] for pos, c in found.cells.items()})
+            return _meta_from_cells(self.form, {pos: values.of(c, META_SHEET, pos)[0]
+                                                for pos, c in found.cells.items()})
 
         meta: dict[str, str] = {}
         field_map: dict[str, tuple[str, str]] = {}
         if META_SHEET in sheet_parts:
-            meta, field_map = read_meta(_META_HEAD)
+            # The form's keys head the sheet, then the field map's header row.
+            meta, field_map = read_meta(len(form.meta_keys) + 2)
         targets, names = CACHE.get(("names", wb_key), lambda: name_targets(wb.names))
         form_id = meta.get("form_id") or None
         version = _version(meta.get("form_version", "")) if form_id else None
@@ -373,9 +374,9 @@ def _meta_cells(rows: int) -> Wanted:
     return CACHE.get(("meta-cells", rows), make)
 
 
-def _meta_from_cells(cells: dict[tuple[int, int], object]
+def _meta_from_cells(form: Form, cells: dict[tuple[int, int], object]
                      ) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
-    by_label = {v: k for k, v in META_KEYS.items()}
+    by_label = {v: k for k, v in form.meta_keys.items()}
     meta: dict[str, str] = {}
     field_map: dict[str, tuple[str, str]] = {}
     header_row = None
