@@ -32,6 +32,7 @@ from xlsx_tools.clean import clean_value
 from xlsx_tools.form import META_SHEET, NAME_PREFIX, load_form
 from xlsx_tools.gather import iter_workbook_files
 from xlsx_tools.read import (
+    KINDS,
     MAX_ARCHIVE_UNCOMPRESSED,
     MAX_CELLS,
     MAX_UNCOMPRESSED,
@@ -42,6 +43,7 @@ from xlsx_tools.read import (
 from xlsx_tools.read.assemble import read_path
 from xlsx_tools.read.fast import fast_shared_strings
 from xlsx_tools.read.package import Package
+from xlsx_tools.read.refusal import IDENTITY_KINDS
 from xlsx_tools.read.parse import parse_shared_strings
 from xlsx_tools.write import write_workbook
 
@@ -543,8 +545,22 @@ def test_missing_file_folder_and_unreadable_file(work, filled):
 
 
 def test_rejection_survives_pickling_between_processes():
-    e = pickle.loads(pickle.dumps(RejectedFile("xls", "这是旧版 Excel 格式的文件。")))
-    assert (e.kind, e.reason, str(e)) == ("xls", "这是旧版 Excel 格式的文件。", "这是旧版 Excel 格式的文件。")
+    sent = RejectedFile("too_large", "rows", n=100_000)
+    e = pickle.loads(pickle.dumps(sent))
+    assert (e.kind, e.code, e.variant, e.params) == ("too_large", "too_large", "rows", {"n": 100_000})
+    assert e.reason == str(e) == sent.reason and "100000" in e.reason
+
+
+def test_every_refusal_is_worded_by_the_catalogue_and_a_form_may_reword_it():
+    """Each kind has its words in catalogue.toml; a form's [catalogue] rewords a refusal."""
+    from xlsx_tools.catalogue import CATALOGUE
+
+    for kind in KINDS:
+        e = RejectedFile(kind, "other_form", code="R20") if kind in IDENTITY_KINDS else RejectedFile(kind)
+        assert CATALOGUE.get(e.code) is not None and is_chinese_sentence(e.reason), kind
+    reworded = load_form(Path(FORM.source).read_text(encoding="utf-8")
+                         + '\n[catalogue.codes.xls.messages]\ndefault = "旧格式。"\n')
+    assert RejectedFile("xls").reason_in(reworded.catalogue) == "旧格式。"
 
 
 def test_limits_are_sane():

@@ -43,7 +43,7 @@ def _isolate(run: ValidationRun, kind: str, work):
     so every output after says the same of it."""
     out = []
     for i, r in enumerate(run.files):
-        value, run.files[i] = isolated(r, kind, work)
+        value, run.files[i] = isolated(run.form, r, kind, work)
         out.append(value if value is not None else work(run.files[i]))
     return out
 

@@ -25,12 +25,12 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from .form import Form, load_form
 from .gather import iter_workbook_files, shown_path
 from .read import MAX_SECONDS, RejectedFile, read_workbook
-from .read.refusal import reject
+from .read.refusal import too_slow
 from .rules import ERROR, WARNING, Finding, count_severity, inspect_workbook
 
 __all__ = [
     "FileResult", "ValidationRun", "validate_file", "validate_paths", "find_files",
-    "VERDICTS", "UNREADABLE", "json_value", "isolated", "time_limit", "OutOfTime",
+    "VERDICTS", "UNREADABLE", "json_value", "isolated", "unreadable", "time_limit", "OutOfTime",
 ]
 
 # status -> verdict, and the verdict of a file that could not be read.
@@ -156,35 +156,26 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
-# The reader's refusals that are the form-identity rule of the spec.
-IDENTITY_KINDS = {"other_form": "R20", "new_version": "R20", "old_version": "R20"}
-
-
-def _rejected(path: Path, shown: str, kind: str, reason: str, file_name: str | None = None) -> FileResult:
+def _rejected(form: Form, path: Path, shown: str, refusal: RejectedFile,
+              file_name: str | None = None) -> FileResult:
+    """The file as 无法读取; the reason in the form's words (its catalogue)."""
+    reason = refusal.reason_in(form.catalogue)
     return FileResult(
         file=shown, path=path, status="rejected", verdict=UNREADABLE,
-        findings=[Finding(IDENTITY_KINDS.get(kind, kind), ERROR, (), (), reason)],
-        reason=reason, kind=kind, mtime=_mtime(path), file_name=file_name)
+        findings=[Finding(refusal.code, ERROR, (), (), reason)],
+        reason=reason, kind=refusal.kind, mtime=_mtime(path), file_name=file_name)
+
+
+def unreadable(form: Form, result: FileResult, kind: str, variant: str | None = None,
+               **params: object) -> FileResult:
+    """``result``'s file as 无法读取 because a stage after reading failed for it: ``kind``
+    is the stage's code (catalogue.toml, source "stage"), ``variant`` and ``params`` its words."""
+    return _rejected(form, result.path, result.file, RejectedFile(kind, variant, **params), result.file_name)
 
 
 def _role(form: Form, values: dict[str, object], role: str) -> object:
     fid = form.role(role)
     return values.get(fid) if fid else None
-
-
-# Why a file became 无法读取 at a stage after reading: the stage's words, by kind.
-STAGE_REASONS = {
-    "check_failed": "检查这个文件的内容时出错，无法完成校验。请用 Excel 或 WPS 打开确认无误，另存为 .xlsx "
-                    "工作簿后重新发送。",
-    "report_failed": "把这个文件的结果写入报告时出错，报告中只列出了这个文件，没有它的内容。请用 Excel 或 WPS "
-                     "打开确认无误，另存为 .xlsx 工作簿后重新发送。",
-    "annotate_failed": "无法为这个文件生成标注副本（文件中可能有程序无法处理的内容）。请用 Excel 或 WPS 打开"
-                       "确认无误，另存为 .xlsx 工作簿后重新发送。",
-    "merge_failed": "汇总这个文件的数值时出错，未计入汇总。请用 Excel 或 WPS 打开确认无误，另存为 .xlsx "
-                    "工作簿后重新发送。",
-    "crashed": "检查这个文件时程序意外退出（文件可能已损坏或被改动过），无法校验。请用 Excel 或 WPS 打开"
-               "确认无误，另存为 .xlsx 工作簿后重新发送。",
-}
 
 
 class OutOfTime(BaseException):
@@ -218,7 +209,7 @@ def time_limit(deadline: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def isolated(result: FileResult, kind: str, work: Callable[[FileResult], Any],
+def isolated(form: Form, result: FileResult, kind: str, work: Callable[[FileResult], Any],
              passes: tuple[type[BaseException], ...] = ()) -> tuple[Any, FileResult]:
     """``work(result)``, or, if it fails for this file, None and the file as 无法读取 (``kind``).
 
@@ -230,12 +221,9 @@ def isolated(result: FileResult, kind: str, work: Callable[[FileResult], Any],
     except passes:
         raise
     except OutOfTime:
-        return None, _rejected(result.path, result.file, "too_slow", _TOO_SLOW, result.file_name)
+        return None, _rejected(form, result.path, result.file, too_slow(MAX_SECONDS), result.file_name)
     except Exception:  # noqa: BLE001 - one file's failure is that file's verdict, never the run's
-        return None, _rejected(result.path, result.file, kind, STAGE_REASONS[kind], result.file_name)
-
-
-_TOO_SLOW = reject("too_slow").reason
+        return None, unreadable(form, result, kind)
 
 
 def validate_file(path: str | Path, form: Form | None = None, *, shown: str | None = None,
@@ -256,11 +244,11 @@ def validate_file(path: str | Path, form: Form | None = None, *, shown: str | No
         with time_limit(deadline):
             return _check(path, form, shown, today, deadline, file_name)
     except RejectedFile as e:
-        return _rejected(path, shown, e.kind or "unreadable", e.reason, file_name)
+        return _rejected(form, path, shown, e, file_name)
     except OutOfTime:
-        return _rejected(path, shown, "too_slow", _TOO_SLOW, file_name)
+        return _rejected(form, path, shown, too_slow(MAX_SECONDS), file_name)
     except Exception:  # noqa: BLE001 - a file must never stop the run; the reason is kept
-        return _rejected(path, shown, "check_failed", STAGE_REASONS["check_failed"], file_name)
+        return _rejected(form, path, shown, RejectedFile("check_failed"), file_name)
 
 
 def _check(path: Path, form: Form, shown: str, today: dt.date | None, deadline: float,
@@ -321,7 +309,7 @@ def _alone(item: tuple[str, str, dt.date | None], form: Form) -> FileResult:
             return pool.submit(_work, [item]).result()[0]
         except BrokenProcessPool:
             path, shown, _ = item
-            return _rejected(Path(path), shown, "crashed", STAGE_REASONS["crashed"])
+            return _rejected(form, Path(path), shown, RejectedFile("crashed"))
 
 
 Progress = Callable[[int, int], None]

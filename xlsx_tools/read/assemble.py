@@ -66,7 +66,7 @@ def read_path(path: Path, form: Form, deadline: float | None = None, fast: bool 
     except RecursionError as e:
         raise reject("corrupt") from e
     except MemoryError as e:
-        raise too_large("读取时内存不足") from e
+        raise too_large("memory") from e
     except Exception as e:
         raise reject("unreadable") from e
 
@@ -113,10 +113,8 @@ class _Reader:
             return "xl/workbook.xml"
         if p.has("mimetype") or p.has("content.xml"):
             raise reject("ods")
-        what = ("Word 文档" if p.has("word/document.xml")
-                else "PowerPoint 演示文稿" if p.has("ppt/presentation.xml") else "压缩包")
-        raise RejectedFile("not_workbook", f"这个文件实际上是{what}，不是 Excel 工作簿（.xlsx）。"
-                                           f"请发送用下发表格填写并保存的 .xlsx 文件。")
+        raise reject("not_workbook", "word" if p.has("word/document.xml")
+                     else "powerpoint" if p.has("ppt/presentation.xml") else None)
 
     def sheet(self, part: str, wanted: Wanted, name: str) -> SheetCells:
         data = self.package.read(part)
@@ -227,16 +225,19 @@ class _Reader:
 
 
 def _check_identity(form: Form, form_id: str | None, version: int | None, all_named: bool) -> None:
-    title = f"“{form.table_title.lstrip('0123456789.')}”"
+    words = _identity_words(form)
     if form_id is None and not all_named:
-        raise RejectedFile("other_form", f"这不是下发的{title}表格（没有找到表格的标识信息），无法识别"
-                                         f"各项内容。请使用下发的 .xlsx 表格填写后重新发送。")
+        raise RejectedFile("other_form", "unidentified", code="R20", **words)
     if form_id is not None and form_id != form.id:
-        raise RejectedFile("other_form", f"这是另一张表格（表单标识“{form_id}”），不是本次的{title}"
-                                         f"（“{form.id}”）。请使用本次下发的表格填写后重新发送。")
+        raise RejectedFile("other_form", "other_form", code="R20", found=form_id, **words)
     if version is not None and version > form.version:
-        raise RejectedFile("new_version", f"这个表格是更新的第 {version} 版，本工具只能读取到第 "
-                                          f"{form.version} 版。请升级 xlsx-tools 后再检查。")
+        raise RejectedFile("new_version", "too_new", code="R20", found=version, **words)
+
+
+def _identity_words(form: Form) -> dict[str, object]:
+    """What R20's messages name (as check_identity names them)."""
+    return dict(title=form.table_title.lstrip("0123456789. "), form_id=form.id, version=form.version,
+                sheet=META_SHEET)
 
 
 def _expected(form: Form, plan: Plan, old: bool, version: int | None,
@@ -251,8 +252,8 @@ def _expected(form: Form, plan: Plan, old: bool, version: int | None,
             if pos:
                 expected[f.id] = (entry[0], pos[0], pos[1])
             elif targets.get(f.id) is None:
-                raise RejectedFile("old_version", f"这是旧版（第 {version} 版）表格，缺少本版的“"
-                                                  f"{f.label}”等栏目，无法读取。请使用新下发的表格重新填写。")
+                raise RejectedFile("old_version", "old_version_missing", code="R20", found=version,
+                                   label=f.label, **_identity_words(form))
     return expected
 
 
@@ -293,14 +294,14 @@ class _Values:
     def typed(self, c: Cell, sheet: str, pos: tuple[int, int]):
         formula = c.f
         if formula is not None and len(formula) > MAX_FORMULA:
-            raise _too_long(sheet, pos, "公式", len(formula), MAX_FORMULA)
+            raise _too_long(sheet, pos, "formula", len(formula), MAX_FORMULA)
         t, v = c.t, c.v
         if t == "inlineStr":
             text = c.text or ""
             if "_x" in text:
                 text = ooxml_unescape(text)
             if len(text) > MAX_TEXT:
-                raise _too_long(sheet, pos, "文字", len(text), MAX_TEXT)
+                raise _too_long(sheet, pos, None, len(text), MAX_TEXT)
             return text, formula, False
         if t == "s":
             if v is None or not v.strip():
@@ -340,28 +341,23 @@ class _Values:
     @staticmethod
     def text(text: str, sheet: str, pos: tuple[int, int]) -> str:
         if len(text) > MAX_TEXT:
-            raise _too_long(sheet, pos, "文字", len(text), MAX_TEXT)
+            raise _too_long(sheet, pos, None, len(text), MAX_TEXT)
         return text
 
 
-def _too_long(sheet: str, pos: tuple[int, int], what: str, n: int, most: int) -> RejectedFile:
-    return RejectedFile("text_too_long", f"单元格 {address(sheet, *pos)} 中的{what}有 {n} 个字符，超过了 Excel "
-                                         f"一个单元格最多能容纳的 {most} 个字符，不同的软件打开后显示的内容会不同。"
-                                         f"请删减这个单元格的内容后重新保存发送。")
+def _too_long(sheet: str, pos: tuple[int, int], what: str | None, n: int, most: int) -> RejectedFile:
+    """Text (``what`` None) or a formula (``"formula"``) longer than a cell holds."""
+    return reject("text_too_long", what, cell=address(sheet, *pos), n=n, most=most)
 
 
 def _bad_index(sheet: str, pos: tuple[int, int], index: str) -> RejectedFile:
     shown = index if len(index) <= 12 else index[:12] + "…"
-    return RejectedFile("bad_string_index", f"单元格 {address(sheet, *pos)} 引用的第 {shown} 项共享文字不存在"
-                                            f"（文件已损坏），无法知道这里填的是什么。请在 Excel 或 WPS 中"
-                                            f"打开确认无误，重新保存后发送。")
+    return reject("bad_string_index", cell=address(sheet, *pos), index=shown)
 
 
 def _bad_number(sheet: str, pos: tuple[int, int], text: str) -> RejectedFile:
     shown = text if len(text) <= 20 else text[:20] + "…"
-    return RejectedFile("bad_number", f"单元格 {address(sheet, *pos)} 中保存的数字“{shown}”不是 Excel 能保存"
-                                      f"的数字（Excel 最多保存 15 位有效数字，最大约为 1.8E+308），文件可能"
-                                      f"已损坏或被改动过。请在这个单元格中重新填写后保存发送。")
+    return reject("bad_number", cell=address(sheet, *pos), number=shown)
 
 
 # -- the hidden sheet ----------------------------------------------------------------

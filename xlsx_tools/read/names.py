@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from ..form import NAME_PREFIX, Form, cell_name
 from .refs import split_ref
-from .refusal import RejectedFile, ambiguous
+from .refusal import RejectedFile, reject
 
 __all__ = ["Location", "Plan", "Shift", "Wanted", "address", "chain", "locate", "name_targets", "plan_of"]
 
@@ -197,9 +197,7 @@ def actual_sheets(layout_sheets, expected: dict[str, Place], targets: dict[str, 
 
 
 def _decoy(name: str, other: str) -> RejectedFile:
-    return ambiguous("decoy_sheet", f"工作簿中有一个名为“{name}”的工作表，而表格各项的名称却指向另一个"
-                                    f"工作表“{other}”：两个都可能是填写的那一张（如果改过工作表名称，"
-                                    f"请删除多余的“{name}”工作表，或把“{other}”改回原名）")
+    return reject("decoy_sheet", sheet=name, other=other)
 
 
 def locate(plan: Plan, expected: dict[str, Place], layout_sheets, actual: dict[str, str],

@@ -29,7 +29,7 @@ from .limits import (
     MAX_UNCOMPRESSED,
     RATIO_FLOOR,
 )
-from .refusal import ambiguous, reject, too_large
+from .refusal import reject, too_large, too_slow
 from .sniff import open_checked
 
 __all__ = ["Package", "part_key"]
@@ -68,22 +68,20 @@ class Package:
         except (zipfile.BadZipFile, EOFError, ValueError, OSError) as e:
             raise reject("truncated") from e
         if len(infos) > MAX_MEMBERS:
-            raise too_large(f"内含 {len(infos)} 个部件")
+            raise too_large("members", count=len(infos))
         total = 0
         for info in infos:
             total += info.file_size
             if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-                raise too_large(f"中有一部分解压后是压缩时的 "
-                                f"{info.file_size // max(info.compress_size, 1)} 倍")
+                raise too_large("ratio", times=info.file_size // max(info.compress_size, 1))
             if info.filename.endswith("/"):
                 continue   # a folder entry holds nothing
             key = part_key(info.filename)
             if key in self.members:
-                raise ambiguous("duplicate_entry", f"文件的压缩包中有两个名为“{info.filename}”的部件"
-                                                   f"（名称相同或只差大小写）")
+                raise reject("duplicate_entry", name=info.filename)
             self.members[key] = info
         if total > MAX_ARCHIVE_UNCOMPRESSED:
-            raise too_large(f"解压后有 {total // (1024 * 1024)} MB")
+            raise too_large("total", mb=total // (1024 * 1024))
 
     def __exit__(self, *exc) -> None:
         if self.zf is not None:
@@ -98,7 +96,7 @@ class Package:
 
     def check_time(self) -> None:
         if time.monotonic() > self.deadline:
-            raise reject("too_slow")
+            raise too_slow()
 
     def chunks(self, name: str) -> Iterator[bytes]:
         """A part's bytes, chunk by chunk, within the byte and time limits."""
@@ -106,7 +104,7 @@ class Package:
         if info is None:
             raise reject("corrupt")
         if self.inflated + info.file_size > MAX_UNCOMPRESSED:
-            raise too_large(f"中有一部分解压后有 {info.file_size // (1024 * 1024)} MB")
+            raise too_large("member", mb=info.file_size // (1024 * 1024))
         assert self.zf is not None
         try:
             with self.zf.open(info) as fh:
@@ -116,7 +114,7 @@ class Package:
                         return
                     self.inflated += len(chunk)
                     if self.inflated > MAX_UNCOMPRESSED:
-                        raise too_large(f"解压后超过 {MAX_UNCOMPRESSED // (1024 * 1024)} MB")
+                        raise too_large("inflated", mb=MAX_UNCOMPRESSED // (1024 * 1024))
                     self.check_time()
                     yield chunk
         except (zipfile.BadZipFile, zlib.error, EOFError) as e:

@@ -23,7 +23,7 @@ from xml.parsers import expat
 from .limits import MAX_CELLS, MAX_ROWS
 from .model import Cell, SheetCells
 from .refs import MAX_ROW, split_ref
-from .refusal import ambiguous, reject, too_large
+from .refusal import reject, too_large
 
 __all__ = [
     "SML",
@@ -115,7 +115,7 @@ def parse_rels(data: bytes, folder: str) -> dict[str, tuple[str, str]]:
         if depth == 2 and name == _PKG_REL + " Relationship":
             rid = attrs.get("Id", "")
             if rid in out:
-                raise ambiguous("duplicate_rel", f"文件内部的关系编号“{rid}”出现了两次")
+                raise reject("duplicate_rel", rid=rid)
             if attrs.get("TargetMode") == "External":
                 out[rid] = ("", "")
                 return
@@ -185,7 +185,7 @@ def parse_workbook(data: bytes) -> WorkbookInfo:
         elif depth == 3 and name == q + "sheet":
             sheet = attrs.get("name", "")
             if sheet.casefold() in sheet_keys:
-                raise ambiguous("duplicate_sheet", f"工作簿中有两个名为“{sheet}”的工作表")
+                raise reject("duplicate_sheet", sheet=sheet)
             sheet_keys.add(sheet.casefold())
             rid = next((v for k, v in attrs.items() if _split(k) in ((u, "id") for u in _REL)), "")
             sheets.append((sheet, attrs.get("state", "visible"), rid))
@@ -193,7 +193,7 @@ def parse_workbook(data: bytes) -> WorkbookInfo:
             current = (attrs.get("name", ""), attrs.get("localSheetId"))
             key = (current[0].casefold(), current[1])
             if key in name_keys:
-                raise ambiguous("duplicate_name", f"工作簿中的名称“{current[0]}”定义了两次")
+                raise reject("duplicate_name", name=current[0])
             name_keys.add(key)
             text = []
 
@@ -285,7 +285,7 @@ def parse_shared_strings(data: bytes) -> list[str]:
             path.append("sst")
             return
         if name.startswith(_MC + " "):
-            raise ambiguous("alternate_content", "共享文字表中有“备选内容”（AlternateContent）")
+            raise reject("alternate_content", "strings")
         local = name[len(q):] if name.startswith(q) else None
         where = (len(path), local)
         if where == (1, "si"):
@@ -347,7 +347,6 @@ def parse_sheet(data: bytes, wanted: set[tuple[int, int]], sheet: str = "",
     inside: str | None = None
     text: list[str] = []
     inline: list[str] = []
-    where = f"“{sheet}”工作表" if sheet else "工作表"
 
     def start(name, attrs):
         nonlocal q, skip, in_data, data_seen, looking, row, col, rows, count, cell, parts, inside, text
@@ -362,7 +361,7 @@ def parse_sheet(data: bytes, wanted: set[tuple[int, int]], sheet: str = "",
         local = name[len(q):] if name.startswith(q) else None
         if local == "sheetData":
             if data_seen or depth != 1:
-                raise ambiguous("two_sheet_data", f"{where}中有不止一份单元格数据（sheetData）")
+                raise reject("two_sheet_data", sheet=sheet)
             data_seen = in_data = True
             path.append(local)
             return
@@ -377,7 +376,7 @@ def parse_sheet(data: bytes, wanted: set[tuple[int, int]], sheet: str = "",
             path.append(local or "")
             return
         if name.startswith(_MC + " "):
-            raise ambiguous("alternate_content", f"{where}的单元格中有“备选内容”（AlternateContent）")
+            raise reject("alternate_content", sheet=sheet)
         parent = path[-1]
         if local is None or local == "extLst" or (parent == "is" and local in ("rPh", "phoneticPr")) \
                 or (depth == 6 and parent == "r" and local == "rPr"):
@@ -386,7 +385,7 @@ def parse_sheet(data: bytes, wanted: set[tuple[int, int]], sheet: str = "",
         if depth == 2 and local == "row":
             rows += 1
             if rows > MAX_ROWS:
-                raise too_large(f"的工作表中有超过 {MAX_ROWS} 行")
+                raise too_large("rows", n=MAX_ROWS)
             r = attrs.get("r")
             if r is None:
                 row += 1
@@ -398,19 +397,19 @@ def parse_sheet(data: bytes, wanted: set[tuple[int, int]], sheet: str = "",
             if not 1 <= row <= MAX_ROW:
                 raise reject("corrupt")
             if row in seen_rows:
-                raise ambiguous("duplicate_row", f"{where}中第 {row} 行出现了两次")
+                raise reject("duplicate_row", sheet=sheet, row=row)
             seen_rows.add(row)
             col = 0
         elif depth == 3 and local == "c":
             count += 1
             if count > MAX_CELLS:
-                raise too_large(f"的工作表中有超过 {MAX_CELLS} 个单元格")
+                raise too_large("cells", n=MAX_CELLS)
             r = attrs.get("r")
             pos = (row, col + 1) if r is None else split_ref(r.strip())
             if pos is None or pos[1] > 16_384 or not row:
                 raise reject("corrupt")
             if pos in seen:
-                raise ambiguous("duplicate_cell", f"{where}中的单元格 {_name(pos)} 出现了两次")
+                raise reject("duplicate_cell", sheet=sheet, cell=_name(pos))
             seen.add(pos)
             col = pos[1]
             t = attrs.get("t", "n")

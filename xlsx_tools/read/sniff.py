@@ -33,21 +33,19 @@ def open_checked(path: Path) -> BinaryIO:
         raise reject("permission") from None
     except (OSError, ValueError) as e:
         # A symlink loop or a name the system cannot handle.
-        raise reject("not_a_file", "无法打开这个文件（可能是循环的快捷方式或无效的文件名）。"
-                                   "请检查文件名和位置。") from e
+        raise reject("not_a_file", "unopenable") from e
     if stat.S_ISDIR(st.st_mode):
         try:
             os.scandir(path).close()
         except OSError:
-            raise reject("permission", "没有权限打开这个文件夹，其中的文件无法检查。"
-                                       "请检查文件夹权限后重试。") from None
-        raise reject("not_a_file", "这是一个文件夹，不是 Excel 文件。")
+            raise reject("permission", "folder") from None
+        raise reject("not_a_file", "folder")
     if not stat.S_ISREG(st.st_mode):
         raise reject("not_a_file")
     if st.st_size == 0:
         raise reject("empty")
     if st.st_size > MAX_FILE_BYTES:
-        raise too_large(f"有 {st.st_size // (1024 * 1024)} MB")
+        raise too_large("file", mb=st.st_size // (1024 * 1024))
     try:
         fh = open(path, "rb")  # noqa: SIM115 - the caller's zip reads it, and closes it
         head = fh.read(8192 if st.st_size > _IN_MEMORY else _IN_MEMORY)
@@ -71,21 +69,20 @@ def _not_zip(head: bytes, suffix: str) -> RejectedFile:
     """A file that is not a zip: say what it looks like."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith(b"%PDF"):
-        what = "PDF 文件"
+        what = "pdf"
     elif text.startswith((b"<!doctype html", b"<html")) or b"<html" in text[:1024]:
-        what = "网页（HTML）文件"
+        what = "html"
     elif text.startswith(b"<"):
-        what = "XML 文本文件（可能是“XML 电子表格”）"
+        what = "xml"
     elif head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
-        what = "图片"
+        what = "image"
     elif head.startswith((b"Rar!", b"7z\xbc\xaf", b"\x1f\x8b")):
-        what = "压缩包"
+        what = "archive"
     elif suffix in (".csv", ".tsv") or _looks_like_text(head):
-        what = "纯文本（如 CSV）文件"
+        what = "text"
     else:
-        what = "无法识别格式的文件"
-    return RejectedFile("not_zip", f"这个文件实际上是{what}，不是 Excel 工作簿（.xlsx）。"
-                                   f"请发送用下发表格填写并保存的 .xlsx 文件。")
+        what = None
+    return reject("not_zip", what)
 
 
 def _looks_like_text(head: bytes) -> bool:
@@ -113,5 +110,4 @@ def _ole(path: Path, suffix: str) -> RejectedFile:
         return reject("et")
     if "Workbook".encode("utf-16-le") in data or "Book".encode("utf-16-le") in data:
         return reject("xls")
-    return RejectedFile("not_zip", "这是旧版 Office 格式的文件（可能是 Word 或其他文档），不是 Excel 工作簿"
-                                   "（.xlsx）。请发送用下发表格填写并保存的 .xlsx 文件。")
+    return reject("not_zip", "office")
