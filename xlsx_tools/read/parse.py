@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from xml.parsers import expat
 
+from ..form import cell_name
 from .limits import MAX_CELLS, MAX_ROWS
 from .model import Cell, SheetCells
 from .refs import MAX_ROW, split_ref
@@ -409,7 +410,7 @@ def parse_sheet(data: bytes, wanted: set[tuple[int, int]], sheet: str = "",
             if pos is None or pos[1] > 16_384 or not row:
                 raise reject("corrupt")
             if pos in seen:
-                raise reject("duplicate_cell", sheet=sheet, cell=_name(pos))
+                raise reject("duplicate_cell", sheet=sheet, cell=cell_name(*pos))
             seen.add(pos)
             col = pos[1]
             t = attrs.get("t", "n")
@@ -470,12 +471,3 @@ def parse_sheet(data: bytes, wanted: set[tuple[int, int]], sheet: str = "",
 
     run_expat(data, start, end, chars, check)
     return result
-
-
-def _name(pos: tuple[int, int]) -> str:
-    row, col = pos
-    letters = ""
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return f"{letters}{row}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from ..form import column_number
+
 __all__ = ["MAX_COL", "MAX_ROW", "split_ref"]
 
 MAX_ROW = 1_048_576
@@ -17,9 +19,7 @@ def split_ref(ref: str) -> tuple[int, int] | None:
     m = _REF.fullmatch(ref)
     if not m:
         return None
-    col = 0
-    for ch in m.group(1).upper():
-        col = col * 26 + ord(ch) - 64
+    col = column_number(m.group(1))
     row = int(m.group(2))
     if not (1 <= row <= MAX_ROW and col <= MAX_COL):
         return None
