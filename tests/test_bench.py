@@ -78,11 +78,11 @@ def test_bench_workbooks_are_distinct_platforms_that_pass(bench_run):
         assert unzip_and_parse(str(path), (FORM.cover.name, FORM.table.name, META_SHEET)) > 10_000
     run = validate_paths(files, form=FORM, jobs=1)
     assert [r.verdict for r in run.files] == ["通过"] * 5, [r.findings for r in run.files]
-    units = {r.unit_name for r in run.files}
+    units = {r.unit for r in run.files}
     assert len(units) == 5
     # Named as the notice asks, after what the table says.
     for r in run.files:
-        assert r.path.name == FORM.file_stem(r.batch, r.platform_category, r.unit_name) + ".xlsx"
+        assert r.path.name == FORM.file_stem(r.batch, r.category, r.unit) + ".xlsx"
     # The numbers differ from file to file.
     numeric = [f.id for f in FORM.fields if f.type == "int"]
     assert len({r.values[numeric[0]] for r in run.files}) == 5

@@ -169,7 +169,7 @@ def test_validate_reads_every_good_file(round_, validated):
     for rel, unit in round_.added.items():
         f = by[rel]
         assert f.readable and f.status != "rejected", (rel, [x.message for x in f.findings])
-        assert f.unit_name == unit
+        assert f.unit == unit
 
 
 def test_validate_refuses_every_bad_file_with_a_chinese_reason(round_, validated):
@@ -199,7 +199,7 @@ def test_each_corpus_case_in_the_mixed_folder(round_, merged, case):
     s = subs[0]
     if rel in round_.added:
         assert s.added and s.status in ADDED, (case, s.status, s.note)
-        assert s.unit_name == round_.added[rel]
+        assert s.unit == round_.added[rel]
     else:
         assert not s.added and s.status == ST_FAILED, (case, s.status)
         why = s.result.reason or " ".join(f.message for f in s.findings if f.severity == "error")
@@ -263,7 +263,7 @@ def test_merge_adds_up_every_good_file(round_, merged):
     rows = {round_.rel(Path(s.file)): s for b in result.batches.values() for s in b.rows}
     assert set(rows) == set(round_.added)
     for rel, unit in round_.added.items():
-        assert rows[rel].unit_name == unit
+        assert rows[rel].unit == unit
     # And in the data frames the summaries are written from.
     in_data = {round_.rel(Path(i)) for b in result.batches.values() for i in b.data.index}
     assert in_data == set(round_.added)

@@ -84,7 +84,7 @@ TEXT_BY_TYPE = {
                 "服务能力稳步提升，得到服务对象的普遍认可。",
 }
 REGIONS = ("华北", "华东", "华南", "华中", "西南", "西北", "东北", "长江", "珠江", "渤海")
-BODIES = ("检测研究院", "信息服务中心", "技术转移中心", "产业创新中心", "质量检验检测中心")
+BODIES = ("检测研究院", "数据中心", "技术转移中心", "产业创新中心", "质量检验中心")
 
 
 @dataclass(frozen=True)
@@ -135,10 +135,10 @@ def _make_base(task: tuple[str, str, str, str]) -> str:
 
     path, source, batch, category = task
     form = load_form(source)
-    k = form.keys
-    prefill = {k["unit"]: MARKER, k["batch"]: batch, k["category"]: category}
-    if "recommending_unit" in form.by_id:
-        prefill["recommending_unit"] = "某某省工业和信息化厅"
+    prefill = {form.role("unit"): MARKER, form.role("batch"): batch, form.role("category"): category}
+    recommending = form.role("recommending")
+    if recommending:
+        prefill[recommending] = "某某省工业和信息化厅"
     write_workbook(path, form, prefill=prefill)
     _fill(Path(path), form)
     return path
@@ -217,7 +217,7 @@ def _set_values(xml: bytes, cells: Sequence[str], value: str) -> tuple[bytes, in
     return pattern.subn(lambda m: m.group(1) + b"<v>" + value.encode() + b"</v>", xml)
 
 
-def unit_name(i: int, category_index: int) -> str:
+def platform_name(i: int, category_index: int) -> str:
     return f"{REGIONS[i % len(REGIONS)]}基准{i:05d}号{BODIES[category_index % len(BODIES)]}"
 
 
@@ -243,7 +243,7 @@ def _make_range(task: tuple[int, int, str]) -> list[str]:
     names = []
     for i in range(first, last):
         t = _TEMPLATES[i % len(_TEMPLATES)]
-        unit = unit_name(i, form.categories.index(t.category))
+        unit = platform_name(i, form.categories.index(t.category))
         name = form.file_stem(t.batch, t.category, unit) + ".xlsx"
         (_OUT_DIR / name).write_bytes(t.variant(unit, number_for(i)))
         names.append(name)

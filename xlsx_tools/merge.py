@@ -171,11 +171,6 @@ class Submission:
         """The file's fill date."""
         return self.result.date if self.result is not None else None
 
-    @property
-    def unit_name(self) -> str | None:
-        """The name ``unit`` had before the roles; kept for callers that still use it."""
-        return self.unit
-
 
 @dataclass
 class BatchSummary:

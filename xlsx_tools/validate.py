@@ -58,15 +58,6 @@ class FileResult:
     mtime: float | None = None         # the file's modification time (seconds)
     file_name: str | None = None       # the sender's name, when the file is stored under another
 
-    # The names these had before the roles; kept for callers that still use them.
-    @property
-    def unit_name(self) -> str | None:
-        return self.unit
-
-    @property
-    def platform_category(self) -> str | None:
-        return self.category
-
     @property
     def errors(self) -> int:
         return count_severity(self.findings, ERROR)
