@@ -206,7 +206,7 @@ def shift_like_excel(wb: openpyxl.Workbook, sheet: str, at: int, count: int, axi
         new = shift(r)
         if new is not None:
             ws.merge_cells(new)
-    for name, dn in list(wb.defined_names.items()):
+    for dn in list(wb.defined_names.values()):
         text = dn.attr_text
         if f"{sheet}!" in text or f"'{sheet}'!" in text:
             prefix, _, ref = text.rpartition("!")

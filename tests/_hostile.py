@@ -53,8 +53,8 @@ def table_part(path: Path, sheet: str) -> str:
         wb = z.read("xl/workbook.xml").decode()
         rels = z.read("xl/_rels/workbook.xml.rels").decode()
     rid = re.search(rf'<sheet [^>]*name="{re.escape(sheet)}"[^>]*r:id="([^"]+)"', wb).group(1)
-    target = re.search(rf'Id="{re.escape(rid)}"[^>]*Target="([^"]+)"|Target="([^"]+)"[^>]*Id="{re.escape(rid)}"',
-                       rels)
+    rid = re.escape(rid)
+    target = re.search(rf'Id="{rid}"[^>]*Target="([^"]+)"|Target="([^"]+)"[^>]*Id="{rid}"', rels)
     t = target.group(1) or target.group(2)
     return t.lstrip("/") if t.startswith("/") else "xl/" + t
 
@@ -371,7 +371,8 @@ def make_corpus(out_dir: Path, base: Path, form: Form = FORM) -> list[Hostile]:
     shutil.copyfile(base, ro)
     ro.chmod(0o444)
     add("read_only", ro, None, "a read-only file")
-    return cases + ambiguous_cases(out_dir / "ambiguous", base, form) + value_cases(out_dir / "values", base, form)
+    return (cases + ambiguous_cases(out_dir / "ambiguous", base, form)
+            + value_cases(out_dir / "values", base, form))
 
 
 # -- packages that say two things at once, and spellings that must read right ---------
@@ -446,8 +447,8 @@ def ambiguous_cases(out_dir: Path, base: Path, form: Form = FORM) -> list[Hostil
         "duplicate_entry", "the table sheet again under a name differing only in case")
 
     # One cell twice in its row: the first holds the typed value, the second another.
-    add("duplicate_cell", sheet_with("cell-twice", sheet[:cell.end()] + _with_value(cell.group(0), OTHER_VALUE)
-                                     + sheet[cell.end():]),
+    twice = sheet[:cell.end()] + _with_value(cell.group(0), OTHER_VALUE) + sheet[cell.end():]
+    add("duplicate_cell", sheet_with("cell-twice", twice),
         "duplicate_cell", f"{moved.ref} twice in its row of the table sheet")
     row = _row(sheet, moved.row)
     second = re.sub(rb"<v>[^<]*</v>", b"<v>%d</v>" % OTHER_VALUE, row.group(0))
@@ -460,13 +461,15 @@ def ambiguous_cases(out_dir: Path, base: Path, form: Form = FORM) -> list[Hostil
     alternate = (b'<mc:AlternateContent xmlns:mc="' + MC.encode() + b'"><mc:Choice Requires="x14">' + second
                  + b"</mc:Choice><mc:Fallback>" + row.group(0) + b"</mc:Fallback></mc:AlternateContent>")
     add("alternate_content", sheet_with("alternate", sheet[:row.start()] + alternate + sheet[row.end():]),
-        "alternate_content", "a row inside markup-compatibility AlternateContent (which program takes which?)")
+        "alternate_content",
+        "a row inside markup-compatibility AlternateContent (which program takes which?)")
 
     # Legal spellings a byte scan misses: SpreadsheetML under a prefix below sheetData and
     # inside the shared strings; a "c" in another namespace is no cell.
     add("prefix_below_sheet_data", sheet_with("prefix-cells", _prefixed_cells(sheet)), None,
         "every row and cell of the table written x:row, x:c, x bound on sheetData")
-    foreign = b'<o:c xmlns:o="urn:example:other" r="%s"><o:v>%d</o:v></o:c>' % (moved.ref.encode(), OTHER_VALUE)
+    foreign = (b'<o:c xmlns:o="urn:example:other" r="%s"><o:v>%d</o:v></o:c>'
+               % (moved.ref.encode(), OTHER_VALUE))
     add("foreign_cell", sheet_with("foreign-cell", sheet[:cell.start()] + foreign + sheet[cell.start():]),
         None, f"an element c of another namespace with {moved.ref}'s address before the real cell")
     unit = form.input_cell(form.keys["unit"])
@@ -475,7 +478,8 @@ def ambiguous_cases(out_dir: Path, base: Path, form: Form = FORM) -> list[Hostil
     as_shared = (b'<c r="%s" t="s"><v>0</v></c>' % unit.ref.encode())
     shared_sheet = sheet[:unit_cell.start()] + as_shared + sheet[unit_cell.end():]
     sst = (b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="' + SML.encode() + b'" count="1" '
-           b'uniqueCount="1"><x:si xmlns:x="' + SML.encode() + b'"><x:t>' + unit_text + b"</x:t></x:si></sst>")
+           b'uniqueCount="1"><x:si xmlns:x="' + SML.encode() + b'"><x:t>' + unit_text
+           + b"</x:t></x:si></sst>")
     add("prefix_in_sst", with_shared_strings(base, out_dir / "prefix-sst.xlsx", sst, {part: shared_sheet}),
         None, "the unit name a shared string whose si and t are written x:si, x:t")
     for name, index in (("string_index_negative", b"-1"), ("string_index_out_of_range", b"1")):
@@ -494,7 +498,8 @@ def ambiguous_cases(out_dir: Path, base: Path, form: Form = FORM) -> list[Hostil
     add("duplicate_sheet", rewrite_zip(base, out_dir / "sheet-twice.xlsx",
                                        {"xl/workbook.xml": wb_xml.replace(sheet_el, sheet_el + twin)}),
         "duplicate_sheet", "two sheets named like the table sheet, on different parts")
-    name_el = re.search(rb'<definedName name="fld_%s">[^<]*</definedName>' % MOVED_FIELD.encode(), wb_xml).group(0)
+    name_el = re.search(rb'<definedName name="fld_%s">[^<]*</definedName>' % MOVED_FIELD.encode(),
+                        wb_xml).group(0)
     twin_name = re.sub(rb">[^<]*<", b">'%s'!$A$1<" % table.encode(), name_el)
     add("duplicate_name", rewrite_zip(base, out_dir / "name-twice.xlsx",
                                       {"xl/workbook.xml": wb_xml.replace(name_el, name_el + twin_name)}),
@@ -533,18 +538,20 @@ def value_cases(out_dir: Path, base: Path, form: Form = FORM) -> list[Hostile]:
 
     def number_cell(name: str, stored: bytes) -> Path:
         changed = re.sub(rb"<v>[^<]*</v>", b"<v>" + stored + b"</v>", cell.group(0))
-        return rewrite_zip(base, out_dir / f"{name}.xlsx", {part: sheet[:cell.start()] + changed + sheet[cell.end():]})
+        return rewrite_zip(base, out_dir / f"{name}.xlsx",
+                           {part: sheet[:cell.start()] + changed + sheet[cell.end():]})
 
     def text_cell(name: str, ref: str, text: str) -> Path:
         """``text`` as the cell's inline string (openpyxl itself cuts text at 32,767 characters)."""
         m = _cell(sheet, ref)
         changed = b'<c r="%s" t="inlineStr"><is><t>%s</t></is></c>' % (ref.encode(), text.encode())
-        return rewrite_zip(base, out_dir / f"{name}.xlsx", {part: sheet[:m.start()] + changed + sheet[m.end():]})
+        return rewrite_zip(base, out_dir / f"{name}.xlsx",
+                           {part: sheet[:m.start()] + changed + sheet[m.end():]})
 
     cases.append(Hostile("digits_5000_number", number_cell("digits-5000", b"9" * 5000), "bad_number",
                          "a number cell of 5,000 digits (no double holds it)"))
-    cases.append(Hostile("digits_million_number", number_cell("digits-million", b"9" * 1_000_000), "bad_number",
-                         "a number cell of 1,000,000 digits"))
+    cases.append(Hostile("digits_million_number", number_cell("digits-million", b"9" * 1_000_000),
+                         "bad_number", "a number cell of 1,000,000 digits"))
     cases.append(Hostile("number_overflow", number_cell("overflow", b"1E+400"), "bad_number",
                          "a number cell of 1E+400, beyond the largest double"))
     cases.append(Hostile("digits_5000_text", text_cell("digits-5000-text", moved.ref, "9" * 5000), None,

@@ -92,7 +92,8 @@ class _Writer:
         self.s = spelling
         self.rng = rng
         self.out: list[str] = []
-        self.prefixed = spelling.prefix is not None and (root_uri == SML or (package and spelling.prefix_package))
+        self.prefixed = spelling.prefix is not None and (
+            root_uri == SML or (package and spelling.prefix_package))
         self.main = root_uri
         self.counter = 0
         self.unknown: dict[str, str] = {}
@@ -377,7 +378,8 @@ def respell_workbook(src: Path, dst: Path, spelling: Spelling, sheets: tuple[str
     with zipfile.ZipFile(buf, "w") as z:
         for n in names:
             info = zipfile.ZipInfo(n, date_time=(2022, 9, 15, 9, 0, 0))
-            info.compress_type = zipfile.ZIP_STORED if rng.random() < spelling.stored else zipfile.ZIP_DEFLATED
+            stored = rng.random() < spelling.stored
+            info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
             z.writestr(info, out[n])
     dst.write_bytes(buf.getvalue())
     return dst

@@ -301,7 +301,8 @@ def test_merge_workbooks_show_every_file(round_, merged):
     by_file = {str(r[col_file]): r for r in rows[rows.index(header) + 1:] if r and r[col_file]}
     f_header = next(r for r in findings if r and FINDING_COLUMNS["message"] in r)
     f_file, f_message = (f_header.index(FINDING_COLUMNS[k]) for k in ("file", "message"))
-    reasons = {round_.rel(Path(f.file)): f.reason or next(x.message for x in f.findings if x.severity == "error")
+    reasons = {round_.rel(Path(f.file)):
+               f.reason or next(x.message for x in f.findings if x.severity == "error")
                for f in result.files if f.status == "rejected"}
     for rel in _everything(round_):
         match = [f for f in by_file if f.endswith(rel)]
@@ -318,7 +319,8 @@ def test_merge_cli_on_the_folder_exits_normally(round_, tmp_path):
     out = tmp_path / "汇总结果"
     done = subprocess.run([sys.executable, "-m", "xlsx_tools.cli", "merge", str(round_.folder),
                            "--out", str(out), "--jobs", "2"],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "CI": "1"}, check=False)
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "CI": "1"},
+                          check=False)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert f"计入汇总 {len(round_.added)} 个平台" in done.stdout
@@ -328,7 +330,8 @@ def test_merge_cli_on_the_folder_exits_normally(round_, tmp_path):
 def test_validate_cli_on_the_folder_exits_with_errors_and_no_traceback(round_, tmp_path):
     done = subprocess.run([sys.executable, "-m", "xlsx_tools.cli", "validate", str(round_.folder),
                            "--json", str(tmp_path / "r.json"), "--jobs", "2"],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "CI": "1"}, check=False)
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "CI": "1"},
+                          check=False)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     for rel in _everything(round_):

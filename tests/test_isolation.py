@@ -180,8 +180,9 @@ def test_the_command_writes_its_json_and_reports_every_file_without_a_traceback(
     """A subprocess: only the real poisons (nothing patched there)."""
     folder, _good, _cases = round_
     out = tmp_path / "结果.json"
-    done = subprocess.run([sys.executable, "-m", "xlsx_tools.cli", "validate", str(folder), "--json", str(out),
-                           "--report", str(tmp_path / "问题清单.xlsx"), "--annotate", str(tmp_path / "标注"),
+    done = subprocess.run([sys.executable, "-m", "xlsx_tools.cli", "validate", str(folder),
+                           "--json", str(out), "--report", str(tmp_path / "问题清单.xlsx"),
+                           "--annotate", str(tmp_path / "标注"),
                            "--jobs", "2"], capture_output=True, text=True, timeout=600, check=False,
                           env={**os.environ, "CI": "1"})
     assert done.returncode == 1, done.stdout + done.stderr

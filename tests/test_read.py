@@ -11,7 +11,6 @@ import zipfile
 from decimal import Decimal
 from pathlib import Path
 
-import openpyxl
 import pytest
 from _fill import fill_workbook, shift_like_excel
 from _hostile import (
@@ -29,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from xlsx_tools.clean import clean_value
-from xlsx_tools.form import META_SHEET, NAME_PREFIX, load_form
+from xlsx_tools.form import META_SHEET, NAME_PREFIX, cell_name, load_form
 from xlsx_tools.gather import iter_workbook_files
 from xlsx_tools.read import (
     KINDS,
@@ -48,6 +47,7 @@ from xlsx_tools.read.parse import parse_shared_strings
 from xlsx_tools.write import write_workbook
 
 FORM = load_form()
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 TABLE = FORM.table.name
 COVER = FORM.cover.name
 
@@ -74,7 +74,8 @@ def typed_values(seed: int = 0) -> dict[str, object]:
         elif f.type == "postcode":
             out[f.id] = f"{100000 + n}"
         elif f.type == "longtext":
-            out[f.id] = f"第{n}项：平台围绕主要服务领域开展检测、咨询与培训工作，服务效果良好。\n第二行 & <说明>"
+            out[f.id] = (f"第{n}项：平台围绕主要服务领域开展检测、咨询与培训工作，服务效果良好。"
+                         "\n第二行 & <说明>")
         else:
             out[f.id] = f"内容{n}（测试）"
     return out
@@ -176,7 +177,7 @@ def as_typed_text() -> dict[str, object]:
     for f in FORM.fields:
         v = out[f.id]
         if f.type == "int":
-            out[f.id] = f" {v:,}{f.unit} " if v % 2 else str(v).translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+            out[f.id] = f" {v:,}{f.unit} " if v % 2 else str(v).translate(FULL_WIDTH)
         elif f.type == "amount":
             out[f.id] = f"{v}万元"
         elif f.type == "date":
@@ -243,7 +244,8 @@ def test_1904_date_system_gives_the_same_dates(work, blank):
 
 def test_rows_inserted_in_the_middle_shift_only_the_fields_below(work, filled):
     before = mid_row()
-    path = fill_workbook(filled, work / "mid.xlsx", edit=lambda wb: shift_like_excel(wb, TABLE, before, 2, "rows"))
+    path = fill_workbook(filled, work / "mid.xlsx",
+                         edit=lambda wb: shift_like_excel(wb, TABLE, before, 2, "rows"))
     data = read_workbook(path)
     assert data.moved == {}
     assert cleaned(data) == expected_clean(typed_values())
@@ -270,21 +272,26 @@ def test_row_deleted_between_inputs_is_followed_and_its_label_missed(work, fille
     top = min(input_rows)
     row = next(r for r in range(top, FORM.table.rows) if r not in input_rows
                and any(c.kind == "label" and c.row == r for c in FORM.table.cells))
-    path = fill_workbook(filled, work / "deleted.xlsx", edit=lambda wb: shift_like_excel(wb, TABLE, row, -1, "rows"))
+    path = fill_workbook(filled, work / "deleted.xlsx",
+                         edit=lambda wb: shift_like_excel(wb, TABLE, row, -1, "rows"))
     data = read_workbook(path)
     assert data.moved == {}
     assert cleaned(data) == expected_clean(typed_values())
-    below = {f.id for f in FORM.fields if FORM.input_cell(f.id).sheet == TABLE and FORM.input_cell(f.id).row > row}
+    below = {f.id for f in FORM.fields
+             if FORM.input_cell(f.id).sheet == TABLE and FORM.input_cell(f.id).row > row}
     assert {fid for fid, s in data.shifted.items() if s == (-1, 0)} == below
-    assert any(data.labels[c.address] != c.text for c in FORM.label_cells() if c.sheet == TABLE and c.row == row)
+    assert any(data.labels[c.address] != c.text
+               for c in FORM.label_cells() if c.sheet == TABLE and c.row == row)
 
 
 def test_input_row_deleted_leaves_its_name_broken_and_the_field_empty(work, filled):
     victim = "service_count"
     row = FORM.input_cell(victim).row
-    path = fill_workbook(filled, work / "input-deleted.xlsx", edit=lambda wb: shift_like_excel(wb, TABLE, row, -1, "rows"))
+    path = fill_workbook(filled, work / "input-deleted.xlsx",
+                         edit=lambda wb: shift_like_excel(wb, TABLE, row, -1, "rows"))
     data = read_workbook(path)
-    gone = {f.id for f in FORM.fields if FORM.input_cell(f.id).sheet == TABLE and FORM.input_cell(f.id).row == row}
+    gone = {f.id for f in FORM.fields
+            if FORM.input_cell(f.id).sheet == TABLE and FORM.input_cell(f.id).row == row}
     assert victim in gone and set(data.moved) == gone
     assert all(data.moved[fid] == "#REF!" for fid in gone)
     assert all(data.raw[fid].value is None for fid in gone)   # never a neighbour's value
@@ -300,7 +307,7 @@ def test_name_pointing_elsewhere_and_rows_inserted_together(work, corpus):
     assert set(data.moved) == {MOVED_FIELD}
     assert data.raw[MOVED_FIELD].value == typed_values()[MOVED_FIELD]
     cell = FORM.input_cell(MOVED_FIELD)
-    assert data.raw[MOVED_FIELD].cell == f"{TABLE}!{openpyxl.utils.get_column_letter(cell.col)}{cell.row + INSERTED_ROWS}"
+    assert data.raw[MOVED_FIELD].cell == f"{TABLE}!{cell_name(cell.row + INSERTED_ROWS, cell.col)}"
 
 
 def test_two_names_swapped_are_both_untrusted(work, filled):
@@ -410,8 +417,8 @@ def test_legacy_xls_is_rejected(work, filled):
 
 REJECTED = ["empty", "truncated", "bit_flipped", "csv", "html", "pdf", "random", "docx", "xlsm",
             "encrypted", "bomb_ratio", "bomb_cap", "bomb_lying", "million_rows", "billion_laughs",
-            "external_entity", "late_doctype", "malformed_xml", "other_form", "other_form_id", "newer_version",
-            "meta_and_names_deleted"]
+            "external_entity", "late_doctype", "malformed_xml", "other_form", "other_form_id",
+            "newer_version", "meta_and_names_deleted"]
 
 
 def is_chinese_sentence(text: str) -> bool:
@@ -508,7 +515,7 @@ def test_rows_inserted_above_the_table_are_followed(corpus):
     assert data.moved == {}
     assert cleaned(data) == expected_clean(typed_values())
     assert data.labels == layout_labels()
-    assert data.label_cells == {c.address: f"{TABLE}!{openpyxl.utils.get_column_letter(c.col)}{c.row + INSERTED_ROWS}"
+    assert data.label_cells == {c.address: f"{TABLE}!{cell_name(c.row + INSERTED_ROWS, c.col)}"
                                 for c in FORM.label_cells() if c.sheet == TABLE}
     assert {fid for fid, s in data.shifted.items()} == {
         f.id for f in FORM.fields if FORM.input_cell(f.id).sheet == TABLE}

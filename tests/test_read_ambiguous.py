@@ -70,7 +70,8 @@ def test_an_ambiguous_package_is_refused_with_its_own_kind(cases, name):
 
 @pytest.mark.parametrize("name", READ_RIGHT)
 def test_a_legal_spelling_reads_what_was_typed(cases, base, name):
-    assert outcome(cases[name].path, fast=True) == outcome(cases[name].path, fast=False) == outcome(base, True)
+    path = cases[name].path
+    assert outcome(path, fast=True) == outcome(path, fast=False) == outcome(base, True)
 
 
 def test_digits_typed_as_text_beyond_what_excel_holds_are_a_finding(cases):

@@ -255,7 +255,8 @@ def _inputs_key(form: Form) -> str:
     writers' versions. (Not the workbooks themselves: openpyxl stamps them with the time of saving.)"""
     from importlib.metadata import version
     h = hashlib.sha256(json.dumps({"data": DATA_VERSION, "form": form.id, "form_version": form.version,
-                                   "openpyxl": version("openpyxl"), "xlsxwriter": version("xlsxwriter")}).encode())
+                                   "openpyxl": version("openpyxl"),
+                                   "xlsxwriter": version("xlsxwriter")}).encode())
     h.update(Path(form.source).read_bytes())
     for source in sorted(Path(__file__).parent.rglob("*.py")):
         h.update(source.read_bytes())
@@ -656,7 +657,8 @@ def _report(results: dict[int, dict[str, dict]], sizes: list[int], targets: Targ
              f"bound / validate             = {b / v:6.1f}x  (target <= {targets.bound_over_validate:g}x)",
              cpu["validate"] / cpu["bound"]),
             (v / m <= targets.validate_over_merge, n == largest,
-             f"validate / merge             = {v / m:6.1f}x  (target <= {targets.validate_over_merge:g}x{at})",
+             f"validate / merge             = {v / m:6.1f}x  "
+             f"(target <= {targets.validate_over_merge:g}x{at})",
              cpu["merge"] / cpu["validate"]),
         ]
         if _psutil() is not None:
@@ -676,8 +678,8 @@ def _report(results: dict[int, dict[str, dict]], sizes: list[int], targets: Targ
                            f"{1000 * cpu['baseline']:.2f} ms/file)"), None))
         a = cpu["annotate"] / cpu["validate"]
         lines.append((a <= targets.annotate_over_validate, n == largest,
-                      (f"annotate / validate (CPU)    = {a:6.1f}x  (target <= {targets.annotate_over_validate:g}x"
-                       f" CPU per file{at})"), None))
+                      (f"annotate / validate (CPU)    = {a:6.1f}x  "
+                       f"(target <= {targets.annotate_over_validate:g}x CPU per file{at})"), None))
         for ok, judged, text, by_cpu in lines:
             also = f"   [by CPU time per file: {by_cpu:.1f}x]" if by_cpu is not None else ""
             say(f"  N={n:<6} {text}  {_verdict(ok) if judged else '(' + _verdict(ok).lower() + ')'}{also}")

@@ -484,7 +484,8 @@ def merge_results(files: Sequence[FileResult], form: Form | None = None,
     files = list(files)
     for i, r in enumerate(files):
         # A file the merge cannot take is listed as 无法读取, never the end of the merge.
-        s, files[i] = isolated(form, r, "merge_failed", lambda r: _submission(form, _mergeable(form, r), names))
+        s, files[i] = isolated(form, r, "merge_failed",
+                               lambda r: _submission(form, _mergeable(form, r), names))
         if s is None:
             s = _submission(form, files[i], names)
         if s.batch is None:

@@ -117,9 +117,9 @@ def write_report_xlsx(run: ValidationRun, path: str | Path) -> Path:
                        "有警告": warning, "不通过": error, UNREADABLE: error}
         error_word = run.form.catalogue.severity_word("error")
         rows = _report_rows(run)
-        _table(wb.add_worksheet("问题清单"), finding_header(run.form), [x for found, _ in rows for x in found],
-               head, wrap, lambda row, col: (error if row[4] == error_word else warning)
-               if col == 4 else None,
+        _table(wb.add_worksheet("问题清单"), finding_header(run.form),
+               [x for found, _ in rows for x in found], head, wrap,
+               lambda row, col: (error if row[4] == error_word else warning) if col == 4 else None,
                widths={6: 70})
         _table(wb.add_worksheet("文件情况"), file_header(run.form), [row for _, row in rows], head, wrap,
                lambda row, col: verdict_fmt.get(row[4]) if col == 4 else None,
