@@ -468,6 +468,15 @@ def ambiguous_cases(out_dir: Path, base: Path, form: Form = FORM) -> list[Hostil
     # inside the shared strings; a "c" in another namespace is no cell.
     add("prefix_below_sheet_data", sheet_with("prefix-cells", _prefixed_cells(sheet)), None,
         "every row and cell of the table written x:row, x:c, x bound on sheetData")
+    ref = b' r="%s"' % moved.ref.encode()
+    add("cell_ref_spaced", sheet_with("cell-ref-spaced", sheet[:cell.start()]
+                                      + cell.group(0).replace(ref, b' r=" %s"' % moved.ref.encode(), 1)
+                                      + sheet[cell.end():]),
+        "corrupt", f"{moved.ref}'s reference written with a space before it (LibreOffice shows no such cell)")
+    row_el = _row(sheet, moved.row)
+    add("row_ref_spaced", sheet_with("row-ref-spaced", sheet[:row_el.start()] + row_el.group(0).replace(
+            b' r="%d"' % moved.row, b' r=" %d "' % moved.row, 1) + sheet[row_el.end():]),
+        None, f"row {moved.row}'s number written with spaces around it (legal for a number)")
     foreign = (b'<o:c xmlns:o="urn:example:other" r="%s"><o:v>%d</o:v></o:c>'
                % (moved.ref.encode(), OTHER_VALUE))
     add("foreign_cell", sheet_with("foreign-cell", sheet[:cell.start()] + foreign + sheet[cell.start():]),

@@ -60,6 +60,7 @@ READ_CASES_ADDED = {
     "prefix_below_sheet_data": True,   # legal XML: read as typed
     "prefix_in_sst": True,
     "foreign_cell": True,              # a c of another namespace is no cell
+    "row_ref_spaced": True,            # a row's number with spaces around it
     "digits_5000_text": False,         # not_a_number: more digits than Excel holds
 }
 ADDED = {ST_ACCEPTED, ST_WARNINGS}

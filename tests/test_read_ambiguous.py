@@ -47,9 +47,9 @@ REFUSED = {
     "duplicate_name": "duplicate_name", "duplicate_rel": "duplicate_rel", "decoy_sheet": "decoy_sheet",
     "digits_5000_number": "bad_number", "digits_million_number": "bad_number",
     "number_overflow": "bad_number", "digits_million_text": "text_too_long",
-    "text_over_cell_limit": "text_too_long",
+    "text_over_cell_limit": "text_too_long", "cell_ref_spaced": "corrupt",
 }
-READ_RIGHT = ("prefix_below_sheet_data", "foreign_cell", "prefix_in_sst")
+READ_RIGHT = ("prefix_below_sheet_data", "foreign_cell", "prefix_in_sst", "row_ref_spaced")
 
 
 def test_every_case_is_decided_here(cases):

@@ -406,7 +406,9 @@ def parse_sheet(data: bytes, wanted: set[tuple[int, int]], sheet: str = "",
             if count > MAX_CELLS:
                 raise too_large("cells", n=MAX_CELLS)
             r = attrs.get("r")
-            pos = (row, col + 1) if r is None else split_ref(r.strip())
+            # A row's number may have white space around it (an unsignedInt); a cell's
+            # reference may not: LibreOffice shows no such cell, so it is no cell we read.
+            pos = (row, col + 1) if r is None else split_ref(r)
             if pos is None or pos[1] > 16_384 or not row:
                 raise reject("corrupt")
             if pos in seen:
