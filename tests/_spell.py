@@ -23,7 +23,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-__all__ = ["CANONICAL", "Spelling", "everything", "respell_workbook", "write_xml"]
+__all__ = ["CANONICAL", "SPELLINGS", "Spelling", "everything", "respell_workbook", "strict_workbook",
+           "transitional_workbook", "write_xml"]
+
+from hypothesis import strategies as st
 
 from xlsx_tools.form import parse_cell
 
@@ -393,3 +396,45 @@ def everything(seed: int) -> Spelling:
                    drop_refs=0.5, to_shared=0.5, to_inline=0.5, runs=0.5, phonetic=0.3,
                    shuffle_entries=True, stored=0.5)
 
+
+# Any spelling, for hypothesis.
+SPELLINGS = st.builds(
+    Spelling,
+    seed=st.integers(0, 2**32 - 1), declaration=st.integers(0, 3), bom=st.booleans(),
+    utf16=st.booleans(), prefix=st.sampled_from([None, "x", "s", "main"]),
+    prefix_share=st.sampled_from([0.3, 1.0]), declare_low=st.booleans(), prefix_package=st.booleans(),
+    shuffle_attributes=st.booleans(), single_quotes=st.sampled_from([0.0, 0.5, 1.0]),
+    space_in_tags=st.booleans(), space_between=st.booleans(),
+    char_refs=st.sampled_from([0.0, 0.05, 0.5]), cdata=st.sampled_from([0.0, 0.5]),
+    comments=st.sampled_from([0.0, 0.1]), long_empty=st.booleans(),
+    drop_refs=st.sampled_from([0.0, 0.5, 1.0]), to_shared=st.sampled_from([0.0, 0.5, 1.0]),
+    to_inline=st.sampled_from([0.0, 1.0]), runs=st.sampled_from([0.0, 0.5]),
+    phonetic=st.sampled_from([0.0, 0.5]), shuffle_entries=st.booleans(),
+    stored=st.sampled_from([0.0, 0.5, 1.0]))
+
+
+# -- Strict Open XML: the same workbook in the other dialect (Excel's "Strict Open XML") ---------
+
+_DIALECTS = ((SML.encode(), b"http://purl.oclc.org/ooxml/spreadsheetml/main"),
+             (REL.encode(), b"http://purl.oclc.org/ooxml/officeDocument/relationships"))
+
+
+def _renamed(src: Path, dst: Path, pairs: tuple[tuple[bytes, bytes], ...]) -> Path:
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.endswith((".xml", ".rels")):
+                for old, new in pairs:
+                    data = data.replace(old, new)   # the relationship types start with REL
+            zout.writestr(info, data)
+    return dst
+
+
+def strict_workbook(src: Path, dst: Path) -> Path:
+    """``src`` in Strict OOXML's namespaces (SpreadsheetML, relationships and their types)."""
+    return _renamed(src, dst, _DIALECTS)
+
+
+def transitional_workbook(src: Path, dst: Path) -> Path:
+    """A Strict workbook back in the transitional namespaces (what openpyxl reads)."""
+    return _renamed(src, dst, tuple((new, old) for old, new in _DIALECTS))

@@ -18,7 +18,7 @@ import pytest
 from _fill import make_filled, valid_values
 from _hostile import table_part
 from _libreoffice import convert
-from _spell import CANONICAL, Spelling, everything, respell_workbook
+from _spell import CANONICAL, SPELLINGS, everything, respell_workbook
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
@@ -62,21 +62,6 @@ def expected(filled):
     return comparable(filled)
 
 
-spellings = st.builds(
-    Spelling,
-    seed=st.integers(0, 2**32 - 1), declaration=st.integers(0, 3), bom=st.booleans(),
-    utf16=st.booleans(), prefix=st.sampled_from([None, "x", "s", "main"]),
-    prefix_share=st.sampled_from([0.3, 1.0]), declare_low=st.booleans(), prefix_package=st.booleans(),
-    shuffle_attributes=st.booleans(), single_quotes=st.sampled_from([0.0, 0.5, 1.0]),
-    space_in_tags=st.booleans(), space_between=st.booleans(),
-    char_refs=st.sampled_from([0.0, 0.05, 0.5]), cdata=st.sampled_from([0.0, 0.5]),
-    comments=st.sampled_from([0.0, 0.1]), long_empty=st.booleans(),
-    drop_refs=st.sampled_from([0.0, 0.5, 1.0]), to_shared=st.sampled_from([0.0, 0.5, 1.0]),
-    to_inline=st.sampled_from([0.0, 1.0]), runs=st.sampled_from([0.0, 0.5]),
-    phonetic=st.sampled_from([0.0, 0.5]), shuffle_entries=st.booleans(),
-    stored=st.sampled_from([0.0, 0.5, 1.0]))
-
-
 def test_the_fast_path_takes_the_spelling_the_writers_use(filled, work):
     """Else the tests below would compare the parse with itself."""
     for path in (filled, respell_workbook(filled, work / "canonical.xlsx", CANONICAL, SHEETS)):
@@ -87,7 +72,7 @@ def test_the_fast_path_takes_the_spelling_the_writers_use(filled, work):
 
 
 @slow(25)
-@given(spelling=spellings)
+@given(spelling=SPELLINGS)
 @example(spelling=everything(1))
 @example(spelling=replace(CANONICAL, prefix="x", prefix_share=0.3, declare_low=True))
 @example(spelling=replace(CANONICAL, utf16=True, declaration=2))
