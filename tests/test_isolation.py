@@ -4,7 +4,9 @@ A folder holds good workbooks and, for each stage (read, clean, rules, report,
 annotate, merge, the time limit over them, a worker that dies), one file that
 fails there. Some poisons are real files: what used to crash or hang a stage (a
 number of 5,000 or 1,000,000 digits, 42,000 characters in a cell), a package the
-reader refuses, a workbook openpyxl cannot open, a file name that is not UTF-8.
+reader refuses, a workbook the reader reads but the annotator cannot mark (a
+filler's note whose part is damaged: the reader never reads notes, the annotator
+must add its own to that part), a file name that is not UTF-8.
 Where no file can make a stage fail any more, the stage is made to fail for one
 file by its name, to show that the failure stays that file's. Every file is
 reported, the poisons as 无法读取 (or with their finding), the good ones exactly
@@ -24,14 +26,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from _fill import make_filled, valid_values
-from _hostile import ambiguous_cases, rewrite_zip, table_part, value_cases
+from _fill import fill_workbook, make_filled, valid_values
+from _hostile import ambiguous_cases, rewrite_zip, value_cases
+from openpyxl.comments import Comment
 
 from xlsx_tools import merge as merge_module
 from xlsx_tools import report as report_module
 from xlsx_tools import rules as rules_module
 from xlsx_tools import validate as validate_module
-from xlsx_tools.form import META_SHEET, load_form
+from xlsx_tools.form import load_form
 from xlsx_tools.merge import ST_FAILED, merge_paths
 from xlsx_tools.report import annotate_workbooks, write_json, write_report_xlsx
 from xlsx_tools.validate import UNREADABLE, validate_file, validate_paths
@@ -49,14 +52,24 @@ REAL_REFUSED = {"digits_5000_number": "bad_number", "digits_million_number": "ba
                 "duplicate_entry": "duplicate_entry"}
 
 
-def _unread_sheet_part(path: Path) -> str:
-    """A sheet the reader never opens (neither the form's sheets nor the hidden one)."""
-    with zipfile.ZipFile(path) as z:
-        wb = z.read("xl/workbook.xml").decode()
-    for name in re.findall(r'<sheet [^>]*name="([^"]+)"', wb):
-        if name not in (FORM.cover.name, FORM.table.name, META_SHEET):
-            return table_part(path, name)
-    raise AssertionError("every sheet is the form's")
+def _with_a_damaged_note(root: Path, target: Path) -> Path:
+    """A return with a finding on a cell that carries the filler's note, the note's part cut
+    short: the reader reads the return (it never opens notes); the annotator cannot add its
+    note to that part."""
+    cell = FORM.input_cell("contact_person")
+
+    def note(wb) -> None:
+        wb[cell.sheet][cell.ref].comment = Comment("联系人下周确定。", "张三")
+
+    noted = fill_workbook(make_filled(root / "finding", {**valid_values(), "contact_person": None}),
+                          root / "noted.xlsx", edit=note)
+    with zipfile.ZipFile(noted) as z:
+        (part,) = [n for n in z.namelist() if re.fullmatch(r"xl/comments/?\w*\.xml", n)]
+        damaged = z.read(part)[:-40]
+    path = rewrite_zip(noted, target, {part: damaged})
+    r = validate_file(path)
+    assert r.readable and any(f.cells == (cell.address,) for f in r.findings)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -72,11 +85,7 @@ def round_(tmp_path_factory):
     cases = {c.name: c for c in value_cases(root / "values", base) + ambiguous_cases(root / "amb", base)}
     for name in (*REAL_REFUSED, "digits_5000_text"):
         shutil.copyfile(cases[name].path, folder / cases[name].path.name)
-    with_finding = make_filled(root / "finding", {**valid_values(), "contact_person": None})
-    part = _unread_sheet_part(with_finding)
-    with zipfile.ZipFile(with_finding) as z:
-        broken = z.read(part)[:-200]          # a sheet left unclosed, that the reader never reads
-    rewrite_zip(with_finding, folder / ANNOTATE_POISON, {part: broken})
+    _with_a_damaged_note(root, folder / ANNOTATE_POISON)
     # A name that is not UTF-8 on disk (a zip made on Chinese Windows, unpacked here).
     gbk = make_filled(root / "gbk", valid_values("信息服务", "第二批", Path(GBK_NAME).stem.split("-")[-1]))
     with open(os.fsencode(folder) + b"/" + GBK_NAME.encode("gbk"), "wb") as out:

@@ -69,7 +69,8 @@ from .ooxml import (
 from .read import MAX_UNCOMPRESSED
 from .read.refs import split_ref
 from .rules import Finding
-from .validate import FileResult, ValidationRun
+from .read.refusal import RejectedFile
+from .validate import FileResult, ValidationRun, isolated, unreadable
 
 __all__ = [
     "ANNOTATION_SHEET",
@@ -120,11 +121,16 @@ class AnnotateOutcome:
 
 
 class AnnotateError(Exception):
-    """This workbook cannot be annotated; ``reason`` says why, in a few Chinese words."""
+    """This workbook cannot be annotated; ``variant`` names why (the catalogue's
+    annotate_failed), ``reason`` says it in Chinese."""
 
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, variant: str = "cannot"):
+        super().__init__(variant)
+        self.variant = variant
+
+    @property
+    def reason(self) -> str:
+        return RejectedFile("annotate_failed", self.variant).reason
 
 
 class AnnotateWriteError(Exception):
@@ -139,17 +145,17 @@ class AnnotateWriteError(Exception):
         self.written = list(written)
 
 
-# Why a readable workbook got no copy (by PackageError.kind): short, as the CLI lists them.
-_CANNOT = "文件中有本工具不能处理的内容，请对照校验结果直接修改原文件"
-_REASONS = {
-    "gone": "原文件已无法读取，可能已被移动或改动",
-    "too_large": "文件太大",
-    "declaration": "文件含有不允许的 XML 声明（DOCTYPE 或实体）",
-}
+# The PackageError kinds that say why a readable workbook got no copy (annotate_failed's
+# variants of the same names); any other is "cannot".
+_TOLD = ("gone", "too_large", "declaration")
 
 
 def annotate_workbooks(run: ValidationRun, out_dir: str | Path) -> AnnotateOutcome:
     """For each readable workbook with findings, a marked-up copy in ``out_dir``.
+
+    A workbook that cannot be annotated (or not within the time limit) becomes
+    无法读取 in ``run`` with the reason (annotate_failed; too_slow), and the others
+    go on: the reports written after say the same of it.
 
     Raises :class:`AnnotateWriteError` when a copy cannot be written there (no
     permission, a file in the way, the disk full...): the next would fail alike.
@@ -157,7 +163,7 @@ def annotate_workbooks(run: ValidationRun, out_dir: str | Path) -> AnnotateOutco
     out_dir = Path(out_dir)
     outcome = AnnotateOutcome()
     used: set[str] = set()
-    for r in run.files:
+    for i, r in enumerate(run.files):
         if not r.findings:
             continue
         if not r.readable:
@@ -168,12 +174,12 @@ def annotate_workbooks(run: ValidationRun, out_dir: str | Path) -> AnnotateOutco
             outcome.skipped.append((r.file, "不能覆盖原文件，请换一个输出文件夹"))
             continue
         try:
-            data = annotated_bytes(run.form, r)
+            data, run.files[i] = isolated(run.form, r, "annotate_failed",
+                                          lambda r: annotated_bytes(run.form, r), passes=(AnnotateError,))
         except AnnotateError as e:
-            outcome.skipped.append((r.file, e.reason))
-            continue
-        except Exception:  # noqa: BLE001 - one odd file must not stop the others
-            outcome.skipped.append((r.file, _CANNOT))
+            data, run.files[i] = None, unreadable(run.form, r, "annotate_failed", e.variant)
+        if data is None:
+            outcome.skipped.append((r.file, run.files[i].reason))
             continue
         try:
             _write_copy(target, data)
@@ -520,7 +526,7 @@ class _Sheet:
         self.p = prefix_of(self.data, self.root)
         self.sheet_data = self.root.find("sheetData")
         if self.sheet_data is None and cells:
-            raise AnnotateError(_CANNOT)
+            raise AnnotateError()
         # Rows by number (a row without r: the one after the last), in the order written.
         self.rows: dict[int, El] = {}
         self.order: list[tuple[int, El]] = []
@@ -718,7 +724,7 @@ class _Comments:
         self.authors = ["".join(a.text or ()) for a in found]
         self.list_el = self.root.find("commentList")
         if authors_el is None or self.list_el is None:
-            raise AnnotateError(_CANNOT)
+            raise AnnotateError()
         self.authors_el = authors_el
         self.notes: dict[tuple[int, int], _Note] = {}
         for c in self.list_el.all("comment"):
@@ -921,7 +927,7 @@ def _rework_vml(data: bytes, gone: set, ours: dict, first_id: int) -> tuple[byte
     root = _VML_ROOT.search(data)
     end = data.rstrip().rfind(b"</")
     if root is None or end < root.end():
-        raise AnnotateError(_CANNOT)
+        raise AnnotateError()
     pfx, declare = _vml_prefixes(root.group(0))
     edits = Edits(data)
     shapes = {}
@@ -1041,7 +1047,7 @@ class _Workbook:
         self.p = prefix_of(self.data, self.root)
         self.sheets_el = self.root.find("sheets")
         if self.sheets_el is None:
-            raise AnnotateError(_CANNOT)
+            raise AnnotateError()
         self.sheets = self.sheets_el.all("sheet")
         self.names = [s.get("name") or "" for s in self.sheets]
 
@@ -1128,7 +1134,7 @@ def annotated_bytes(form: Form, result: FileResult) -> bytes:
         finally:
             pkg.close()
     except PackageError as e:
-        raise AnnotateError(_REASONS.get(e.kind, _CANNOT)) from None
+        raise AnnotateError(e.kind if e.kind in _TOLD else "cannot") from None
 
 
 def _annotate(pkg: Package, form: Form, findings: list[Finding]) -> bytes:
@@ -1159,7 +1165,7 @@ def _annotate(pkg: Package, form: Form, findings: list[Finding]) -> bytes:
             other_parts.append(part)
     before = ANNOTATION_SHEET in sheet_parts
     if ANNOTATION_SHEET in workbook.names and not before:    # a chart sheet of that name
-        raise AnnotateError(_CANNOT)
+        raise AnnotateError()
     notes = _notes_by_sheet(findings, list(sheet_parts))
     vml_ids = _VmlIds(pkg)
 
@@ -1280,7 +1286,7 @@ def _rework_notes(pkg: Package, types: ContentTypes, sheet: _Sheet, part: str, r
     rid = sheet.legacy_drawing()
     vml_part = rels.target(rels.by_id(rid))
     if rid is not None and vml_part is None:      # a sheet has one legacy drawing at the most
-        raise AnnotateError(_CANNOT)
+        raise AnnotateError()
     vml = pkg.read(vml_part) if vml_part else None
     block = None
     if vml is None:
