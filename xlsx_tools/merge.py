@@ -31,7 +31,15 @@ from .form import Field, Form, load_form
 from .roster import RosterEntry, read_roster
 from .rules import ERROR, WARNING, Finding, count_severity, field_title
 from .validate import FileResult, validate_paths
-from .xlsx_output import DATE_WIDTH_SAMPLE, Formats, close_workbook, new_workbook, text_width
+from .xlsx_output import (
+    DATE_WIDTH_SAMPLE,
+    TableFormats,
+    close_workbook,
+    new_workbook,
+    print_setup,
+    text_width,
+    write_table,
+)
 
 __all__ = [
     "merge_paths", "merge_results", "write_outputs", "MergeResult", "BatchSummary",
@@ -628,22 +636,14 @@ def _number(value: int | Decimal) -> float | int:
     return int(value) if isinstance(value, int) else float(value)
 
 
-class _Formats:
-    """The summaries' looks, by name."""
+class _Formats(TableFormats):
+    """The summaries' looks: the tables', and the sections' and totals'."""
 
     def __init__(self, wb):
-        mk = Formats(wb, font_name="宋体", font_size=10, valign="vcenter").get
-        self.title = mk(bold=True, font_size=14)
-        self.note = mk(text_wrap=True, valign="top")
-        self.head = mk(bold=True, text_wrap=True, align="center", border=1, bg_color="#D9E1F2")
+        super().__init__(wb)
+        mk = self.make
         # A section's name starts at its first column, so it shows on the page where it begins.
         self.section = mk(bold=True, align="left", border=1, bg_color="#D9E1F2")
-        self.text = mk(border=1)
-        self.wrap = mk(border=1, text_wrap=True, valign="top")
-        self.int = mk(border=1, num_format="#,##0")
-        self.amount = mk(border=1, num_format="#,##0.00")
-        self.date = mk(border=1, num_format="yyyy-mm-dd")
-        self.percent = mk(border=1, num_format="0.0%")
         self.total_text = mk(border=1, bold=True, bg_color="#F2F2F2")
         self.total_int = mk(border=1, bold=True, bg_color="#F2F2F2", num_format="#,##0")
         self.total_amount = mk(border=1, bold=True, bg_color="#F2F2F2", num_format="#,##0.00")
@@ -656,58 +656,6 @@ class _Formats:
 def _new_workbook(path: Path, form: Form, title: str) -> tuple[Any, _Formats]:
     wb = new_workbook(path, title, form.output_time)
     return wb, _Formats(wb)
-
-
-def _write_table(ws, fmt: _Formats, top: int, headers: Sequence[str],
-                 rows: Sequence[Sequence[Any]], widths_cap: int = 40,
-                 formats: Sequence[Any] | None = None, wrap: dict[int, int] | None = None) -> int:
-    """A plain one-header table with autofilter; returns the row after it.
-
-    ``wrap`` gives columns of a fixed width whose text wraps; each row is made
-    tall enough for them (no spreadsheet program sizes rows on opening).
-    """
-    wrap = wrap or {}
-    ws.set_row(top, 30)
-    for c, h in enumerate(headers):
-        ws.write_string(top, c, h, fmt.head)
-    widths = [_width(h) for h in headers]
-    for r, row in enumerate(rows, start=top + 1):
-        lines = 1
-        for c, v in enumerate(row):
-            cf = formats[c] if formats else fmt.text
-            if v is None or v == "":
-                ws.write_blank(r, c, None, cf)
-            elif isinstance(v, dt.date):
-                ws.write_datetime(r, c, dt.datetime.combine(v, dt.time()), fmt.date)
-            elif isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
-                ws.write_number(r, c, _number(v) if not isinstance(v, float) else v, cf)
-            else:
-                ws.write_string(r, c, str(v), cf)
-            w = _width(v if not isinstance(v, dt.date) else DATE_WIDTH_SAMPLE)
-            if c in wrap:
-                lines = max(lines, math.ceil(w / max(wrap[c] - 2, 1)))
-            else:
-                widths[c] = max(widths[c], w)
-        if lines > 1:
-            ws.set_row(r, 14 * min(lines, 12) + 2)
-    for c, w in enumerate(widths):
-        ws.set_column(c, c, wrap.get(c, min(max(w + 2, 6), widths_cap)))
-    if rows:
-        ws.autofilter(top, 0, top + len(rows), len(headers) - 1)
-    ws.freeze_panes(top + 1, 0)
-    return top + 1 + len(rows)
-
-
-
-
-
-def _print_setup(ws, repeat: tuple[int, int] | None = None, fit_width: bool = False) -> None:
-    ws.set_landscape()
-    ws.set_paper(9)  # A4
-    if repeat:
-        ws.repeat_rows(*repeat)
-    if fit_width:
-        ws.fit_to_pages(1, 0)
 
 
 def _section_row(ws, fmt: _Formats, fields: Sequence[Field], first_col: int, row: int = 1) -> None:
@@ -806,7 +754,7 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary) -> None:
     ws.set_row(2, 14 * header_height + 4)
     ws.freeze_panes(3, unit_col + 1)
     ws.autofilter(2, 0, max(2, total_row - 1), ncols - 1)
-    _print_setup(ws, repeat=(1, 2))
+    print_setup(ws, repeat=(1, 2))
 
 
 def _category_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: MergeConfig) -> dict[str, int]:
@@ -853,7 +801,7 @@ def _category_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: Merg
     ws.set_column(2, 2, 6)
     ws.set_column(3, 3 + len(cats) - 1, 16)
     ws.freeze_panes(2, 3)
-    _print_setup(ws, repeat=(1, 1), fit_width=True)
+    print_setup(ws, repeat=(1, 1), fit_width=True)
     last = r
     money = sorted({f.unit for f in _numeric_fields(form) if f.type == "amount" and f.unit})
     ws.write_string(last + 2, 0, "比例 = 部分之和 ÷ 总数之和；总数为 0 时显示“—”。"
@@ -887,7 +835,7 @@ def _chart_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: MergeCo
         chart.set_legend({"position": "bottom"})
         chart.set_size({"width": 560, "height": 320})
         ws.insert_chart(2 + (k // 2) * 17, (k % 2) * 9, chart)
-    _print_setup(ws, fit_width=True)
+    print_setup(ws, fit_width=True)
     ws.fit_to_pages(1, 1)
 
 
@@ -906,9 +854,9 @@ def _submissions_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submissi
     rows = [[i + 1, *[rec[k] for k in cols]] for i, rec in enumerate(records)]
     formats = [fmt.int] + [fmt.int if k in ("errors", "warnings") else fmt.wrap if k == "note" else fmt.text
                            for k in cols]
-    _write_table(ws, fmt, 2, ["序号", *[headers[k] for k in cols]], rows, 50, formats,
+    write_table(ws, fmt, 2, ["序号", *[headers[k] for k in cols]], rows, 50, formats,
                  wrap={1 + cols.index("note"): 50})
-    _print_setup(ws, repeat=(2, 2), fit_width=True)
+    print_setup(ws, repeat=(2, 2), fit_width=True)
 
 
 def _findings_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission], with_batch: bool) -> None:
@@ -921,9 +869,9 @@ def _findings_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission]
             for i, rec in enumerate(records)]
     formats = [fmt.int] + [fmt.wrap if k == "message" else fmt.text for k in cols]
     ws.write_string(0, 0, f"问题清单（共 {len(rows)} 条）", fmt.title)
-    _write_table(ws, fmt, 1, ["序号", *[headers[k] for k in cols]], rows, 40, formats,
+    write_table(ws, fmt, 1, ["序号", *[headers[k] for k in cols]], rows, 40, formats,
                  wrap={1 + cols.index("message"): 80})
-    _print_setup(ws, repeat=(1, 1), fit_width=True)
+    print_setup(ws, repeat=(1, 1), fit_width=True)
 
 
 def _write_batch(path: Path, result: MergeResult, b: BatchSummary) -> None:
@@ -1021,7 +969,7 @@ def _write_overview(path: Path, result: MergeResult) -> None:
     ws.set_column(first, first + len(numeric) - 1, 14)
     ws.set_row(2, 60)
     ws.freeze_panes(3, 1)
-    _print_setup(ws, repeat=(1, 2))
+    print_setup(ws, repeat=(1, 2))
     ws.repeat_columns(0, 0)
     everything = result.submissions
     _submissions_sheet(wb, fmt, form, everything, "全部文件和名单单位的提交情况", with_batch=True)
