@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Sequence
 import pandas as pd
 
 from .form import Field, Form, load_form
-from .roster import RosterEntry, read_roster
+from .roster import RosterEntry, read_roster, unit_key
 from .rules import ERROR, WARNING, Finding, count_severity, field_title
 from .validate import FileResult, validate_paths
 from .xlsx_output import (
@@ -279,11 +279,6 @@ def merge_paths(paths: str | Path | Iterable[str | Path], out_dir: str | Path | 
 
 # -- merging ------------------------------------------------------------------------
 
-def _norm(text: object) -> str:
-    """Unit names compare without whitespace and without full/half-width differences."""
-    return "".join(unicodedata.normalize("NFKC", "" if text is None else str(text)).split())
-
-
 def _name_parts(form: Form, file_name: str) -> dict[str, str]:
     """batch, category and unit (the roles) from a file's name, by the definition's pattern."""
     stem = unicodedata.normalize("NFKC", Path(file_name).stem).strip()
@@ -298,12 +293,14 @@ def _name_parts(form: Form, file_name: str) -> dict[str, str]:
     return {}
 
 
-def _place(form: Form, r: FileResult, roster_units: dict[str, list[RosterEntry]]
-           ) -> tuple[str | None, str | None, str | None, str]:
-    """(batch, unit, category, how the batch was told) for a file.
+def place_file(form: Form, r: FileResult, roster_units: dict[str, list[RosterEntry]]
+               ) -> tuple[str | None, str | None, str | None, str]:
+    """(batch, unit, category, how the batch was told: table | name | roster) for a file.
 
     From the table; for a file whose table cannot be read, from its name; for a
-    unit whose batch is blank, from the roster when the unit is on it once.
+    unit whose batch is blank, from the roster when the unit is on it once
+    (``roster_units``: :attr:`RosterIndex.by_unit`). The round places each file
+    it receives the same way.
     """
     batch = r.batch if r.batch in form.batches else None
     unit = r.unit.strip() if isinstance(r.unit, str) and r.unit.strip() else None
@@ -317,7 +314,7 @@ def _place(form: Form, r: FileResult, roster_units: dict[str, list[RosterEntry]]
             unit = unit or parts["unit"]
             cat = cat or parts["category"]
     if batch is None and unit is not None:
-        on = roster_units.get(_norm(unit), [])
+        on = roster_units.get(unit_key(unit), [])
         if len(on) == 1:
             batch, cat, how = on[0].batch, cat or on[0].category, "roster"
     return batch, unit, cat, how
@@ -385,25 +382,26 @@ def _file_status(s: Submission) -> str:
     return ST_WARNINGS if s.warnings else ST_ACCEPTED
 
 
-class _Roster:
-    """The roster, looked up by (batch, unit) and by unit, names compared by _norm."""
+class RosterIndex:
+    """The roster looked up by (batch, :func:`~xlsx_tools.roster.unit_key`) and by unit key
+    (``by_unit``); ``entries`` is None without a roster."""
 
     def __init__(self, entries: Sequence[RosterEntry] | None):
         self.entries = list(entries) if entries is not None else None
         self.by_unit: dict[str, list[RosterEntry]] = {}
         self.position: dict[tuple[str, str], int] = {}
         for i, e in enumerate(self.entries or []):
-            self.by_unit.setdefault(_norm(e.unit), []).append(e)
-            self.position.setdefault((e.batch, _norm(e.unit)), i)
+            self.by_unit.setdefault(unit_key(e.unit), []).append(e)
+            self.position.setdefault((e.batch, unit_key(e.unit)), i)
 
     def entry(self, key: tuple[str, str] | None) -> RosterEntry | None:
         i = self.position.get(key) if key else None
         return None if i is None else self.entries[i]
 
 
-def _submission(form: Form, r: FileResult, roster: _Roster) -> Submission:
-    batch, unit, cat, how = _place(form, r, roster.by_unit)
-    key = (batch, _norm(unit)) if batch and unit else None
+def _submission(form: Form, r: FileResult, roster: RosterIndex) -> Submission:
+    batch, unit, cat, how = place_file(form, r, roster.by_unit)
+    key = (batch, unit_key(unit)) if batch and unit else None
     entry = roster.entry(key)
     s = Submission(
         batch=batch, unit=unit, category=cat,
@@ -421,17 +419,11 @@ def _submission(form: Form, r: FileResult, roster: _Roster) -> Submission:
     return s
 
 
-# The round places each file it receives on the roster as merge does (xlsx_tools.round).
-RosterIndex = _Roster
-place_file = _place
-unit_key = _norm
-
-
-def _off_roster(form: Form, batch: str, subs: list[Submission], roster: _Roster) -> None:
+def _off_roster(form: Form, batch: str, subs: list[Submission], roster: RosterIndex) -> None:
     """M02: a unit that is not on the batch's roster (still added when it passes)."""
     for s in subs:
         if s.on_roster is False and s.unit:
-            elsewhere = [e.batch for e in roster.by_unit.get(_norm(s.unit), [])]
+            elsewhere = [e.batch for e in roster.by_unit.get(unit_key(s.unit), [])]
             unit = form.keys["unit"]
             s.findings.append(Finding(
                 "M02", form.catalogue.severity("M02"), (unit,), (form.input_cell(unit).address,),
@@ -445,7 +437,7 @@ def _duplicates(form: Form, batch: str, subs: list[Submission]) -> dict[int, Sub
     groups: dict[str, list[Submission]] = {}
     for s in subs:
         if s.unit:
-            groups.setdefault(_norm(s.unit), []).append(s)
+            groups.setdefault(unit_key(s.unit), []).append(s)
     not_taken: dict[int, Submission] = {}
     for group in groups.values():
         if len(group) < 2:
@@ -467,14 +459,14 @@ def _duplicates(form: Form, batch: str, subs: list[Submission]) -> dict[int, Sub
     return not_taken
 
 
-def _missing(form: Form, batch: str, subs: list[Submission], roster: _Roster) -> list[Submission]:
+def _missing(form: Form, batch: str, subs: list[Submission], roster: RosterIndex) -> list[Submission]:
     """M03: the batch's roster units that sent nothing."""
-    sent = {_norm(s.unit) for s in subs if s.unit}
+    sent = {unit_key(s.unit) for s in subs if s.unit}
     variant = None if form.role("recommending") else "no_recommending"
     out = []
     for i, e in enumerate(roster.entries or []):
-        if e.batch == batch and _norm(e.unit) not in sent:
-            sent.add(_norm(e.unit))
+        if e.batch == batch and unit_key(e.unit) not in sent:
+            sent.add(unit_key(e.unit))
             out.append(Submission(
                 batch=batch, unit=e.unit, category=e.category,
                 recommending=e.recommending or None, on_roster=True, status=ST_MISSING,
@@ -491,7 +483,7 @@ def merge_results(files: Sequence[FileResult], form: Form | None = None,
     """Group validated files by batch and unit, apply M01–M04, add up the accepted ones."""
     form = form or load_form()
     config = merge_config(form)
-    names = _Roster(roster)
+    names = RosterIndex(roster)
     by_batch: dict[str, list[Submission]] = {}
     unplaced: list[Submission] = []
     for r in files:
