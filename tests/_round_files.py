@@ -56,8 +56,8 @@ def another_save(path: Path, out_dir: Path, second: int = 1) -> Path:
     with zipfile.ZipFile(path) as z:
         core = z.read("docProps/core.xml")
     stamp = f"2022-09-16T09:00:{second:02d}Z".encode()
-    later, n = re.subn(rb"(<dcterms:modified\b[^>]*>)[^<]*(</dcterms:modified>)", rb"\g<1>" + stamp + rb"\g<2>",
-                       core)
+    later, n = re.subn(rb"(<dcterms:modified\b[^>]*>)[^<]*(</dcterms:modified>)",
+                       rb"\g<1>" + stamp + rb"\g<2>", core)
     assert n == 1 and later != core
     out_dir.mkdir(parents=True, exist_ok=True)
     return rewrite_zip(path, out_dir / path.name, {"docProps/core.xml": later})
