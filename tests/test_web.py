@@ -67,12 +67,12 @@ def test_a_clerk_runs_the_round_in_the_browser(tmp_path, page):
         rows = page.locator("#units tbody tr")
         assert rows.count() == 1
         missing = next(u for u in rnd.units() if u.status == ST_MISSING)
-        assert missing.unit_name in rows.inner_text()
+        assert missing.unit in rows.inner_text()
         # A unit that must correct its return: its findings and its annotated copy.
         failed = next(u for u in rnd.units() if u.status == "未通过")
         page.goto(server.url)
-        page.get_by_role("link", name=failed.unit_name, exact=True).click()
-        assert page.locator("h1").inner_text().startswith(failed.unit_name)
+        page.get_by_role("link", name=failed.unit, exact=True).click()
+        assert page.locator("h1").inner_text().startswith(failed.unit)
         cells = page.locator("table.grid").first.locator("td.cell").all_inner_texts()
         assert cells == ["、".join(f["cells"]) or "—" for f in failed.chosen.result()["findings"]]
         path, name = _download(page, lambda: page.get_by_text("下载标注副本").click(), tmp_path)
@@ -89,7 +89,7 @@ def test_a_clerk_runs_the_round_in_the_browser(tmp_path, page):
         assert page.locator("table.grid tbody tr").count() == len(owed)
         path, name = _download(page, lambda: page.get_by_text("下载催报名单").click(), tmp_path)
         sheet = openpyxl.load_workbook(path).active
-        assert [r[3] for r in sheet.iter_rows(min_row=4, values_only=True)] == [u.unit_name for u in owed]
+        assert [r[3] for r in sheet.iter_rows(min_row=4, values_only=True)] == [u.unit for u in owed]
         # The summaries, built on request, kept in the round's folder, downloaded.
         page.get_by_role("link", name="汇总").click()
         page.get_by_role("button", name="生成汇总").click()

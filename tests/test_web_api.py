@@ -56,14 +56,17 @@ def test_upload_answers_in_validates_json_with_the_version(served):
     assert [f["code"] for f in failed["findings"]] == ["R01"]
     assert failed["values"]["service_count"] is not None
     assert failed["version"]["number"] == 1 and failed["version"]["round_status"] == ST_FAILED
-    assert failed["version"]["unit"]["unit_name"] == "太湖集成电路封装计量测试研究所"
+    assert failed["version"]["unit"]["unit"] == "太湖集成电路封装计量测试研究所"
     assert passed["status"] == "accepted" and passed["version"]["round_status"] == ST_ACCEPTED
     again = _post(client, FAILED_FILE).json()["files"][0]
     assert again["version"]["repeat"] and again["version"]["round_status"] == ST_DUPLICATE
     assert again["version"]["id"] == failed["version"]["id"]
     # The units, as the first page lists them, filtered as it filters.
     units = client.get("/api/units", params={"status": ST_FAILED}).json()
-    assert [u["unit_name"] for u in units["units"]] == ["太湖集成电路封装计量测试研究所"]
+    assert [u["unit"] for u in units["units"]] == ["太湖集成电路封装计量测试研究所"]
+    # Named by role, as validate's JSON names them.
+    roles = ("unit", "batch", "category", "recommending")
+    assert {k: units["units"][0][k] for k in roles} == {k: failed[k] for k in roles}
     assert units["counts"][ST_FAILED] == 1 and units["counts"]["未提交"] == 38
     unit = client.get(f"/api/units/{failed['version']['unit']['id']}").json()
     assert [v["times_received"] for v in unit["versions"]] == [2]
@@ -91,7 +94,8 @@ def test_requests_from_other_sites_or_without_the_token_are_refused(served):
     unit = rnd.units()[0]
     evil = {"Origin": "https://example.com", "Sec-Fetch-Site": "cross-site"}
     assert _post(client, PASSED_FILE, headers=evil).status_code == 403
-    assert client.post(f"/units/{unit.id}/choice", data={"version": "latest"}, headers=evil).status_code == 403
+    choice = client.post(f"/units/{unit.id}/choice", data={"version": "latest"}, headers=evil)
+    assert choice.status_code == 403
     # A form of this server without the token (a browser says where it comes from).
     same = {"Origin": server.url.rstrip("/"), "Sec-Fetch-Site": "same-origin"}
     assert client.post("/summaries", data={}, headers=same).status_code == 403
@@ -152,9 +156,10 @@ def test_broken_uploads_are_refused_and_keep_what_came_before(served):
     assert client.post("/api/files", content=fields_only,
                        headers={"Content-Type": "multipart/form-data; boundary=B"}).status_code == 400
     good = PASSED_FILE.read_bytes()
-    cut = (b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.xlsx\"\r\n\r\n" + good
-           + b"\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.xlsx\"\r\n\r\n" + good[:100])
-    answer = client.post("/api/files", content=cut, headers={"Content-Type": "multipart/form-data; boundary=B"})
+    part = b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"%s\"\r\n\r\n"
+    cut = part % b"a.xlsx" + good + b"\r\n" + part % b"b.xlsx" + good[:100]
+    answer = client.post("/api/files", content=cut,
+                         headers={"Content-Type": "multipart/form-data; boundary=B"})
     assert answer.status_code == 400 and [e["file"] for e in answer.json()["files"]] == ["a.xlsx"]
     assert list((rnd.folder / FILES / INCOMING).iterdir()) == []
     assert client.get("/api/units").status_code == 200
