@@ -9,9 +9,11 @@ every file it had acknowledged.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +27,7 @@ from _web import LiveServer
 from xlsx_tools.read import MAX_FILE_BYTES
 from xlsx_tools.round import FILES, ST_ACCEPTED, ST_DUPLICATE, ST_FAILED, Round
 from xlsx_tools.store import INCOMING
+from xlsx_tools.web.server import bind
 
 ROOT = Path(__file__).resolve().parent.parent
 RETURNED = ROOT / "samples" / "returned"
@@ -255,3 +258,25 @@ def test_serve_refuses_a_lan_address_without_a_password(tmp_path):
     done = subprocess.run([sys.executable, "-m", "xlsx_tools.cli", "serve", str(folder), "--host", "0.0.0.0",
                            "--no-browser"], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2 and "--password" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_servers_connections_send_at_once(tmp_path):
+    """Nagle's algorithm is off (TCP_NODELAY) on what the server's socket accepts, as asyncio sets
+    it for sockets that say they are TCP: an answer's headers and body, written apart, are not
+    held back waiting for the browser's delayed ACK."""
+    sock = bind("127.0.0.1", 0)
+    seen: list[int] = []
+
+    async def accept_one():
+        def on_connect(reader, writer):
+            seen.append(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(on_connect, sock=sock)
+        async with server:
+            reader, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+            await reader.read()
+            writer.close()
+
+    asyncio.run(accept_one())
+    assert seen and seen[0] != 0
