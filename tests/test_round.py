@@ -322,6 +322,16 @@ def test_a_file_past_the_size_limit_is_counted_not_kept(tmp_path):
     assert list(store.incoming_dir.iterdir()) == []
 
 
+def test_the_same_bytes_under_another_suffix_are_kept_once(tmp_path):
+    store = Store(tmp_path / "files").create()
+    first = store.put(io.BytesIO(b"same bytes"), "a.xlsx")
+    other = store.put(io.BytesIO(b"other bytes"), "c.xlsx")
+    again = store.put(io.BytesIO(b"same bytes"), "b.zip")
+    assert again.stored == first.stored and again.sha256 == first.sha256
+    kept = sorted(p.name for p in store.folder.iterdir() if p.is_file())
+    assert kept == sorted([first.stored, other.stored])
+
+
 class _GbkName(zipfile.ZipInfo):
     """A member named in GBK without the UTF-8 flag, as Windows in China zips files."""
 
