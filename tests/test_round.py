@@ -131,6 +131,15 @@ def test_init_keeps_the_rosters_other_columns_declared_or_not(tmp_path):
         assert all(u.extra == {} for u in rnd.units())
 
 
+def test_a_ledger_of_an_older_schema_is_refused_with_a_reason(tmp_path):
+    folder = tmp_path / "轮次"
+    Round.init(folder, ROSTER).close()
+    with sqlite3.connect(folder / LEDGER_FILE) as db:      # as a round made before the columns were roles
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    with pytest.raises(RoundError, match="round init"):
+        Round.open(folder)
+
+
 def test_init_with_previous_copies_last_rounds_summaries(tmp_path):
     last = tmp_path / "上年汇总"
     merge_paths([RETURNED / "第一批-信息服务类-东北智能制造信息数据研究院.xlsx"], last, ROSTER, jobs=1)
