@@ -22,8 +22,9 @@ def _run(*args: str):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
-@pytest.mark.parametrize("args", [["round", "--help"], ["round", "init", "--help"], ["round", "receive", "--help"],
-                                  ["round", "status", "--help"], ["serve", "--help"]])
+@pytest.mark.parametrize("args", [["round", "--help"], ["round", "init", "--help"],
+                                  ["round", "receive", "--help"], ["round", "status", "--help"],
+                                  ["serve", "--help"]])
 def test_help_is_chinese(args):
     result = _run(*args)
     assert result.exit_code == 0 and "用法" in result.output
@@ -44,7 +45,8 @@ def test_the_readme_commands_run_a_round(tmp_path):
     assert status.exit_code == 0, status.output
     rows = [line for line in status.output.splitlines() if re.match(r"^\s+\d+  ", line)]
     assert len(rows) == 41 and "[名单外]" in status.output
-    assert "共 41 个单位：未提交 1，已通过 30，有警告 4，未通过 4，无法读取 1，重复 1（其中名单外 1 个）" in status.output
+    counts = "未提交 1，已通过 30，有警告 4，未通过 4，无法读取 1，重复 1"
+    assert f"共 41 个单位：{counts}（其中名单外 1 个）" in status.output
     sheet = openpyxl.load_workbook(tmp_path / "催报名单.xlsx").active
     assert len(list(sheet.iter_rows(min_row=4))) == 6
     merged = _run("merge", "--round", folder)
@@ -71,6 +73,9 @@ def test_mistakes_are_told_in_chinese_with_exit_2(tmp_path):
     assert _run("round", "init", folder, "--roster", ROSTER).exit_code == 2     # not empty any more
     assert _run("round", "receive", folder).exit_code == 2
     assert _run("merge", RETURNED, "--round", folder).exit_code == 2
+    # The round's own copy of the definition is used: no --form after round init.
+    assert _run("merge", "--round", folder, "--form", ROOT / "xlsx_tools" / "forms" / "itbps-2022.toml"
+                ).exit_code == 2
     bad = tmp_path / "坏名单.csv"
     bad.write_text("单位名称,列入批次,平台类别,推荐单位\n某院,第九批,检验检测,某厅\n", encoding="utf-8")
     result = _run("round", "init", tmp_path / "另一轮", "--roster", bad)

@@ -1,10 +1,10 @@
 """Nothing of the shipped table is written in the package's Python: no field id, no label,
 no choice. Next year's table is a new definition, never new code.
 
-The package's .py files are searched as text (comments and docstrings included) for
-every field id (as a whole word), every label and every choice of three characters or
-more (shorter ones, 是 and 否, are ordinary words). The few hits allowed are listed
-below, each with its reason.
+The package's .py files, and the web pages' templates and scripts, are searched as text
+(comments and docstrings included) for every field id (as a whole word), every label and
+every choice of three characters or more (shorter ones, 是 and 否, are ordinary words).
+The few hits allowed are listed below, each with its reason.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from pathlib import Path
 from xlsx_tools.form import load_form
 
 PACKAGE = Path(__file__).resolve().parents[1] / "xlsx_tools"
+# Python, and what the pages of ``serve`` are made of.
+CODE = ("*.py", "*.html", "*.js")
 
 # word -> (files it may appear in, why). Keep this short.
 ALLOWED: dict[str, tuple[frozenset[str], str]] = {
@@ -42,7 +44,7 @@ def _words(form) -> dict[str, re.Pattern]:
 def test_no_field_id_label_or_choice_of_the_shipped_form_in_the_package():
     form = load_form()
     hits = []
-    for path in sorted(PACKAGE.rglob("*.py")):
+    for path in sorted(p for pattern in CODE for p in PACKAGE.rglob(pattern)):
         text = path.read_text(encoding="utf-8")
         for word, pattern in _words(form).items():
             allowed, _why = ALLOWED.get(word, (frozenset(), ""))

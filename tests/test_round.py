@@ -26,7 +26,7 @@ from xlsx_tools.form import load_form
 from xlsx_tools.ledger import FILE_NAME as LEDGER_FILE
 from xlsx_tools.merge import merge_paths
 from xlsx_tools.read import MAX_FILE_BYTES, MAX_MEMBERS
-from xlsx_tools.reminders import LAST_RECEIVED, REMINDER_COLUMNS, reminders, write_reminders_xlsx
+from xlsx_tools.reminders import LAST_RECEIVED, reminder_columns, reminders, write_reminders_xlsx
 from xlsx_tools.roster import RosterError
 from xlsx_tools.round import (
     FILES,
@@ -51,10 +51,17 @@ ROSTER = SAMPLES / "roster.csv"
 FORM = load_form()
 # merge's word for a file in 提交情况 -> the round's for its unit (a round tells unreadable apart).
 ROUND_WORD = {"未通过": ST_FAILED, "有警告": ST_WARNINGS, "已通过": ST_ACCEPTED, "名单外": ST_ACCEPTED}
+# The roster's columns that are not fields, as the shipped definition declares them.
+CONTACT, PHONE = (next(c for c in FORM.roster_columns if c.key == k) for k in ("contact", "phone"))
 
 
 def _expected() -> dict:
-    return json.loads((SAMPLES / "expected.json").read_text(encoding="utf-8"))
+    """samples/expected.json, its roles named as the round names them."""
+    data = json.loads((SAMPLES / "expected.json").read_text(encoding="utf-8"))
+    for entry in data["roster"] + data["files"]:
+        for role in ("unit", "batch", "category", "recommending"):
+            entry[role] = entry.pop(FORM.role(role))
+    return data
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +73,13 @@ def sample_round(tmp_path_factory):
 
 
 def _roster_with_contacts(tmp_path: Path) -> Path:
-    """The sample roster with a contact person and phone for each unit, and one column more."""
+    """The sample roster with a contact person and phone for each unit (columns the definition
+    declares), and one column more that it does not."""
     rows = list(csv.reader(io.StringIO(ROSTER.read_text(encoding="utf-8-sig"))))
     out = tmp_path / "名单（含联系人）.csv"
     with open(out, "w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow([*rows[0], "联系人", "联系电话", "备注"])
+        w.writerow([*rows[0], CONTACT.header, PHONE.aliases[0], "备注"])
         for i, r in enumerate(rows[1:]):
             w.writerow([*r, f"联系人{i}", f"010-6820{i:04d}", "备注文字"])
     return out
@@ -87,8 +95,8 @@ def test_init_makes_the_folder_with_copies_a_ledger_in_wal_mode_and_a_store(tmp_
         assert (folder / FILES).is_dir() and (folder / FILES / INCOMING).is_dir()
         assert rnd.ledger.journal_mode() == "wal"
         units = rnd.units()
-        assert [(u.unit_name, u.batch) for u in units] == [
-            (e["unit_name"], e["batch"]) for e in _expected()["roster"]]
+        assert [(u.unit, u.batch, u.category, u.recommending) for u in units] == [
+            (e["unit"], e["batch"], e["category"], e["recommending"]) for e in _expected()["roster"]]
         assert {u.status for u in units} == {ST_MISSING}
     db = sqlite3.connect(folder / LEDGER_FILE)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -110,13 +118,26 @@ def test_init_refuses_a_folder_in_use_and_a_bad_roster_leaving_nothing(tmp_path)
         Round.open(tmp_path / "已有")
 
 
-def test_init_keeps_each_roster_rows_cells_and_the_contacts(tmp_path):
+def test_init_keeps_the_rosters_other_columns_declared_or_not(tmp_path):
     roster = _roster_with_contacts(tmp_path)
     with Round.init(tmp_path / "轮次", roster) as rnd:
         first = rnd.units()[0]
-        assert first.row.roster_cells["联系人"] == "联系人0"
-        assert first.row.roster_cells["备注"] == "备注文字"
-        assert first.contacts == {"联系人": "联系人0", "联系电话": "010-68200000"}
+        # By the definition's keys (a phone under another header it accepts), then as headed.
+        assert first.extra == {"contact": "联系人0", "phone": "010-68200000", "备注": "备注文字"}
+        assert rnd.roster_facts(first) == [(CONTACT.header, "联系人0"), (PHONE.header, "010-68200000"),
+                                           ("备注", "备注文字")]
+        assert first.to_dict()["extra"] == first.extra
+    with Round.init(tmp_path / "轮次2", ROSTER) as rnd:
+        assert all(u.extra == {} for u in rnd.units())
+
+
+def test_a_ledger_of_an_older_schema_is_refused_with_a_reason(tmp_path):
+    folder = tmp_path / "轮次"
+    Round.init(folder, ROSTER).close()
+    with sqlite3.connect(folder / LEDGER_FILE) as db:      # as a round made before the columns were roles
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    with pytest.raises(RoundError, match="round init"):
+        Round.open(folder)
 
 
 def test_init_with_previous_copies_last_rounds_summaries(tmp_path):
@@ -145,14 +166,14 @@ def test_every_sample_file_is_received_stored_by_hash_and_recorded(sample_round)
 
 def test_each_unit_shows_the_status_the_samples_expect(sample_round):
     rnd, _ = sample_round
-    units = {(u.batch, u.unit_name): u for u in rnd.units()}
+    units = {(u.batch, u.unit): u for u in rnd.units()}
     expected = _expected()
     files = {}
     for f in expected["files"]:
-        files.setdefault((f["batch"], f["unit_name"]), []).append(f)
+        files.setdefault((f["batch"], f["unit"]), []).append(f)
     for e in expected["roster"]:
-        u = units[(e["batch"], e["unit_name"])]
-        sent = [f for f in files.get((e["batch"], e["unit_name"]), []) if f["file"]]
+        u = units[(e["batch"], e["unit"])]
+        sent = [f for f in files.get((e["batch"], e["unit"]), []) if f["file"]]
         if not sent:
             assert u.status == ST_MISSING and u.chosen is None
         elif len(sent) > 1:
@@ -169,8 +190,11 @@ def test_each_unit_shows_the_status_the_samples_expect(sample_round):
             assert u.status == word, e
             assert sorted({f["code"] for f in u.chosen.result()["findings"]}) == own
     off = [u for u in units.values() if not u.on_roster]
-    assert [(u.unit_name, u.status) for u in off] == [
-        (f["unit_name"], ST_ACCEPTED) for f in expected["files"] if f["on_roster"] is False]
+    assert [(u.unit, u.status) for u in off] == [
+        (f["unit"], ST_ACCEPTED) for f in expected["files"] if f["on_roster"] is False]
+    # A unit off the roster has its category and recommending unit from its own table.
+    sent = next(f for f in expected["files"] if f["on_roster"] is False)
+    assert [(u.category, u.recommending) for u in off] == [(sent["category"], sent["recommending"])]
 
 
 def test_r18_uses_the_senders_name_not_the_stored_one(sample_round, tmp_path):
@@ -246,7 +270,7 @@ def test_units_off_the_roster_and_files_of_no_unit_are_kept_apart(tmp_path):
     with Round.init(tmp_path / "轮次", ROSTER) as rnd:
         receipts = rnd.receive([odd, junk])
         off = [u for u in rnd.units() if not u.on_roster]
-        assert [(u.unit_name, u.batch) for u in off] == [("燕山工业互联网数据研究院", "第二批")]
+        assert [(u.unit, u.batch) for u in off] == [("燕山工业互联网数据研究院", "第二批")]
         [loose] = rnd.unplaced()
         assert loose.file_name == "说明.txt" and loose.status == ST_UNREADABLE and loose.reason
         assert [r.status for r in receipts] == [ST_WARNINGS, ST_UNREADABLE]   # R18 for 随便.xlsx
@@ -258,9 +282,10 @@ def test_blank_and_prefilled_workbooks(sample_round):
     rnd, _ = sample_round
     unit = rnd.units()[0]
     path, name = rnd.prefilled_workbook(unit)
-    assert name == f"{unit.batch}-{unit.platform_category}类-{unit.unit_name}.xlsx"
+    assert name == FORM.file_stem(unit.batch, unit.category, unit.unit) + ".xlsx"
     result = validate_file(path, rnd.form, file_name=name)
-    assert result.unit_name == unit.unit_name and result.batch == unit.batch
+    assert (result.unit, result.batch, result.category, result.recommending) == \
+        (unit.unit, unit.batch, unit.category, unit.recommending)
     assert validate_file(rnd.blank_workbook(), rnd.form).readable
 
 
@@ -275,10 +300,16 @@ def test_reminders_list_who_owes_a_return_with_contacts(tmp_path):
         ws = openpyxl.load_workbook(path).active
         rows = list(ws.iter_rows(min_row=3, values_only=True))
         header, body = rows[0], rows[1:]
-        assert list(header) == ["序号", *REMINDER_COLUMNS.values(), "联系人", "联系电话", *LAST_RECEIVED.values()]
-        assert [r[3] for r in body] == [u.unit_name for u in owed]
-        assert [r[header.index("联系电话")] for r in body] == [u.contacts["联系电话"] for u in owed]
-        assert all(r[6] for r in body)          # what to do, for every one
+        first = reminder_columns(FORM)
+        assert list(header) == ["序号", *first.values(), CONTACT.header, PHONE.header, "备注",
+                                *LAST_RECEIVED.values()]
+        assert [r[header.index(first["unit"])] for r in body] == [u.unit for u in owed]
+        # The category as the table shows it (with its field's suffix).
+        assert [r[header.index(first["category"])] for r in body] == \
+            [FORM.role_field("category").shown(u.category) for u in owed]
+        assert [r[header.index(PHONE.header)] for r in body] == [u.extra["phone"] for u in owed]
+        assert all(r[header.index(first["todo"])] for r in body)     # what to do, for every one
+        assert [r.to_dict()["unit"] for r in items] == [u.unit for u in owed]
 
 
 # -- the store and archives ----------------------------------------------------------------------
@@ -298,6 +329,16 @@ def test_a_file_past_the_size_limit_is_counted_not_kept(tmp_path):
     assert stored.too_large and stored.size == 5000 and stored.stored is None
     assert list(store.folder.iterdir()) == [store.incoming_dir]
     assert list(store.incoming_dir.iterdir()) == []
+
+
+def test_the_same_bytes_under_another_suffix_are_kept_once(tmp_path):
+    store = Store(tmp_path / "files").create()
+    first = store.put(io.BytesIO(b"same bytes"), "a.xlsx")
+    other = store.put(io.BytesIO(b"other bytes"), "c.xlsx")
+    again = store.put(io.BytesIO(b"same bytes"), "b.zip")
+    assert again.stored == first.stored and again.sha256 == first.sha256
+    kept = sorted(p.name for p in store.folder.iterdir() if p.is_file())
+    assert kept == sorted([first.stored, other.stored])
 
 
 class _GbkName(zipfile.ZipInfo):

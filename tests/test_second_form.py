@@ -184,6 +184,57 @@ def test_roster_keeps_the_columns_that_are_not_fields(tmp_path):
                                    "supervisor": "某某市科学技术局"}
 
 
+def test_a_round_of_this_table_takes_form_once_and_speaks_its_words(round_, tmp_path):
+    """round init --form keeps the definition; receive, status, merge --round and the pages
+    use that copy, name the roles as this form does, and show its roster's other columns."""
+    import httpx
+    from _web import LiveServer
+    from click.testing import CliRunner
+
+    from xlsx_tools.cli import main
+    from xlsx_tools.reminders import reminder_columns
+    from xlsx_tools.round import ST_WARNINGS, Round
+
+    root, _ = round_
+    folder = tmp_path / "轮次"
+
+    def run(*args):
+        done = CliRunner().invoke(main, [str(a) for a in args])
+        assert done.exit_code in (0, 1), done.output
+        return done
+
+    run("round", "init", folder, "--roster", root / "名单.csv", "--form", DEFINITION)
+    assert (folder / "form.toml").read_bytes() == DEFINITION.read_bytes()
+    run("round", "receive", folder, root / "回收")
+    status = run("round", "status", folder, "--remind", tmp_path / "催报.xlsx")
+    assert "制造业  甲研究所" in status.output          # the category as this form shows it: no 类
+    merged = run("merge", "--round", folder, "--out", tmp_path / "汇总")
+    assert "计入汇总 5 个机构" in merged.output
+    with Round.open(folder) as rnd:
+        assert rnd.form.id == FORM.id
+        units = {u.unit: u for u in rnd.units()}
+        assert set(units) == set(RETURNED) | set(NOT_RETURNED)
+        for unit, (cohort, sector, _changes, _name, expect) in RETURNED.items():
+            u = units[unit]
+            assert (u.batch, u.category, u.recommending) == (cohort, sector, "某某市科学技术局")
+            assert sorted(f["code"] for f in u.chosen.result()["findings"]) == sorted(c for c, _ in expect)
+        assert units["壬研究所"].status == ST_MISSING and units["辛研究所"].status == ST_WARNINGS
+        assert units["甲研究所"].extra == {"contact_email": "甲@example.com", "备注": "测试"}
+        sheet = openpyxl.load_workbook(tmp_path / "催报.xlsx").active
+        header = [c.value for c in sheet[3]]
+        heads = [reminder_columns(FORM)[r] for r in ("batch", "category", "unit", "recommending")]
+        assert header[1:5] == heads == ["组别", "行业", "机构名称", "主管部门"]
+        assert {"联系人邮箱", "备注"} <= set(header)
+        with LiveServer(rnd) as server, httpx.Client(base_url=server.url) as client:
+            for page in (client.get(p).text for p in ("/", "/reminders", "/workbooks")):
+                assert all(h in page for h in ("机构名称", "组别", "行业", "主管部门"))
+                assert not [c.header for c in SHIPPED.roster_columns if c.field and c.header in page]
+            listed = client.get("/api/units").json()["units"]
+            assert {u["unit"]: (u["batch"], u["category"]) for u in listed}["甲研究所"] == ("甲组", "制造业")
+            reminded = client.get("/reminders").text
+            assert "联系人邮箱" in reminded and "甲@example.com" not in reminded   # 甲 returned its table
+
+
 def test_a_workbook_made_for_one_unit_comes_back_for_another(round_, tmp_path):
     root, _ = round_
     sent = root / "下发" / "甲组-制造业-甲研究所.xlsx"

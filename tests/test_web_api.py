@@ -9,9 +9,11 @@ every file it had acknowledged.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +27,7 @@ from _web import LiveServer
 from xlsx_tools.read import MAX_FILE_BYTES
 from xlsx_tools.round import FILES, ST_ACCEPTED, ST_DUPLICATE, ST_FAILED, Round
 from xlsx_tools.store import INCOMING
+from xlsx_tools.web.server import bind
 
 ROOT = Path(__file__).resolve().parent.parent
 RETURNED = ROOT / "samples" / "returned"
@@ -56,14 +59,17 @@ def test_upload_answers_in_validates_json_with_the_version(served):
     assert [f["code"] for f in failed["findings"]] == ["R01"]
     assert failed["values"]["service_count"] is not None
     assert failed["version"]["number"] == 1 and failed["version"]["round_status"] == ST_FAILED
-    assert failed["version"]["unit"]["unit_name"] == "太湖集成电路封装计量测试研究所"
+    assert failed["version"]["unit"]["unit"] == "太湖集成电路封装计量测试研究所"
     assert passed["status"] == "accepted" and passed["version"]["round_status"] == ST_ACCEPTED
     again = _post(client, FAILED_FILE).json()["files"][0]
     assert again["version"]["repeat"] and again["version"]["round_status"] == ST_DUPLICATE
     assert again["version"]["id"] == failed["version"]["id"]
     # The units, as the first page lists them, filtered as it filters.
     units = client.get("/api/units", params={"status": ST_FAILED}).json()
-    assert [u["unit_name"] for u in units["units"]] == ["太湖集成电路封装计量测试研究所"]
+    assert [u["unit"] for u in units["units"]] == ["太湖集成电路封装计量测试研究所"]
+    # Named by role, as validate's JSON names them.
+    roles = ("unit", "batch", "category", "recommending")
+    assert {k: units["units"][0][k] for k in roles} == {k: failed[k] for k in roles}
     assert units["counts"][ST_FAILED] == 1 and units["counts"]["未提交"] == 38
     unit = client.get(f"/api/units/{failed['version']['unit']['id']}").json()
     assert [v["times_received"] for v in unit["versions"]] == [2]
@@ -91,7 +97,8 @@ def test_requests_from_other_sites_or_without_the_token_are_refused(served):
     unit = rnd.units()[0]
     evil = {"Origin": "https://example.com", "Sec-Fetch-Site": "cross-site"}
     assert _post(client, PASSED_FILE, headers=evil).status_code == 403
-    assert client.post(f"/units/{unit.id}/choice", data={"version": "latest"}, headers=evil).status_code == 403
+    choice = client.post(f"/units/{unit.id}/choice", data={"version": "latest"}, headers=evil)
+    assert choice.status_code == 403
     # A form of this server without the token (a browser says where it comes from).
     same = {"Origin": server.url.rstrip("/"), "Sec-Fetch-Site": "same-origin"}
     assert client.post("/summaries", data={}, headers=same).status_code == 403
@@ -152,9 +159,10 @@ def test_broken_uploads_are_refused_and_keep_what_came_before(served):
     assert client.post("/api/files", content=fields_only,
                        headers={"Content-Type": "multipart/form-data; boundary=B"}).status_code == 400
     good = PASSED_FILE.read_bytes()
-    cut = (b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.xlsx\"\r\n\r\n" + good
-           + b"\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.xlsx\"\r\n\r\n" + good[:100])
-    answer = client.post("/api/files", content=cut, headers={"Content-Type": "multipart/form-data; boundary=B"})
+    part = b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"%s\"\r\n\r\n"
+    cut = part % b"a.xlsx" + good + b"\r\n" + part % b"b.xlsx" + good[:100]
+    answer = client.post("/api/files", content=cut,
+                         headers={"Content-Type": "multipart/form-data; boundary=B"})
     assert answer.status_code == 400 and [e["file"] for e in answer.json()["files"]] == ["a.xlsx"]
     assert list((rnd.folder / FILES / INCOMING).iterdir()) == []
     assert client.get("/api/units").status_code == 200
@@ -250,3 +258,25 @@ def test_serve_refuses_a_lan_address_without_a_password(tmp_path):
     done = subprocess.run([sys.executable, "-m", "xlsx_tools.cli", "serve", str(folder), "--host", "0.0.0.0",
                            "--no-browser"], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2 and "--password" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_servers_connections_send_at_once(tmp_path):
+    """Nagle's algorithm is off (TCP_NODELAY) on what the server's socket accepts, as asyncio sets
+    it for sockets that say they are TCP: an answer's headers and body, written apart, are not
+    held back waiting for the browser's delayed ACK."""
+    sock = bind("127.0.0.1", 0)
+    seen: list[int] = []
+
+    async def accept_one():
+        def on_connect(reader, writer):
+            seen.append(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(on_connect, sock=sock)
+        async with server:
+            reader, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+            await reader.read()
+            writer.close()
+
+    asyncio.run(accept_one())
+    assert seen and seen[0] != 0

@@ -104,18 +104,20 @@ def unpack(path: str | Path, store: Store) -> Unpacked:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        return _refused("corrupt", "压缩包已损坏或不完整，无法解压。请重新压缩后发送，或直接发送其中的 .xlsx 文件。")
+        return _refused("corrupt", "压缩包已损坏或不完整，无法解压。"
+                                   "请重新压缩后发送，或直接发送其中的 .xlsx 文件。")
     with zf:
         infos = zf.infolist()
         if any(i.filename == "[Content_Types].xml" for i in infos):
             return Unpacked(kind="workbook")   # a workbook with a .zip name: read it as one
         if len(infos) > MAX_MEMBERS:
-            return _refused("too_large", f"压缩包中有 {len(infos):,} 个条目，超过 {MAX_MEMBERS:,} 个，不予解压。"
-                                         f"请分成几个压缩包发送。")
+            return _refused("too_large", f"压缩包中有 {len(infos):,} 个条目，超过 {MAX_MEMBERS:,} 个，"
+                                         f"不予解压。请分成几个压缩包发送。")
         declared = sum(i.file_size for i in infos)
         if declared > MAX_ARCHIVE_UNCOMPRESSED:
             return _refused("too_large", f"压缩包解压后共 {declared / _MB:,.0f} MB，超过 "
-                                         f"{MAX_ARCHIVE_UNCOMPRESSED // _MB} MB，不予解压。请分成几个压缩包发送。")
+                                         f"{MAX_ARCHIVE_UNCOMPRESSED // _MB} MB，不予解压。"
+                                         f"请分成几个压缩包发送。")
         out = Unpacked()
         for info in infos:
             if info.is_dir():
@@ -134,7 +136,8 @@ def unpack(path: str | Path, store: Store) -> Unpacked:
 def _member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, inner: str, name: str, store: Store) -> Member:
     m = Member(name=name, inner_path=inner, mtime=_mtime(info))
     if info.flag_bits & _ENCRYPTED_FLAG:
-        m.kind, m.reason = "encrypted", "压缩包中的这个文件设置了密码，无法解压。请不加密码重新压缩，或直接发送文件。"
+        m.kind = "encrypted"
+        m.reason = "压缩包中的这个文件设置了密码，无法解压。请不加密码重新压缩，或直接发送文件。"
         return m
     if info.file_size > MAX_FILE_BYTES:
         m.kind, m.reason = "too_large", too_large_reason(info.file_size)

@@ -1,8 +1,8 @@
 """The `xlsx-tools` command: thin click wrappers over the library.
 
-Every command takes ``--form`` (:func:`form_option`, :func:`form_from_option`): the
-form definition the round uses, the shipped one by default. A command added in
-another module does the same.
+Every command takes ``--form`` (:func:`~xlsx_tools.cli_form.form_option`,
+:func:`~xlsx_tools.cli_form.form_from_option`): the form definition the round uses,
+the shipped one by default. A command added in another module does the same.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .cli_form import form_from_option, form_option
 from .cli_round import register
 
 # click says its own words (Usage:, Options, its error messages) through
@@ -86,31 +87,6 @@ def main() -> None:
 
     表单由表单定义（.toml）规定，各命令用 --form 指定；不指定时使用随工具提供的表单定义。
     """
-
-
-# --- the form definition ------------------------------------------------------
-
-def form_option(f):
-    """--form 表单定义.toml, for every command."""
-    return click.option(
-        "--form", "form_path", type=click.Path(dir_okay=False, path_type=Path),
-        metavar="表单定义.toml", default=None,
-        help="本轮使用的表单定义文件（TOML，写法见 README 的“表单定义”）；"
-             "默认为随工具提供的表单定义。生成、校验和汇总须使用同一份定义。")(f)
-
-
-def form_from_option(form_path: Path | None):
-    """The form of --form (the shipped one without it); a definition that cannot be
-    used is a Chinese message and exit 2 (not found) or 1 (wrong inside)."""
-    from .form import FormError, load_form
-
-    if form_path is not None and not form_path.is_file():
-        _usage_error(f"找不到表单定义文件“{form_path}”。")
-    try:
-        return load_form(form_path) if form_path is not None else load_form()
-    except FormError as e:
-        click.echo(str(e), err=True)
-        raise SystemExit(1) from None
 
 
 # --- generate ---------------------------------------------------------------

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from .cli_form import form_from_option, form_option
+
 __all__ = ["register"]
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -42,17 +44,17 @@ def round_group() -> None:
 @click.argument("folder", type=click.Path(path_type=Path), metavar="轮次文件夹")
 @click.option("--roster", "roster_path", type=click.Path(dir_okay=False, path_type=Path), metavar="名单.csv",
               help="平台名单（.csv 或 .xlsx，与 generate --roster 相同）。必须给出。")
-@click.option("--form", "form_path", default=None, metavar="表单定义.toml",
-              help="表单定义文件（默认为随程序提供的 2022 年统计表）。")
+@form_option
 @click.option("--previous", "previous", type=click.Path(file_okay=False, path_type=Path), metavar="文件夹",
               help="上一轮的汇总结果文件夹（xlsx-tools merge 的输出）或上一轮的轮次文件夹；"
                    "其中的 汇总-*.csv 复制到本轮的 previous/，供与上年对比。")
-def init_command(folder: Path, roster_path: Path | None, form_path: str | None, previous: Path | None) -> None:
+def init_command(folder: Path, roster_path: Path | None, form_path: Path | None,
+                 previous: Path | None) -> None:
     """新建一个轮次文件夹（须为不存在或空的文件夹）。
 
-    出错时说明原因，退出码为 1（名单有误）或 2（用法错误）。
+    轮次文件夹保存表单定义的副本，以后这一轮的各条命令和网页都按这份副本，不再给出 --form。
+    出错时说明原因，退出码为 1（名单或表单定义有误）或 2（用法错误）。
     """
-    from .form import load_form
     from .roster import RosterError
     from .round import Round, RoundError
 
@@ -60,12 +62,7 @@ def init_command(folder: Path, roster_path: Path | None, form_path: str | None, 
         _fail("请用 --roster 给出平台名单，例如：xlsx-tools round init 2022年评估 --roster 名单.csv", 2)
     if not roster_path.is_file():
         _fail(f"找不到名单文件“{roster_path}”。", 2)
-    form = None
-    if form_path is not None:
-        try:
-            form = load_form(form_path)
-        except Exception as e:  # noqa: BLE001 - whatever is wrong with the file, the clerk is told
-            _fail(f"无法载入表单定义“{form_path}”：{e}", 2)
+    form = form_from_option(form_path)
     try:
         rnd = Round.init(folder, roster_path, form=form, previous=previous)
     except RosterError as e:
@@ -84,7 +81,7 @@ def init_command(folder: Path, roster_path: Path | None, form_path: str | None, 
 def _receipt_line(r) -> str:
     where = ""
     if r.version is not None and r.unit is not None:
-        where = f"  → {r.unit.unit_name}（{r.unit.batch}）"
+        where = f"  → {r.unit.unit}（{r.unit.batch}）"
     elif r.version is not None:
         where = "  → 未能对应到名单中的单位"
     shown = f"{r.archive_name}/{r.file_name}" if r.archive_name else r.file_name
@@ -129,11 +126,12 @@ def receive_command(folder: Path, paths: tuple[Path, ...]) -> None:
 @round_group.command("status", options_metavar="[选项]")
 @click.argument("folder", type=click.Path(path_type=Path), metavar="轮次文件夹")
 @click.option("--remind", "remind_path", type=click.Path(dir_okay=False, path_type=Path),
-              metavar="催报名单.xlsx", help="另把催报名单（未提交、未通过、无法读取的单位）写入此 Excel 文件。")
+              metavar="催报名单.xlsx",
+              help="另把催报名单（未提交、未通过、无法读取的单位）写入此 Excel 文件。")
 def status_command(folder: Path, remind_path: Path | None) -> None:
     """按名单列出每个单位的状态、采用的文件和收到时间，最后是合计。"""
     from .reminders import write_reminders_xlsx
-    from .round import STATUSES
+    from .round import STATUSES, display
 
     with _open(folder) as rnd:
         units = rnd.units()
@@ -141,7 +139,8 @@ def status_command(folder: Path, remind_path: Path | None) -> None:
             v = u.chosen
             file = f"  {v.file_name}（{v.received_at[:16].replace('T', ' ')}）" if v else ""
             mark = "" if u.on_roster else "  [名单外]"
-            click.echo(f"{i:>4}  {u.status}  {u.batch}  {u.platform_category or ''}  {u.unit_name}{mark}{file}")
+            category = display(rnd.form, "category", u.category)
+            click.echo(f"{i:>4}  {u.status}  {u.batch}  {category}  {u.unit}{mark}{file}")
         counts = rnd.counts(units)
         shown = "，".join(f"{s} {counts[s]}" for s in STATUSES if counts[s])
         off = sum(1 for u in units if not u.on_roster)
@@ -166,7 +165,8 @@ def status_command(folder: Path, remind_path: Path | None) -> None:
 @click.command("serve", options_metavar="[选项]")
 @click.argument("folder", type=click.Path(path_type=Path), metavar="轮次文件夹")
 @click.option("--host", default="127.0.0.1", show_default=True, metavar="地址",
-              help="监听的地址。默认只有本机可以访问；在局域网中使用（如 0.0.0.0）时必须同时给出 --password。")
+              help="监听的地址。默认只有本机可以访问；"
+                   "在局域网中使用（如 0.0.0.0）时必须同时给出 --password。")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, metavar="端口",
               help="端口号（默认自动选一个空闲端口）。")
 @click.option("--password", default=None, envvar="XLSX_TOOLS_PASSWORD", metavar="密码",
@@ -185,7 +185,8 @@ def serve_command(folder: Path, host: str, port: int, password: str | None, no_b
     try:
         from .web.server import serve
     except ImportError as e:
-        _fail(f"缺少浏览器界面所需的程序包（{e.name}）。请重新安装 xlsx-tools：python3 -m pip install xlsx-tools", 1)
+        _fail(f"缺少浏览器界面所需的程序包（{e.name}）。"
+              "请重新安装 xlsx-tools：python3 -m pip install xlsx-tools", 1)
     rnd = _open(folder)
 
     try:
@@ -198,10 +199,11 @@ def serve_command(folder: Path, host: str, port: int, password: str | None, no_b
 
 
 def _merge_round(round_dir: Path, out_dir: Path | None, given: dict) -> None:
-    from .merge import STATUSES
+    from .merge import STATUSES, merge_config
 
-    if given.get("paths") or given.get("roster_path"):
-        _fail("使用 --round 时按轮次文件夹中的名单和收到的文件汇总，不要再给出文件、文件夹或 --roster。", 2)
+    if given.get("paths") or given.get("roster_path") or given.get("form_path"):
+        _fail("使用 --round 时按轮次文件夹中的表单定义、名单和收到的文件汇总，"
+              "不要再给出文件、文件夹、--roster 或 --form。", 2)
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         _fail(f"“{out_dir}”是一个文件，--out 须为文件夹。", 2)
     with _open(round_dir) as rnd:
@@ -209,10 +211,12 @@ def _merge_round(round_dir: Path, out_dir: Path | None, given: dict) -> None:
             result, written = rnd.merge(out_dir)
         except OSError as e:
             _fail(f"无法写入汇总文件：{e.filename or out_dir}（{e.strerror or '写入失败'}）")
-        click.echo(f"按每个单位采用的版本汇总：共 {len(result.files)} 个文件，计入汇总 {result.added} 个平台。")
+        unit_word = merge_config(rnd.form).say("unit_word")
+        click.echo(f"按每个单位采用的版本汇总：共 {len(result.files)} 个文件，"
+                   f"计入汇总 {result.added} 个{unit_word}。")
         for batch, b in result.batches.items():
             shown = "，".join(f"{st} {b.count(st)}" for st in STATUSES if b.count(st))
-            click.echo(f"{batch}：计入汇总 {len(b.rows)} 个平台（{shown}）")
+            click.echo(f"{batch}：计入汇总 {len(b.rows)} 个{unit_word}（{shown}）")
         click.echo(f"已写入 {written}：" + "、".join(p.name for p in result.outputs))
         raise SystemExit(result.exit_code)
 

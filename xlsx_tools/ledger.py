@@ -8,15 +8,20 @@ machine losing power), readers never wait for the writer, and a
 Tables:
 
 ``units``
-    One row per platform: the roster's rows, in roster order, with each row's
-    original cells as written (JSON), and the units first seen in a received
-    file (``on_roster = 0``, 名单外). ``pinned_version`` is the version the
-    clerk chose, when not the latest.
+    One row per unit: the roster's entries, in roster order, and the units first
+    seen in a received file (``on_roster = 0``, 名单外). Its columns are named by
+    the form's roles (``unit``, ``batch``, ``category``, ``recommending``: see
+    :data:`xlsx_tools.form.ROLES`), never by a table's field ids; a roster entry
+    also keeps what it pre-fills (``roster_values``, by field id) and the
+    roster's columns that are not fields (``roster_extra``, as
+    :attr:`~xlsx_tools.roster.RosterEntry.extra`), as JSON. ``pinned_version``
+    is the version the clerk chose, when not the latest.
 ``versions``
     One row per distinct content received (the same bytes twice are one
     version): its hash, where the store keeps it, the name its sender gave it,
-    the unit it was placed on (NULL when it cannot be told), and validate's
-    result (status, verdict, counts and the JSON of ``validate --json``).
+    the unit it was placed on (NULL when it cannot be told) with the roles as
+    placed, and validate's result (status, verdict, counts, the fill date and
+    the JSON of ``validate --json``).
 ``receipts``
     One row per file received, in order: when, the sender's name, its size and
     hash, the version it is (``repeat = 1`` when those bytes came before), the
@@ -43,7 +48,8 @@ from typing import Any
 __all__ = ["FILE_NAME", "SCHEMA_VERSION", "Ledger", "LedgerError", "ReceiptRow", "UnitRow", "VersionRow"]
 
 FILE_NAME = "round.sqlite"
-SCHEMA_VERSION = 1
+# 2: columns named by role (1 named them by the 2022 table's field ids).
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE meta (
@@ -52,14 +58,15 @@ CREATE TABLE meta (
 );
 CREATE TABLE units (
     id                INTEGER PRIMARY KEY,
-    unit_name         TEXT NOT NULL,
-    unit_key          TEXT NOT NULL,      -- the name as names compare (merge.unit_key)
+    unit              TEXT NOT NULL,
+    unit_key          TEXT NOT NULL,      -- the name as names compare (roster.unit_key)
     batch             TEXT NOT NULL,
-    platform_category TEXT,
-    recommending_unit TEXT,
+    category          TEXT,
+    recommending      TEXT,
     on_roster         INTEGER NOT NULL,   -- 1: a roster row; 0: first seen in a file (名单外)
     roster_row        INTEGER,            -- its row in the roster file (the header is row 1)
-    roster_cells      TEXT,               -- JSON {column header: cell text} as written
+    roster_values     TEXT,               -- JSON {field id: value it pre-fills}
+    roster_extra      TEXT,               -- JSON {key: value}: the roster's columns that are not fields
     pinned_version    INTEGER REFERENCES versions(id),
     pinned_at         TEXT,
     UNIQUE (batch, unit_key)
@@ -72,8 +79,8 @@ CREATE TABLE versions (
     file_name         TEXT NOT NULL,      -- the sender's name, when first received
     unit_id           INTEGER REFERENCES units(id),
     batch             TEXT,               -- as placed: from the table, the file name or the roster
-    unit_name         TEXT,
-    platform_category TEXT,
+    unit              TEXT,
+    category          TEXT,
     placed_by         TEXT,               -- table | name | roster, NULL when not placed
     status            TEXT NOT NULL,      -- validate's: accepted | warnings | explained | rejected
     verdict           TEXT NOT NULL,
@@ -81,7 +88,7 @@ CREATE TABLE versions (
     warnings          INTEGER NOT NULL,
     reason            TEXT,               -- why it could not be read
     kind              TEXT,
-    fill_date         TEXT,
+    date              TEXT,               -- the fill date (the form's date role)
     sent_mtime        REAL,               -- the file's time as its sender had it
     result            TEXT NOT NULL,      -- validate's JSON for the file
     receipt_id        INTEGER NOT NULL    -- the receipt that first brought it
@@ -113,14 +120,15 @@ class LedgerError(Exception):
 @dataclass(frozen=True)
 class UnitRow:
     id: int
-    unit_name: str
+    unit: str
     unit_key: str
     batch: str
-    platform_category: str | None
-    recommending_unit: str | None
+    category: str | None
+    recommending: str | None
     on_roster: bool
     roster_row: int | None
-    roster_cells: dict[str, str]
+    roster_values: dict[str, str]
+    roster_extra: dict[str, str]
     pinned_version: int | None
     pinned_at: str | None
 
@@ -134,8 +142,8 @@ class VersionRow:
     file_name: str
     unit_id: int | None
     batch: str | None
-    unit_name: str | None
-    platform_category: str | None
+    unit: str | None
+    category: str | None
     placed_by: str | None
     status: str
     verdict: str
@@ -143,7 +151,7 @@ class VersionRow:
     warnings: int
     reason: str | None
     kind: str | None
-    fill_date: str | None
+    date: str | None
     sent_mtime: float | None
     result: str | None                  # None when listed without it (Ledger.result reads it)
     receipt_id: int
@@ -174,8 +182,8 @@ class ReceiptRow:
     note: str | None
 
 
-_VERSION_COLUMNS = ("id, sha256, size, stored, file_name, unit_id, batch, unit_name, platform_category, "
-                    "placed_by, status, verdict, errors, warnings, reason, kind, fill_date, sent_mtime, "
+_VERSION_COLUMNS = ("id, sha256, size, stored, file_name, unit_id, batch, unit, category, "
+                    "placed_by, status, verdict, errors, warnings, reason, kind, date, sent_mtime, "
                     "result, receipt_id")
 _VERSION_SELECT = ("SELECT " + ", ".join(f"v.{c.strip()}" for c in _VERSION_COLUMNS.split(","))
                    + ", r.received_at, r.batch_id FROM versions v JOIN receipts r ON r.id = v.receipt_id")
@@ -186,9 +194,10 @@ _RECEIPT_COLUMNS = ("id, received_at, batch_id, source, file_name, size, sha256,
 
 
 def _unit(row: sqlite3.Row) -> UnitRow:
-    return UnitRow(row["id"], row["unit_name"], row["unit_key"], row["batch"], row["platform_category"],
-                   row["recommending_unit"], bool(row["on_roster"]), row["roster_row"],
-                   json.loads(row["roster_cells"] or "{}"), row["pinned_version"], row["pinned_at"])
+    return UnitRow(row["id"], row["unit"], row["unit_key"], row["batch"], row["category"],
+                   row["recommending"], bool(row["on_roster"]), row["roster_row"],
+                   json.loads(row["roster_values"] or "{}"), json.loads(row["roster_extra"] or "{}"),
+                   row["pinned_version"], row["pinned_at"])
 
 
 def _version(row: sqlite3.Row) -> VersionRow:
@@ -238,6 +247,9 @@ class Ledger:
             raise LedgerError(f"“{path}”不是 xlsx-tools 的轮次数据库，或已损坏。") from e
         if version > SCHEMA_VERSION:
             raise LedgerError(f"“{path}”由更新版本的 xlsx-tools 创建，请升级后再打开。")
+        if version < SCHEMA_VERSION:
+            raise LedgerError(f"“{path}”由较早的测试版 xlsx-tools 创建，这一版不能打开。请用 round init "
+                              f"新建轮次文件夹，再用 round receive 收取原文件（都在旧文件夹的 files/ 中）。")
         return ledger
 
     def _db(self) -> sqlite3.Connection:
@@ -298,12 +310,15 @@ class Ledger:
     # -- units ---------------------------------------------------------------------
 
     def add_roster_units(self, rows: list[dict[str, Any]]) -> None:
+        """The roster's units: dicts of ``unit``, ``unit_key``, ``batch``, ``category``,
+        ``recommending``, ``roster_row``, ``roster_values`` and ``roster_extra``."""
         with self.write() as db:
             db.executemany(
-                "INSERT INTO units(unit_name, unit_key, batch, platform_category, recommending_unit, "
-                "on_roster, roster_row, roster_cells) VALUES (:unit_name, :unit_key, :batch, "
-                ":platform_category, :recommending_unit, 1, :roster_row, :roster_cells)",
-                [{**r, "roster_cells": json.dumps(r.get("roster_cells") or {}, ensure_ascii=False)}
+                "INSERT INTO units(unit, unit_key, batch, category, recommending, on_roster, roster_row, "
+                "roster_values, roster_extra) VALUES (:unit, :unit_key, :batch, :category, :recommending, "
+                "1, :roster_row, :roster_values, :roster_extra)",
+                [{**r, "roster_values": json.dumps(r.get("roster_values") or {}, ensure_ascii=False),
+                  "roster_extra": json.dumps(r.get("roster_extra") or {}, ensure_ascii=False)}
                  for r in rows])
 
     def units(self, db: sqlite3.Connection | None = None) -> list[UnitRow]:
@@ -316,15 +331,16 @@ class Ledger:
         return _unit(row) if row else None
 
     @staticmethod
-    def unit_for(db: sqlite3.Connection, batch: str, unit_key: str, unit_name: str,
-                 platform_category: str | None, recommending_unit: str | None) -> int:
+    def unit_for(db: sqlite3.Connection, batch: str, unit_key: str, unit: str,
+                 category: str | None, recommending: str | None) -> int:
         """The unit (batch, key), added as one off the roster if there is none. Inside write()."""
-        row = db.execute("SELECT id FROM units WHERE batch = ? AND unit_key = ?", (batch, unit_key)).fetchone()
+        row = db.execute("SELECT id FROM units WHERE batch = ? AND unit_key = ?",
+                         (batch, unit_key)).fetchone()
         if row:
             return row[0]
         cur = db.execute(
-            "INSERT INTO units(unit_name, unit_key, batch, platform_category, recommending_unit, on_roster) "
-            "VALUES (?, ?, ?, ?, ?, 0)", (unit_name, unit_key, batch, platform_category, recommending_unit))
+            "INSERT INTO units(unit, unit_key, batch, category, recommending, on_roster) "
+            "VALUES (?, ?, ?, ?, ?, 0)", (unit, unit_key, batch, category, recommending))
         return cur.lastrowid
 
     def pin(self, unit_id: int, version_id: int | None, at: str | None) -> None:

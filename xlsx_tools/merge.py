@@ -28,10 +28,18 @@ from typing import Any, Callable, Iterable, Sequence
 import pandas as pd
 
 from .form import Field, Form, load_form
-from .roster import RosterEntry, read_roster
+from .roster import RosterEntry, read_roster, unit_key
 from .rules import ERROR, WARNING, Finding, count_severity, field_title
 from .validate import FileResult, isolated, validate_paths
-from .xlsx_output import DATE_WIDTH_SAMPLE, Formats, close_workbook, new_workbook, text_width
+from .xlsx_output import (
+    DATE_WIDTH_SAMPLE,
+    TableFormats,
+    close_workbook,
+    new_workbook,
+    print_setup,
+    text_width,
+    write_table,
+)
 
 __all__ = [
     "merge_paths", "merge_results", "write_outputs", "MergeResult", "BatchSummary",
@@ -266,11 +274,6 @@ def merge_paths(paths: str | Path | Iterable[str | Path], out_dir: str | Path | 
 
 # -- merging ------------------------------------------------------------------------
 
-def _norm(text: object) -> str:
-    """Unit names compare without whitespace and without full/half-width differences."""
-    return "".join(unicodedata.normalize("NFKC", "" if text is None else str(text)).split())
-
-
 def _name_parts(form: Form, file_name: str) -> dict[str, str]:
     """batch, category and unit (the roles) from a file's name, by the definition's pattern."""
     stem = unicodedata.normalize("NFKC", Path(file_name).stem).strip()
@@ -285,12 +288,14 @@ def _name_parts(form: Form, file_name: str) -> dict[str, str]:
     return {}
 
 
-def _place(form: Form, r: FileResult, roster_units: dict[str, list[RosterEntry]]
-           ) -> tuple[str | None, str | None, str | None, str]:
-    """(batch, unit, category, how the batch was told) for a file.
+def place_file(form: Form, r: FileResult, roster_units: dict[str, list[RosterEntry]]
+               ) -> tuple[str | None, str | None, str | None, str]:
+    """(batch, unit, category, how the batch was told: table | name | roster) for a file.
 
     From the table; for a file whose table cannot be read, from its name; for a
-    unit whose batch is blank, from the roster when the unit is on it once.
+    unit whose batch is blank, from the roster when the unit is on it once
+    (``roster_units``: :attr:`RosterIndex.by_unit`). The round places each file
+    it receives the same way.
     """
     batch = r.batch if r.batch in form.batches else None
     unit = r.unit.strip() if isinstance(r.unit, str) and r.unit.strip() else None
@@ -304,7 +309,7 @@ def _place(form: Form, r: FileResult, roster_units: dict[str, list[RosterEntry]]
             unit = unit or parts["unit"]
             cat = cat or parts["category"]
     if batch is None and unit is not None:
-        on = roster_units.get(_norm(unit), [])
+        on = roster_units.get(unit_key(unit), [])
         if len(on) == 1:
             batch, cat, how = on[0].batch, cat or on[0].category, "roster"
     return batch, unit, cat, how
@@ -372,25 +377,26 @@ def _file_status(s: Submission) -> str:
     return ST_WARNINGS if s.warnings else ST_ACCEPTED
 
 
-class _Roster:
-    """The roster, looked up by (batch, unit) and by unit, names compared by _norm."""
+class RosterIndex:
+    """The roster looked up by (batch, :func:`~xlsx_tools.roster.unit_key`) and by unit key
+    (``by_unit``); ``entries`` is None without a roster."""
 
     def __init__(self, entries: Sequence[RosterEntry] | None):
         self.entries = list(entries) if entries is not None else None
         self.by_unit: dict[str, list[RosterEntry]] = {}
         self.position: dict[tuple[str, str], int] = {}
         for i, e in enumerate(self.entries or []):
-            self.by_unit.setdefault(_norm(e.unit), []).append(e)
-            self.position.setdefault((e.batch, _norm(e.unit)), i)
+            self.by_unit.setdefault(unit_key(e.unit), []).append(e)
+            self.position.setdefault((e.batch, unit_key(e.unit)), i)
 
     def entry(self, key: tuple[str, str] | None) -> RosterEntry | None:
         i = self.position.get(key) if key else None
         return None if i is None else self.entries[i]
 
 
-def _submission(form: Form, r: FileResult, roster: _Roster) -> Submission:
-    batch, unit, cat, how = _place(form, r, roster.by_unit)
-    key = (batch, _norm(unit)) if batch and unit else None
+def _submission(form: Form, r: FileResult, roster: RosterIndex) -> Submission:
+    batch, unit, cat, how = place_file(form, r, roster.by_unit)
+    key = (batch, unit_key(unit)) if batch and unit else None
     entry = roster.entry(key)
     s = Submission(
         batch=batch, unit=unit, category=cat,
@@ -408,17 +414,11 @@ def _submission(form: Form, r: FileResult, roster: _Roster) -> Submission:
     return s
 
 
-# The round places each file it receives on the roster as merge does (xlsx_tools.round).
-RosterIndex = _Roster
-place_file = _place
-unit_key = _norm
-
-
-def _off_roster(form: Form, batch: str, subs: list[Submission], roster: _Roster) -> None:
+def _off_roster(form: Form, batch: str, subs: list[Submission], roster: RosterIndex) -> None:
     """M02: a unit that is not on the batch's roster (still added when it passes)."""
     for s in subs:
         if s.on_roster is False and s.unit:
-            elsewhere = [e.batch for e in roster.by_unit.get(_norm(s.unit), [])]
+            elsewhere = [e.batch for e in roster.by_unit.get(unit_key(s.unit), [])]
             unit = form.keys["unit"]
             s.findings.append(Finding(
                 "M02", form.catalogue.severity("M02"), (unit,), (form.input_cell(unit).address,),
@@ -432,7 +432,7 @@ def _duplicates(form: Form, batch: str, subs: list[Submission]) -> dict[int, Sub
     groups: dict[str, list[Submission]] = {}
     for s in subs:
         if s.unit:
-            groups.setdefault(_norm(s.unit), []).append(s)
+            groups.setdefault(unit_key(s.unit), []).append(s)
     not_taken: dict[int, Submission] = {}
     for group in groups.values():
         if len(group) < 2:
@@ -454,14 +454,14 @@ def _duplicates(form: Form, batch: str, subs: list[Submission]) -> dict[int, Sub
     return not_taken
 
 
-def _missing(form: Form, batch: str, subs: list[Submission], roster: _Roster) -> list[Submission]:
+def _missing(form: Form, batch: str, subs: list[Submission], roster: RosterIndex) -> list[Submission]:
     """M03: the batch's roster units that sent nothing."""
-    sent = {_norm(s.unit) for s in subs if s.unit}
+    sent = {unit_key(s.unit) for s in subs if s.unit}
     variant = None if form.role("recommending") else "no_recommending"
     out = []
     for i, e in enumerate(roster.entries or []):
-        if e.batch == batch and _norm(e.unit) not in sent:
-            sent.add(_norm(e.unit))
+        if e.batch == batch and unit_key(e.unit) not in sent:
+            sent.add(unit_key(e.unit))
             out.append(Submission(
                 batch=batch, unit=e.unit, category=e.category,
                 recommending=e.recommending or None, on_roster=True, status=ST_MISSING,
@@ -478,7 +478,7 @@ def merge_results(files: Sequence[FileResult], form: Form | None = None,
     """Group validated files by batch and unit, apply M01–M04, add up the accepted ones."""
     form = form or load_form()
     config = merge_config(form)
-    names = _Roster(roster)
+    names = RosterIndex(roster)
     by_batch: dict[str, list[Submission]] = {}
     unplaced: list[Submission] = []
     files = list(files)
@@ -637,22 +637,14 @@ def _number(value: int | Decimal) -> float | int:
     return int(value) if isinstance(value, int) else float(value)
 
 
-class _Formats:
-    """The summaries' looks, by name."""
+class _Formats(TableFormats):
+    """The summaries' looks: the tables', and the sections' and totals'."""
 
     def __init__(self, wb):
-        mk = Formats(wb, font_name="宋体", font_size=10, valign="vcenter").get
-        self.title = mk(bold=True, font_size=14)
-        self.note = mk(text_wrap=True, valign="top")
-        self.head = mk(bold=True, text_wrap=True, align="center", border=1, bg_color="#D9E1F2")
+        super().__init__(wb)
+        mk = self.make
         # A section's name starts at its first column, so it shows on the page where it begins.
         self.section = mk(bold=True, align="left", border=1, bg_color="#D9E1F2")
-        self.text = mk(border=1)
-        self.wrap = mk(border=1, text_wrap=True, valign="top")
-        self.int = mk(border=1, num_format="#,##0")
-        self.amount = mk(border=1, num_format="#,##0.00")
-        self.date = mk(border=1, num_format="yyyy-mm-dd")
-        self.percent = mk(border=1, num_format="0.0%")
         self.total_text = mk(border=1, bold=True, bg_color="#F2F2F2")
         self.total_int = mk(border=1, bold=True, bg_color="#F2F2F2", num_format="#,##0")
         self.total_amount = mk(border=1, bold=True, bg_color="#F2F2F2", num_format="#,##0.00")
@@ -665,58 +657,6 @@ class _Formats:
 def _new_workbook(path: Path, form: Form, title: str) -> tuple[Any, _Formats]:
     wb = new_workbook(path, title, form.output_time)
     return wb, _Formats(wb)
-
-
-def _write_table(ws, fmt: _Formats, top: int, headers: Sequence[str],
-                 rows: Sequence[Sequence[Any]], widths_cap: int = 40,
-                 formats: Sequence[Any] | None = None, wrap: dict[int, int] | None = None) -> int:
-    """A plain one-header table with autofilter; returns the row after it.
-
-    ``wrap`` gives columns of a fixed width whose text wraps; each row is made
-    tall enough for them (no spreadsheet program sizes rows on opening).
-    """
-    wrap = wrap or {}
-    ws.set_row(top, 30)
-    for c, h in enumerate(headers):
-        ws.write_string(top, c, h, fmt.head)
-    widths = [_width(h) for h in headers]
-    for r, row in enumerate(rows, start=top + 1):
-        lines = 1
-        for c, v in enumerate(row):
-            cf = formats[c] if formats else fmt.text
-            if v is None or v == "":
-                ws.write_blank(r, c, None, cf)
-            elif isinstance(v, dt.date):
-                ws.write_datetime(r, c, dt.datetime.combine(v, dt.time()), fmt.date)
-            elif isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
-                ws.write_number(r, c, _number(v) if not isinstance(v, float) else v, cf)
-            else:
-                ws.write_string(r, c, str(v), cf)
-            w = _width(v if not isinstance(v, dt.date) else DATE_WIDTH_SAMPLE)
-            if c in wrap:
-                lines = max(lines, math.ceil(w / max(wrap[c] - 2, 1)))
-            else:
-                widths[c] = max(widths[c], w)
-        if lines > 1:
-            ws.set_row(r, 14 * min(lines, 12) + 2)
-    for c, w in enumerate(widths):
-        ws.set_column(c, c, wrap.get(c, min(max(w + 2, 6), widths_cap)))
-    if rows:
-        ws.autofilter(top, 0, top + len(rows), len(headers) - 1)
-    ws.freeze_panes(top + 1, 0)
-    return top + 1 + len(rows)
-
-
-
-
-
-def _print_setup(ws, repeat: tuple[int, int] | None = None, fit_width: bool = False) -> None:
-    ws.set_landscape()
-    ws.set_paper(9)  # A4
-    if repeat:
-        ws.repeat_rows(*repeat)
-    if fit_width:
-        ws.fit_to_pages(1, 0)
 
 
 def _section_row(ws, fmt: _Formats, fields: Sequence[Field], first_col: int, row: int = 1) -> None:
@@ -815,7 +755,7 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary) -> None:
     ws.set_row(2, 14 * header_height + 4)
     ws.freeze_panes(3, unit_col + 1)
     ws.autofilter(2, 0, max(2, total_row - 1), ncols - 1)
-    _print_setup(ws, repeat=(1, 2))
+    print_setup(ws, repeat=(1, 2))
 
 
 def _category_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: MergeConfig) -> dict[str, int]:
@@ -862,7 +802,7 @@ def _category_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: Merg
     ws.set_column(2, 2, 6)
     ws.set_column(3, 3 + len(cats) - 1, 16)
     ws.freeze_panes(2, 3)
-    _print_setup(ws, repeat=(1, 1), fit_width=True)
+    print_setup(ws, repeat=(1, 1), fit_width=True)
     last = r
     money = sorted({f.unit for f in _numeric_fields(form) if f.type == "amount" and f.unit})
     ws.write_string(last + 2, 0, "比例 = 部分之和 ÷ 总数之和；总数为 0 时显示“—”。"
@@ -896,7 +836,7 @@ def _chart_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: MergeCo
         chart.set_legend({"position": "bottom"})
         chart.set_size({"width": 560, "height": 320})
         ws.insert_chart(2 + (k // 2) * 17, (k % 2) * 9, chart)
-    _print_setup(ws, fit_width=True)
+    print_setup(ws, fit_width=True)
     ws.fit_to_pages(1, 1)
 
 
@@ -915,9 +855,9 @@ def _submissions_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submissi
     rows = [[i + 1, *[rec[k] for k in cols]] for i, rec in enumerate(records)]
     formats = [fmt.int] + [fmt.int if k in ("errors", "warnings") else fmt.wrap if k == "note" else fmt.text
                            for k in cols]
-    _write_table(ws, fmt, 2, ["序号", *[headers[k] for k in cols]], rows, 50, formats,
+    write_table(ws, fmt, 2, ["序号", *[headers[k] for k in cols]], rows, 50, formats,
                  wrap={1 + cols.index("note"): 50})
-    _print_setup(ws, repeat=(2, 2), fit_width=True)
+    print_setup(ws, repeat=(2, 2), fit_width=True)
 
 
 def _findings_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission], with_batch: bool) -> None:
@@ -930,9 +870,9 @@ def _findings_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission]
             for i, rec in enumerate(records)]
     formats = [fmt.int] + [fmt.wrap if k == "message" else fmt.text for k in cols]
     ws.write_string(0, 0, f"问题清单（共 {len(rows)} 条）", fmt.title)
-    _write_table(ws, fmt, 1, ["序号", *[headers[k] for k in cols]], rows, 40, formats,
+    write_table(ws, fmt, 1, ["序号", *[headers[k] for k in cols]], rows, 40, formats,
                  wrap={1 + cols.index("message"): 80})
-    _print_setup(ws, repeat=(1, 1), fit_width=True)
+    print_setup(ws, repeat=(1, 1), fit_width=True)
 
 
 def _write_batch(path: Path, result: MergeResult, b: BatchSummary) -> None:
@@ -1030,7 +970,7 @@ def _write_overview(path: Path, result: MergeResult) -> None:
     ws.set_column(first, first + len(numeric) - 1, 14)
     ws.set_row(2, 60)
     ws.freeze_panes(3, 1)
-    _print_setup(ws, repeat=(1, 2))
+    print_setup(ws, repeat=(1, 2))
     ws.repeat_columns(0, 0)
     everything = result.submissions
     _submissions_sheet(wb, fmt, form, everything, "全部文件和名单单位的提交情况", with_batch=True)

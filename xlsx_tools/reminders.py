@@ -2,8 +2,11 @@
 
 A unit is on it when its status is one of :data:`xlsx_tools.round.TO_REMIND`
 (未提交, 未通过, 无法读取), with what it has to do and, where the roster has
-them, how to reach it (the roster's columns such as 联系人, 联系电话, 邮箱).
-:func:`write_reminders_xlsx` writes it as a workbook to print or send on.
+them, how to reach it: the roster's columns that are not fields
+(:attr:`~xlsx_tools.roster.RosterEntry.extra`; the shipped definition declares
+a contact person, phones and an e-mail address, and any other column a roster
+carries comes along under its own header). :func:`write_reminders_xlsx` writes
+it as a workbook to print or send on.
 """
 
 from __future__ import annotations
@@ -13,22 +16,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# The summaries' table helpers, so the 催报 list looks like 提交情况.
-from .merge import _close, _new_workbook, _print_setup, _write_table
-from .round import ST_FAILED, ST_MISSING, ST_UNREADABLE, Round, Unit, category_label
+from .form import Form
+from .round import ST_FAILED, ST_MISSING, ST_UNREADABLE, Round, Unit, display, extra_columns
+from .xlsx_output import TableFormats, close_workbook, new_workbook, print_setup, write_table
 
-__all__ = ["REMINDER_COLUMNS", "Reminder", "reminders", "write_reminders_xlsx"]
+__all__ = ["LAST_RECEIVED", "Reminder", "reminder_columns", "reminders", "write_reminders_xlsx"]
 
-# The columns, in print order: who, what to do, then (after the roster's contacts) what came last.
-REMINDER_COLUMNS = {
-    "batch": "列入批次", "platform_category": "平台类别", "unit_name": "单位名称",
-    "recommending_unit": "推荐单位", "status": "状态", "todo": "需要做什么",
-}
+# The columns after the roles and the roster's other columns: what came last.
 LAST_RECEIVED = {"file_name": "最近收到的文件", "received_at": "收到时间"}
-# Columns that wrap at a fixed width, so the list prints legibly on A4 landscape.
-_WRAP = {"unit_name": 26, "recommending_unit": 20, "todo": 34, "file_name": 30}
+# Columns (by key) that wrap at a fixed width, so the list prints legibly on A4 landscape.
+_WRAP = {"unit": 26, "recommending": 20, "todo": 34, "file_name": 30}
 LEGEND = ("未提交：名单内尚未收到统计表的单位；未通过：统计表有错误，须按标注副本修改后重新提交；"
           "无法读取：收到的文件无法读取，须重新发送。")
+
+
+def reminder_columns(form: Form) -> dict[str, str]:
+    """The list's first columns, key -> header, in print order: who (the roles, headed as the
+    form heads them) and what to do. The roster's other columns and LAST_RECEIVED follow."""
+    roles = {r: form.column_header(r) for r in ("batch", "category", "unit", "recommending")
+             if form.role(r)}
+    return {**roles, "status": "状态", "todo": "需要做什么"}
 
 
 @dataclass
@@ -37,11 +44,12 @@ class Reminder:
     todo: str
 
     def to_dict(self) -> dict[str, Any]:
+        """By role, as the units' JSON (and validate's)."""
         u, v = self.unit, self.unit.chosen
-        return {"unit_id": u.id, "batch": u.batch, "platform_category": category_label(u.platform_category),
-                "unit_name": u.unit_name, "recommending_unit": u.recommending_unit or "",
-                "status": u.status, "todo": self.todo, "file_name": v.file_name if v else "",
-                "received_at": v.received_at if v else "", "contacts": dict(u.contacts)}
+        return {"unit_id": u.id, "batch": u.batch, "category": u.category, "unit": u.unit,
+                "recommending": u.recommending or "", "status": u.status, "todo": self.todo,
+                "file_name": v.file_name if v else "", "received_at": v.received_at if v else "",
+                "extra": dict(u.extra)}
 
 
 def _todo(u: Unit) -> str:
@@ -61,31 +69,37 @@ def reminders(rnd: Round, units: list[Unit] | None = None) -> list[Reminder]:
 
 
 def write_reminders_xlsx(rnd: Round, path: str | Path, units: list[Unit] | None = None) -> Path:
-    """The 催报 list as a workbook: one row per unit, its contacts in columns of their own."""
+    """The 催报 list as a workbook: one row per unit, the roster's other columns (contacts)
+    each in a column of its own."""
     path = Path(path)
-    items = [r.to_dict() for r in reminders(rnd, units)]
-    contact_columns: list[str] = []
-    for item in items:
-        for k in item["contacts"]:
-            if k not in contact_columns:
-                contact_columns.append(k)
-    wb, fmt = _new_workbook(path, rnd.form, "催报名单")
+    items = reminders(rnd, units)
+    form = rnd.form
+    first = reminder_columns(form)
+    extra = extra_columns(form, [r.unit for r in items])
+    wb = new_workbook(path, "催报名单", form.output_time)
+    fmt = TableFormats(wb)
     ws = wb.add_worksheet("催报名单")
     stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     ws.write_string(0, 0, f"催报名单（截至 {stamp}，共 {len(items)} 个单位）", fmt.title)
     ws.set_row(0, 24)
-    keys = [*REMINDER_COLUMNS, *[("contact", c) for c in contact_columns], *LAST_RECEIVED]
-    headers = ["序号", *REMINDER_COLUMNS.values(), *contact_columns, *LAST_RECEIVED.values()]
+    headers = ["序号", *first.values(), *extra.values(), *LAST_RECEIVED.values()]
     ws.merge_range(1, 0, 1, len(headers) - 1, LEGEND, fmt.note)
     ws.set_row(1, 32)
-    rows = [[i + 1, *[item["contacts"].get(k[1], "") if isinstance(k, tuple) else _shown(item[k]) for k in keys]]
-            for i, item in enumerate(items)]
-    formats = [fmt.int] + [fmt.wrap if k in _WRAP else fmt.text for k in keys]
-    wrap = {1 + i: _WRAP[k] for i, k in enumerate(keys) if k in _WRAP}
-    _write_table(ws, fmt, 2, headers, rows, 40, formats, wrap=wrap)
-    _print_setup(ws, repeat=(2, 2), fit_width=True)
+    keys = [*first, *LAST_RECEIVED]
+    rows = []
+    for i, r in enumerate(items, start=1):
+        d = r.to_dict()
+        d["category"] = display(form, "category", d["category"])
+        cells = [_shown(d[k]) for k in keys]
+        rows.append([i, *cells[:len(first)], *(r.unit.extra.get(k, "") for k in extra),
+                     *cells[len(first):]])
+    columns = [*first, *extra, *LAST_RECEIVED]
+    formats = [fmt.int] + [fmt.wrap if k in _WRAP else fmt.text for k in columns]
+    wrap = {1 + i: _WRAP[k] for i, k in enumerate(columns) if k in _WRAP}
+    write_table(ws, fmt, 2, headers, rows, 40, formats, wrap=wrap)
+    print_setup(ws, repeat=(2, 2), fit_width=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _close(wb)
+    close_workbook(wb)
     return path
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .form import Field, Form, RosterColumn, load_form
 
-__all__ = ["RosterEntry", "RosterError", "read_roster", "read_rows", "roster_columns", "UNSAFE_CHARS"]
+__all__ = ["RosterEntry", "RosterError", "read_roster", "roster_columns", "unit_key", "UNSAFE_CHARS"]
 
 
 class RosterError(Exception):
@@ -125,7 +125,7 @@ def read_roster(path: str | Path, form: Form | None = None) -> list[RosterEntry]
         if unit:
             about_unit += _name_problems(unit, unit_col.header, form, batch or form.batches[0],
                                          cat or form.categories[0])
-            key = _same_name_key(unit)
+            key = unit_key(unit)
             if key in first_row_of:
                 about_unit.append(f"{unit_col.header}“{unit}”与第{first_row_of[key]}行重复")
             else:
@@ -195,9 +195,11 @@ def _name_problems(unit: str, header: str, form: Form, batch: str, cat: str) -> 
     return out
 
 
-def _same_name_key(unit: str) -> str:
-    # Full- and half-width brackets and letters, inner spaces: one unit.
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", unit))
+def unit_key(name: object) -> str:
+    """A unit's name as names compare: full- and half-width brackets and letters alike, no
+    white space (the roster's duplicate check, and the merge and the round matching a file
+    to a roster unit)."""
+    return "".join(unicodedata.normalize("NFKC", "" if name is None else str(name)).split())
 
 
 def _clean(value) -> str:
@@ -223,10 +225,6 @@ def _read_rows(path: Path) -> list[tuple[int, list]]:
     if suffix == ".xls":
         raise RosterError(f"名单“{path.name}”是旧版 .xls 文件，请在 Excel 中另存为 .xlsx 或 CSV 后再试。")
     return _read_csv(path)
-
-
-# Public: a round keeps each roster row's cells as written (xlsx_tools.round).
-read_rows = _read_rows
 
 
 def _read_csv(path: Path) -> list[tuple[int, list]]:

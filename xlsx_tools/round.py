@@ -2,7 +2,7 @@
 
     rnd = Round.init("2022年评估", roster="名单.csv")      # or Round.open("2022年评估")
     rnd.receive(["回收", "某省.zip"])                     # files, folders, .zip archives
-    [(u.unit_name, u.status) for u in rnd.units()]          # 未提交 / 已通过 / ... / 重复
+    [(u.unit, u.status) for u in rnd.units()]               # 未提交 / 已通过 / ... / 重复
     rnd.pin(unit_id, version_id)                            # the clerk chooses a version
     rnd.merge()                                             # summaries of each unit's chosen version
 
@@ -28,13 +28,20 @@ in one ledger transaction. The same bytes received again are one version. A
 unit's latest version is the one received last; when one receiving brought
 several different files for a unit, the latest of them is taken as merge's M01
 takes one, and the unit shows 重复 until the clerk pins a version.
+
+The round knows the form's roles (unit, batch, category, recommending unit,
+fill date: :data:`xlsx_tools.form.ROLES`), never a table's field ids: the
+ledger, :class:`Unit` and the JSON name them so, as ``validate --json`` does.
+What the roster says beyond the roles is kept as the roster read it: the other
+values it pre-fills, and its columns that are not fields
+(:attr:`~xlsx_tools.roster.RosterEntry.extra`, such as a contact's phone).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
-import re
 import shutil
 import tempfile
 import uuid
@@ -58,10 +65,9 @@ from .merge import (
     choose_file,
     merge_results,
     place_file,
-    unit_key,
     write_outputs,
 )
-from .roster import RosterEntry, read_roster, read_rows, roster_columns
+from .roster import RosterEntry, read_roster, unit_key
 from .store import Store, Stored, sender_name, too_large_reason
 from .validate import UNREADABLE, FileResult, find_files, validate_file
 
@@ -86,7 +92,8 @@ __all__ = [
     "RoundError",
     "Unit",
     "Version",
-    "category_label",
+    "extra_columns",
+    "display",
 ]
 
 # A unit's status: merge's words where they mean the same (提交情况).
@@ -123,9 +130,25 @@ def new_batch_id() -> str:
 
 # -- what the round shows ---------------------------------------------------------
 
-def category_label(category: str | None) -> str:
-    """A platform category as people write it: 检验检测类 (as the file names and merge's headings do)."""
-    return f"{category}类" if category else ""
+def display(form: Form, role: str, value: str | None) -> str:
+    """A role's value as the table shows it: a choice with its field's ``suffix`` (a category
+    "X" as "X类" where the definition says so), anything else as it is."""
+    if not value:
+        return ""
+    f = form.role_field(role)
+    return f.shown(value) if f is not None and value in f.choices else value
+
+
+def extra_columns(form: Form, units: Iterable[Unit]) -> dict[str, str]:
+    """The roster's columns that are not fields and that some of ``units`` has a value in,
+    key -> header: those the definition declares (``[[roster.columns]]`` with a ``key``), in
+    its order, then any other column a roster carried, under its own header."""
+    have = {k for u in units for k in u.extra}
+    declared = {c.key: c.header for c in form.roster_columns if c.key}
+    out = {k: h for k, h in declared.items() if k in have}
+    for u in units:
+        out.update((k, k) for k in u.extra if k not in out)
+    return out
 
 
 def file_status(v: VersionRow) -> str:
@@ -185,13 +208,15 @@ class Unit:
     note: str
     versions: list[Version]
     chosen: Version | None
-    contacts: dict[str, str]
+    # The roster's columns that are not fields (contacts and the like), those with a value.
+    extra: dict[str, str]
 
+    # The roles, as validate's results name them.
     id = property(lambda self: self.row.id)
-    unit_name = property(lambda self: self.row.unit_name)
+    unit = property(lambda self: self.row.unit)
     batch = property(lambda self: self.row.batch)
-    platform_category = property(lambda self: self.row.platform_category)
-    recommending_unit = property(lambda self: self.row.recommending_unit)
+    category = property(lambda self: self.row.category)
+    recommending = property(lambda self: self.row.recommending)
     on_roster = property(lambda self: self.row.on_roster)
 
     @property
@@ -204,10 +229,10 @@ class Unit:
 
     def to_dict(self, with_versions: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "id": self.id, "unit_name": self.unit_name, "batch": self.batch,
-            "platform_category": self.platform_category, "recommending_unit": self.recommending_unit,
-            "on_roster": self.on_roster, "roster_row": self.row.roster_row, "status": self.status,
-            "note": self.note, "pinned": self.pinned, "contacts": self.contacts,
+            "id": self.id, "unit": self.unit, "batch": self.batch, "category": self.category,
+            "recommending": self.recommending, "on_roster": self.on_roster,
+            "roster_row": self.row.roster_row, "status": self.status, "note": self.note,
+            "pinned": self.pinned, "roster_values": self.row.roster_values, "extra": self.extra,
             "chosen_version": self.chosen.id if self.chosen else None,
         }
         if with_versions:
@@ -246,23 +271,19 @@ class Receipt:
             out = self.version.result()
             out["file"] = shown
         else:
-            out = {"file": shown, "status": "rejected", "verdict": UNREADABLE, "unit_name": None,
-                   "batch": None, "platform_category": None,
+            out = {"file": shown, "status": "rejected", "verdict": UNREADABLE, "unit": None,
+                   "batch": None, "category": None, "recommending": None,
                    "findings": [{"code": self.row.kind, "severity": "error", "fields": [], "cells": [],
                                  "message": self.reason}],
                    "values": {}, "reason": self.reason, "kind": self.row.kind}
         out["version"] = None if self.version is None else {
             **self.version.to_dict(), "repeat": self.repeat, "round_status": self.status,
-            "unit": None if self.unit is None else {"id": self.unit.id, "unit_name": self.unit.unit_name,
+            "unit": None if self.unit is None else {"id": self.unit.id, "unit": self.unit.unit,
                                                     "batch": self.unit.batch}}
         out["receipt"] = {"id": self.row.id, "received_at": self.row.received_at,
                           "size": self.row.size, "sha256": self.row.sha256, "archive": self.archive_name,
                           "note": self.row.note}
         return out
-
-
-# Roster columns that tell how to reach a unit (the 催报 list shows them).
-_CONTACT = re.compile(r"联系|电话|手机|邮箱|邮件|传真|微信|e-?mail|qq", re.IGNORECASE)
 
 
 # -- the round ----------------------------------------------------------------------
@@ -297,6 +318,9 @@ class Round:
         roster = Path(roster)
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             raise RoundError(f"“{folder}”已经存在且不是空文件夹。请换一个新的文件夹名。")
+        if form.source is None:
+            raise RoundError("轮次文件夹要保存表单定义的副本：请给出表单定义文件（.toml），"
+                             "而不是文字或字典。")
         entries = read_roster(roster, form)
         previous_files = _previous_summaries(Path(previous)) if previous is not None else []
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -315,7 +339,7 @@ class Round:
                 "form_id": form.id, "form_version": str(form.version), "created_at": now(),
                 "roster_file": roster_copy, "roster_name": roster.name,
                 "previous": str(previous) if previous is not None else ""})
-            ledger.add_roster_units(_roster_units(work / roster_copy, entries))
+            ledger.add_roster_units(_roster_units(entries))
             ledger.close()
             if folder.exists():
                 folder.rmdir()
@@ -403,7 +427,8 @@ class Round:
 
     def receive_stored(self, stored: Stored, file_name: str, *, source: str, batch_id: str,
                        mtime: float | None = None) -> list[Receipt]:
-        """Record a file already in the store (:meth:`Store.incoming`): one receipt, or one per member of a .zip."""
+        """Record a file already in the store (:meth:`Store.incoming`): one receipt, or one per
+        member of a .zip."""
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}")
         name = sender_name(file_name)
@@ -425,7 +450,8 @@ class Round:
             row = self.ledger.receipts(db, ids=[rid])[0]
         return Receipt(row, None, reason=reason)
 
-    def _receive_archive(self, stored: Stored, name: str, unpacked, source: str, batch_id: str) -> list[Receipt]:
+    def _receive_archive(self, stored: Stored, name: str, unpacked, source: str,
+                         batch_id: str) -> list[Receipt]:
         if unpacked.reason:
             return [self._refusal(name, stored.size, stored.sha256, unpacked.kind, unpacked.reason,
                                   source, batch_id, is_archive=True)]
@@ -462,13 +488,13 @@ class Round:
                 unit_id = None
                 if batch and unit:
                     unit_id = self.ledger.unit_for(db, batch, unit_key(unit), unit, cat,
-                                                   self._recommending(result))
+                                                   _text(result.recommending))
                 vid = self.ledger.add_version(
                     db, sha256=stored.sha256, size=stored.size, stored=stored.stored, file_name=name,
-                    unit_id=unit_id, batch=batch, unit_name=unit, platform_category=cat,
+                    unit_id=unit_id, batch=batch, unit=unit, category=cat,
                     placed_by=how if batch else None, status=result.status, verdict=result.verdict,
                     errors=result.errors, warnings=result.warnings, reason=result.reason, kind=result.kind,
-                    fill_date=result.fill_date.isoformat() if result.fill_date else None,
+                    date=result.date.isoformat() if result.date else None,
                     sent_mtime=mtime, result=_json(result.to_dict()), receipt_id=rid)
                 self.ledger.set_receipt_version(db, rid, vid)
             row = self.ledger.receipts(db, ids=[rid])[0]
@@ -488,11 +514,6 @@ class Round:
         result.mtime = mtime
         batch, unit, cat, how = place_file(self.form, result, self._roster_index.by_unit)
         return result, batch, unit, cat, how
-
-    def _recommending(self, result: FileResult) -> str | None:
-        fid = roster_columns(self.form).get("推荐单位")
-        value = result.values.get(fid) if fid else None
-        return value.strip() if isinstance(value, str) and value.strip() else None
 
     # -- looking ---------------------------------------------------------------------------
 
@@ -528,10 +549,10 @@ class Round:
                    receipts: dict[int, list[ReceiptRow]]) -> Unit:
         shown = [Version(v, number=i + 1, receipts=receipts.get(v.id, []), ledger=self.ledger)
                  for i, v in enumerate(versions)]
-        contacts = _contacts(self.form, row.roster_cells)
+        extra = {k: v for k, v in row.roster_extra.items() if v}
         if not shown:
             note = "名单内单位，尚未收到文件。"
-            return Unit(row, ST_MISSING, note, [], None, contacts)
+            return Unit(row, ST_MISSING, note, [], None, extra)
         last = shown[-1]
         together = [v for v in shown if v.row.batch_id == last.row.batch_id]
         pinned = next((v for v in shown if v.id == row.pinned_version), None)
@@ -545,8 +566,9 @@ class Round:
             taken = choose_file(results)
             chosen = next(v for v, r in zip(together, results) if r is taken)
             status = ST_DUPLICATE
+            date_label = self.form.column_header("date") or "日期"
             note = (f"同一次收到该单位 {len(together)} 个不同的文件，默认采用“{chosen.file_name}”"
-                    f"（填报日期最晚的一份；相同时取文件修改时间最晚的）。请确认采用哪一份。")
+                    f"（{date_label}最晚的一份；相同时取文件修改时间最晚的）。请确认采用哪一份。")
         else:
             chosen, status = last, last.status
             note = "" if len(shown) == 1 else f"采用最新收到的第 {last.number} 版。"
@@ -559,7 +581,7 @@ class Round:
             note = (note + f"有 {chosen.errors} 项错误，请按标注副本修改后重新提交。").strip()
         if not row.on_roster:
             note = ("不在名单内（名单外），请核实。" + note).strip()
-        return Unit(row, status, note, shown, chosen, contacts)
+        return Unit(row, status, note, shown, chosen, extra)
 
     def unplaced(self) -> list[Version]:
         """Versions that could not be placed on any unit (no batch or unit could be told)."""
@@ -591,6 +613,15 @@ class Round:
                                archive_name=names.get(r.archive_id) if r.archive_id else None,
                                unit=units.get(v.unit_id) if v and v.unit_id else None))
         return out
+
+    def roster_facts(self, unit: Unit) -> list[tuple[str, str]]:
+        """What the roster says of a unit besides its roles, as (column header, value): the other
+        fields it pre-fills, then its columns that are not fields."""
+        roles = {self.form.role(r) for r in ("unit", "batch", "category", "recommending")}
+        out = [(c.header, unit.row.roster_values.get(c.field, "")) for c in self.form.roster_columns
+               if c.field and c.field not in roles]
+        out += [(extra_columns(self.form, [unit])[k], v) for k, v in unit.extra.items()]
+        return [(h, v) for h, v in out if v]
 
     def version(self, version_id: int) -> Version | None:
         row = self.ledger.version(version_id)
@@ -691,7 +722,8 @@ class Round:
         """A roster unit's pre-filled workbook and the name to give it; None for a unit off the roster."""
         from .write import write_workbook
 
-        entry = next((e for e in self.roster if e.row == unit.row.roster_row), None) if unit.on_roster else None
+        entry = next((e for e in self.roster if e.row == unit.row.roster_row), None) \
+            if unit.on_roster else None
         if entry is None:
             return None
         target = self.folder / WORKBOOKS / f"unit-{unit.id}.xlsx"
@@ -703,8 +735,11 @@ class Round:
 # -- helpers ---------------------------------------------------------------------------
 
 def _json(data: dict[str, Any]) -> str:
-    import json
     return json.dumps(data, ensure_ascii=False)
+
+
+def _text(value: object) -> str | None:
+    return (value.strip() or None) if isinstance(value, str) else None
 
 
 def _shown_time(iso: str) -> str:
@@ -724,42 +759,16 @@ def _made_once(target: Path, make) -> None:
 
 def _as_result(v: VersionRow) -> FileResult:
     """Enough of a FileResult for merge's M01 choice (status, fill date, time, name)."""
-    fill = dt.date.fromisoformat(v.fill_date) if v.fill_date else None
+    fill = dt.date.fromisoformat(v.date) if v.date else None
     return FileResult(file=v.file_name, path=Path(v.sha256), status=v.status, verdict=v.verdict,
-                      fill_date=fill, mtime=v.sent_mtime, file_name=v.file_name)
+                      date=fill, mtime=v.sent_mtime, file_name=v.file_name)
 
 
-def _contacts(form: Form, cells: dict[str, str]) -> dict[str, str]:
-    main = set(roster_columns(form))
-    return {k: v for k, v in cells.items() if k not in main and v and _CONTACT.search(k)}
-
-
-def _roster_units(path: Path, entries: list[RosterEntry]) -> list[dict[str, Any]]:
-    """The ledger's rows for the roster: each entry, with the cells of its row as written."""
-    rows = dict(read_rows(path))
-    header_no = next(n for n, cells in sorted(rows.items()) if any(_cell(c) for c in cells))
-    header = [_cell(c) for c in rows[header_no]]
-    out = []
-    for e in entries:
-        cells = rows.get(e.row, [])
-        named = {}
-        for i, h in enumerate(header):
-            if h and i < len(cells) and _cell(cells[i]) and h not in named:
-                named[h] = _cell(cells[i])
-        out.append({"unit_name": e.unit_name, "unit_key": unit_key(e.unit_name), "batch": e.batch,
-                    "platform_category": e.platform_category, "recommending_unit": e.recommending_unit,
-                    "roster_row": e.row, "roster_cells": named})
-    return out
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, dt.datetime):
-        value = value.date() if value.time() == dt.time() else value
-    return str(value).strip()
+def _roster_units(entries: list[RosterEntry]) -> list[dict[str, Any]]:
+    """The ledger's rows for the roster's entries, by role."""
+    return [{"unit": e.unit, "unit_key": unit_key(e.unit), "batch": e.batch, "category": e.category,
+             "recommending": e.recommending or None, "roster_row": e.row, "roster_values": e.values,
+             "roster_extra": e.extra} for e in entries]
 
 
 def _previous_summaries(path: Path) -> list[Path]:
@@ -768,8 +777,8 @@ def _previous_summaries(path: Path) -> list[Path]:
         raise RoundError(f"找不到上一轮的汇总结果文件夹“{path}”。")
     found = sorted(path.glob("汇总-*.csv"))
     if not found and (path / SUMMARIES).is_dir():
-        builds = sorted((p for p in (path / SUMMARIES).iterdir() if p.is_dir() and not p.name.startswith(".")),
-                        reverse=True)
+        builds = sorted((p for p in (path / SUMMARIES).iterdir()
+                         if p.is_dir() and not p.name.startswith(".")), reverse=True)
         found = sorted(builds[0].glob("汇总-*.csv")) if builds else []
     if not found:
         raise RoundError(f"“{path}”中没有上一轮的汇总结果（汇总-*.csv）。请给出上一轮 xlsx-tools merge 的"

@@ -176,11 +176,13 @@ class Store:
             return part.finish()
 
     def find(self, sha256: str) -> str | None:
-        """The stored name of the file with this hash, if it is kept."""
-        for entry in self.folder.glob(sha256 + "*"):
-            stem, _suffix = os.path.splitext(entry.name)
-            if stem == sha256 and entry.is_file():
-                return entry.name
+        """The stored name of the file with this hash, if it is kept (under any suffix)."""
+        # A plain scan: a glob compiles a pattern for every new hash, and this runs once a file.
+        with os.scandir(self.folder) as entries:
+            for entry in entries:
+                if entry.name.startswith(sha256) and os.path.splitext(entry.name)[0] == sha256 \
+                        and entry.is_file():
+                    return entry.name
         return None
 
     def path(self, stored: str) -> Path:

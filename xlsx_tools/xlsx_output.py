@@ -1,9 +1,9 @@
 """What every part that writes an .xlsx needs: measures of text, formats, Excel text.
 
-Shared by the form's writer, the checks compiled into it, the findings report and
-the merge's summaries, so that a Chinese text is measured one way and a workbook
-fails one way. The only other module that touches xlsxwriter directly is
-``write`` (its workbook protection).
+Shared by the form's writer, the checks compiled into it, the findings report,
+the merge's summaries and the round's 催报 list, so that a Chinese text is measured
+one way, a table looks and prints one way, and a workbook fails one way. The only
+other module that touches xlsxwriter directly is ``write`` (its workbook protection).
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import datetime as dt
 import errno
 import math
 import unicodedata
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import xlsxwriter
 import xlsxwriter.exceptions
@@ -22,8 +23,8 @@ from .form import cell_name
 
 __all__ = [
     "OutputError", "text_width", "text_lines", "row_points", "fit_width", "excel_text",
-    "quote_sheet", "sheet_ref", "checked", "Formats", "new_workbook", "close_workbook",
-    "os_reason", "DATE_WIDTH_SAMPLE",
+    "quote_sheet", "sheet_ref", "checked", "Formats", "TableFormats", "new_workbook", "close_workbook",
+    "write_table", "print_setup", "os_reason", "DATE_WIDTH_SAMPLE",
 ]
 
 # Points per text line for a font size, and the padding of a cell.
@@ -104,6 +105,23 @@ class Formats:
         return self._made[key]
 
 
+class TableFormats:
+    """The looks of the toolkit's plain tables (the summaries, the 催报 list), by name:
+    宋体 10 pt, a title, a note, the header, and bordered cells by the kind of value."""
+
+    def __init__(self, workbook):
+        self.make = mk = Formats(workbook, font_name="宋体", font_size=10, valign="vcenter").get
+        self.title = mk(bold=True, font_size=14)
+        self.note = mk(text_wrap=True, valign="top")
+        self.head = mk(bold=True, text_wrap=True, align="center", border=1, bg_color="#D9E1F2")
+        self.text = mk(border=1)
+        self.wrap = mk(border=1, text_wrap=True, valign="top")
+        self.int = mk(border=1, num_format="#,##0")
+        self.amount = mk(border=1, num_format="#,##0.00")
+        self.date = mk(border=1, num_format="yyyy-mm-dd")
+        self.percent = mk(border=1, num_format="0.0%")
+
+
 def new_workbook(path: str | Path, title: str, created: dt.datetime, author: str = "xlsx-tools",
                  cls: type = xlsxwriter.Workbook, **options: Any) -> Any:
     """A workbook that keeps every text a text (no numbers, formulas or links guessed),
@@ -123,6 +141,60 @@ def close_workbook(wb: Any) -> None:
         if cause is not None:
             raise OSError(cause.errno, cause.strerror, cause.filename) from e
         raise OSError(str(e)) from e
+
+
+# -- tables ------------------------------------------------------------------------------
+
+def write_table(ws, fmt: TableFormats, top: int, headers: Sequence[str],
+                rows: Sequence[Sequence[Any]], widths_cap: int = 40,
+                formats: Sequence[Any] | None = None, wrap: dict[int, int] | None = None) -> int:
+    """A plain one-header table with autofilter; returns the row after it.
+
+    ``formats`` gives each column's format (default ``fmt.text``; dates always
+    ``fmt.date``); ``wrap`` gives columns of a fixed width whose text wraps, and
+    each row is made tall enough for them (no spreadsheet program sizes rows on
+    opening).
+    """
+    wrap = wrap or {}
+    ws.set_row(top, 30)
+    for c, h in enumerate(headers):
+        ws.write_string(top, c, h, fmt.head)
+    widths = [text_width(h) for h in headers]
+    for r, row in enumerate(rows, start=top + 1):
+        lines = 1
+        for c, v in enumerate(row):
+            cf = formats[c] if formats else fmt.text
+            if v is None or v == "":
+                ws.write_blank(r, c, None, cf)
+            elif isinstance(v, dt.date):
+                ws.write_datetime(r, c, dt.datetime.combine(v, dt.time()), fmt.date)
+            elif isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
+                ws.write_number(r, c, float(v) if isinstance(v, Decimal) else v, cf)
+            else:
+                ws.write_string(r, c, str(v), cf)
+            w = text_width(v if not isinstance(v, dt.date) else DATE_WIDTH_SAMPLE)
+            if c in wrap:
+                lines = max(lines, math.ceil(w / max(wrap[c] - 2, 1)))
+            else:
+                widths[c] = max(widths[c], w)
+        if lines > 1:
+            ws.set_row(r, 14 * min(lines, 12) + 2)
+    for c, w in enumerate(widths):
+        ws.set_column(c, c, wrap.get(c, min(max(w + 2, 6), widths_cap)))
+    if rows:
+        ws.autofilter(top, 0, top + len(rows), len(headers) - 1)
+    ws.freeze_panes(top + 1, 0)
+    return top + 1 + len(rows)
+
+
+def print_setup(ws, repeat: tuple[int, int] | None = None, fit_width: bool = False) -> None:
+    """Printed on A4 landscape; ``repeat`` rows on every page; one page wide with ``fit_width``."""
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    if repeat:
+        ws.repeat_rows(*repeat)
+    if fit_width:
+        ws.fit_to_pages(1, 0)
 
 
 _OS_REASONS = {errno.ENOTDIR: "路径中有一个同名的文件，不是文件夹",

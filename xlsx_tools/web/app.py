@@ -44,8 +44,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from ..read import MAX_FILE_BYTES
-from ..reminders import REMINDER_COLUMNS, reminders, write_reminders_xlsx
-from ..round import STATUSES, Round, RoundError, Unit, category_label
+from ..reminders import LAST_RECEIVED, reminder_columns, reminders, write_reminders_xlsx
+from ..round import STATUSES, Round, RoundError, Unit, display, extra_columns
 from ..rules import code_title
 from .security import CSRF_FIELD, SESSION_COOKIE, Auth, Guard, check_csrf, csrf_token, safe_next
 from .uploads import UploadError, receive_upload
@@ -80,9 +80,13 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.filters["time"] = _time
     templates.env.filters["size"] = _size
-    templates.env.filters["category"] = category_label
+    # A role's value as the table shows it: {{ u.category|display("category") }}.
+    templates.env.filters["display"] = lambda value, role: display(rnd.form, role, value)
+    # The roles the tables show, in order, headed as the form heads them (its roster's headers).
+    role_header = {r: rnd.form.column_header(r) for r in ("unit", "batch", "category", "recommending")
+                   if rnd.form.role(r)}
     templates.env.globals.update(status_class=STATUS_CLASS, source_cn=SOURCE_CN, statuses=STATUSES,
-                                 code_title=code_title)
+                                 code_title=code_title, role_header=role_header)
 
     def page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
         context.update(request=request, rnd=rnd, form=rnd.form, csrf=csrf_token(request),
@@ -106,9 +110,9 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
                  if (not chosen["status"] or u.status == chosen["status"]
                      or (chosen["status"] == "名单外" and not u.on_roster))
                  and (not chosen["batch"] or u.batch == chosen["batch"])
-                 and (not chosen["category"] or u.platform_category == chosen["category"])
-                 and (not chosen["recommending"] or u.recommending_unit == chosen["recommending"])
-                 and (not chosen["q"] or chosen["q"].strip() in u.unit_name)]
+                 and (not chosen["category"] or u.category == chosen["category"])
+                 and (not chosen["recommending"] or u.recommending == chosen["recommending"])
+                 and (not chosen["q"] or chosen["q"].strip() in u.unit)]
         sort = q.get("sort", "row") if q.get("sort") in SORTS else "row"
         order = "desc" if q.get("order") == "desc" else "asc"
         batches, cats = list(rnd.form.batches), list(rnd.form.categories)
@@ -116,10 +120,10 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
         def key(u: Unit):
             return {
                 "row": (not u.on_roster, u.row.roster_row or 0, u.id),
-                "unit": (u.unit_name,),
+                "unit": (u.unit,),
                 "batch": (batches.index(u.batch) if u.batch in batches else 99, u.row.roster_row or 0),
-                "category": (cats.index(u.platform_category) if u.platform_category in cats else 99,),
-                "recommending": (u.recommending_unit or "\uffff",),
+                "category": (cats.index(u.category) if u.category in cats else 99,),
+                "recommending": (u.recommending or "\uffff",),
                 "status": (STATUSES.index(u.status),),
                 "file": (u.chosen.file_name if u.chosen else "\uffff",),
                 "received": (u.chosen.received_at if u.chosen else "",),
@@ -127,8 +131,7 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
         shown.sort(key=key, reverse=order == "desc")
         seq = {u.id: i for i, u in enumerate((u for u in units if u.on_roster), start=1)}
         return {"units": units, "shown": shown, "counts": counts, "chosen": chosen, "sort": sort, "seq": seq,
-                "order": order, "recommending": sorted({u.recommending_unit for u in units
-                                                        if u.recommending_unit})}
+                "order": order, "recommending": sorted({u.recommending for u in units if u.recommending})}
 
     def sort_link(request: Request, column: str, current: str, order: str) -> str:
         params = dict(request.query_params)
@@ -158,9 +161,8 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
             findings.append({**f, "field_titles": [rnd.form.field_title(i) for i in f.get("fields", [])
                                                    if i in rnd.form.by_id]})
         explained = any("explanation" in f for f in findings)
-        extra_cells = {k: val for k, val in unit.row.roster_cells.items()}
         return {"unit": unit, "result": result, "findings": findings, "explained": explained,
-                "roster_cells": extra_cells,
+                "roster_facts": rnd.roster_facts(unit),
                 "annotated": v is not None and v.readable and bool(v.errors or v.warnings)}
 
     def unit_page(request: Request) -> Response:
@@ -169,8 +171,8 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
 
     def api_unit(request: Request) -> Response:
         unit = unit_or_404(request.path_params["unit_id"])
-        d = unit_details(unit)
-        return JSONResponse({**unit.to_dict(), "roster_cells": d["roster_cells"], "result": d["result"]})
+        v = unit.chosen
+        return JSONResponse({**unit.to_dict(), "result": v.result() if v is not None else None})
 
     async def choose(request: Request) -> Response:
         unit_id = request.path_params["unit_id"]
@@ -236,16 +238,15 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
 
     def reminders_page(request: Request) -> Response:
         items = reminders(rnd)
-        contact_columns: list[str] = []
-        for r in items:
-            for k in r.unit.contacts:
-                if k not in contact_columns:
-                    contact_columns.append(k)
-        return page(request, "reminders.html", items=items, contact_columns=contact_columns)
+        declared = [c.header for c in rnd.form.roster_columns if c.key]
+        return page(request, "reminders.html", items=items, declared=declared,
+                    extra=extra_columns(rnd.form, [r.unit for r in items]))
 
     def api_reminders(request: Request) -> Response:
-        return JSONResponse({"round": rnd.name, "columns": REMINDER_COLUMNS,
-                             "reminders": [r.to_dict() for r in reminders(rnd)]})
+        items = reminders(rnd)
+        return JSONResponse({"round": rnd.name, "columns": reminder_columns(rnd.form),
+                             "extra_columns": extra_columns(rnd.form, [r.unit for r in items]),
+                             "last_received": LAST_RECEIVED, "reminders": [r.to_dict() for r in items]})
 
     def reminders_xlsx(request: Request) -> Response:
         fd, tmp = tempfile.mkstemp(suffix=".xlsx")
@@ -260,8 +261,8 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
     def builds() -> list[dict[str, Any]]:
         out = []
         for b in rnd.summary_builds():
-            files = sorted((p for p in b.iterdir() if p.is_file()), key=lambda p: (p.suffix != ".xlsx",
-                                                                                  "总览" not in p.name, p.name))
+            files = sorted((p for p in b.iterdir() if p.is_file()),
+                           key=lambda p: (p.suffix != ".xlsx", "总览" not in p.name, p.name))
             out.append({"name": b.name, "files": [{"name": p.name, "size": p.stat().st_size} for p in files],
                         "built_at": dt.datetime.fromtimestamp(b.stat().st_mtime).strftime("%Y-%m-%d %H:%M")})
         return out
@@ -300,12 +301,14 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
 
     def workbooks_page(request: Request) -> Response:
         units = [u for u in rnd.units() if u.on_roster]
-        return page(request, "workbooks.html", units=units)
+        prefilled = [c.header for c in rnd.form.roster_columns if c.field]
+        return page(request, "workbooks.html", units=units, prefilled=prefilled)
 
     def api_workbooks(request: Request) -> Response:
         return JSONResponse({"blank": "/workbooks/blank", "all": "/workbooks/all.zip",
-                             "units": [{"id": u.id, "unit_name": u.unit_name, "batch": u.batch,
-                                        "url": f"/workbooks/units/{u.id}"} for u in rnd.units() if u.on_roster]})
+                             "units": [{"id": u.id, "unit": u.unit, "batch": u.batch,
+                                        "url": f"/workbooks/units/{u.id}"}
+                                       for u in rnd.units() if u.on_roster]})
 
     def blank(request: Request) -> Response:
         path = rnd.blank_workbook()
@@ -368,8 +371,8 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
 
     async def http_error(request: Request, exc: HTTPException) -> Response:
         messages = {404: "找不到这个页面。", 405: "不支持这种请求方式。"}
-        message = exc.detail if isinstance(exc.detail, str) and exc.detail and \
-            exc.detail not in ("Not Found", "Method Not Allowed") else messages.get(exc.status_code, "请求有误。")
+        own = isinstance(exc.detail, str) and exc.detail not in ("", "Not Found", "Method Not Allowed")
+        message = exc.detail if own else messages.get(exc.status_code, "请求有误。")
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": message}, exc.status_code)
         return page(request, "error.html", status_code=exc.status_code, title="出错了", message=message)

@@ -23,6 +23,7 @@ This is a developer's tool: it prints in English.
 from __future__ import annotations
 
 import argparse
+import csv
 import resource
 import shutil
 import statistics
@@ -32,9 +33,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..bench import make_workbooks
-from ..form import load_form
+from ..form import Form, load_form
 from ..round import Round
-from ..validate import validate_file
+from ..validate import FileResult, validate_file
 from .server import BackgroundServer
 
 __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "PAGE_TARGET_MS", "main"]
@@ -55,15 +56,13 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _roster(path: Path, files: Sequence[Path]) -> Path:
-    """A roster of the bench's units (their names are in the file names)."""
-    form = load_form()
-    lines = ["单位名称,列入批次,平台类别,推荐单位"]
-    for p in files:
-        batch, category, unit = p.stem.split("-", 2)
-        lines.append(f"{unit},{batch},{category.removesuffix('类')},某某省工业和信息化厅")
-    assert form.batches
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+def _roster(path: Path, form: Form, results: Sequence[FileResult]) -> Path:
+    """A roster of the bench's units as their workbooks give them, in the form's roster columns."""
+    columns = [c for c in form.roster_columns if c.field]
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow([c.header for c in columns])
+        out.writerows([str(r.values.get(c.field) or "") for c in columns] for r in results)
     return path
 
 
@@ -78,14 +77,14 @@ def run(n: int, single: int, workdir: Path, say=print) -> dict:
     form = load_form()
 
     c0, t0 = _cpu(), time.perf_counter()
-    for p in bulk:
-        validate_file(p, form)
+    results = [validate_file(p, form) for p in bulk]
     v_cpu, v_wall = _cpu() - c0, time.perf_counter() - t0
     say(f"validate : {n / v_wall:7.0f} files/s, {v_cpu / n * 1000:5.1f} ms CPU per file")
 
     base = Path(tempfile.mkdtemp(prefix="round-bench-", dir=workdir))
     try:
-        roster = _roster(base / "名单.csv", files)
+        results += [validate_file(p, form) for p in singles + pages]
+        roster = _roster(base / "名单.csv", form, results)
         rnd = Round.init(base / "receive", roster)
         c0, t0 = _cpu(), time.perf_counter()
         receipts = rnd.receive(bulk)
@@ -158,7 +157,8 @@ def run(n: int, single: int, workdir: Path, say=print) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m xlsx_tools.web.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m xlsx_tools.web.bench",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=500, help="files received at once (default 500)")
     parser.add_argument("--single", type=int, default=30, help="files received one at a time (default 30)")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "xlsx-tools-bench",

@@ -150,7 +150,8 @@ class Guard:
                     if headers.get("authorization"):
                         await self.auth.failed()
                     return await JSONResponse(
-                        {"error": "需要密码：请用 HTTP Basic 认证（用户名任意，密码为 serve 的 --password）。"},
+                        {"error": "需要密码：请用 HTTP Basic 认证"
+                                  "（用户名任意，密码为 serve 的 --password）。"},
                         401, headers={"WWW-Authenticate": 'Basic realm="xlsx-tools", charset="UTF-8"'},
                     )(scope, receive, send)
                 target = scope["path"] + (("?" + scope["query_string"].decode("latin-1"))

@@ -135,7 +135,8 @@ async def receive_upload(request: Request, rnd: Round, source: str) -> list[Rece
         raise UploadError(400, "请以 multipart/form-data 上传文件（字段名 file，可重复）。", [])
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > MAX_REQUEST_BYTES:
-        raise UploadError(413, f"一次上传的内容超过 {MAX_REQUEST_BYTES // (1024 * 1024)} MB，请分几次上传。", [])
+        limit_mb = MAX_REQUEST_BYTES // (1024 * 1024)
+        raise UploadError(413, f"一次上传的内容超过 {limit_mb} MB，请分几次上传。", [])
     batch = request.query_params.get("batch")
     up = _Upload(rnd, source, batch if batch and _BATCH.fullmatch(batch) else None)
     callbacks = {name: getattr(up, name) for name in (

@@ -93,7 +93,7 @@
       target.appendChild(el("span", "name", entry.file));
       var unit = entry.version && entry.version.unit;
       if (unit) {
-        var a = el("a", "", unit.unit_name + "（" + unit.batch + "）");
+        var a = el("a", "", unit.unit + "（" + unit.batch + "）");
         a.href = "/units/" + unit.id;
         target.appendChild(document.createTextNode(" → "));
         target.appendChild(a);
