@@ -98,19 +98,19 @@ def parse(data: bytes, depth: int = 64, texts: frozenset[str] = frozenset(),
     parser.EntityDeclHandler = forbid_declarations
     stack: list[El | None] = []
     top: list[El] = []
-    scopes: list[dict[str, str]] = [{}]       # the declarations in force, element by element
+    # The declarations in force, with the level of the element that made them: most
+    # elements make none, and cost nothing here.
+    scopes: list[tuple[int, dict[str, str]]] = [(-1, {})]
     declared: dict[str, str] = {}             # made on the element about to start
 
     def declare(prefix: str | None, uri: str | None) -> None:
         declared[prefix or ""] = uri or ""
 
     def start(name: str, attrs: dict[str, str]) -> None:
-        if declared:
-            scopes.append({**scopes[-1], **declared})
-            declared.clear()
-        else:
-            scopes.append(scopes[-1])
         level = len(stack)
+        if declared:
+            scopes.append((level, {**scopes[-1][1], **declared}))
+            declared.clear()
         parent = stack[-1] if level else None
         if level > depth or (parent is None and level):
             stack.append(None)
@@ -119,7 +119,7 @@ def parse(data: bytes, depth: int = 64, texts: frozenset[str] = frozenset(),
         m = OPEN_TAG_REST.match(data, at + 1)
         open_end = m.end() if m else at + 1
         ns, _, tag = name.rpartition(" ")
-        el = El(ns, tag, attrs, at, open_end, scopes[-1])
+        el = El(ns, tag, attrs, at, open_end, scopes[-1][1])
         if tag in texts:
             el.text = []
         if parent is None:
@@ -131,8 +131,9 @@ def parse(data: bytes, depth: int = 64, texts: frozenset[str] = frozenset(),
             raise Stop
 
     def end(_name: str) -> None:
-        scopes.pop()
         el = stack.pop()
+        if scopes[-1][0] == len(stack):
+            scopes.pop()
         if el is None or data[el.open_end - 2:el.open_end] == b"/>":
             return
         el.inner_end = at = parser.CurrentByteIndex
