@@ -179,7 +179,8 @@ def test_every_hostile_file_through_the_browser_and_the_api_gets_its_reason(tmp_
         # textContent: the list draws only the rows in view (content-visibility), and
         # innerText is empty for the others.
         for li in page.locator("#upload-list li").all():
-            shown[li.locator(".name").text_content()] = (li.locator(".pill").text_content(), li.text_content())
+            name = li.locator(".name").text_content()
+            shown[name] = (li.locator(".pill").text_content(), li.text_content())
         context.close()
         for case in corpus:
             status, text = shown[case.path.name]
