@@ -13,18 +13,17 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 
 import openpyxl
-
-from xlsx_tools.form import NAME_PREFIX, Form, load_form
-
 from _libreoffice import convert
 
+from xlsx_tools.bench import FIXED_TIME
+from xlsx_tools.form import NAME_PREFIX, Form, load_form
+
 FORM = load_form()
-FIXED_TIME = dt.datetime(2022, 9, 15, 9, 0, 0)
 
 # One long enough summary (well over the 20 characters of too_short).
 SUMMARY = "平台严格遵守国家法律法规，本年度围绕主要服务领域开展检测、咨询与培训工作，服务效果良好。"
@@ -52,7 +51,7 @@ _TYPICAL: dict[str, object] = {
     "industrialization_benefit": Decimal("1234.5"),
     "collected_achievements": 9,
     "deals_signed": 5, "deals_amount": Decimal("120.5"),
-    "patent_deals": 2, "patent_deals_amount": Decimal("35"),
+    "patent_deals": 2, "patent_deals_amount": Decimal(35),
     "tech_managers": 6,
     "has_base_expansion": "是", "new_bases": 2, "new_bases_completed": 1,
     "new_equipment_sets": 10, "new_equipment_value": Decimal("256.78"),
@@ -123,17 +122,18 @@ def input_cells(wb: openpyxl.Workbook) -> dict[str, tuple[str, str]]:
     return out
 
 
-def fill_workbook(source: Path, target: Path, values: Mapping[str, object],
+def fill_workbook(source: Path, target: Path, values: Mapping[str, object] | None = None,
                   edit: Callable[[openpyxl.Workbook], None] | None = None) -> Path:
-    """Copy ``source`` to ``target`` with ``values`` typed into the inputs.
+    """Copy ``source`` to ``target`` with ``values`` typed into the inputs, as a filler would.
 
-    A value None clears the cell; a str starting with "=" is a formula (saved,
-    as openpyxl does, without a result). ``edit(wb)`` may change anything else
-    before saving (a label, the protection...).
+    Each value goes where the field's defined name points. A value None clears
+    the cell; a str starting with "=" is a formula (saved, as openpyxl does,
+    without a result). ``edit(wb)`` may change anything else before saving (a
+    label, the protection, rows inserted with :func:`shift_like_excel`...).
     """
     wb = openpyxl.load_workbook(source, keep_vba=False)
     cells = input_cells(wb)
-    for field_id, value in values.items():
+    for field_id, value in (values or {}).items():
         sheet, ref = cells[field_id]
         cell = wb[sheet][ref]
         cell.value = value
@@ -162,6 +162,56 @@ def make_filled(tmp_dir: str | Path, values: Mapping[str, object], name: str | N
         except KeyError:
             name = f"filled-{uuid.uuid4().hex[:8]}.xlsx"
     return fill_workbook(blank_workbook(prefill), Path(tmp_dir) / name, values, edit)
+
+
+def shift_like_excel(wb: openpyxl.Workbook, sheet: str, at: int, count: int, axis: str) -> None:
+    """Insert (count > 0, before ``at``) or delete (count < 0, from ``at``) rows or
+    columns as Excel does: cells, merged ranges and defined names move with them,
+    and a name into deleted cells becomes #REF!. openpyxl moves only the cells.
+    """
+    import re
+
+    from openpyxl.utils import column_index_from_string, get_column_letter
+    ws = wb[sheet]
+    rows = axis == "rows"
+    gone = range(at, at - count) if count < 0 else range(0)
+    merged = [str(r) for r in ws.merged_cells.ranges]
+    for r in merged:
+        ws.unmerge_cells(r)
+    if count > 0:
+        (ws.insert_rows if rows else ws.insert_cols)(at, count)
+    else:
+        (ws.delete_rows if rows else ws.delete_cols)(at, -count)
+
+    def moved(n: int) -> int | None:
+        if n in gone:
+            return None
+        return n + count if n >= at else n
+
+    def shift(ref: str) -> str | None:
+        out = []
+        for part in re.finditer(r"(\$?)([A-Z]{1,3})(\$?)(\d+)|[^$A-Z0-9]+", ref):
+            if part.group(2) is None:
+                out.append(part.group(0))
+                continue
+            col, row = column_index_from_string(part.group(2)), int(part.group(4))
+            new = moved(row if rows else col)
+            if new is None:
+                return None
+            col, row = (col, new) if rows else (new, row)
+            out.append(f"{part.group(1)}{get_column_letter(col)}{part.group(3)}{row}")
+        return "".join(out)
+
+    for r in merged:
+        new = shift(r)
+        if new is not None:
+            ws.merge_cells(new)
+    for dn in list(wb.defined_names.values()):
+        text = dn.attr_text
+        if f"{sheet}!" in text or f"'{sheet}'!" in text:
+            prefix, _, ref = text.rpartition("!")
+            new = shift(ref)
+            dn.attr_text = f"{prefix}!{new}" if new is not None else "#REF!"
 
 
 # -- LibreOffice ------------------------------------------------------------------

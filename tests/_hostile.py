@@ -12,22 +12,23 @@ adds those LibreOffice makes (a legacy .xls), in ONE soffice call.
 
 from __future__ import annotations
 
-import datetime as dt
+import re
 import shutil
 import struct
+import warnings
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
 
 import openpyxl
-
-from xlsx_tools.form import META_KEYS, META_SHEET, NAME_PREFIX, Form, load_form
-
+from _fill import fill_workbook, shift_like_excel
 from _libreoffice import convert
 
+from xlsx_tools.bench import FIXED_TIME
+from xlsx_tools.form import META_KEYS, META_SHEET, NAME_PREFIX, Form, load_form
+
 FORM = load_form()
-FIXED_TIME = dt.datetime(2022, 9, 15, 9, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,12 @@ class Hostile:
 
 def table_part(path: Path, sheet: str) -> str:
     """The zip member holding ``sheet``, through workbook.xml and its rels."""
-    import re
     with zipfile.ZipFile(path) as z:
         wb = z.read("xl/workbook.xml").decode()
         rels = z.read("xl/_rels/workbook.xml.rels").decode()
-    rid = re.search(r'<sheet [^>]*name="%s"[^>]*r:id="([^"]+)"' % re.escape(sheet), wb).group(1)
-    target = re.search(r'Id="%s"[^>]*Target="([^"]+)"|Target="([^"]+)"[^>]*Id="%s"'
-                       % (re.escape(rid), re.escape(rid)), rels)
+    rid = re.search(rf'<sheet [^>]*name="{re.escape(sheet)}"[^>]*r:id="([^"]+)"', wb).group(1)
+    rid = re.escape(rid)
+    target = re.search(rf'Id="{rid}"[^>]*Target="([^"]+)"|Target="([^"]+)"[^>]*Id="{rid}"', rels)
     t = target.group(1) or target.group(2)
     return t.lstrip("/") if t.startswith("/") else "xl/" + t
 
@@ -95,93 +95,6 @@ def with_shared_strings(src: Path, dst: Path, sst: bytes,
             'officedocument.spreadsheetml.sharedStrings+xml"/></Types>')).encode()
     parts["xl/sharedStrings.xml"] = sst
     return rewrite_zip(src, dst, parts)
-
-
-def edit_workbook(src: Path, dst: Path, edit: Callable[[openpyxl.Workbook], None]) -> Path:
-    """Open in openpyxl, change, save (as a filler's program would)."""
-    wb = openpyxl.load_workbook(src)
-    edit(wb)
-    wb.properties.created = FIXED_TIME
-    wb.properties.modified = FIXED_TIME
-    wb.save(dst)
-    return dst
-
-
-
-
-def fill_through_names(src: Path, dst: Path, values: Mapping[str, object],
-                       edit: Callable[[openpyxl.Workbook], None] | None = None) -> Path:
-    """Type ``values`` (field id -> cell value) into a generated workbook, as a filler would.
-
-    Each goes where the field's defined name points; a str starting with "="
-    is a formula (openpyxl saves it without a result).
-    """
-    wb = openpyxl.load_workbook(src)
-    for field_id, value in values.items():
-        (sheet, ref), = wb.defined_names[NAME_PREFIX + field_id].destinations
-        wb[sheet][ref.replace("$", "")].value = value
-        if isinstance(value, (dt.date, dt.datetime)):
-            wb[sheet][ref.replace("$", "")].number_format = "yyyy-mm-dd"
-    if edit is not None:
-        edit(wb)
-    wb.properties.created = FIXED_TIME
-    wb.properties.modified = FIXED_TIME
-    wb.save(dst)
-    return dst
-
-
-def insert_rows_like_excel(wb: openpyxl.Workbook, sheet: str, before: int, count: int) -> None:
-    """Insert rows as Excel does (see :func:`shift_like_excel`)."""
-    shift_like_excel(wb, sheet, before, count, "rows")
-
-
-def shift_like_excel(wb: openpyxl.Workbook, sheet: str, at: int, count: int, axis: str) -> None:
-    """Insert (count > 0, before ``at``) or delete (count < 0, from ``at``) rows or
-    columns as Excel does: cells, merged ranges and defined names move with them,
-    and a name into deleted cells becomes #REF!. openpyxl moves only the cells.
-    """
-    import re
-    from openpyxl.utils import column_index_from_string, get_column_letter
-    ws = wb[sheet]
-    rows = axis == "rows"
-    gone = range(at, at - count) if count < 0 else range(0)
-    merged = [str(r) for r in ws.merged_cells.ranges]
-    for r in merged:
-        ws.unmerge_cells(r)
-    if count > 0:
-        (ws.insert_rows if rows else ws.insert_cols)(at, count)
-    else:
-        (ws.delete_rows if rows else ws.delete_cols)(at, -count)
-
-    def moved(n: int) -> int | None:
-        if n in gone:
-            return None
-        return n + count if n >= at else n
-
-    def shift(ref: str) -> str | None:
-        out = []
-        for part in re.finditer(r"(\$?)([A-Z]{1,3})(\$?)(\d+)|[^$A-Z0-9]+", ref):
-            if part.group(2) is None:
-                out.append(part.group(0))
-                continue
-            col, row = column_index_from_string(part.group(2)), int(part.group(4))
-            new = moved(row if rows else col)
-            if new is None:
-                return None
-            col, row = (col, new) if rows else (new, row)
-            out.append(f"{part.group(1)}{get_column_letter(col)}{part.group(3)}{row}")
-        return "".join(out)
-
-    for r in merged:
-        new = shift(r)
-        if new is not None:
-            ws.merge_cells(new)
-    for name, dn in list(wb.defined_names.items()):
-        text = dn.attr_text
-        if f"{sheet}!" in text or f"'{sheet}'!" in text:
-            prefix, _, ref = text.rpartition("!")
-            new = shift(ref)
-            dn.attr_text = f"{prefix}!{new}" if new is not None else "#REF!"
 
 
 def encrypt(src: Path, dst: Path, password: str = "secret") -> Path:
@@ -401,49 +314,49 @@ def make_corpus(out_dir: Path, base: Path, form: Form = FORM) -> list[Hostile]:
         "corrupt", "the table sheet's XML broken (cells left open)")
     add("other_form", _other_form(out_dir / "other-form.xlsx"), "other_form",
         "a workbook of another form, without metadata or names")
-    add("other_form_id", edit_workbook(base, out_dir / "other-id.xlsx",
-                                       lambda wb: _set_meta(wb, "form_id", "another-2023")),
+    add("other_form_id", fill_workbook(base, out_dir / "other-id.xlsx",
+                                     edit=lambda wb: _set_meta(wb, "form_id", "another-2023")),
         "other_form", "the hidden sheet names another form")
-    add("newer_version", edit_workbook(base, out_dir / "newer.xlsx",
-                                       lambda wb: _set_meta(wb, "form_version", form.version + 1)),
+    add("newer_version", fill_workbook(base, out_dir / "newer.xlsx",
+                                     edit=lambda wb: _set_meta(wb, "form_version", form.version + 1)),
         "new_version", "a newer version of this form")
-    add("older_version", edit_workbook(base, out_dir / "older.xlsx",
-                                       lambda wb: _set_meta(wb, "form_version", form.version - 1)),
+    add("older_version", fill_workbook(base, out_dir / "older.xlsx",
+                                     edit=lambda wb: _set_meta(wb, "form_version", form.version - 1)),
         None, "an older version of this form whose field map still fits")
 
     def drop_meta(wb):
         del wb[META_SHEET]
-    add("meta_deleted", edit_workbook(base, out_dir / "no-meta.xlsx", drop_meta), None,
+    add("meta_deleted", fill_workbook(base, out_dir / "no-meta.xlsx", edit=drop_meta), None,
         "the hidden sheet deleted, the names kept")
 
     def drop_meta_and_names(wb):
         del wb[META_SHEET]
         for name in [n for n in wb.defined_names if n.startswith(NAME_PREFIX)]:
             del wb.defined_names[name]
-    add("meta_and_names_deleted", edit_workbook(base, out_dir / "no-meta-no-names.xlsx",
-                                                drop_meta_and_names),
+    add("meta_and_names_deleted", fill_workbook(base, out_dir / "no-meta-no-names.xlsx",
+                                     edit=drop_meta_and_names),
         "other_form", "the hidden sheet and the names deleted")
 
     moved_cell = form.input_cell(MOVED_FIELD)
     elsewhere = f"'{table}'!$A$1"
-    add("name_elsewhere", edit_workbook(base, out_dir / "name-elsewhere.xlsx",
-                                        lambda wb: _point_name(wb, MOVED_FIELD, elsewhere)),
+    add("name_elsewhere", fill_workbook(base, out_dir / "name-elsewhere.xlsx",
+                                     edit=lambda wb: _point_name(wb, MOVED_FIELD, elsewhere)),
         None, f"fld_{MOVED_FIELD} points at A1 instead of {moved_cell.ref}")
 
     label = next(c for c in form.table.cells if c.kind == "label")
 
     def edit_label(wb):
         wb[table][label.ref].value = label.text + "（已改）"
-    add("label_edited", edit_workbook(base, out_dir / "label-edited.xlsx", edit_label), None,
+    add("label_edited", fill_workbook(base, out_dir / "label-edited.xlsx", edit=edit_label), None,
         f"the label {label.address} edited")
 
-    add("rows_inserted", edit_workbook(base, out_dir / "rows-inserted.xlsx",
-                                       lambda wb: insert_rows_like_excel(wb, table, 1, INSERTED_ROWS)),
+    add("rows_inserted", fill_workbook(base, out_dir / "rows-inserted.xlsx",
+                                     edit=lambda wb: shift_like_excel(wb, table, 1, INSERTED_ROWS, "rows")),
         None, f"{INSERTED_ROWS} rows inserted above the table, names moved as Excel moves them")
 
     def unprotect(wb):
         wb[table].protection.sheet = False
-    add("unprotected", edit_workbook(base, out_dir / "unprotected.xlsx", unprotect), None,
+    add("unprotected", fill_workbook(base, out_dir / "unprotected.xlsx", edit=unprotect), None,
         "the table sheet's protection removed")
 
     odd = out_dir / "第一批-检验检测类-某某（北京）检测研究院 #1 & 'A' ％ 测试.xlsx"
@@ -458,6 +371,205 @@ def make_corpus(out_dir: Path, base: Path, form: Form = FORM) -> list[Hostile]:
     shutil.copyfile(base, ro)
     ro.chmod(0o444)
     add("read_only", ro, None, "a read-only file")
+    return (cases + ambiguous_cases(out_dir / "ambiguous", base, form)
+            + value_cases(out_dir / "values", base, form))
+
+
+# -- packages that say two things at once, and spellings that must read right ---------
+
+SML = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+# The value the second of two copies of a cell carries, where the first has the typed one.
+OTHER_VALUE = 987654
+
+
+def _part(path: Path, name: str) -> bytes:
+    with zipfile.ZipFile(path) as z:
+        return z.read(name)
+
+
+def _cell(sheet_xml: bytes, ref: str) -> re.Match:
+    """The <c> element of ``ref`` in a sheet as openpyxl writes it."""
+    m = re.search(rb'<c r="%s"[^>]*?(?:/>|>.*?</c>)' % ref.encode(), sheet_xml, re.DOTALL)
+    assert m, ref
+    return m
+
+
+def _row(sheet_xml: bytes, row: int) -> re.Match:
+    m = re.search(rb'<row r="%d"[^>]*?(?:/>|>.*?</row>)' % row, sheet_xml, re.DOTALL)
+    assert m, row
+    return m
+
+
+def _with_value(cell: bytes, value: int) -> bytes:
+    """A copy of a number cell holding ``value``."""
+    return re.sub(rb"<v>[^<]*</v>", b"<v>%d</v>" % value, cell)
+
+
+def _prefixed_cells(sheet_xml: bytes) -> bytes:
+    """Every element inside sheetData written as x:name, x bound on sheetData (legal XML)."""
+    start = sheet_xml.index(b"<sheetData>") + len(b"<sheetData>")
+    end = sheet_xml.index(b"</sheetData>")
+    inner = re.sub(rb"<(/?)(row|c|v|f|is|t|r|rPr|rPh)\b", rb"<\1x:\2", sheet_xml[start:end])
+    head = sheet_xml[:start - 1] + b' xmlns:x="' + SML.encode() + b'">'
+    return head + inner + sheet_xml[end:]
+
+
+def ambiguous_cases(out_dir: Path, base: Path, form: Form = FORM) -> list[Hostile]:
+    """Packages in which different programs would read different values, and legal
+    spellings an earlier byte-scanning reader read as blank: each refused, or read right."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = form.table.name
+    part = table_part(base, table)
+    sheet = _part(base, part)
+    moved = form.input_cell(MOVED_FIELD)
+    cell = _cell(sheet, moved.ref)
+    cases: list[Hostile] = []
+
+    def add(name: str, path: Path, kind: str | None, note: str):
+        cases.append(Hostile(name, path, kind, note))
+
+    def sheet_with(name: str, xml: bytes) -> Path:
+        return rewrite_zip(base, out_dir / f"{name}.xlsx", {part: xml})
+
+    # Two zip entries of one name: zipfile and LibreOffice take the last, others the first.
+    other = sheet[:cell.start()] + _with_value(cell.group(0), OTHER_VALUE) + sheet[cell.end():]
+    p = out_dir / "entry-twice.xlsx"
+    with zipfile.ZipFile(base) as zin, zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as zout, \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # zipfile warns of the duplicate name it is asked to write
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info.filename))
+        zout.writestr(part, other)
+    add("duplicate_entry", p, "duplicate_entry", "the table sheet twice in the zip, the values differing")
+    add("duplicate_entry_case", rewrite_zip(base, out_dir / "entry-case.xlsx",
+                                            add={part.replace("sheet", "Sheet"): other}),
+        "duplicate_entry", "the table sheet again under a name differing only in case")
+
+    # One cell twice in its row: the first holds the typed value, the second another.
+    twice = sheet[:cell.end()] + _with_value(cell.group(0), OTHER_VALUE) + sheet[cell.end():]
+    add("duplicate_cell", sheet_with("cell-twice", twice),
+        "duplicate_cell", f"{moved.ref} twice in its row of the table sheet")
+    row = _row(sheet, moved.row)
+    second = re.sub(rb"<v>[^<]*</v>", b"<v>%d</v>" % OTHER_VALUE, row.group(0))
+    add("duplicate_row", sheet_with("row-twice", sheet[:row.end()] + second + sheet[row.end():]),
+        "duplicate_row", f"row {moved.row} twice in the table sheet")
+    end = sheet.index(b"</sheetData>") + len(b"</sheetData>")
+    add("two_sheet_data", sheet_with("two-sheetdata", sheet[:end] + b"<sheetData>" + second + b"</sheetData>"
+                                     + sheet[end:]),
+        "two_sheet_data", "a second sheetData after the first, with other values")
+    alternate = (b'<mc:AlternateContent xmlns:mc="' + MC.encode() + b'"><mc:Choice Requires="x14">' + second
+                 + b"</mc:Choice><mc:Fallback>" + row.group(0) + b"</mc:Fallback></mc:AlternateContent>")
+    add("alternate_content", sheet_with("alternate", sheet[:row.start()] + alternate + sheet[row.end():]),
+        "alternate_content",
+        "a row inside markup-compatibility AlternateContent (which program takes which?)")
+
+    # Legal spellings a byte scan misses: SpreadsheetML under a prefix below sheetData and
+    # inside the shared strings; a "c" in another namespace is no cell.
+    add("prefix_below_sheet_data", sheet_with("prefix-cells", _prefixed_cells(sheet)), None,
+        "every row and cell of the table written x:row, x:c, x bound on sheetData")
+    ref = b' r="%s"' % moved.ref.encode()
+    add("cell_ref_spaced", sheet_with("cell-ref-spaced", sheet[:cell.start()]
+                                      + cell.group(0).replace(ref, b' r=" %s"' % moved.ref.encode(), 1)
+                                      + sheet[cell.end():]),
+        "corrupt", f"{moved.ref}'s reference written with a space before it (LibreOffice shows no such cell)")
+    row_el = _row(sheet, moved.row)
+    add("row_ref_spaced", sheet_with("row-ref-spaced", sheet[:row_el.start()] + row_el.group(0).replace(
+            b' r="%d"' % moved.row, b' r=" %d "' % moved.row, 1) + sheet[row_el.end():]),
+        None, f"row {moved.row}'s number written with spaces around it (legal for a number)")
+    foreign = (b'<o:c xmlns:o="urn:example:other" r="%s"><o:v>%d</o:v></o:c>'
+               % (moved.ref.encode(), OTHER_VALUE))
+    add("foreign_cell", sheet_with("foreign-cell", sheet[:cell.start()] + foreign + sheet[cell.start():]),
+        None, f"an element c of another namespace with {moved.ref}'s address before the real cell")
+    unit = form.input_cell(form.keys["unit"])
+    unit_cell = _cell(sheet, unit.ref)
+    unit_text = re.search(rb"<t[^>]*>([^<]*)</t>", unit_cell.group(0)).group(1)
+    as_shared = (b'<c r="%s" t="s"><v>0</v></c>' % unit.ref.encode())
+    shared_sheet = sheet[:unit_cell.start()] + as_shared + sheet[unit_cell.end():]
+    sst = (b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="' + SML.encode() + b'" count="1" '
+           b'uniqueCount="1"><x:si xmlns:x="' + SML.encode() + b'"><x:t>' + unit_text
+           + b"</x:t></x:si></sst>")
+    add("prefix_in_sst", with_shared_strings(base, out_dir / "prefix-sst.xlsx", sst, {part: shared_sheet}),
+        None, "the unit name a shared string whose si and t are written x:si, x:t")
+    for name, index in (("string_index_negative", b"-1"), ("string_index_out_of_range", b"1")):
+        bad = sheet[:unit_cell.start()] + as_shared.replace(b"<v>0</v>", b"<v>" + index + b"</v>") \
+            + sheet[unit_cell.end():]
+        add(name, with_shared_strings(base, out_dir / f"{name}.xlsx", sst, {part: bad}),
+            "bad_string_index", f"the unit name's cell points at shared string {index.decode()} of 1")
+
+    # workbook.xml and its relationships saying one thing twice.
+    wb_xml = _part(base, "xl/workbook.xml")
+    rels = _part(base, "xl/_rels/workbook.xml.rels")
+    sheet_el = re.search(rb'<sheet [^>]*name="%s"[^>]*/>' % table.encode(), wb_xml).group(0)
+    other_rid = re.search(rb'<sheet [^>]*r:id="([^"]+)"[^>]*/>', wb_xml.replace(sheet_el, b"")).group(1)
+    twin = re.sub(rb'sheetId="\d+"', b'sheetId="99"', re.sub(rb'r:id="[^"]+"', b'r:id="' + other_rid + b'"',
+                                                             sheet_el))
+    add("duplicate_sheet", rewrite_zip(base, out_dir / "sheet-twice.xlsx",
+                                       {"xl/workbook.xml": wb_xml.replace(sheet_el, sheet_el + twin)}),
+        "duplicate_sheet", "two sheets named like the table sheet, on different parts")
+    name_el = re.search(rb'<definedName name="fld_%s">[^<]*</definedName>' % MOVED_FIELD.encode(),
+                        wb_xml).group(0)
+    twin_name = re.sub(rb">[^<]*<", b">'%s'!$A$1<" % table.encode(), name_el)
+    add("duplicate_name", rewrite_zip(base, out_dir / "name-twice.xlsx",
+                                      {"xl/workbook.xml": wb_xml.replace(name_el, name_el + twin_name)}),
+        "duplicate_name", f"fld_{MOVED_FIELD} defined twice, pointing at different cells")
+    rid = re.search(rb'name="%s"[^>]*r:id="([^"]+)"' % table.encode(), wb_xml).group(1)
+    rel_el = re.search(rb'<Relationship [^>]*Id="%s"[^>]*/>' % rid, rels).group(0)
+    twin_rel = re.sub(rb'Target="[^"]+"', b'Target="/xl/worksheets/sheet3.xml"', rel_el)
+    add("duplicate_rel", rewrite_zip(base, out_dir / "rel-twice.xlsx",
+                                     {"xl/_rels/workbook.xml.rels": rels.replace(rel_el, twin_rel + rel_el)}),
+        "duplicate_rel", f"relationship {rid.decode()} (the table sheet) twice, to different parts")
+
+    # A hidden sheet carrying the table's name, while the names point at the filled one, renamed.
+    def decoy(wb: openpyxl.Workbook) -> None:
+        filled = wb[table]
+        filled.title = "填写版"
+        for dn in wb.defined_names.values():
+            dn.attr_text = dn.attr_text.replace(f"'{table}'!", "'填写版'!").replace(f"{table}!", "填写版!")
+        copy = wb.copy_worksheet(filled)
+        copy.title = table
+        copy.sheet_state = "hidden"
+        copy[moved.ref].value = OTHER_VALUE
+    add("decoy_sheet", fill_workbook(base, out_dir / "decoy.xlsx", edit=decoy), "decoy_sheet",
+        "a hidden sheet named like the table, the names pointing at the visible one renamed")
+    return cases
+
+
+def value_cases(out_dir: Path, base: Path, form: Form = FORM) -> list[Hostile]:
+    """Values beyond what Excel holds in a cell: refused, or a finding."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    part = table_part(base, form.table.name)
+    sheet = _part(base, part)
+    moved = form.input_cell(MOVED_FIELD)
+    cell = _cell(sheet, moved.ref)
+    text_field = next(f for f in form.fields if f.type == "longtext")
+    cases: list[Hostile] = []
+
+    def number_cell(name: str, stored: bytes) -> Path:
+        changed = re.sub(rb"<v>[^<]*</v>", b"<v>" + stored + b"</v>", cell.group(0))
+        return rewrite_zip(base, out_dir / f"{name}.xlsx",
+                           {part: sheet[:cell.start()] + changed + sheet[cell.end():]})
+
+    def text_cell(name: str, ref: str, text: str) -> Path:
+        """``text`` as the cell's inline string (openpyxl itself cuts text at 32,767 characters)."""
+        m = _cell(sheet, ref)
+        changed = b'<c r="%s" t="inlineStr"><is><t>%s</t></is></c>' % (ref.encode(), text.encode())
+        return rewrite_zip(base, out_dir / f"{name}.xlsx",
+                           {part: sheet[:m.start()] + changed + sheet[m.end():]})
+
+    cases.append(Hostile("digits_5000_number", number_cell("digits-5000", b"9" * 5000), "bad_number",
+                         "a number cell of 5,000 digits (no double holds it)"))
+    cases.append(Hostile("digits_million_number", number_cell("digits-million", b"9" * 1_000_000),
+                         "bad_number", "a number cell of 1,000,000 digits"))
+    cases.append(Hostile("number_overflow", number_cell("overflow", b"1E+400"), "bad_number",
+                         "a number cell of 1E+400, beyond the largest double"))
+    cases.append(Hostile("digits_5000_text", text_cell("digits-5000-text", moved.ref, "9" * 5000), None,
+                         "5,000 digits typed as text into a number field (a finding, not a crash)"))
+    cases.append(Hostile("digits_million_text", text_cell("digits-million-text", moved.ref, "9" * 1_000_000),
+                         "text_too_long", "1,000,000 digits typed as text (more than a cell holds)"))
+    long_cell = form.input_cell(text_field.id)
+    cases.append(Hostile("text_over_cell_limit", text_cell("long-text", long_cell.ref, "很长的简介。" * 7000),
+                         "text_too_long", "42,000 characters in one cell (Excel holds 32,767)"))
     return cases
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from xlsx_tools.form import parse_cell
+
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -165,7 +167,7 @@ def respell(source: Path, target: Path, sheet: str, drop_cells: set[str] = froze
                 if ref in drop_cells:
                     row.remove(c)
                     continue
-                col = _col(ref)
+                col = parse_cell(ref)[1]
                 if col == previous_col + 1:
                     del c.attrib["r"]            # implied: the one after the last
                 previous_col = col
@@ -177,10 +179,3 @@ def respell(source: Path, target: Path, sheet: str, drop_cells: set[str] = froze
     parts["xl/workbook.xml"] = _with_prefix(parts["xl/workbook.xml"])
     parts["xl/styles.xml"] = _with_prefix(parts["xl/styles.xml"])
     return write_members(target, parts)
-
-
-def _col(ref: str) -> int:
-    n = 0
-    for ch in re.match(r"[A-Z]+", ref).group():
-        n = n * 26 + ord(ch) - 64
-    return n

@@ -21,14 +21,23 @@ from xml.parsers import expat
 import openpyxl
 import pytest
 from _fill import FORM, fill_workbook, make_filled, valid_values
+from _hostile import rewrite_zip, table_part
 from _packages import EXTRA_SHEET, add_picture_and_sheet, members, respell, write_members
+from _spell import (
+    CANONICAL,
+    SPELLINGS,
+    everything,
+    respell_workbook,
+    strict_workbook,
+    transitional_workbook,
+)
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 
-from xlsx_tools.form import load_form
+from xlsx_tools.form import META_SHEET, load_form
 from xlsx_tools.annotate import (
     ANNOTATION_SHEET,
     AUTHOR,
@@ -41,6 +50,7 @@ from xlsx_tools.annotate import (
     annotated_bytes,
 )
 from xlsx_tools.cli import main
+from xlsx_tools.read.assemble import read_path
 from xlsx_tools.rules import Finding
 from xlsx_tools.validate import FileResult, validate_file, validate_paths
 
@@ -287,6 +297,141 @@ def test_explanations_are_shown_next_to_their_warnings(bad, tmp_path) -> None:
     assert "本年度新增线上服务" in wb[TABLE][ref("served_companies")].comment.text
 
 
+# -- every spelling the reader reads: annotated where the reader read -------------------------------
+
+READ_SHEETS = (FORM.cover.name, TABLE, META_SHEET)
+# What the tests/_spell.py liberties do to the sheets the annotator edits, one by one.
+NAMED_SPELLINGS = {
+    "prefix_everywhere": dataclasses.replace(CANONICAL, prefix="x"),
+    "prefix_on_some_declared_below": dataclasses.replace(CANONICAL, prefix="x", prefix_share=0.3,
+                                                         declare_low=True),
+    "utf16": dataclasses.replace(CANONICAL, utf16=True, declaration=2),
+    "no_r_on_rows_and_cells": dataclasses.replace(CANONICAL, drop_refs=1.0),
+    "cdata_and_comments": dataclasses.replace(CANONICAL, cdata=0.5, comments=0.3),
+    "character_references": dataclasses.replace(CANONICAL, char_refs=0.5),
+    "tags_spaced_attributes_shuffled": dataclasses.replace(
+        CANONICAL, space_in_tags=True, space_between=True, shuffle_attributes=True, single_quotes=0.5,
+        long_empty=True),
+    "everything": everything(7),
+}
+
+
+def every_cell_findings() -> list[Finding]:
+    """A finding on every input of the form (errors and warnings), so every row is edited."""
+    return [Finding("R99", "error" if i % 3 else "warning", (f.id,), (at(f.id),), f"第 {i} 项的问题")
+            for i, f in enumerate(FORM.fields)]
+
+
+def annotated_with(path: Path, findings: list[Finding], out: Path) -> Path:
+    result = FileResult(file=str(path), path=path, status="rejected", verdict="不通过", findings=findings)
+    return annotate_workbook(FORM, result, out / path.name)
+
+
+def shown(path: Path, work: Path) -> dict[tuple[str, str], tuple]:
+    """What a copy shows on the form's sheets and the listing: each cell's value, fill, note
+    and format. Read by openpyxl from the copy written again in the canonical spelling
+    (openpyxl itself does not read every legal one: a comment between elements, for one)."""
+    canonical = respell_workbook(path, work / f"canonical-{path.parent.name}.xlsx", CANONICAL, ())
+    wb = openpyxl.load_workbook(canonical)
+    out = {}
+    for name in (*(s.name for s in FORM.sheets), ANNOTATION_SHEET):
+        for row in wb[name].iter_rows():
+            for c in row:
+                if c.value is not None or fill_rgb(c) or c.comment is not None:
+                    out[(name, c.coordinate)] = (c.value, fill_rgb(c), c.comment and c.comment.text,
+                                                 style(c))
+    return out
+
+
+def read_as_data(path: Path) -> dict:
+    """What the reader reads of a workbook, but the sheets' list (a copy adds 校验问题)."""
+    data = dataclasses.asdict(read_path(path, FORM))
+    for key in ("path", "sheet_names", "sheet_states"):
+        data.pop(key)
+    return data
+
+
+@pytest.fixture(scope="module")
+def as_typed(noted, tmp_path_factory) -> tuple[list[Finding], dict]:
+    """The filler's workbook with their notes, annotated on every input: what it shows."""
+    work = tmp_path_factory.mktemp("as-typed")
+    findings = every_cell_findings()
+    view = shown(annotated_with(noted, findings, work / "copy"), work)
+    assert sum(1 for v in view.values() if v[1]) >= len(findings) and \
+        any(v[2] and v[2].startswith("张三：") for v in view.values())
+    return findings, view
+
+
+def _spelled_and_annotated(noted, as_typed, work: Path, spelling) -> None:
+    findings, expected = as_typed
+    source = respell_workbook(noted, work / "in" / noted.name, spelling, READ_SHEETS)
+    copy = annotated_with(source, findings, work / "out")
+    assert shown(copy, work) == expected
+    assert read_as_data(copy) == read_as_data(source)      # the copy reads as what was returned
+    again = annotated_with(copy, findings, work / "again")
+    assert again.read_bytes() == copy.read_bytes()         # annotated again: the same copy
+
+
+@pytest.mark.parametrize("name", sorted(NAMED_SPELLINGS))
+def test_a_spelling_the_reader_reads_is_annotated_as_the_typed_one(noted, as_typed, tmp_path, name) -> None:
+    """x:-prefixed cells, prefixes declared where first used, UTF-16, rows and cells without
+    r, CDATA, comments, character references, every liberty at once: the same cells are
+    marked and noted as on the workbook as typed, and nothing else changes."""
+    (tmp_path / "in").mkdir()
+    _spelled_and_annotated(noted, as_typed, tmp_path, NAMED_SPELLINGS[name])
+
+
+@settings(max_examples=6, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(spelling=SPELLINGS)
+@example(spelling=everything(11))
+def test_any_spelling_the_reader_reads_is_annotated_as_the_typed_one(noted, as_typed, tmp_path_factory,
+                                                                       spelling) -> None:
+    work = tmp_path_factory.mktemp("spelled")
+    (work / "in").mkdir()
+    _spelled_and_annotated(noted, as_typed, work, spelling)
+
+
+def test_elements_of_another_namespace_are_no_rows_or_cells(noted, as_typed, tmp_path) -> None:
+    """An o:row and an o:c (another namespace) with the address of a real row and cell, before
+    them: the reader takes neither, so the annotator marks the real ones and leaves them."""
+    findings, expected = as_typed
+    part = table_part(noted, TABLE)
+    sheet = members(noted)[part]
+    cell, row = FORM.input_cell("service_count"), FORM.input_cell("contact_person").row
+    decoys = (b'<o:c xmlns:o="urn:example:other" r="%s"><o:v>9</o:v></o:c>' % cell.ref.encode(),
+              b'<o:row xmlns:o="urn:example:other" r="%d"><o:c r="C%d"/></o:row>' % (row, row))
+    at_cell = re.search(rb'<c r="%s"' % cell.ref.encode(), sheet).start()
+    sheet = sheet[:at_cell] + decoys[0] + sheet[at_cell:]
+    at_row = re.search(rb'<row r="%d"' % row, sheet).start()
+    sheet = sheet[:at_row] + decoys[1] + sheet[at_row:]
+    (tmp_path / "in").mkdir()
+    source = rewrite_zip(noted, tmp_path / "in" / noted.name, {part: sheet})
+    assert read_as_data(source) == read_as_data(noted)
+    copy = annotated_with(source, findings, tmp_path / "out")
+    assert shown(copy, tmp_path) == expected
+    edited = members(copy)[part]
+    assert all(edited.count(d) == 1 for d in decoys)        # left as they were
+
+
+def test_a_strict_workbook_is_annotated_in_its_own_namespaces(noted, as_typed, tmp_path) -> None:
+    """Strict Open XML (the reader reads it): the same cells marked, and what is added (the
+    listing, notes, relationships) in Strict's namespaces, none of the transitional ones."""
+    findings, expected = as_typed
+    (tmp_path / "in").mkdir()
+    source = strict_workbook(noted, tmp_path / "in" / noted.name)
+    assert read_as_data(source) == read_as_data(noted)
+    copy = annotated_with(source, findings, tmp_path / "out")
+    for name, data in members(copy).items():
+        if name.endswith((".xml", ".rels")):
+            assert b"schemas.openxmlformats.org/spreadsheetml/2006/main" not in data, name
+            assert b"schemas.openxmlformats.org/officeDocument/2006/relationships" not in data, name
+    assert read_as_data(copy) == read_as_data(source)
+    back = tmp_path / "back"
+    back.mkdir()
+    assert shown(transitional_workbook(copy, back / noted.name), tmp_path) == expected
+
+
 # -- a small workbook, the cells chosen by hypothesis -------------------------------------------
 
 SMALL = ("表一", "表二")
@@ -478,8 +623,9 @@ def test_a_full_or_read_only_disk_is_said_once_and_leaves_nothing(bad, tmp_path,
 
 @pytest.mark.libreoffice
 def test_libreoffice_opens_the_copies_and_keeps_what_they_show(bad, noted, tmp_path) -> None:
-    """A copy with the filler's picture, extra sheet and note; one spelled otherwise;
-    and a return LibreOffice saved before it was annotated: LibreOffice opens each
+    """A copy with the filler's picture, extra sheet and note; ones spelled otherwise (every
+    liberty of tests/_spell.py at once; Strict Open XML); and a return LibreOffice saved
+    before it was annotated: LibreOffice opens each
     (without repair: a file it must repair does not convert), keeps the marks, the
     notes and the listing, and our reader reads the same findings back."""
     from _libreoffice import convert
@@ -489,6 +635,11 @@ def test_libreoffice_opens_the_copies_and_keeps_what_they_show(bad, noted, tmp_p
         "respelled": respell(bad, tmp_path / "respelled" / bad.name, TABLE, drop_cells={"C18"},
                              drop_rows={19}),
     }
+    for key in ("every-liberty", "strict"):
+        (tmp_path / key).mkdir()
+    sources["every-liberty"] = respell_workbook(noted, tmp_path / "every-liberty" / bad.name, everything(3),
+                                                READ_SHEETS)
+    sources["strict"] = strict_workbook(noted, tmp_path / "strict" / bad.name)
     (sources["lo"],) = convert([bad], tmp_path / "lo-saved")
     staged = []
     for key, source in sources.items():

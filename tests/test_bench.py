@@ -15,17 +15,24 @@ from xlsx_tools.form import META_SHEET, load_form
 from xlsx_tools.validate import validate_paths
 
 FORM = load_form()
-STEPS = ("validate", "merge", "pandas", "bound", "annotate")
+STEPS = ("validate", "merge", "pandas", "bound", "calamine", "annotate")
+
+
+def _bench(work: Path, *extra: str, sizes: str = "2,5", hide_calamine: bool = False):
+    numbers = work / f"numbers-{len(list(work.glob('numbers-*')))}.json"
+    args = ["--sizes", sizes, "--jobs", "2", "--pandas-sample", "2", "--workdir", str(work / "w"),
+            "--json", str(numbers), *extra]
+    code = ("import sys; sys.modules['python_calamine'] = None\n" if hide_calamine else "") + \
+        f"from xlsx_tools.bench import main; sys.exit(main({args!r}))"
+    done = subprocess.run([sys.executable, "-c", "import sys\n" + code], capture_output=True, text=True,
+                          timeout=600, check=False)
+    return done, numbers
 
 
 @pytest.fixture(scope="module")
 def bench_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("bench")
-    numbers = work / "numbers.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "xlsx_tools.bench", "--sizes", "2,5", "--jobs", "2",
-         "--pandas-sample", "2", "--workdir", str(work / "w"), "--json", str(numbers)],
-        capture_output=True, text=True, timeout=600)
+    done, numbers = _bench(work)
     return work, done, numbers
 
 
@@ -35,10 +42,11 @@ def test_bench_prints_every_step_and_ratio(bench_run):
     assert "Traceback" not in done.stderr
     out = done.stdout
     for label in ("validate", "merge (validate + add up + write)", "pandas.read_excel",
-                  "unzip + parse (lower bound)"):
+                  "unzip + parse (lower bound)", "python-calamine (the 3 sheets)",
+                  "annotate (copies, one process)"):
         assert out.count(label) >= 2, label          # one row per size
     for ratio in ("validate / pandas.read_excel", "bound / validate", "validate / merge",
-                  "merge peak memory"):
+                  "merge peak memory", "validate / calamine (CPU)", "annotate / validate (CPU)"):
         assert ratio in out
     assert "overall: " in out
 
@@ -70,11 +78,11 @@ def test_bench_workbooks_are_distinct_platforms_that_pass(bench_run):
         assert unzip_and_parse(str(path), (FORM.cover.name, FORM.table.name, META_SHEET)) > 10_000
     run = validate_paths(files, form=FORM, jobs=1)
     assert [r.verdict for r in run.files] == ["通过"] * 5, [r.findings for r in run.files]
-    units = {r.unit_name for r in run.files}
+    units = {r.unit for r in run.files}
     assert len(units) == 5
     # Named as the notice asks, after what the table says.
     for r in run.files:
-        assert r.path.name == FORM.file_stem(r.batch, r.platform_category, r.unit_name) + ".xlsx"
+        assert r.path.name == FORM.file_stem(r.batch, r.category, r.unit) + ".xlsx"
     # The numbers differ from file to file.
     numeric = [f.id for f in FORM.fields if f.type == "int"]
     assert len({r.values[numeric[0]] for r in run.files}) == 5
@@ -91,3 +99,42 @@ def test_tree_memory_counts_the_workers_of_a_process():
         proc.wait()
     assert mem.peak_pss_kb > 110 * 1024
     assert mem.peak_rss_kb >= mem.peak_pss_kb
+
+
+def test_the_set_of_workbooks_is_made_once_and_nothing_else_is_removed(bench_run):
+    work, done, _numbers = bench_run
+    assert done.returncode == 0, done.stderr
+    files = work / "w" / "files"
+    theirs = files / "notes-of-someone.txt"
+    theirs.write_text("not the bench's")
+    before = {p.name: p.stat().st_mtime_ns for p in files.glob("*.xlsx")}
+    again, _ = _bench(work, sizes="5")
+    assert again.returncode == 0, again.stderr
+    assert "workbooks: reusing 5" in again.stdout
+    assert {p.name: p.stat().st_mtime_ns for p in files.glob("*.xlsx")} == before
+    # One of its files gone: the bench makes its set again, and removes only what it had made.
+    (files / min(before)).unlink()
+    remade, _ = _bench(work, sizes="2")
+    assert remade.returncode == 0, remade.stderr
+    assert "workbooks: 2 in" in remade.stdout
+    assert theirs.read_text() == "not the bench's"
+    assert len(list(files.glob("*.xlsx"))) == 2
+
+
+def test_without_calamine_the_bench_says_so_and_measures_the_rest(bench_run):
+    done, numbers = _bench(bench_run[0], sizes="2", hide_calamine=True)
+    assert done.returncode == 0, done.stderr
+    assert "python-calamine is not installed" in done.stdout
+    assert "python-calamine (the 3 sheets)" not in done.stdout
+    row = json.loads(numbers.read_text(encoding="utf-8"))["results"]["2"]
+    assert set(row) == set(STEPS) - {"calamine"}
+
+
+def test_a_baseline_tree_is_measured_on_the_same_files(bench_run):
+    """The package's own tree as the baseline: the step runs and is compared."""
+    tree = Path(__file__).resolve().parents[1]
+    done, numbers = _bench(bench_run[0], "--baseline", str(tree), sizes="2")
+    assert done.returncode == 0, done.stderr
+    assert "validate / baseline (CPU)" in done.stdout
+    row = json.loads(numbers.read_text(encoding="utf-8"))["results"]["2"]
+    assert row["baseline"]["ok"] is True and row["baseline"]["n"] == 2

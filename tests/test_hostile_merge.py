@@ -21,13 +21,22 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-
 from _fill import make_filled, valid_values
 from _hostile import libreoffice_cases, make_corpus, rewrite_zip, symlink_loop
 from _libreoffice import SOFFICE
+from test_read_ambiguous import REFUSED
+
 from xlsx_tools.form import load_form
-from xlsx_tools.merge import (FINDING_COLUMNS, OVERVIEW_STEM, ST_ACCEPTED, ST_FAILED, ST_WARNINGS,
-                              SUBMISSION_COLUMNS, batch_file_stem, merge_paths)
+from xlsx_tools.merge import (
+    FINDING_COLUMNS,
+    OVERVIEW_STEM,
+    ST_ACCEPTED,
+    ST_FAILED,
+    ST_WARNINGS,
+    SUBMISSION_COLUMNS,
+    batch_file_stem,
+    merge_paths,
+)
 from xlsx_tools.report import write_json, write_report_xlsx
 from xlsx_tools.validate import UNREADABLE, validate_paths
 
@@ -48,6 +57,11 @@ READ_CASES_ADDED = {
     "odd_name": True,
     "long_name": True,
     "read_only": True,
+    "prefix_below_sheet_data": True,   # legal XML: read as typed
+    "prefix_in_sst": True,
+    "foreign_cell": True,              # a c of another namespace is no cell
+    "row_ref_spaced": True,            # a row's number with spaces around it
+    "digits_5000_text": False,         # not_a_number: more digits than Excel holds
 }
 ADDED = {ST_ACCEPTED, ST_WARNINGS}
 
@@ -156,7 +170,7 @@ def test_validate_reads_every_good_file(round_, validated):
     for rel, unit in round_.added.items():
         f = by[rel]
         assert f.readable and f.status != "rejected", (rel, [x.message for x in f.findings])
-        assert f.unit_name == unit
+        assert f.unit == unit
 
 
 def test_validate_refuses_every_bad_file_with_a_chinese_reason(round_, validated):
@@ -175,7 +189,7 @@ def test_validate_refuses_every_bad_file_with_a_chinese_reason(round_, validated
                                   "pdf", "random", "docx", "xlsm", "encrypted", "bomb_ratio",
                                   "bomb_cap", "bomb_lying", "million_rows", "billion_laughs",
                                   "external_entity", "late_doctype", "other_form", "other_form_id",
-                                  "newer_version", "meta_and_names_deleted",
+                                  "newer_version", "meta_and_names_deleted", *REFUSED,
                                   pytest.param("xls", marks=pytest.mark.libreoffice)])
 def test_each_corpus_case_in_the_mixed_folder(round_, merged, case):
     """Each case, among the others: added up if readable and sound, else listed with its reason."""
@@ -186,7 +200,7 @@ def test_each_corpus_case_in_the_mixed_folder(round_, merged, case):
     s = subs[0]
     if rel in round_.added:
         assert s.added and s.status in ADDED, (case, s.status, s.note)
-        assert s.unit_name == round_.added[rel]
+        assert s.unit == round_.added[rel]
     else:
         assert not s.added and s.status == ST_FAILED, (case, s.status)
         why = s.result.reason or " ".join(f.message for f in s.findings if f.severity == "error")
@@ -250,7 +264,7 @@ def test_merge_adds_up_every_good_file(round_, merged):
     rows = {round_.rel(Path(s.file)): s for b in result.batches.values() for s in b.rows}
     assert set(rows) == set(round_.added)
     for rel, unit in round_.added.items():
-        assert rows[rel].unit_name == unit
+        assert rows[rel].unit == unit
     # And in the data frames the summaries are written from.
     in_data = {round_.rel(Path(i)) for b in result.batches.values() for i in b.data.index}
     assert in_data == set(round_.added)
@@ -288,7 +302,8 @@ def test_merge_workbooks_show_every_file(round_, merged):
     by_file = {str(r[col_file]): r for r in rows[rows.index(header) + 1:] if r and r[col_file]}
     f_header = next(r for r in findings if r and FINDING_COLUMNS["message"] in r)
     f_file, f_message = (f_header.index(FINDING_COLUMNS[k]) for k in ("file", "message"))
-    reasons = {round_.rel(Path(f.file)): f.reason or next(x.message for x in f.findings if x.severity == "error")
+    reasons = {round_.rel(Path(f.file)):
+               f.reason or next(x.message for x in f.findings if x.severity == "error")
                for f in result.files if f.status == "rejected"}
     for rel in _everything(round_):
         match = [f for f in by_file if f.endswith(rel)]
@@ -305,7 +320,8 @@ def test_merge_cli_on_the_folder_exits_normally(round_, tmp_path):
     out = tmp_path / "汇总结果"
     done = subprocess.run([sys.executable, "-m", "xlsx_tools.cli", "merge", str(round_.folder),
                            "--out", str(out), "--jobs", "2"],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "CI": "1"})
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "CI": "1"},
+                          check=False)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert f"计入汇总 {len(round_.added)} 个平台" in done.stdout
@@ -315,7 +331,8 @@ def test_merge_cli_on_the_folder_exits_normally(round_, tmp_path):
 def test_validate_cli_on_the_folder_exits_with_errors_and_no_traceback(round_, tmp_path):
     done = subprocess.run([sys.executable, "-m", "xlsx_tools.cli", "validate", str(round_.folder),
                            "--json", str(tmp_path / "r.json"), "--jobs", "2"],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "CI": "1"})
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "CI": "1"},
+                          check=False)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     for rel in _everything(round_):

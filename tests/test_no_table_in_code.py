@@ -29,17 +29,6 @@ ALLOWED: dict[str, tuple[frozenset[str], str]] = {
     "postcode": (frozenset({"*"}), "a field type of the definition language"),
     # A cell's address (统计表!D20): the word Excel and openpyxl use, and a field id too.
     "address": (frozenset({"*"}), "a cell's address"),
-    # bench.py belongs to the bench engineer (issue 9), who rewrites it: its made-up unit
-    # names (…检验检测中心, 信息服务中心), a helper called unit_name, and a prefill by id
-    # that becomes form.keys["recommending"].
-    "recommending_unit": (frozenset({"bench.py"}), "bench.py is being rewritten by its owner"),
-    "检验检测": (frozenset({"bench.py"}), "bench.py's made-up unit names"),
-    "信息服务": (frozenset({"bench.py"}), "bench.py's made-up unit names"),
-    # The results' attributes before the roles, kept for the callers that still use them
-    # (FileResult.unit_name/.platform_category, Submission.unit_name): drop with them.
-    "unit_name": (frozenset({"bench.py", "validate.py", "merge.py"}),
-                  "the results' old attribute names, kept for callers; bench.py's helper"),
-    "platform_category": (frozenset({"validate.py"}), "FileResult's old attribute name"),
 }
 
 

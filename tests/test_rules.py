@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from _fill import (FORM, blank_workbook, file_name_for, make_filled, resave_with_libreoffice,
-                   valid_values)
+                   shift_like_excel, valid_values)
 from xlsx_tools.form import META_KEYS, META_SHEET, NAME_PREFIX, cell_name, parse_cell
 from xlsx_tools.read import RawValue, WorkbookData
 from xlsx_tools.rules import (FIELD_CODES, Finding, check_workbook, field_title,
@@ -75,30 +75,9 @@ def unprotect(sheet: str) -> Callable[[openpyxl.Workbook], None]:
     return edit
 
 
-def _shift_ref(text: str, sheet: str, at_row: int, n: int) -> str:
-    """'统计表'!$C$20 moved down n rows when at or below at_row (what Excel does to names)."""
-    where, _, ref = text.rpartition("!")
-    if where.strip("'") != sheet:
-        return text
-    row, col = parse_cell(ref)
-    return f"{where}!{cell_name(row + n if row >= at_row else row, col, absolute=True)}"
-
-
 def insert_rows(sheet: str, at_row: int, n: int = 1) -> Callable[[openpyxl.Workbook], None]:
     """Insert rows as Excel does: cells, merged ranges and defined names move down."""
-    def edit(wb: openpyxl.Workbook) -> None:
-        ws = wb[sheet]
-        merged = [(m.min_row, m.min_col, m.max_row, m.max_col) for m in ws.merged_cells.ranges]
-        for m in list(ws.merged_cells.ranges):
-            ws.unmerge_cells(str(m))
-        ws.insert_rows(at_row, n)
-        for r1, c1, r2, c2 in merged:
-            d = n if r1 >= at_row else 0
-            ws.merge_cells(start_row=r1 + d, start_column=c1, end_row=r2 + d, end_column=c2)
-        for name, dn in wb.defined_names.items():
-            if name.startswith(NAME_PREFIX):
-                dn.attr_text = _shift_ref(dn.attr_text, sheet, at_row, n)
-    return edit
+    return lambda wb: shift_like_excel(wb, sheet, at_row, n, "rows")
 
 
 def both(*edits: Callable[[openpyxl.Workbook], None]) -> Callable[[openpyxl.Workbook], None]:

@@ -235,8 +235,6 @@ def test_a_round_of_this_table_takes_form_once_and_speaks_its_words(round_, tmp_
             assert "联系人邮箱" in reminded and "甲@example.com" not in reminded   # 甲 returned its table
 
 
-@pytest.mark.xfail(strict=True, reason="the reader finds the pre-filled values by the shipped "
-                   "form's titles (META_KEYS); reading them by form.meta_keys gives this form R22")
 def test_a_workbook_made_for_one_unit_comes_back_for_another(round_, tmp_path):
     root, _ = round_
     sent = root / "下发" / "甲组-制造业-甲研究所.xlsx"

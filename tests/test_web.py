@@ -176,8 +176,11 @@ def test_every_hostile_file_through_the_browser_and_the_api_gets_its_reason(tmp_
         page.set_input_files("#file-input", [str(c.path) for c in corpus])
         page.wait_for_function(DONE, timeout=120_000)
         shown = {}
+        # textContent: the list draws only the rows in view (content-visibility), and
+        # innerText is empty for the others.
         for li in page.locator("#upload-list li").all():
-            shown[li.locator(".name").inner_text()] = (li.locator(".pill").inner_text(), li.inner_text())
+            name = li.locator(".name").text_content()
+            shown[name] = (li.locator(".pill").text_content(), li.text_content())
         context.close()
         for case in corpus:
             status, text = shown[case.path.name]

@@ -35,22 +35,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .form import Form, cell_name, parse_cell
+from .form import Form, cell_name
 from .ooxml import (
     ATTR,
     CONTENT_TYPES,
-    MAIN_NS,
     QNAME,
-    REL_NS,
-    RID,
     XML_DECL,
     ContentTypes,
+    Dialect,
     Edits,
     El,
     Package,
     PackageError,
     Rels,
     children_of,
+    dialect_of,
     esc_attr,
     esc_text,
     first_elements,
@@ -61,14 +60,17 @@ from .ooxml import (
     prefix_of,
     prefixed,
     rels_name,
+    rid_of,
     text_element,
     truthy,
     utf8,
     with_attrs,
 )
 from .read import MAX_UNCOMPRESSED
+from .read.refs import split_ref
 from .rules import Finding
-from .validate import FileResult, ValidationRun
+from .read.refusal import RejectedFile
+from .validate import FileResult, ValidationRun, isolated, unreadable
 
 __all__ = [
     "ANNOTATION_SHEET",
@@ -119,11 +121,16 @@ class AnnotateOutcome:
 
 
 class AnnotateError(Exception):
-    """This workbook cannot be annotated; ``reason`` says why, in a few Chinese words."""
+    """This workbook cannot be annotated; ``variant`` names why (the catalogue's
+    annotate_failed), ``reason`` says it in Chinese."""
 
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, variant: str = "cannot"):
+        super().__init__(variant)
+        self.variant = variant
+
+    @property
+    def reason(self) -> str:
+        return RejectedFile("annotate_failed", self.variant).reason
 
 
 class AnnotateWriteError(Exception):
@@ -138,17 +145,17 @@ class AnnotateWriteError(Exception):
         self.written = list(written)
 
 
-# Why a readable workbook got no copy (by PackageError.kind): short, as the CLI lists them.
-_CANNOT = "文件中有本工具不能处理的内容，请对照校验结果直接修改原文件"
-_REASONS = {
-    "gone": "原文件已无法读取，可能已被移动或改动",
-    "too_large": "文件太大",
-    "declaration": "文件含有不允许的 XML 声明（DOCTYPE 或实体）",
-}
+# The PackageError kinds that say why a readable workbook got no copy (annotate_failed's
+# variants of the same names); any other is "cannot".
+_TOLD = ("gone", "too_large", "declaration")
 
 
 def annotate_workbooks(run: ValidationRun, out_dir: str | Path) -> AnnotateOutcome:
     """For each readable workbook with findings, a marked-up copy in ``out_dir``.
+
+    A workbook that cannot be annotated (or not within the time limit) becomes
+    无法读取 in ``run`` with the reason (annotate_failed; too_slow), and the others
+    go on: the reports written after say the same of it.
 
     Raises :class:`AnnotateWriteError` when a copy cannot be written there (no
     permission, a file in the way, the disk full...): the next would fail alike.
@@ -156,7 +163,7 @@ def annotate_workbooks(run: ValidationRun, out_dir: str | Path) -> AnnotateOutco
     out_dir = Path(out_dir)
     outcome = AnnotateOutcome()
     used: set[str] = set()
-    for r in run.files:
+    for i, r in enumerate(run.files):
         if not r.findings:
             continue
         if not r.readable:
@@ -167,12 +174,12 @@ def annotate_workbooks(run: ValidationRun, out_dir: str | Path) -> AnnotateOutco
             outcome.skipped.append((r.file, "不能覆盖原文件，请换一个输出文件夹"))
             continue
         try:
-            data = annotated_bytes(run.form, r)
+            data, run.files[i] = isolated(run.form, r, "annotate_failed",
+                                          lambda r: annotated_bytes(run.form, r), passes=(AnnotateError,))
         except AnnotateError as e:
-            outcome.skipped.append((r.file, e.reason))
-            continue
-        except Exception:  # noqa: BLE001 - one odd file must not stop the others
-            outcome.skipped.append((r.file, _CANNOT))
+            data, run.files[i] = None, unreadable(run.form, r, "annotate_failed", e.variant)
+        if data is None:
+            outcome.skipped.append((r.file, run.files[i].reason))
             continue
         try:
             _write_copy(target, data)
@@ -292,7 +299,8 @@ def _wrapped_lines(text: str, width: float) -> int:
 _STYLE_ORDER = ("numFmts", "fonts", "fills", "borders", "cellStyleXfs", "cellXfs", "cellStyles",
                 "dxfs", "tableStyles", "colors", "extLst")
 _AFTER_CELL_XFS = frozenset(_STYLE_ORDER[_STYLE_ORDER.index("cellXfs") + 1:])
-_MINIMAL_STYLES = (XML_DECL + f'<styleSheet xmlns="{MAIN_NS}"></styleSheet>'.encode())
+def _minimal_styles(dialect: Dialect) -> bytes:
+    return XML_DECL + f'<styleSheet xmlns="{dialect.main}"></styleSheet>'.encode()
 _DEFAULTS = {
     "fonts": b'<font><sz val="11"/><name val="Calibri"/><family val="2"/></font>',
     "fills": (b'<fill><patternFill patternType="none"/></fill>'
@@ -479,14 +487,12 @@ _SHEET_ORDER = (
     "colBreaks", "customProperties", "cellWatches", "ignoredErrors", "smartTags", "drawing",
     "legacyDrawing", "legacyDrawingHF", "drawingHF", "picture", "oleObjects", "controls",
     "webPublishItems", "tableParts", "extLst")
-_REF = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d{1,7})$")
 
 
 def _ref(text: str | None) -> tuple[int, int] | None:
-    if not text or not _REF.match(text):
-        return None
-    row, col = parse_cell(text)
-    return (row, col) if 1 <= row <= 1_048_576 and 1 <= col <= 16_384 else None
+    """A cell reference (row, col) as the reader reads one; None for anything that is not
+    a cell of the grid."""
+    return split_ref(text) if text else None
 
 
 def _range(text: str) -> tuple[int, int, int, int] | None:
@@ -520,7 +526,7 @@ class _Sheet:
         self.p = prefix_of(self.data, self.root)
         self.sheet_data = self.root.find("sheetData")
         if self.sheet_data is None and cells:
-            raise AnnotateError(_CANNOT)
+            raise AnnotateError()
         # Rows by number (a row without r: the one after the last), in the order written.
         self.rows: dict[int, El] = {}
         self.order: list[tuple[int, El]] = []
@@ -650,11 +656,12 @@ class _Sheet:
 
     def legacy_drawing(self) -> str | None:
         el = self.root.find("legacyDrawing")
-        return el.get(RID) if el is not None else None
+        return rid_of(el) if el is not None else None
 
     def add_legacy_drawing(self, rid: str) -> None:
+        rel_ns = dialect_of(self.root).rel
         insert_in_order(self.edits, self.root, _SHEET_ORDER, "legacyDrawing",
-                         b"<" + self.p + b'legacyDrawing xmlns:r="' + REL_NS.encode() + b'" r:id="'
+                         b"<" + self.p + b'legacyDrawing xmlns:r="' + rel_ns.encode() + b'" r:id="'
                          + rid.encode() + b'"/>')
         self.changed = True
 
@@ -705,9 +712,9 @@ class _Note:
 class _Comments:
     """A sheet's comments part; our notes taken out, new ones added."""
 
-    def __init__(self, data: bytes | None):
+    def __init__(self, data: bytes | None, dialect: Dialect):
         self.data = utf8(data) if data is not None else (
-            XML_DECL + f'<comments xmlns="{MAIN_NS}"><authors></authors><commentList></commentList>'
+            XML_DECL + f'<comments xmlns="{dialect.main}"><authors></authors><commentList></commentList>'
                         f"</comments>".encode())
         self.root = parse(self.data, depth=5, texts=frozenset({"t", "author"}))
         self.edits = Edits(self.data)
@@ -717,7 +724,7 @@ class _Comments:
         self.authors = ["".join(a.text or ()) for a in found]
         self.list_el = self.root.find("commentList")
         if authors_el is None or self.list_el is None:
-            raise AnnotateError(_CANNOT)
+            raise AnnotateError()
         self.authors_el = authors_el
         self.notes: dict[tuple[int, int], _Note] = {}
         for c in self.list_el.all("comment"):
@@ -920,7 +927,7 @@ def _rework_vml(data: bytes, gone: set, ours: dict, first_id: int) -> tuple[byte
     root = _VML_ROOT.search(data)
     end = data.rstrip().rfind(b"</")
     if root is None or end < root.end():
-        raise AnnotateError(_CANNOT)
+        raise AnnotateError()
     pfx, declare = _vml_prefixes(root.group(0))
     edits = Edits(data)
     shapes = {}
@@ -978,7 +985,7 @@ def _listing_formats(styles: _Styles) -> _ListingFormats:
     return formats
 
 
-def _listing_sheet(form: Form, findings: Sequence[Finding], fmt: _ListingFormats) -> bytes:
+def _listing_sheet(form: Form, findings: Sequence[Finding], fmt: _ListingFormats, dialect: Dialect) -> bytes:
     """校验问题: one row a finding; the header repeated on every printed page (a defined
     name), landscape A4 one page wide, rows tall enough for their wrapped text."""
     header, rows = _listing_rows(form, findings)
@@ -986,7 +993,7 @@ def _listing_sheet(form: Form, findings: Sequence[Finding], fmt: _ListingFormats
     # The cells column fits its longest entry (a finding may name several cells).
     widths[1] = float(min(40, max(widths[1], *(_text_units(str(r[1])) + 2 for r in rows))))
     last = cell_name(len(rows) + 1, len(header))
-    out = [XML_DECL, f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">'.encode(),
+    out = [XML_DECL, f'<worksheet xmlns="{dialect.main}" xmlns:r="{dialect.rel}">'.encode(),
            f'<sheetPr><tabColor rgb="FF{TAB_COLOR}"/><pageSetUpPr fitToPage="1"/></sheetPr>'
            f'<dimension ref="A1:{last}"/><sheetViews><sheetView tabSelected="1" workbookViewId="0">'
            f'<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
@@ -1040,13 +1047,14 @@ class _Workbook:
         self.p = prefix_of(self.data, self.root)
         self.sheets_el = self.root.find("sheets")
         if self.sheets_el is None:
-            raise AnnotateError(_CANNOT)
+            raise AnnotateError()
         self.sheets = self.sheets_el.all("sheet")
         self.names = [s.get("name") or "" for s in self.sheets]
 
     def add_sheet(self, name: str, rid: str) -> int:
         sheet_id = max([int_or(s.get("sheetId")) for s in self.sheets] + [0]) + 1
-        self.edits.append_child(self.sheets_el, b"<" + self.p + b'sheet xmlns:r="' + REL_NS.encode()
+        rel_ns = dialect_of(self.root).rel
+        self.edits.append_child(self.sheets_el, b"<" + self.p + b'sheet xmlns:r="' + rel_ns.encode()
                                 + b'" name="' + esc_attr(name) + b'" sheetId="' + str(sheet_id).encode()
                                 + b'" r:id="' + rid.encode() + b'"/>')
         self.names.append(name)
@@ -1126,7 +1134,7 @@ def annotated_bytes(form: Form, result: FileResult) -> bytes:
         finally:
             pkg.close()
     except PackageError as e:
-        raise AnnotateError(_REASONS.get(e.kind, _CANNOT)) from None
+        raise AnnotateError(e.kind if e.kind in _TOLD else "cannot") from None
 
 
 def _annotate(pkg: Package, form: Form, findings: list[Finding]) -> bytes:
@@ -1134,19 +1142,20 @@ def _annotate(pkg: Package, form: Form, findings: list[Finding]) -> bytes:
     wb_part = office_document(pkg)
     wb_rels = Rels(pkg, wb_part)
     workbook = _Workbook(pkg.read(wb_part) or b"")
+    dialect = dialect_of(workbook.root)     # what is added speaks the package's dialect
     styles_part = wb_rels.target(next(iter(wb_rels.by_type("styles")), None))
     if styles_part is None or not pkg.has(styles_part):
         styles_part = pkg.free_name(posixpath.join(posixpath.dirname(wb_part), "styles{}.xml"))
-        wb_rels.add("styles", styles_part)
+        wb_rels.add("styles", styles_part, dialect)
         types.override(styles_part, CONTENT_TYPES["styles"])
-        styles = _Styles(_MINIMAL_STYLES)
+        styles = _Styles(_minimal_styles(dialect))
     else:
         styles = _Styles(pkg.read(styles_part) or b"")
 
     sheet_parts: dict[str, str] = {}      # worksheets by name
     other_parts: list[str] = []           # chart sheets and the like: only their tabs matter
     for name, el in zip(workbook.names, workbook.sheets):
-        rel = wb_rels.by_id(el.get(RID))
+        rel = wb_rels.by_id(rid_of(el))
         part = wb_rels.target(rel)
         if part is None or not pkg.has(part):
             continue
@@ -1156,7 +1165,7 @@ def _annotate(pkg: Package, form: Form, findings: list[Finding]) -> bytes:
             other_parts.append(part)
     before = ANNOTATION_SHEET in sheet_parts
     if ANNOTATION_SHEET in workbook.names and not before:    # a chart sheet of that name
-        raise AnnotateError(_CANNOT)
+        raise AnnotateError()
     notes = _notes_by_sheet(findings, list(sheet_parts))
     vml_ids = _VmlIds(pkg)
 
@@ -1184,7 +1193,7 @@ def _annotate(pkg: Package, form: Form, findings: list[Finding]) -> bytes:
             sheet.deselect()
             pkg.put(part, sheet.result())
 
-    listing = _listing_sheet(form, findings, _listing_formats(styles))
+    listing = _listing_sheet(form, findings, _listing_formats(styles), dialect)
     if before:
         index = workbook.names.index(ANNOTATION_SHEET)
         pkg.put(sheet_parts[ANNOTATION_SHEET], listing)
@@ -1194,7 +1203,7 @@ def _annotate(pkg: Package, form: Form, findings: list[Finding]) -> bytes:
         part = pkg.free_name(posixpath.join(folder, "sheet{}.xml"))
         pkg.put(part, listing)
         types.override(part, CONTENT_TYPES["worksheet"])
-        index = workbook.add_sheet(ANNOTATION_SHEET, wb_rels.add("worksheet", part))
+        index = workbook.add_sheet(ANNOTATION_SHEET, wb_rels.add("worksheet", part, dialect))
     workbook.show(index)
     workbook.print_titles(index, ANNOTATION_SHEET)
     pkg.put(wb_part, workbook.result())
@@ -1262,21 +1271,22 @@ def _rework_notes(pkg: Package, types: ContentTypes, sheet: _Sheet, part: str, r
     data = pkg.read(comments_part) if comments_part else None
     if rels is None or (not notes and data is None):
         return
-    comments = _Comments(data)
+    dialect = dialect_of(sheet.root)
+    comments = _Comments(data, dialect)
     gone, ours = comments.rework(notes)
     if not comments.changed:
         return
     parts_folder = posixpath.dirname(posixpath.dirname(part)) or "xl"
     if comments_part is None or data is None:
         comments_part = pkg.free_name(posixpath.join(parts_folder, "comments{}.xml"))
-        rels.add("comments", comments_part)
+        rels.add("comments", comments_part, dialect)
         types.override(comments_part, CONTENT_TYPES["comments"])
     pkg.put(comments_part, comments.result())
 
     rid = sheet.legacy_drawing()
     vml_part = rels.target(rels.by_id(rid))
     if rid is not None and vml_part is None:      # a sheet has one legacy drawing at the most
-        raise AnnotateError(_CANNOT)
+        raise AnnotateError()
     vml = pkg.read(vml_part) if vml_part else None
     block = None
     if vml is None:
@@ -1286,7 +1296,7 @@ def _rework_notes(pkg: Package, types: ContentTypes, sheet: _Sheet, part: str, r
         vml = _new_vml(block)
         if vml_part is None:
             vml_part = pkg.free_name(posixpath.join(parts_folder, "drawings", "vmlDrawing{}.vml"))
-            sheet.add_legacy_drawing(rels.add("vmlDrawing", vml_part))
+            sheet.add_legacy_drawing(rels.add("vmlDrawing", vml_part, dialect))
         if vml_part.lower().endswith(".vml"):
             types.default("vml", CONTENT_TYPES["vml"])
         else:

@@ -9,9 +9,8 @@ wherever it is read.
 :data:`CATALOGUE` holds the toolkit's own codes. Each form definition gets a
 :meth:`Catalogue.child` of it: the codes of its rules are registered there, its
 ``[catalogue]`` table overrides entries, and its dates fill ``{example_date}`` and
-``{window}``. Other parts of the toolkit register their codes into
-:data:`CATALOGUE` at import (the reader its refusal kinds, as ``source="reader"``),
-with :meth:`Catalogue.register`.
+``{window}``. The reader's refusals (``source="reader"``) and the later stages'
+(``source="stage"``) are codes of the catalogue too, titled 无法读取.
 
 This module depends on nothing else of the package.
 """
@@ -28,7 +27,7 @@ __all__ = ["Code", "Catalogue", "CatalogueError", "CATALOGUE", "SEVERITIES", "re
 
 SEVERITIES = ("error", "warning")
 DEFAULT = "default"
-# The title of a code nobody registered: a refusal of the reader's, told by its message.
+# The title of a code nobody registered: told by its message, as a file that cannot be read.
 UNREGISTERED = "unreadable"
 
 
@@ -42,7 +41,7 @@ class Code:
     severity: str
     title: str
     messages: Mapping[str, str] = field(default_factory=dict)   # variant -> template
-    source: str = ""    # field | rule | workbook | merge | reader: who raises it
+    source: str = ""    # field | rule | workbook | merge | reader | stage: who raises it
     # Variants of another severity than the code's (an old form version is only a warning).
     variant_severities: Mapping[str, str] = field(default_factory=dict)
 

@@ -13,6 +13,7 @@ whenever there is a finding (``code``), so no rule works on a half-read value.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import unicodedata
@@ -68,7 +69,9 @@ def normalize_text(text: str) -> str:
 
 
 def _is_blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not normalize_text(value))
+    # A letter or digit is never folded into white space: only a text without one is normalised.
+    return value is None or (isinstance(value, str) and not any(ch.isalnum() for ch in value)
+                             and not normalize_text(value))
 
 
 def shown_value(value: object) -> str:
@@ -93,6 +96,8 @@ def _finding(code: str, field: Field, value: object, variant: str | None = None)
 # Digits are 0-9 only (re.ASCII): NFKC has folded the full-width ones; other scripts'
 # digits (۰, ०) are not something a filler means as a number here.
 _NUMBER = re.compile(r"^[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?$", re.ASCII)
+# Excel keeps 15 significant digits: a whole part longer than that is not what it shows.
+_EXCEL_DIGITS = Decimal(10) ** 15
 
 
 def _number_text(text: str, units: tuple[str, ...]) -> Decimal | None:
@@ -138,6 +143,8 @@ def _number(field: Field, raw: RawValue) -> Decimal | Cleaned:
         d = _number_text(str(v), field.unit_spellings)
     if d is None:
         return _finding("not_a_number", field, v, "default")
+    if abs(d) >= _EXCEL_DIGITS:
+        return _finding("not_a_number", field, v, "too_many_digits")
     if d < 0:
         return _finding("negative", field, v)
     return d
@@ -224,11 +231,17 @@ def _clean_date(field: Field, raw: RawValue) -> Cleaned:
 
 # -- choices and formats ------------------------------------------------------
 
+@functools.lru_cache(maxsize=256)
+def _folded(choices: tuple[str, ...]) -> dict[str, str]:
+    """Each choice by its normalised text (the same for every file: worked out once)."""
+    return {normalize_text(c): c for c in choices}
+
+
 def _clean_choice(field: Field, raw: RawValue) -> Cleaned:
     v = raw.value
     if isinstance(v, str):
         typed = normalize_text(v)
-        folded = {normalize_text(c): c for c in field.choices}
+        folded = _folded(field.choices)
         if typed in folded:
             return Cleaned(folded[typed])
         # A choice is often written as the table shows it, with its suffix; accept that.

@@ -178,6 +178,14 @@ def validate_command(paths, verbose, json_path, report_path, annotate_dir, jobs,
     if not run.files:
         _usage_error("在给出的位置没有找到 .xlsx 工作簿。")
 
+    # Annotated copies first: a file that cannot be annotated becomes 无法读取, and the
+    # console and the reports then all say so.
+    outcome = unwritable = None
+    try:
+        if annotate_dir is not None:
+            outcome = annotate_workbooks(run, annotate_dir)
+    except AnnotateWriteError as e:   # the same for every copy: said once, last, after the reports
+        unwritable = e.message
     for r in run.files:
         if not r.readable:
             click.echo(f"{r.verdict}  {r.file}  {r.reason}")
@@ -194,17 +202,15 @@ def validate_command(paths, verbose, json_path, report_path, annotate_dir, jobs,
             click.echo(f"结果已写入 {write_json(run, json_path)}")
         if report_path is not None:
             click.echo(f"问题清单已写入 {write_report_xlsx(run, report_path)}")
-        if annotate_dir is not None:
-            try:
-                outcome = annotate_workbooks(run, annotate_dir)
-            except AnnotateWriteError as e:   # the same for every copy: said once
-                click.echo(e.message, err=True)
-                raise SystemExit(1) from None
-            click.echo(f"已在 {annotate_dir} 生成 {len(outcome.written)} 份标注副本")
-            for file, why in outcome.skipped:
-                click.echo(f"    未生成标注副本：{file}（{why}）")
     except OSError as e:
         _usage_error(f"无法写入输出文件：{e.filename or e}（{e.strerror or '写入失败'}）")
+    if outcome is not None:
+        click.echo(f"已在 {annotate_dir} 生成 {len(outcome.written)} 份标注副本")
+        for file, why in outcome.skipped:
+            click.echo(f"    未生成标注副本：{file}（{why}）")
+    if unwritable is not None:
+        click.echo(unwritable, err=True)
+        raise SystemExit(1)
     raise SystemExit(run.exit_code)
 
 

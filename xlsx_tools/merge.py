@@ -30,7 +30,7 @@ import pandas as pd
 from .form import Field, Form, load_form
 from .roster import RosterEntry, read_roster, unit_key
 from .rules import ERROR, WARNING, Finding, count_severity, field_title
-from .validate import FileResult, validate_paths
+from .validate import FileResult, isolated, validate_paths
 from .xlsx_output import (
     DATE_WIDTH_SAMPLE,
     TableFormats,
@@ -178,11 +178,6 @@ class Submission:
     def date(self) -> dt.date | None:
         """The file's fill date."""
         return self.result.date if self.result is not None else None
-
-    @property
-    def unit_name(self) -> str | None:
-        """The name ``unit`` had before the roles; kept for callers that still use it."""
-        return self.unit
 
 
 @dataclass
@@ -486,8 +481,13 @@ def merge_results(files: Sequence[FileResult], form: Form | None = None,
     names = RosterIndex(roster)
     by_batch: dict[str, list[Submission]] = {}
     unplaced: list[Submission] = []
-    for r in files:
-        s = _submission(form, r, names)
+    files = list(files)
+    for i, r in enumerate(files):
+        # A file the merge cannot take is listed as 无法读取, never the end of the merge.
+        s, files[i] = isolated(form, r, "merge_failed",
+                               lambda r: _submission(form, _mergeable(form, r), names))
+        if s is None:
+            s = _submission(form, files[i], names)
         if s.batch is None:
             unplaced.append(s)
         else:
@@ -511,7 +511,16 @@ def merge_results(files: Sequence[FileResult], form: Form | None = None,
         entries = sorted(subs + _missing(form, batch, subs, names), key=lambda s: _entry_order(form, s))
         rows = sorted([s for s in subs if s.added], key=lambda s: _row_order(form, s))
         batches[batch] = BatchSummary(batch, rows, entries, _sums(form, rows), form)
-    return MergeResult(form, list(files), batches, unplaced, names.entries)
+    return MergeResult(form, files, batches, unplaced, names.entries)
+
+
+def _mergeable(form: Form, r: FileResult) -> FileResult:
+    """``r``, once its numbers are known to add up as the summaries add them (else it raises)."""
+    for f in _numeric_fields(form):
+        v = r.values.get(f.id)
+        if v is not None and not (Decimal(v).is_finite() and abs(int(v)) < 2 ** 63):
+            raise ValueError(f"{f.id} cannot be added up")
+    return r
 
 
 def _failed_note(s: Submission) -> str:

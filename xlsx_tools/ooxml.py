@@ -15,6 +15,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from xml.parsers import expat
 
@@ -36,29 +37,36 @@ class Stop(Exception):
 
 
 class El:
-    """An element: expanded name, attributes, and where it stands in the part's bytes.
+    """An element: namespace, local name, attributes, and where it stands in the part's bytes.
 
     ``start``: its '<'; ``open_end``: just after its start tag; ``end``: just
-    after its end tag (== open_end for an empty element written as <x/>).
+    after its end tag (== open_end for an empty element written as <x/>);
+    ``scope``: the namespace declarations in force at it (prefix -> URI, "" the
+    default), so its bytes can be parsed alone (:func:`children_of`).
     """
-    __slots__ = ("attrs", "children", "end", "inner_end", "ns", "open_end", "start", "tag", "text")
+    __slots__ = ("attrs", "children", "end", "inner_end", "ns", "open_end", "scope", "start", "tag", "text")
 
-    def __init__(self, ns: str, tag: str, attrs: dict[str, str], start: int, open_end: int):
+    def __init__(self, ns: str, tag: str, attrs: dict[str, str], start: int, open_end: int,
+                 scope: dict[str, str] | None = None):
         self.ns, self.tag, self.attrs = ns, tag, attrs
         self.start, self.open_end = start, open_end
         self.inner_end = self.end = open_end     # where its end tag starts, and ends
         self.children: list[El] = []
         self.text: list[str] | None = None
+        self.scope = scope if scope is not None else {}
 
     @property
     def empty(self) -> bool:
         return self.end == self.open_end
 
+    # The parts of a part are children in its own namespace: an element of another
+    # namespace with the same local name (an extension's, or a decoy) is none of them,
+    # as the reader takes none of them.
     def find(self, tag: str) -> El | None:
-        return next((c for c in self.children if c.tag == tag), None)
+        return next((c for c in self.children if c.tag == tag and c.ns == self.ns), None)
 
     def all(self, tag: str) -> list[El]:
-        return [c for c in self.children if c.tag == tag]
+        return [c for c in self.children if c.tag == tag and c.ns == self.ns]
 
     def get(self, name: str, default: str | None = None) -> str | None:
         return self.attrs.get(name, default)
@@ -66,6 +74,7 @@ class El:
 
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 RID = f"{REL_NS} id"
+STRICT_REL_NS = "http://purl.oclc.org/ooxml/officeDocument/relationships"
 OPEN_TAG_REST = re.compile(rb"(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
 _CLOSE_TAG = re.compile(rb"[^>]*>")
 QNAME = re.compile(rb"<([^\s/>]+)")
@@ -89,9 +98,19 @@ def parse(data: bytes, depth: int = 64, texts: frozenset[str] = frozenset(),
     parser.EntityDeclHandler = forbid_declarations
     stack: list[El | None] = []
     top: list[El] = []
+    # The declarations in force, with the level of the element that made them: most
+    # elements make none, and cost nothing here.
+    scopes: list[tuple[int, dict[str, str]]] = [(-1, {})]
+    declared: dict[str, str] = {}             # made on the element about to start
+
+    def declare(prefix: str | None, uri: str | None) -> None:
+        declared[prefix or ""] = uri or ""
 
     def start(name: str, attrs: dict[str, str]) -> None:
         level = len(stack)
+        if declared:
+            scopes.append((level, {**scopes[-1][1], **declared}))
+            declared.clear()
         parent = stack[-1] if level else None
         if level > depth or (parent is None and level):
             stack.append(None)
@@ -100,7 +119,7 @@ def parse(data: bytes, depth: int = 64, texts: frozenset[str] = frozenset(),
         m = OPEN_TAG_REST.match(data, at + 1)
         open_end = m.end() if m else at + 1
         ns, _, tag = name.rpartition(" ")
-        el = El(ns, tag, attrs, at, open_end)
+        el = El(ns, tag, attrs, at, open_end, scopes[-1][1])
         if tag in texts:
             el.text = []
         if parent is None:
@@ -113,6 +132,8 @@ def parse(data: bytes, depth: int = 64, texts: frozenset[str] = frozenset(),
 
     def end(_name: str) -> None:
         el = stack.pop()
+        if scopes[-1][0] == len(stack):
+            scopes.pop()
         if el is None or data[el.open_end - 2:el.open_end] == b"/>":
             return
         el.inner_end = at = parser.CurrentByteIndex
@@ -124,6 +145,7 @@ def parse(data: bytes, depth: int = 64, texts: frozenset[str] = frozenset(),
         if el is not None and el.text is not None:
             el.text.append(text)
 
+    parser.StartNamespaceDeclHandler = declare
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     if texts:
@@ -140,29 +162,33 @@ def parse(data: bytes, depth: int = 64, texts: frozenset[str] = frozenset(),
 
 
 def children_of(data: bytes, el: El, tag: str) -> list[El]:
-    """The children named ``tag`` of a parsed element, parsed from its bytes alone when
-    first needed (so a large part is parsed only down to where it is edited)."""
+    """The children named ``tag`` (in ``el``'s namespace) of a parsed element, parsed from
+    its bytes alone when first needed (so a large part is parsed only down to where it
+    is edited). The bytes are wrapped in the declarations in force at ``el``, so a
+    prefix declared above it means what it means in the part."""
     found: list[El] = []
     if el.empty:
         return found
-    # Without namespaces: the element's bytes alone do not declare the prefixes they use.
-    parser = expat.ParserCreate()
+    head = b"<_" + b"".join(b" xmlns" + (b":" + p.encode() if p else b"") + b'="' + esc_attr(uri) + b'"'
+                            for p, uri in el.scope.items()) + b">"
+    parser = expat.ParserCreate(namespace_separator=" ")
     parser.buffer_text = True
+    wanted = f"{el.ns} {tag}" if el.ns else tag
     depth = [0]
 
     def start(name: str, attrs: dict[str, str]) -> None:
         depth[0] += 1
-        if depth[0] == 2 and name.rpartition(":")[2] == tag:
-            at = el.start + parser.CurrentByteIndex
+        if depth[0] == 3 and name == wanted:
+            at = el.start + parser.CurrentByteIndex - len(head)
             m = OPEN_TAG_REST.match(data, at + 1)
-            found.append(El("", tag, attrs, at, m.end() if m else at + 1))
+            found.append(El(el.ns, tag, attrs, at, m.end() if m else at + 1))
 
     def end(_name: str) -> None:
         depth[0] -= 1
 
     parser.StartElementHandler, parser.EndElementHandler = start, end
     try:
-        parser.Parse(data[el.start:el.end], True)
+        parser.Parse(head + data[el.start:el.end] + b"</_>", True)
     except expat.ExpatError:
         raise PackageError("malformed") from None
     return found
@@ -328,14 +354,39 @@ def int_or(value: str | None, default: int = 0) -> int:
 CONTENT_TYPES_PART = "[Content_Types].xml"
 RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+STRICT_MAIN_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
 CONTENT_TYPES = {
     "worksheet": "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml",
     "comments": "application/vnd.openxmlformats-officedocument.spreadsheetml.comments+xml",
     "vml": "application/vnd.openxmlformats-officedocument.vmlDrawing",
     "styles": "application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml",
 }
-REL_TYPES = {name: f"{REL_NS}/{name}" for name in ("worksheet", "comments", "vmlDrawing", "styles")}
 XML_DECL = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """Transitional or Strict OOXML (the reader takes both): the namespaces that what is
+    added to a package is written in, so it speaks the package's own."""
+    main: str     # SpreadsheetML
+    rel: str      # relationships: r:id, and the relationship types
+
+    def rel_type(self, kind: str) -> str:
+        return f"{self.rel}/{kind}"
+
+
+TRANSITIONAL = Dialect(MAIN_NS, REL_NS)
+STRICT = Dialect(STRICT_MAIN_NS, STRICT_REL_NS)
+
+
+def dialect_of(el: El) -> Dialect:
+    """The dialect of a SpreadsheetML part, by its root element."""
+    return STRICT if el.ns == STRICT_MAIN_NS else TRANSITIONAL
+
+
+def rid_of(el: El) -> str | None:
+    """An element's r:id, in either dialect's namespace (as the reader takes it)."""
+    return el.get(RID) or el.get(f"{STRICT_REL_NS} id")
 
 
 class Package:
@@ -504,14 +555,14 @@ class Rels:
     def by_type(self, kind: str) -> list[El]:
         return [r for r in self.rels.values() if (r.get("Type") or "").endswith("/" + kind)]
 
-    def add(self, kind: str, target_part: str) -> str:
+    def add(self, kind: str, target_part: str, dialect: Dialect = TRANSITIONAL) -> str:
         n = 1
         while f"rId{n}" in self.rels:
             n += 1
         rid = f"rId{n}"
         target = posixpath.relpath(target_part, posixpath.dirname(self.part) or ".")
         self.edits.append_child(self.root, b'<' + prefix_of(self.data, self.root) + b'Relationship Id="'
-                                + rid.encode() + b'" Type="' + REL_TYPES[kind].encode()
+                                + rid.encode() + b'" Type="' + dialect.rel_type(kind).encode()
                                 + b'" Target="' + esc_attr(target) + b'"/>')
         self.rels[rid] = self.root   # the id is taken
         self.changed = True

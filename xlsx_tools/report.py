@@ -14,7 +14,7 @@ from pathlib import Path
 from .annotate import ANNOTATION_SHEET, AnnotateOutcome, annotate_workbook, annotate_workbooks
 from .form import Form
 from .rules import Finding, field_title
-from .validate import UNREADABLE, ValidationRun
+from .validate import UNREADABLE, FileResult, ValidationRun, isolated
 from .xlsx_output import close_workbook, fit_width, new_workbook, text_lines
 
 __all__ = ["write_json", "write_report_xlsx", "annotate_workbooks", "annotate_workbook",
@@ -38,9 +38,26 @@ def _atomic_write(path: Path, write) -> None:
 
 # -- JSON ----------------------------------------------------------------------
 
+def _isolate(run: ValidationRun, kind: str, work):
+    """``work(result)`` for each file; a file it fails for becomes 无法读取 in the run itself,
+    so every output after says the same of it."""
+    out = []
+    for i, r in enumerate(run.files):
+        value, run.files[i] = isolated(run.form, r, kind, work)
+        out.append(value if value is not None else work(run.files[i]))
+    return out
+
+
+def _json_of(r: FileResult) -> dict:
+    d = r.to_dict()
+    json.dumps(d, ensure_ascii=False).encode("utf-8")   # fails here, for this file alone
+    return d
+
+
 def write_json(run: ValidationRun, path: str | Path) -> Path:
     path = Path(path)
-    text = json.dumps(run.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    files = _isolate(run, "report_failed", _json_of)
+    text = json.dumps({"form": run.form.id, "files": files}, ensure_ascii=False, indent=2) + "\n"
     _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
     return path
 
@@ -61,18 +78,28 @@ def file_header(form: Form) -> tuple[str, ...]:
 
 
 def finding_rows(run: ValidationRun) -> list[tuple]:
-    words = run.form.catalogue
-    rows = []
-    for r in run.files:
-        for f in r.findings:
-            rows.append((r.file, r.unit or "", f.where, _field_titles(run.form, f),
-                         words.severity_word(f.severity), words.title(f.code), f.message))
-    return rows
+    return [row for rows, _ in _report_rows(run) for row in rows]
 
 
 def file_rows(run: ValidationRun) -> list[tuple]:
-    return [(r.file, r.unit or "", r.batch or "", r.category or "",
-             r.verdict, r.errors, r.warnings, r.reason or "") for r in run.files]
+    return [row for _, row in _report_rows(run)]
+
+
+def _report_rows(run: ValidationRun) -> list[tuple[list[tuple], tuple]]:
+    return _isolate(run, "report_failed", lambda r: _rows_of(run.form, r))
+
+
+def _rows_of(form: Form, r: FileResult) -> tuple[list[tuple], tuple]:
+    """A file's rows of 问题清单 and its row of 文件情况, every text writable."""
+    words = form.catalogue
+    findings = [(r.file, r.unit or "", f.where, _field_titles(form, f), words.severity_word(f.severity),
+                 words.title(f.code), f.message) for f in r.findings]
+    row = (r.file, r.unit or "", r.batch or "", r.category or "",
+           r.verdict, r.errors, r.warnings, r.reason or "")
+    for value in (*row, *(v for found in findings for v in found)):
+        if isinstance(value, str):
+            value.encode("utf-8")
+    return findings, row
 
 
 def write_report_xlsx(run: ValidationRun, path: str | Path) -> Path:
@@ -89,11 +116,12 @@ def write_report_xlsx(run: ValidationRun, path: str | Path) -> Path:
         verdict_fmt = {"通过": wb.add_format({"bg_color": "#C6EFCE", "valign": "top"}),
                        "有警告": warning, "不通过": error, UNREADABLE: error}
         error_word = run.form.catalogue.severity_word("error")
-        _table(wb.add_worksheet("问题清单"), finding_header(run.form), finding_rows(run), head, wrap,
-               lambda row, col: (error if row[4] == error_word else warning)
-               if col == 4 else None,
+        rows = _report_rows(run)
+        _table(wb.add_worksheet("问题清单"), finding_header(run.form),
+               [x for found, _ in rows for x in found], head, wrap,
+               lambda row, col: (error if row[4] == error_word else warning) if col == 4 else None,
                widths={6: 70})
-        _table(wb.add_worksheet("文件情况"), file_header(run.form), file_rows(run), head, wrap,
+        _table(wb.add_worksheet("文件情况"), file_header(run.form), [row for _, row in rows], head, wrap,
                lambda row, col: verdict_fmt.get(row[4]) if col == 4 else None,
                widths={7: 50})
         close_workbook(wb)

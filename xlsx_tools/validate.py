@@ -11,19 +11,26 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .form import Form, load_form
-from .read import RejectedFile, iter_workbook_files, read_workbook
+from .gather import iter_workbook_files, shown_path
+from .read import MAX_SECONDS, RejectedFile, read_workbook
+from .read.refusal import too_slow
 from .rules import ERROR, WARNING, Finding, count_severity, inspect_workbook
 
 __all__ = [
     "FileResult", "ValidationRun", "validate_file", "validate_paths", "find_files",
-    "VERDICTS", "UNREADABLE", "json_value",
+    "VERDICTS", "UNREADABLE", "json_value", "isolated", "unreadable", "time_limit", "OutOfTime",
 ]
 
 # status -> verdict, and the verdict of a file that could not be read.
@@ -51,15 +58,6 @@ class FileResult:
     mtime: float | None = None         # the file's modification time (seconds)
     file_name: str | None = None       # the sender's name, when the file is stored under another
 
-    # The names these had before the roles; kept for callers that still use them.
-    @property
-    def unit_name(self) -> str | None:
-        return self.unit
-
-    @property
-    def platform_category(self) -> str | None:
-        return self.category
-
     @property
     def errors(self) -> int:
         return count_severity(self.findings, ERROR)
@@ -74,7 +72,9 @@ class FileResult:
 
     @property
     def name(self) -> str:
-        return self.file_name or self.path.name
+        # The sender's name where the file is stored under another; else the name as
+        # shown (a name that is not UTF-8 shown as GB18030, never as surrogates).
+        return self.file_name or Path(self.file).name
 
     def to_dict(self) -> dict[str, Any]:
         """As in the --json output: numbers as JSON numbers, dates as ISO text."""
@@ -147,15 +147,21 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
-# The reader's refusals that are the form-identity rule of the spec.
-IDENTITY_KINDS = {"other_form": "R20", "new_version": "R20", "old_version": "R20"}
-
-
-def _rejected(path: Path, shown: str, kind: str, reason: str, file_name: str | None) -> FileResult:
+def _rejected(form: Form, path: Path, shown: str, refusal: RejectedFile,
+              file_name: str | None = None) -> FileResult:
+    """The file as 无法读取; the reason in the form's words (its catalogue)."""
+    reason = refusal.reason_in(form.catalogue)
     return FileResult(
         file=shown, path=path, status="rejected", verdict=UNREADABLE,
-        findings=[Finding(IDENTITY_KINDS.get(kind, kind), ERROR, (), (), reason)],
-        reason=reason, kind=kind, mtime=_mtime(path), file_name=file_name)
+        findings=[Finding(refusal.code, ERROR, (), (), reason)],
+        reason=reason, kind=refusal.kind, mtime=_mtime(path), file_name=file_name)
+
+
+def unreadable(form: Form, result: FileResult, kind: str, variant: str | None = None,
+               **params: object) -> FileResult:
+    """``result``'s file as 无法读取 because a stage after reading failed for it: ``kind``
+    is the stage's code (catalogue.toml, source "stage"), ``variant`` and ``params`` its words."""
+    return _rejected(form, result.path, result.file, RejectedFile(kind, variant, **params), result.file_name)
 
 
 def _role(form: Form, values: dict[str, object], role: str) -> object:
@@ -163,24 +169,85 @@ def _role(form: Form, values: dict[str, object], role: str) -> object:
     return values.get(fid) if fid else None
 
 
+class OutOfTime(BaseException):
+    """A file's time is up (a BaseException, so no ``except Exception`` swallows it)."""
+
+
+@contextmanager
+def time_limit(deadline: float) -> Iterator[None]:
+    """Interrupt the work inside when ``deadline`` (time.monotonic) passes, raising OutOfTime.
+
+    Signals reach only the main thread; elsewhere the caller checks the clock
+    between stages instead.
+    """
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise OutOfTime()
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer") \
+            or signal.getitimer(signal.ITIMER_REAL)[0]:
+        yield
+        return
+
+    def alarm(_signum, _frame):
+        raise OutOfTime()
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, remaining)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def isolated(form: Form, result: FileResult, kind: str, work: Callable[[FileResult], Any],
+             passes: tuple[type[BaseException], ...] = ()) -> tuple[Any, FileResult]:
+    """``work(result)``, or, if it fails for this file, None and the file as 无法读取 (``kind``).
+
+    The work has MAX_SECONDS. Exceptions of the types in ``passes`` are the caller's.
+    """
+    try:
+        with time_limit(time.monotonic() + MAX_SECONDS):
+            return work(result), result
+    except passes:
+        raise
+    except OutOfTime:
+        return None, _rejected(form, result.path, result.file, too_slow(MAX_SECONDS), result.file_name)
+    except Exception:  # noqa: BLE001 - one file's failure is that file's verdict, never the run's
+        return None, unreadable(form, result, kind)
+
+
 def validate_file(path: str | Path, form: Form | None = None, *, shown: str | None = None,
                   today: dt.date | None = None, file_name: str | None = None) -> FileResult:
     """Read and check one file. Never raises for a bad file.
+
+    Reading and checking share one time limit (MAX_SECONDS); anything that goes
+    wrong makes the file 无法读取 with its reason, in Chinese.
 
     ``file_name`` is the name the sender gave the file, for R18 and the reports,
     when it is stored under another (a round's store names files by their hash).
     """
     form = form or load_form()
     path = Path(path)
-    shown = shown if shown is not None else str(path)
+    shown = shown if shown is not None else shown_path(path)
+    deadline = time.monotonic() + MAX_SECONDS
     try:
-        data = read_workbook(path, form)
+        with time_limit(deadline):
+            return _check(path, form, shown, today, deadline, file_name)
     except RejectedFile as e:
-        return _rejected(path, shown, e.kind or "unreadable", e.reason, file_name)
-    except Exception as e:  # noqa: BLE001 - a file must never stop the run; the reason is kept
-        return _rejected(path, shown, "unreadable",
-                         form.catalogue.message("unreadable", "crashed", error=type(e).__name__), file_name)
-    values, findings = inspect_workbook(form, data, file_name or path.name, today)
+        return _rejected(form, path, shown, e, file_name)
+    except OutOfTime:
+        return _rejected(form, path, shown, too_slow(MAX_SECONDS), file_name)
+    except Exception:  # noqa: BLE001 - a file must never stop the run; the reason is kept
+        return _rejected(form, path, shown, RejectedFile("check_failed"), file_name)
+
+
+def _check(path: Path, form: Form, shown: str, today: dt.date | None, deadline: float,
+           file_name: str | None) -> FileResult:
+    data = read_workbook(path, form, deadline=deadline)
+    values, findings = inspect_workbook(form, data, file_name or Path(shown).name, today)
+    if time.monotonic() > deadline:
+        raise OutOfTime()
     errors = any(f.severity == ERROR for f in findings)
     status = "rejected" if errors else ("warnings" if findings else "accepted")
     date = _role(form, values, "date")
@@ -207,7 +274,7 @@ def find_files(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
     rejected visibly); folders are walked by the reader's rules (workbook-like
     extensions, no lock files, each real file once, symlink loops ended).
     """
-    return [(p, str(p)) for p in iter_workbook_files(paths)]
+    return [(p, shown_path(p)) for p in iter_workbook_files(paths)]
 
 
 # Each worker process loads the form once.
@@ -225,6 +292,15 @@ def _init_worker(form: Form) -> None:
 def _work(items: list[tuple[str, str, dt.date | None]]) -> list[FileResult]:
     return [validate_file(path, _WORKER_FORM, shown=shown, today=today)
             for path, shown, today in items]
+
+
+def _alone(item: tuple[str, str, dt.date | None], form: Form) -> FileResult:
+    with ProcessPoolExecutor(1, initializer=_init_worker, initargs=(form,)) as pool:
+        try:
+            return pool.submit(_work, [item]).result()[0]
+        except BrokenProcessPool:
+            path, shown, _ = item
+            return _rejected(form, Path(path), shown, RejectedFile("crashed"))
 
 
 Progress = Callable[[int, int], None]
@@ -260,11 +336,22 @@ def validate_paths(paths: Iterable[str | Path], form: Form | None = None,
     items = [(str(p), s, today) for p, s in found[1:]]
     size = max(1, min(16, len(items) // (jobs * 4)))
     batches = [items[i:i + size] for i in range(0, len(items), size)]
+    outcomes: list[list[FileResult] | None] = [None] * len(batches)
     with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(form,)) as pool:
-        futures = [pool.submit(_work, b) for b in batches]
+        futures = {pool.submit(_work, b): i for i, b in enumerate(batches)}
         done = 1
         for fut in as_completed(futures):
-            done += len(fut.result())
+            try:
+                outcomes[futures[fut]] = fut.result()
+            except BrokenProcessPool:
+                continue   # a worker died (killed, or a crash in C): see below
+            done += len(batches[futures[fut]])
             tell(done, total)
-        results = [first] + [r for fut in futures for r in fut.result()]
+    results = [first]
+    for batch, outcome in zip(batches, outcomes):
+        # When a worker dies, every batch not yet done is lost with it: each of
+        # their files is checked again in a process of its own, so only the file
+        # that takes its process down is 无法读取.
+        results += outcome if outcome is not None else [_alone(item, form) for item in batch]
+    tell(total, total)
     return ValidationRun(form, results)
