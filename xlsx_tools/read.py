@@ -155,6 +155,9 @@ class WorkbookData:
     sheet_states: dict[str, str] = field(default_factory=dict)
     field_map: dict[str, str] = field(default_factory=dict)
     label_cells: dict[str, str] = field(default_factory=dict)
+    # The cells of the other defined names asked for (read_workbook's ``named``: prev_<id>,
+    # expl_<code>), by name; a name the workbook lacks or that names no one cell is absent.
+    named: dict[str, RawValue] = field(default_factory=dict)
 
 
 # -- reasons -----------------------------------------------------------------
@@ -1211,15 +1214,20 @@ class _Shift:
 
 # -- public --------------------------------------------------------------------
 
-def read_workbook(path: str | Path, form: Form | None = None) -> WorkbookData:
-    """Read ``path``; raise RejectedFile with a Chinese reason if it cannot be read."""
+def read_workbook(path: str | Path, form: Form | None = None,
+                  named: Iterable[str] = ()) -> WorkbookData:
+    """Read ``path``; raise RejectedFile with a Chinese reason if it cannot be read.
+
+    ``named``: other defined names (workbook-level, each naming one cell) whose cells
+    are read too, into :attr:`WorkbookData.named`, found as the fields are found.
+    """
     path = Path(path)
     form = form or load_form()
     try:
         reader = _Reader(path, form)
         try:
             reader.open()
-            return _read(reader, form)
+            return _read(reader, form, frozenset(named))
         finally:
             reader.close()
     except RejectedFile:
@@ -1296,7 +1304,7 @@ def _plan(form: Form) -> _Plan:
     return plan
 
 
-def _read(reader: _Reader, form: Form) -> WorkbookData:
+def _read(reader: _Reader, form: Form, named: frozenset[str] = frozenset()) -> WorkbookData:
     plan = _plan(form)
     wb_part = reader.find_workbook_part()
     wb = reader.workbook(wb_part)
@@ -1367,7 +1375,13 @@ def _read(reader: _Reader, form: Form) -> WorkbookData:
     names: dict[str, str] = {}
     targets: dict[str, tuple[str, int, int] | None] = {}
     local_names: dict[str, str] = {}
+    # The other names asked for: where each points (its sheet as named in this workbook).
+    named_where: dict[str, tuple[str, int, int]] = {}
     for name, local_id, text in wb["names"]:
+        if name in named and local_id is None:
+            t = _name_target(text)
+            if t is not None and t[0] in sheet_parts:
+                named_where[name] = t
         if not name.startswith(NAME_PREFIX):
             continue
         fid = name[len(NAME_PREFIX):]
@@ -1483,7 +1497,7 @@ def _read(reader: _Reader, form: Form) -> WorkbookData:
 
     # Read the sheets of the form, keeping only the cells asked for.
     wanted: dict[str, set[tuple[int, int]]] = {}
-    for s, r, c in list(where.values()) + list(label_where.values()):
+    for s, r, c in list(where.values()) + list(label_where.values()) + list(named_where.values()):
         wanted.setdefault(s, set()).add((r, c))
     found: dict[str, _SheetResult] = {}
     for s in sorted(wanted, key=lambda x: sheet_names.index(x) if x in sheet_names else 0):
@@ -1503,6 +1517,11 @@ def _read(reader: _Reader, form: Form) -> WorkbookData:
         es, er, ec = expected[f.id]
         if (r - er, c - ec) != (0, 0):
             shifted[f.id] = (r - er, c - ec)
+    named_cells: dict[str, RawValue] = {}
+    for name, (s, r, c) in named_where.items():
+        res = found.get(s)
+        v, formula, is_date = value_of(res.cells.get((r, c)) if res else None)
+        named_cells[name] = RawValue(v, _address(s, r, c), formula, is_date)
     labels: dict[str, str] = {}
     label_cells: dict[str, str] = {}
     for (address, layout_sheet, lr, lc), (s, r, c) in zip(plan.labels, label_where.values()):
@@ -1530,6 +1549,7 @@ def _read(reader: _Reader, form: Form) -> WorkbookData:
         sheet_states=sheet_states,
         field_map={fid: f"{s}!{c}" for fid, (s, c) in field_map.items()},
         label_cells=label_cells,
+        named=named_cells,
     )
 
 
