@@ -18,16 +18,19 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .form import Form, load_form
+from .previous import PreviousRound
 from .read import RejectedFile, iter_workbook_files, read_workbook
-from .rules import ERROR, WARNING, Finding, count_severity, inspect_workbook
+from .rules import (ERROR, WARNING, Finding, all_explained, count_severity, explanation_names,
+                    inspect_workbook, previous_values, with_explanations)
 
 __all__ = [
     "FileResult", "ValidationRun", "validate_file", "validate_paths", "find_files",
     "VERDICTS", "UNREADABLE", "json_value",
 ]
 
-# status -> verdict, and the verdict of a file that could not be read.
-VERDICTS = {"accepted": "通过", "warnings": "有警告", "rejected": "不通过"}
+# status -> verdict, and the verdict of a file that could not be read. "explained": only
+# warnings, each explained by the filler (审核说明).
+VERDICTS = {"accepted": "通过", "warnings": "有警告", "explained": "已说明", "rejected": "不通过"}
 UNREADABLE = "无法读取"
 
 
@@ -36,8 +39,8 @@ class FileResult:
     """The outcome for one file."""
     file: str                          # the path as found (given, or under a given folder)
     path: Path
-    status: str                        # accepted | warnings | rejected
-    verdict: str                       # 通过 | 有警告 | 不通过 | 无法读取
+    status: str                        # accepted | warnings | explained | rejected
+    verdict: str                       # 通过 | 有警告 | 已说明 | 不通过 | 无法读取
     findings: list[Finding] = field(default_factory=list)
     values: dict[str, object] = field(default_factory=dict)   # clean values by field id
     # The values of the form's roles (form.keys): who sent it, batch, category...
@@ -49,6 +52,8 @@ class FileResult:
     reason: str | None = None          # why the file could not be read
     kind: str | None = None            # the reader's short code for that
     mtime: float | None = None         # the file's modification time (seconds)
+    # Last year's values the change rules compared with (by field id), None when none.
+    previous: dict[str, object] | None = None
 
     # The names these had before the roles; kept for callers that still use them.
     @property
@@ -68,6 +73,11 @@ class FileResult:
         return count_severity(self.findings, WARNING)
 
     @property
+    def explained(self) -> int:
+        """Warnings the filler explained (审核说明)."""
+        return sum(1 for f in self.findings if f.severity == WARNING and f.explanation)
+
+    @property
     def readable(self) -> bool:
         return self.reason is None
 
@@ -83,6 +93,8 @@ class FileResult:
             "recommending": self.recommending,
             "findings": [f.to_dict() for f in self.findings],
             "values": {k: json_value(v) for k, v in self.values.items()},
+            "previous": (None if self.previous is None
+                         else {k: json_value(v) for k, v in self.previous.items()}),
         }
         if self.reason is not None:
             out["reason"] = self.reason
@@ -163,21 +175,32 @@ def _role(form: Form, values: dict[str, object], role: str) -> object:
 
 
 def validate_file(path: str | Path, form: Form | None = None, *, shown: str | None = None,
-                  today: dt.date | None = None) -> FileResult:
-    """Read and check one file. Never raises for a bad file."""
+                  today: dt.date | None = None, previous: PreviousRound | None = None) -> FileResult:
+    """Read and check one file. Never raises for a bad file.
+
+    ``previous``: last round's output (:func:`xlsx_tools.previous.read_previous`); the
+    change rules compare with it, not with the workbook's 上年 cells.
+    """
     form = form or load_form()
     path = Path(path)
     shown = shown if shown is not None else str(path)
     try:
-        data = read_workbook(path, form)
+        data = read_workbook(path, form, named=[form.previous_name(i) for i in form.previous_fields])
+        values, findings = inspect_workbook(form, data, path.name, today, previous)
+        # The explanations are on 校验结果, the largest sheet: read only for a file
+        # with a warning they may explain.
+        wanted = explanation_names(form, findings)
+        if wanted:
+            findings = with_explanations(form, findings,
+                                         read_workbook(path, form, named=wanted).named)
     except RejectedFile as e:
         return _rejected(path, shown, e.kind or "unreadable", e.reason)
     except Exception as e:  # noqa: BLE001 - a file must never stop the run; the reason is kept
         return _rejected(path, shown, "unreadable",
                          form.catalogue.message("unreadable", "crashed", error=type(e).__name__))
-    values, findings = inspect_workbook(form, data, path.name, today)
     errors = any(f.severity == ERROR for f in findings)
-    status = "rejected" if errors else ("warnings" if findings else "accepted")
+    status = ("rejected" if errors else "explained" if all_explained(findings)
+              else "warnings" if findings else "accepted")
     date = _role(form, values, "date")
     return FileResult(
         file=shown, path=path, status=status, verdict=VERDICTS[status],
@@ -186,7 +209,7 @@ def validate_file(path: str | Path, form: Form | None = None, *, shown: str | No
         category=_text(_role(form, values, "category")),
         recommending=_text(_role(form, values, "recommending")),
         date=date if isinstance(date, dt.date) else None,
-        mtime=_mtime(path))
+        mtime=_mtime(path), previous=previous_values(form, data, values, previous))
 
 
 def _text(value: object) -> str | None:
@@ -205,20 +228,22 @@ def find_files(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
     return [(p, str(p)) for p in iter_workbook_files(paths)]
 
 
-# Each worker process loads the form once.
+# Each worker process loads the form (and last round's values) once.
 _WORKER_FORM: Form | None = None
+_WORKER_PREVIOUS: PreviousRound | None = None
 
 
-def _init_worker(form: Form) -> None:
+def _init_worker(form: Form, previous: PreviousRound | None = None) -> None:
     # The parent's own Form object: forked workers then share its compiled
     # plans and the parts the parent has already parsed, instead of each
     # starting cold from the TOML (it is pickled only where processes spawn).
-    global _WORKER_FORM
+    global _WORKER_FORM, _WORKER_PREVIOUS
     _WORKER_FORM = form
+    _WORKER_PREVIOUS = previous
 
 
 def _work(items: list[tuple[str, str, dt.date | None]]) -> list[FileResult]:
-    return [validate_file(path, _WORKER_FORM, shown=shown, today=today)
+    return [validate_file(path, _WORKER_FORM, shown=shown, today=today, previous=_WORKER_PREVIOUS)
             for path, shown, today in items]
 
 
@@ -227,11 +252,13 @@ Progress = Callable[[int, int], None]
 
 def validate_paths(paths: Iterable[str | Path], form: Form | None = None,
                    jobs: int | None = None, today: dt.date | None = None,
-                   progress: Progress | None = None) -> ValidationRun:
+                   progress: Progress | None = None,
+                   previous: PreviousRound | None = None) -> ValidationRun:
     """Validate every file given or found under the given folders, in that order.
 
     ``jobs`` processes (default: one per CPU); 1 runs in this process.
     ``progress(done, total)`` is called at the start and as files are done.
+    ``previous``: last round's output, for the change rules (see :func:`validate_file`).
     """
     form = form or load_form()
     found = find_files(paths)
@@ -242,20 +269,20 @@ def validate_paths(paths: Iterable[str | Path], form: Form | None = None,
     if jobs == 1:
         results = []
         for p, s in found:
-            results.append(validate_file(p, form, shown=s, today=today))
+            results.append(validate_file(p, form, shown=s, today=today, previous=previous))
             tell(len(results), total)
         return ValidationRun(form, results)
     # The first file is checked here, before the workers are forked, so they
     # start with what it warmed (the form's compiled plans, the package parts
     # a round's workbooks share) rather than each finding it again.
-    first = validate_file(found[0][0], form, shown=found[0][1], today=today)
+    first = validate_file(found[0][0], form, shown=found[0][1], today=today, previous=previous)
     tell(1, total)
     # Small batches: few round trips between processes, yet an even spread and
     # progress that moves.
     items = [(str(p), s, today) for p, s in found[1:]]
     size = max(1, min(16, len(items) // (jobs * 4)))
     batches = [items[i:i + size] for i in range(0, len(items), size)]
-    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(form,)) as pool:
+    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(form, previous)) as pool:
         futures = [pool.submit(_work, b) for b in batches]
         done = 1
         for fut in as_completed(futures):
