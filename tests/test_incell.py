@@ -394,7 +394,13 @@ def test_the_checks_sheet_is_visible_locked_and_protected(generated_blank_wb):
     ws = wb[incell.SHEET_NAME]
     assert ws.sheet_state == "visible"
     assert ws.protection.sheet
-    assert all(c.protection.locked for row in ws.iter_rows() for c in row)
+    # Locked but for the explanations (审核说明), one cell per explainable code.
+    unlocked = {c.coordinate for row in ws.iter_rows() for c in row if not c.protection.locked}
+    assert unlocked == {incell.explanation_cell(FORM, code).ref for code in FORM.explanations.codes}
+    for code in FORM.explanations.codes:
+        (sheet, ref), = wb.defined_names[FORM.explanation_name(code)].destinations
+        assert (sheet, ref.replace("$", "")) == (incell.SHEET_NAME,
+                                                 incell.explanation_cell(FORM, code).ref)
     # The helper columns (keys, results, clean values) are hidden.
     hidden = {i for d in ws.column_dimensions.values() if d.hidden
               for i in range(d.min, d.max + 1)}
