@@ -39,7 +39,7 @@ RETURNED = SAMPLES / "returned"
 ROSTER = SAMPLES / "roster.csv"
 FORM = load_form()
 NUMERIC = [f for f in FORM.fields if f.numeric]
-ADDED = {"已通过", "有警告", "名单外"}
+ADDED = {"已通过", "有警告", "已说明", "名单外"}
 
 
 def _expected() -> dict:
