@@ -382,8 +382,9 @@ def test_main_indicators_against_last_year_on_the_same_platforms(merged):
                 f = FORM.field(fid)
                 both = [e for e in _added_inputs(batch)
                         if _typed(fid, e["values"].get(fid)) is not None and _previous(e, fid) is not None]
-                now = sum((_typed(fid, e["values"][fid]) for e in both), Decimal(0) if f.type == "amount" else 0)
-                then = sum((_previous(e, fid) for e in both), Decimal(0) if f.type == "amount" else 0)
+                zero = Decimal(0) if f.type == "amount" else 0
+                now = sum((_typed(fid, e["values"][fid]) for e in both), zero)
+                then = sum((_previous(e, fid) for e in both), zero)
                 unit, got_now, got_then, _growth, n = table[field_title(FORM, fid)]
                 assert (unit, n) == (f.unit, len(both))
                 assert (_cell_number(got_now, f), _cell_number(got_then, f)) == (now, then), (batch, fid)
