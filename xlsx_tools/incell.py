@@ -596,8 +596,10 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
             x, p = clean_ref(c.field.id), prev_ref(c.field.id)
             rule = c.change
             ratio, floor = _excel_shown(rule.max_ratio), _excel_shown(rule.floor)
-            fires = (f"AND(ISNUMBER({p}),ISNUMBER({x}),OR({x}>{floor},{p}>{floor}),"
-                     f"OR({x}>ROUND({ratio}*{p},10),ROUND({x}*{ratio},10)<{p}))")
+            # IF, not AND: AND evaluates every argument, and an error in one (a blank
+            # "" times the ratio) is its result in Excel and LibreOffice alike.
+            fires = (f"IF(AND(ISNUMBER({p}),ISNUMBER({x})),AND(OR({x}>{floor},{p}>{floor}),"
+                     f"OR({x}>ROUND({ratio}*{p},10),ROUND({x}*{ratio},10)<{p})),FALSE)")
             refs = {"value": x, "previous": p}.__getitem__
             message = (f"IF({x}>{p},{_message_formula(_change_message(form, c, 'up'), refs)},"
                        f"{_message_formula(_change_message(form, c, 'down'), refs)})")
