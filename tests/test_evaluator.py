@@ -10,9 +10,11 @@ line, the outputs opened in LibreOffice) is in the libreoffice lane at the end.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import re
+import subprocess
 import zipfile
 from decimal import Decimal
 from fractions import Fraction
@@ -25,7 +27,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _evaluator import REASON, explain, fill_many, set_previous, write_previous_round
-from _fill import FORM, blank_workbook, file_name_for, fill_workbook, valid_values
+from _fill import (FORM, blank_workbook, file_name_for, fill_workbook, resave_with_libreoffice,
+                   valid_values)
+from _libreoffice import convert
 from xlsx_tools import incell
 from xlsx_tools.cli import main
 from xlsx_tools.form import FormError, load_form
@@ -33,7 +37,7 @@ from xlsx_tools.previous import PreviousError, read_previous
 from xlsx_tools.read import read_workbook
 from xlsx_tools.report import annotate_workbooks, write_report_xlsx
 from xlsx_tools.validate import validate_file
-from xlsx_tools.write import generate_from_roster
+from xlsx_tools.write import generate_from_roster, write_workbook
 
 SECOND = Path(__file__).resolve().parent / "forms" / "lab-survey-2023.toml"
 R03 = {"served_companies": 121}            # more companies than services (120): R03
@@ -335,3 +339,151 @@ def test_the_second_form_explains_and_compares_by_its_own_words(tmp_path):
                               edit=explain({"X04": "新增横向合同八项"}, form))
     assert (validate_file(explained, form).status, codes(validate_file(explained, form))) == \
         ("explained", [("X04", "新增横向合同八项")])
+
+
+# -- LibreOffice: two rounds in a row, re-saved copies, what is printed -------------------------
+
+TWO_ROUNDS = ("单位名称,列入批次,平台类别,推荐单位,上年单位名称\n"
+              "甲检测研究院,第一批,检验检测,某某省工业和信息化厅,\n"
+              "乙检测研究院,第一批,检验检测,某某省工业和信息化厅,\n"
+              "丙检测研究院,第一批,检验检测,某某市经济和信息化局,\n"
+              "丁检测研究院,第一批,检验检测,某某市经济和信息化局,\n"
+              "戊检测研究院,第一批,检验检测,某某市经济和信息化局,\n"
+              "己检测研究院,第一批,检验检测,某某市经济和信息化局,\n")
+
+
+def _cli(*args: object) -> str:
+    res = CliRunner().invoke(main, [str(a) for a in args])
+    assert res.exit_code in (0, 1) and "Traceback" not in res.output, res.output
+    return res.output
+
+
+@pytest.fixture(scope="module")
+def two_rounds(tmp_path_factory):
+    """Last round merged, then this round generated against it, filled, re-saved in
+    LibreOffice, validated and merged against it, all through the command."""
+    d = tmp_path_factory.mktemp("two-rounds")
+    roster = d / "名单.csv"
+    roster.write_text(TWO_ROUNDS, encoding="utf-8")
+    units = [line.split(",")[0] for line in TWO_ROUNDS.splitlines()[1:]]
+    # Last round: everyone but 己 returned; 100 services each.
+    _cli("generate", "--roster", roster, "--out", d / "去年下发")
+    last = {u: {**valid_values(unit_name=u), "service_count": 100} for u in units[:-1]}
+    for u, v in last.items():
+        name = f"第一批-检验检测类-{u}.xlsx"
+        fill_workbook(d / "去年下发" / name, d / "去年回收" / name, v)
+    _cli("merge", d / "去年回收", "--roster", roster, "--out", d / "去年汇总", "--jobs", "1")
+    # This round, against it.
+    _cli("generate", "--roster", roster, "--previous", d / "去年汇总", "--out", d / "下发")
+    sent = {u: d / "下发" / f"第一批-检验检测类-{u}.xlsx" for u in units}
+    this = {u: {**valid_values(unit_name=u), "service_count": 120} for u in units}
+    this["甲检测研究院"]["service_count"] = 600          # 6 times last year's: R23
+    this["乙检测研究院"]["service_count"] = 600          # the same, explained before re-saving
+    filled = d / "填好"
+    for u in units[:4]:
+        edit = {"乙检测研究院": explain({"R23": REASON}),
+                "丙检测研究院": set_previous({"service_count": 120})}.get(u)   # an edited 上年 cell
+        fill_workbook(sent[u], filled / sent[u].name, this[u], edit)
+    # 戊: typed after LibreOffice re-saved it (its defined names as LibreOffice writes them).
+    [resaved_blank] = resave_with_libreoffice([sent["戊检测研究院"]], d / "戊-另存")
+    fill_workbook(resaved_blank, filled / sent["戊检测研究院"].name,
+                  {**this["戊检测研究院"], "service_count": 601}, explain({"R23": REASON}))
+    returned = resave_with_libreoffice(sorted(filled.iterdir()), d / "回收")
+    _cli("validate", d / "回收", "--previous", d / "去年汇总", "--json", d / "结果.json", "--jobs", "1")
+    _cli("merge", d / "回收", "--roster", roster, "--previous", d / "去年汇总", "--out", d / "汇总",
+         "--jobs", "1")
+    return d, sent, returned
+
+
+@pytest.mark.libreoffice
+def test_two_rounds_in_a_row_compare_with_last_year(two_rounds):
+    d, _sent, returned = two_rounds
+    files = {Path(f["file"]).stem.split("-")[-1]: f
+             for f in json.loads((d / "结果.json").read_text(encoding="utf-8"))["files"]}
+    assert len(files) == len(returned) == 5
+    got = {u: (f["status"], [(x["code"], x["explanation"]) for x in f["findings"]]) for u, f in files.items()}
+    assert got == {
+        "甲检测研究院": ("warnings", [("R23", None)]),
+        "乙检测研究院": ("explained", [("R23", REASON)]),
+        # The 上年 cell says 120, last round's output 100: R21, and 120 is no change.
+        "丙检测研究院": ("warnings", [("R21", None)]),
+        "丁检测研究院": ("accepted", []),
+        "戊检测研究院": ("explained", [("R23", REASON)]),
+    }
+    assert {u: f["previous"]["service_count"] for u, f in files.items()} == dict.fromkeys(files, 100)
+    rows = list(csv.DictReader((d / "汇总" / "汇总-第一批.csv").read_text(encoding="utf-8-sig")
+                               .splitlines()))
+    assert {r["unit_name"]: (r["service_count"], r["prev_service_count"]) for r in rows} == {
+        "甲检测研究院": ("600", "100"), "乙检测研究院": ("600", "100"), "丙检测研究院": ("120", "100"),
+        "丁检测研究院": ("120", "100"), "戊检测研究院": ("601", "100")}
+    sub = openpyxl.load_workbook(d / "汇总" / "汇总-第一批.xlsx")["提交情况"]
+    heads = [c.value for c in sub[3]]
+    status = {r[heads.index("单位名称")]: r[heads.index("状态")]
+              for r in sub.iter_rows(min_row=4, values_only=True)}
+    assert status == {"甲检测研究院": "有警告", "乙检测研究院": "已说明", "丙检测研究院": "有警告",
+                      "丁检测研究院": "已通过", "戊检测研究院": "已说明", "己检测研究院": "未提交"}
+
+
+@pytest.mark.libreoffice
+def test_each_recommending_units_workbook_opens_in_libreoffice(two_rounds, tmp_path):
+    d, _sent, _returned = two_rounds
+    folder = d / "汇总" / "推荐单位"
+    books = sorted(folder.iterdir())
+    assert [b.name for b in books] == ["某某市经济和信息化局.xlsx", "某某省工业和信息化厅.xlsx"]
+    pdfs = convert(books, tmp_path, "pdf")
+    text = {b.stem: subprocess.run(["pdftotext", str(p), "-"], capture_output=True, text=True).stdout
+            for b, p in zip(books, pdfs)}
+    city = text["某某市经济和信息化局"]
+    assert all(u in city for u in ("丙检测研究院", "丁检测研究院", "戊检测研究院", "己检测研究院"))
+    assert "未提交" in city and "已说明" in city and "甲检测研究院" not in city
+    assert "本年度新增线上服务平台" in city                 # 戊's explanation, on its 问题清单
+    province = text["某某省工业和信息化厅"]
+    assert "甲检测研究院" in province and "乙检测研究院" in province and "R23" in province
+
+
+@pytest.mark.libreoffice
+def test_last_year_is_printed_beside_this_year(two_rounds, tmp_path):
+    """The pre-filled workbook on paper: 上年 100 beside the service count; none for the
+    unit that sent nothing last round."""
+    d, sent, _returned = two_rounds
+    pdfs = convert([sent["甲检测研究院"], sent["己检测研究院"]], tmp_path, "pdf")
+    found, new = (subprocess.run(["pdftotext", str(p), "-"], capture_output=True, text=True).stdout
+                  for p in pdfs)
+    assert "上年 100" in found and found.count("上年 ") >= len(FORM.previous_fields)
+    assert "上年" not in new
+
+
+@pytest.mark.libreoffice
+def test_the_second_forms_sheet_says_what_validate_says_of_last_year_and_explanations(tmp_path):
+    from _incell_helpers import RECALC_ALWAYS, convert_with_libreoffice, sheet_verdicts
+
+    form = load_form(SECOND)
+    values = {"founded_on": dt.date(2001, 5, 8), "staff": 12, "patents": 5, "granted": 3,
+              "income": Decimal("300"), "has_lab": "无", "summary": "很短",
+              "reported_on": dt.date(2023, 3, 20), "supervisor": "某某局"}
+    prefill = {"org": "甲研究所", "cohort": "甲组", "sector": "制造业", "supervisor": "某某局"}
+    sent = write_workbook(tmp_path / "甲组-制造业-甲研究所.xlsx", form, prefill,
+                          previous={"income": Decimal("40"), "staff": 10})
+    cases = {"unexplained": {}, "short": {"X04": "合同增加"},
+             "explained": {"X04": "新增横向合同八项", "too_short": "概述从简，详见报告"}}
+    paths = fill_many(sent, {tmp_path / "填好" / f"{name}.xlsx": (values, explain(texts, form))
+                             for name, texts in cases.items()}, form)
+    recalculated = convert_with_libreoffice(paths, tmp_path / "重算", RECALC_ALWAYS)
+    compiled = {(t.code if c.kind == "type" else c.code, frozenset(c.fields))
+                for c in incell.compile_checks(form)
+                for t in (incell.TYPE_CHECKS.get(c.field.type, ()) if c.kind == "type" else [None])}
+    seen = set()
+    for path in recalculated:
+        verdicts, totals = sheet_verdicts(path, form)
+        result = validate_file(path, form)
+        # The file's name (R18) is validate's alone.
+        assert [f.code for f in result.findings if (f.code, frozenset(f.fields)) not in compiled] == ["R18"]
+        findings = [f for f in result.findings if (f.code, frozenset(f.fields)) in compiled]
+        keys = {(f.code, frozenset(f.fields)) for f in findings}
+        assert {k for k, fails in verdicts.items() if fails} == keys, path.name
+        assert totals["explained_keys"] == {(f.code, frozenset(f.fields)) for f in findings
+                                            if f.explanation}, path.name
+        explained = sum(1 for f in findings if f.explanation)
+        assert totals["cover"] == incell.status_text(0, len(findings) - explained, explained), path.name
+        seen.add((path.stem, "explained" if explained == len(findings) else "warnings"))
+    assert seen == {("unexplained", "warnings"), ("explained", "explained"), ("short", "warnings")}
