@@ -628,7 +628,9 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
                     explained_word if state.explained[i] else severity_word)
             status = f'IF({fcell},IF({ecell},"{explained_word}","未通过"),"通过")'
         else:
-            formula(r, _C_EXPLD, "FALSE", False)
+            # Constants, not formulas: xlsxwriter's handling of each formula is what
+            # writing a workbook costs.
+            ws.write_boolean(r, _C_EXPLD, False, formats["hidden"])
             ws.write_string(r, _C_KIND, severity_word, formats["hidden"])
             status = f'IF({fcell},"未通过","通过")'
         formula(r, _C_STATUS, status, (explained_word if state.explained[i] else "未通过")
@@ -639,6 +641,8 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
         formula(r, _C_RUN, f"{above}IF({fcell},1,0)", sum(state.fires[: i + 1]))
         if c.severity == ERROR:
             formula(r, _C_ERR, f"IF({fcell},1,0)", int(fire_value))
+        elif wcode is None:
+            formula(r, _C_WARN, f"IF({fcell},1,0)", int(fire_value))
         else:
             formula(r, _C_WARN, f"IF(AND({fcell},NOT({ecell})),1,0)",
                     int(fire_value and not state.explained[i]))
