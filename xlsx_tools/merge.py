@@ -36,7 +36,8 @@ import pandas as pd
 from .form import PREVIOUS_PREFIX, Field, Form, load_form
 from .previous import PreviousRound, previous_names, read_previous
 from .roster import UNSAFE_CHARS, RosterEntry, read_roster
-from .rules import ERROR, WARNING, Finding, all_explained, count_severity, field_title
+from .rules import (ERROR, WARNING, Finding, all_explained, count_explained, count_severity,
+                    field_title)
 from .validate import FileResult, validate_paths
 from .xlsx_output import DATE_WIDTH_SAMPLE, Formats, close_workbook, new_workbook, text_width
 
@@ -203,7 +204,7 @@ class Submission:
     @property
     def explained(self) -> int:
         """Warnings explained by the filler (审核说明)."""
-        return sum(1 for f in self.findings if f.severity == WARNING and f.explanation)
+        return count_explained(self.findings)
 
     @property
     def previous(self) -> dict[str, object]:
@@ -846,11 +847,8 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, title: str | 
         for i, (f, what) in enumerate(columns):
             c = col + i
             if what == "growth":
-                g = _growth(s.result.values.get(f.id), last_year.get(f.id))
-                if g is None:
-                    ws.write_string(r, c, "—", fmt.text)
-                else:
-                    ws.write_number(r, c, g, fmt.percent)
+                _write_growth(ws, r, c, _growth(s.result.values.get(f.id), last_year.get(f.id)),
+                              fmt.text, fmt.percent)
                 widths[c] = max(widths[c], 7)
                 continue
             v = s.result.values.get(f.id) if what == "value" else last_year.get(f.id)
@@ -882,23 +880,14 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, title: str | 
     unit_col = col + next(i for i, (f, what) in enumerate(columns) if f.id == form.keys["unit"])
     for i, (f, what) in enumerate(columns):
         c = col + i
-        if f.numeric and what == "value":
-            total = b.totals[f.id]
-            ws.write_number(total_row, c, _number(total),
-                            fmt.total_amount if f.type == "amount" else fmt.total_int)
-            widths[c] = max(widths[c], _width(f"{_number(total):,.2f}"))
-        elif what == "prev":
-            total = _sums_previous(f, b.rows)
+        if f.numeric and what in ("value", "prev"):
+            total = b.totals[f.id] if what == "value" else _sums_previous(f, b.rows)
             ws.write_number(total_row, c, _number(total),
                             fmt.total_amount if f.type == "amount" else fmt.total_int)
             widths[c] = max(widths[c], _width(f"{_number(total):,.2f}"))
         elif what == "growth":
             now, then, _n = _like_for_like(f, b.rows)
-            g = _growth(now, then)
-            if g is None:
-                ws.write_string(total_row, c, "—", fmt.total_text)
-            else:
-                ws.write_number(total_row, c, g, fmt.total_percent)
+            _write_growth(ws, total_row, c, _growth(now, then), fmt.total_text, fmt.total_percent)
         elif c == unit_col:
             ws.write_string(total_row, c, config.say("count_total", count=len(b.rows)), fmt.total_text)
         else:
@@ -921,6 +910,13 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, title: str | 
     ws.freeze_panes(3, unit_col + 1)
     ws.autofilter(2, 0, max(2, total_row - 1), ncols - 1)
     _print_setup(ws, repeat=(1, 2))
+
+
+def _write_growth(ws, row: int, col: int, growth: float | None, text_fmt, percent_fmt) -> None:
+    if growth is None:
+        ws.write_string(row, col, "—", text_fmt)
+    else:
+        ws.write_number(row, col, growth, percent_fmt)
 
 
 def _growth(now: object, then: object) -> float | None:
@@ -1062,11 +1058,7 @@ def _previous_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: Merg
             ws.write_string(r, 1, f.unit, fmt.text)
             ws.write_number(r, 2, _number(now), cf)
             ws.write_number(r, 3, _number(then), cf)
-            g = _growth(now, then) if n else None
-            if g is None:
-                ws.write_string(r, 4, "—", fmt.text)
-            else:
-                ws.write_number(r, 4, g, fmt.percent)
+            _write_growth(ws, r, 4, _growth(now, then) if n else None, fmt.text, fmt.percent)
             ws.write_number(r, 5, n, fmt.int)
             r += 1
         blocks.append((first, r - 1))

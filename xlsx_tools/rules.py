@@ -35,7 +35,7 @@ __all__ = [
     "Finding", "check_workbook", "inspect_workbook", "clean_values", "field_title",
     "show_value", "code_title", "SEVERITY_CN", "FIELD_CODES", "CODE_TITLES",
     "previous_values", "check_changes", "explanation_text", "with_explanations",
-    "explanation_names", "all_explained",
+    "explanation_names", "all_explained", "count_explained",
 ]
 
 ERROR = "error"
@@ -333,6 +333,11 @@ def with_explanations(form: Form, findings: Iterable[Finding],
              for c in form.explanations.codes}
     return [replace(f, explanation=texts[f.code])
             if f.severity == WARNING and texts.get(f.code) else f for f in findings]
+
+
+def count_explained(findings: Iterable[Finding]) -> int:
+    """How many of ``findings`` are warnings the filler explained."""
+    return sum(1 for f in findings if f.severity == WARNING and f.explanation)
 
 
 def all_explained(findings: Sequence[Finding]) -> bool:

@@ -20,8 +20,8 @@ from typing import Any, Callable, Iterable, Sequence
 from .form import Form, load_form
 from .previous import PreviousRound
 from .read import RejectedFile, iter_workbook_files, read_workbook
-from .rules import (ERROR, WARNING, Finding, all_explained, count_severity, explanation_names,
-                    inspect_workbook, previous_values, with_explanations)
+from .rules import (ERROR, WARNING, Finding, all_explained, count_explained, count_severity,
+                    explanation_names, inspect_workbook, previous_values, with_explanations)
 
 __all__ = [
     "FileResult", "ValidationRun", "validate_file", "validate_paths", "find_files",
@@ -75,7 +75,7 @@ class FileResult:
     @property
     def explained(self) -> int:
         """Warnings the filler explained (审核说明)."""
-        return sum(1 for f in self.findings if f.severity == WARNING and f.explanation)
+        return count_explained(self.findings)
 
     @property
     def readable(self) -> bool:
