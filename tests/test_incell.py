@@ -347,7 +347,7 @@ def recalculated(tmp_path_factory):
     cases += [(f"random-{i:03d}", p, v, None, None)
               for i, (p, v) in enumerate(random_cases(RANDOM_WORKBOOKS))]
     cases += [(f"random-eval-{i:03d}", p, v, prev, texts)
-              for i, (p, v, prev, texts) in enumerate(random_evaluator(RANDOM_WORKBOOKS // 4))]
+              for i, (p, v, prev, texts) in enumerate(random_evaluator(RANDOM_WORKBOOKS // 7))]
     written = [(name, values, _write(src, name, prefill, values, previous, texts))
                for name, prefill, values, previous, texts in cases]
     out = _recalculate([p for _, _, p in written], tmp_path_factory.mktemp("incell-recalculated"))
