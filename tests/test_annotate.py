@@ -278,14 +278,9 @@ def test_any_legal_spelling_is_annotated(bad, tmp_path) -> None:
 
 
 def test_explanations_are_shown_next_to_their_warnings(bad, tmp_path) -> None:
-    """The place for 审核说明 (a later issue): a finding that carries an explanation."""
-
-    @dataclasses.dataclass(frozen=True)
-    class Explained(Finding):
-        explanation: str | None = None
-
+    """A finding that carries the filler's 审核说明 shows it in the listing and the note."""
     result = validate_file(bad, FORM)
-    findings = [Explained(**f.to_dict(), explanation="本年度新增线上服务，次数统计口径不同。")
+    findings = [dataclasses.replace(f, explanation="本年度新增线上服务，次数统计口径不同。")
                 if f.code == "R03" else f for f in result.findings]
     copy = annotate(bad, tmp_path, dataclasses.replace(result, findings=findings))
     wb = openpyxl.load_workbook(copy)
