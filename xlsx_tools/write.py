@@ -33,7 +33,7 @@ from .xlsx_output import (Formats, OutputError, checked, excel_text, os_reason, 
 
 __all__ = [
     "GenerateError", "BuildContext", "write_workbook", "generate_blank",
-    "generate_from_roster", "prefill_keys", "blank_file_name",
+    "generate_from_roster", "prefill_keys", "blank_file_name", "RosterWorkbook", "roster_workbooks",
 ]
 
 # A workbook could not be written; the message is Chinese, for the user.
@@ -799,17 +799,34 @@ def generate_from_roster(roster_path: str | Path, out_dir: str | Path, form: For
     from .roster import read_roster  # same layer; imported here to keep write.py standalone
 
     form = form or load_form()
-    entries = read_roster(roster_path, form)
-    last_round = _previous_round(previous, form, entries)
     out = Path(out_dir)
-    tasks = [(out / e.file_name(form), form, e.prefill(form), password,
-              last_round.values_for(e.unit) if last_round is not None else None)
-             for e in entries]
+    tasks = [(out / w.file_name, form, w.prefill, password, w.previous)
+             for w in roster_workbooks(form, read_roster(roster_path, form), previous)]
     jobs = min(jobs or os.cpu_count() or 1, len(tasks))
     if jobs <= 1:
         return [_write_task(t) for t in tasks]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(_write_task, tasks, chunksize=max(1, len(tasks) // (jobs * 4))))
+
+
+@dataclass(frozen=True)
+class RosterWorkbook:
+    """What one roster row's workbook holds beyond the blank."""
+    file_name: str                          # by the definition's pattern
+    prefill: dict[str, str]                 # field id -> the roster's value (written and locked)
+    previous: dict[str, int | Decimal] | None   # field id -> last year's value; None: no 上年 cells
+
+
+def roster_workbooks(form: Form, entries, previous: str | Path | PreviousRound | None = None
+                     ) -> list[RosterWorkbook]:
+    """Each roster row's workbook (``entries``: :func:`~xlsx_tools.roster.read_roster`'s):
+    its name, what the roster fills in and, with ``previous`` (last round's output: a
+    folder or a PreviousRound), last year's values of the unit. The one place that
+    decides what a pre-filled workbook holds, whoever writes it."""
+    last_round = _previous_round(previous, form, entries)
+    return [RosterWorkbook(e.file_name(form), e.prefill(form),
+                           last_round.values_for(e.unit) if last_round is not None else None)
+            for e in entries]
 
 
 def _write_task(task: tuple) -> Path:
