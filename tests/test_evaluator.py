@@ -27,6 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _evaluator import REASON, explain, fill_many, set_previous, write_previous_round
+from _hostile import rewrite_zip, table_part
 from _fill import (FORM, blank_workbook, file_name_for, fill_workbook, resave_with_libreoffice,
                    valid_values)
 from _libreoffice import convert
@@ -313,6 +314,103 @@ def test_the_commands_take_previous(round_two, tmp_path):
     previous = {Path(f["file"]).name.split("-")[-1]: f["previous"] for f in data["files"]}
     assert previous["乙检测研究院.xlsx"]["service_count"] == 110       # by the roster's old name
     assert previous["丙信息中心.xlsx"] is None
+
+
+# -- the reader: prev_ and expl_ names by the fields' rules, in one pass ------------------------
+
+CHECKS = incell.SHEET_NAME
+
+
+def _case(sent, tmp_path, name, values, edit=None):
+    return fill_workbook(sent["甲检测研究院"], tmp_path / name / sent["甲检测研究院"].name, values, edit=edit)
+
+
+def _warned(**more):
+    return {**valid_values(unit_name="甲检测研究院"), **R03, **more}
+
+
+def _decoy_of(sheet: str, names: list[str], change) -> object:
+    """An ``edit``: a hidden copy of ``sheet`` changed by ``change``, ``names`` pointing at it."""
+    def edit(wb):
+        copy = wb.copy_worksheet(wb[sheet])
+        copy.title, copy.sheet_state = f"{sheet}（副本）", "hidden"
+        change(copy)
+        for name in names:
+            dn = wb.defined_names[name]
+            dn.attr_text = dn.attr_text.replace(f"'{sheet}'!", f"'{copy.title}'!")
+    return edit
+
+
+def test_each_part_is_read_once_and_the_checks_sheet_only_for_a_warning(round_two, tmp_path, monkeypatch):
+    """Last year's cells come with the fields; the explanations' sheet is read, from the
+    package still open, only for a file with a warning they may explain; no part twice."""
+    from xlsx_tools.read.package import Package
+
+    _d, sent = round_two
+    reads: list[str] = []
+    real = Package.read
+    monkeypatch.setattr(Package, "read", lambda self, name: reads.append(name) or real(self, name))
+    explained = _case(sent, tmp_path, "explained", _warned(), explain({"R03": REASON}))
+    clean = _case(sent, tmp_path, "clean", valid_values(unit_name="甲检测研究院"))
+    checks_part = table_part(explained, CHECKS)
+    for path, status in ((explained, "explained"), (clean, "accepted")):
+        reads.clear()
+        r = validate_file(path, FORM)
+        assert r.status == status and r.previous["service_count"] == 100
+        assert len(reads) == len(set(reads)), reads
+        assert (checks_part in reads) is (status == "explained")
+
+
+def test_names_pointing_at_a_decoy_sheet_are_refused(round_two, tmp_path):
+    _d, sent = round_two
+    prev_names = [FORM.previous_name(i) for i in FORM.previous_fields]
+    ref = FORM.previous_cell("service_count").ref
+    expl = incell.explanation_cell(FORM, "R03").ref
+    prev_decoy = _decoy_of(FORM.table.name, prev_names, lambda ws: ws.__setitem__(ref, 5))
+    expl_decoy = _decoy_of(CHECKS, [FORM.explanation_name("R03")], lambda ws: ws.__setitem__(expl, REASON))
+    cases = {"prev": (valid_values(unit_name="甲检测研究院"), prev_decoy),
+             "expl": (_warned(), expl_decoy),
+             "expl, no warning": (valid_values(unit_name="甲检测研究院"), expl_decoy)}
+    got = {name: validate_file(_case(sent, tmp_path, name, values, edit), FORM)
+           for name, (values, edit) in cases.items()}
+    assert (got["prev"].verdict, got["prev"].kind) == ("无法读取", "decoy_sheet")
+    assert (got["expl"].verdict, got["expl"].kind) == ("无法读取", "decoy_sheet")
+    # What is not needed is not read: without a warning, the explanations' names are not looked at.
+    assert got["expl, no warning"].status == "accepted"
+
+
+def test_a_name_the_others_disagree_with_is_read_where_the_layout_puts_it(round_two, tmp_path):
+    _d, sent = round_two
+
+    def point_elsewhere(wb):
+        wb.defined_names[FORM.previous_name("forums")].attr_text = f"'{FORM.table.name}'!$A$1"
+    path = _case(sent, tmp_path, "moved", valid_values(unit_name="甲检测研究院"), point_elsewhere)
+    named = read_workbook(path, FORM).named
+    assert named[FORM.previous_name("forums")].value == LAST_YEAR["forums"]
+    assert named[FORM.previous_name("forums")].cell == FORM.previous_cell("forums").address
+
+
+def test_an_explanation_cell_twice_is_refused_by_the_fast_path_and_the_parse_alike(round_two, tmp_path):
+    """The explanation's cell written twice in its row, the second saying another thing."""
+    from xlsx_tools.read import RejectedFile, open_workbook
+
+    _d, sent = round_two
+    path = _case(sent, tmp_path, "twice", _warned(), explain({"R03": REASON}))
+    part = table_part(path, CHECKS)
+    with zipfile.ZipFile(path) as z:
+        sheet = z.read(part)
+    ref = incell.explanation_cell(FORM, "R03").ref.encode()
+    cell = re.search(rb'<c r="%s"[^>]*?(?:/>|>.*?</c>)' % ref, sheet).group(0)
+    twice = rewrite_zip(path, tmp_path / "twice.xlsx", {part: sheet.replace(cell, cell + cell, 1)})
+    assert validate_file(twice, FORM).kind == "duplicate_cell"
+    c = incell.explanation_cell(FORM, "R03")
+    places = {FORM.explanation_name("R03"): (c.sheet, c.row, c.col)}
+    for fast in (True, False):
+        with open_workbook(twice, FORM, fast=fast) as book, pytest.raises(RejectedFile) as e:
+            book.read_named(places)
+        assert e.value.kind == "duplicate_cell"
+        with open_workbook(path, FORM, fast=fast) as book:
+            assert book.read_named(places)[FORM.explanation_name("R03")].value == REASON
 
 
 # -- the second form: the same path on another definition -----------------------------------
