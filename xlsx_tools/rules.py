@@ -256,6 +256,8 @@ def _number(value: object) -> int | Decimal | None:
 def workbook_previous(form: Form, data: WorkbookData) -> dict[str, int | Decimal]:
     """Last year's values as the workbook's 上年 cells (prev_<id>) hold them."""
     out: dict[str, int | Decimal] = {}
+    if not data.named:
+        return out   # a workbook without 上年 cells (most of a round's, before --previous)
     for fid in form.previous_fields:
         raw = data.named.get(form.previous_name(fid))
         v = _number(raw.value) if raw is not None and raw.formula is None else None
