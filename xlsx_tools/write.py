@@ -10,10 +10,13 @@ while it is filled (``incell``). The same inputs give the same bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +27,13 @@ from . import expr as ex
 from . import incell
 from .catalogue import render
 from .form import PREFILL_PREFIX, META_MAP_HEADER, META_SHEET, Cell, Field, Form, Sheet, cell_name, load_form
+from .previous import PreviousRound, previous_names, read_previous
 from .xlsx_output import (Formats, OutputError, checked, excel_text, os_reason, quote_sheet,
                           row_points, text_lines)
 
 __all__ = [
     "GenerateError", "BuildContext", "write_workbook", "generate_blank",
-    "generate_from_roster", "prefill_keys", "blank_file_name",
+    "generate_from_roster", "prefill_keys", "blank_file_name", "RosterWorkbook", "roster_workbooks",
 ]
 
 # A workbook could not be written; the message is Chinese, for the user.
@@ -55,6 +59,8 @@ def _created(form: Form) -> dt.datetime:
 
 FONT = "宋体"
 LABEL_FILL = "#F2F2F2"
+PREVIOUS_FILL = "#E7E6E6"       # last year's value: grey, like a label, but a number
+PREVIOUS_FONT = "#595959"
 HEADING_FILL = "#D9E1F2"
 PREFILLED_FILL = "#DDEBF7"
 MISSING_FILL = "#FFF2A8"
@@ -93,6 +99,9 @@ class BuildContext:
     prefill: dict[str, str]
     locked_inputs: set[str] = field(default_factory=set)
     password: str = ""
+    # Last year's values shown in the 上年 cells (field id -> number); None: the workbook
+    # has no 上年 cells (each input spans them, as the blank does).
+    previous: dict[str, int | Decimal] | None = None
 
     def ref(self, field_id: str, from_sheet: str | None = None) -> str:
         """$C$5 on the same sheet, '统计表'!$C$5 from another."""
@@ -131,15 +140,20 @@ def _legacy_hash(password: str) -> str:
 
 
 def write_workbook(path: str | Path, form: Form | None = None, prefill: dict | None = None,
-                   password: str | None = None) -> Path:
+                   password: str | None = None,
+                   previous: Mapping[str, object] | None = None) -> Path:
     """Write one workbook to ``path``: blank, or pre-filled with ``prefill``.
 
     ``prefill`` maps field ids of :func:`prefill_keys` (the roster's fields) to
     values; those values are written and locked, and recorded in the hidden sheet.
     ``password`` protects every sheet (default: the form's password).
+    ``previous`` maps field ids to last year's values: the workbook then shows each
+    in its 上年 cell (named prev_<id>, locked, grey) beside the input (a field without
+    one shows the label and a dash). Without it the inputs span those cells.
     """
     form = form or load_form()
     prefill = _clean_prefill(form, prefill or {})
+    last_year = _clean_previous(form, previous)
     password = form.password if password is None else password
     path = Path(path)
     # The Normal style's font sets the unit of column widths; Arial (or its
@@ -159,7 +173,7 @@ def write_workbook(path: str | Path, form: Form | None = None, prefill: dict | N
     sheets: dict[str, Worksheet] = {}
     for sheet in form.sheets:
         sheets[sheet.name] = wb.add_worksheet(sheet.name)
-    ctx = BuildContext(wb, sheets, form, inputs, formats, prefill, locked, password)
+    ctx = BuildContext(wb, sheets, form, inputs, formats, prefill, locked, password, last_year)
     for sheet in form.sheets:
         _write_sheet(ctx, sheet)
     help_name = form.instructions.get("sheet", "填报说明")
@@ -186,6 +200,19 @@ def write_workbook(path: str | Path, form: Form | None = None, prefill: dict | N
         reason = os_reason(cause) if cause else type(e).__name__
         raise GenerateError(f"无法写入文件“{path}”：{reason}。") from e
     return path
+
+
+def _clean_previous(form: Form, previous: Mapping[str, object] | None
+                    ) -> dict[str, int | Decimal] | None:
+    if previous is None:
+        return None
+    out: dict[str, int | Decimal] = {}
+    for fid in form.previous_fields:
+        v = previous.get(fid)
+        if isinstance(v, bool) or not isinstance(v, (int, float, Decimal)):
+            continue
+        out[fid] = Decimal(str(v)) if isinstance(v, float) else v
+    return out
 
 
 def _clean_prefill(form: Form, prefill: dict) -> dict[str, str]:
@@ -216,7 +243,7 @@ def _write_sheet(ctx: BuildContext, sheet: Sheet) -> None:
         ws.set_column(i, i, w)
     heights: dict[int, float] = {}
     tall: list[tuple[Cell, float]] = []
-    for cell in sheet.cells:
+    for cell in _cells_shown(ctx, sheet):
         text, size = _write_cell(ctx, ws, sheet, cell, is_cover)
         need = _height_needed(ctx, cell, text, size, widths)
         if cell.height == 1:
@@ -243,6 +270,20 @@ def _write_sheet(ctx: BuildContext, sheet: Sheet) -> None:
         ws.set_h_pagebreaks([r - 1 for r in sheet.page_breaks])
     if not is_cover:
         ws.repeat_rows(0, _title_rows(sheet) - 1)
+
+
+def _cells_shown(ctx: BuildContext, sheet: Sheet) -> list[Cell]:
+    """The layout's cells as this workbook has them: without last year's values, no
+    上年 cells, and each input spans the cell its 上年 would take (the blank's look)."""
+    if ctx.previous is not None:
+        return list(sheet.cells)
+    out = []
+    for c in sheet.cells:
+        if c.kind == "previous":
+            continue
+        prev = ctx.form.previous_cell(c.text) if c.kind == "input" else None
+        out.append(dataclasses.replace(c, width=c.width + prev.width) if prev else c)
+    return out
 
 
 def _fill_pages(heights: dict[int, float], sheet: Sheet) -> None:
@@ -295,6 +336,8 @@ def _write_cell(ctx: BuildContext, ws: Worksheet, sheet: Sheet, cell: Cell,
     fmt_for = _cover_format if is_cover else _table_format
     if cell.kind == "input":
         return _write_input(ctx, ws, cell, is_cover)
+    if cell.kind == "previous":
+        return _write_previous(ctx, ws, cell)
     if cell.kind == "special":
         text, formula, props = _special(ctx, sheet, cell)
         fmt = ctx.formats.get(**props)
@@ -388,6 +431,26 @@ def _write_input(ctx: BuildContext, ws: Worksheet, cell: Cell, on_cover: bool) -
     checked(ws.data_validation(r, c, r, c, _validation(ctx.form, f, cell)), f"{cell.address} 数据验证")
     _add_missing_highlight(ctx, ws, cell, f)
     return value, props.get("font_size", _SIZES["body"])
+
+
+def _write_previous(ctx: BuildContext, ws: Worksheet, cell: Cell) -> tuple[str, float]:
+    """Last year's value: a locked grey number shown as “上年 120”, or “上年 —”."""
+    f = ctx.form.field(cell.text)
+    label = ctx.form.previous.label
+    number = {"int": "#,##0", "amount": "#,##0.00"}[f.type]
+    props = {"border": 1, "border_color": BORDER, "valign": "vcenter", "align": "center",
+             "bg_color": PREVIOUS_FILL, "font_color": PREVIOUS_FONT, "font_size": 9,
+             "shrink": True, "locked": True, "num_format": f'"{label} "{number}'}
+    fmt = ctx.formats.get(**props)
+    value = ctx.previous.get(cell.text)
+    if value is None:
+        text = f"{label} —"
+        _place(ws, cell, text, fmt)
+    else:
+        text = f"{label} {value:,}"
+        _place(ws, cell, "", fmt)
+        checked(ws.write_number(cell.row - 1, cell.col - 1, float(value), fmt), cell.address)
+    return text, 9
 
 
 # -- specials: the computed lines ------------------------------------------------
@@ -561,11 +624,13 @@ def _cf_ref(ctx: BuildContext, field_id: str, sheet: str) -> str:
 
 
 def _define_names(ctx: BuildContext) -> None:
-    for f in ctx.form.fields:
-        c = ctx.inputs[f.id]
-        checked(ctx.workbook.define_name(f.defined_name,
-                                        f"={quote_sheet(c.sheet)}!{cell_name(c.row, c.col, True)}"),
-               f"名称 {f.defined_name}")
+    named = [(f.defined_name, ctx.inputs[f.id]) for f in ctx.form.fields]
+    if ctx.previous is not None:
+        named += [(ctx.form.previous_name(i), ctx.form.previous_cell(i))
+                  for i in ctx.form.previous_fields]
+    for name, c in named:
+        checked(ctx.workbook.define_name(name, f"={quote_sheet(c.sheet)}!{cell_name(c.row, c.col, True)}"),
+                f"名称 {name}")
 
 
 # -- print setup ---------------------------------------------------------------
@@ -719,19 +784,24 @@ def generate_blank(out_dir: str | Path, form: Form | None = None,
 
 
 def generate_from_roster(roster_path: str | Path, out_dir: str | Path, form: Form | None = None,
-                         password: str | None = None, jobs: int | None = None) -> list[Path]:
+                         password: str | None = None, jobs: int | None = None,
+                         previous: str | Path | PreviousRound | None = None) -> list[Path]:
     """One pre-filled workbook per roster row, named by the definition's pattern.
 
     The roster is read and checked first; if any row is bad, RosterError
     lists them all and nothing is written. ``jobs`` processes write the files
-    (default: one per CPU); the bytes do not depend on it.
+    (default: one per CPU); the bytes do not depend on it. ``previous`` is last
+    round's merge output (a folder, or :func:`~xlsx_tools.previous.read_previous`'s
+    result): each unit found there (by name, or by its last year's name in the roster)
+    gets last year's values beside its inputs. A folder that is not one raises
+    :class:`~xlsx_tools.previous.PreviousError`.
     """
     from .roster import read_roster  # same layer; imported here to keep write.py standalone
 
     form = form or load_form()
-    entries = read_roster(roster_path, form)
     out = Path(out_dir)
-    tasks = [(out / e.file_name(form), form, e.prefill(form), password) for e in entries]
+    tasks = [(out / w.file_name, form, w.prefill, password, w.previous)
+             for w in roster_workbooks(form, read_roster(roster_path, form), previous)]
     jobs = min(jobs or os.cpu_count() or 1, len(tasks))
     if jobs <= 1:
         return [_write_task(t) for t in tasks]
@@ -739,6 +809,35 @@ def generate_from_roster(roster_path: str | Path, out_dir: str | Path, form: For
         return list(pool.map(_write_task, tasks, chunksize=max(1, len(tasks) // (jobs * 4))))
 
 
+@dataclass(frozen=True)
+class RosterWorkbook:
+    """What one roster row's workbook holds beyond the blank."""
+    file_name: str                          # by the definition's pattern
+    prefill: dict[str, str]                 # field id -> the roster's value (written and locked)
+    previous: dict[str, int | Decimal] | None   # field id -> last year's value; None: no 上年 cells
+
+
+def roster_workbooks(form: Form, entries, previous: str | Path | PreviousRound | None = None
+                     ) -> list[RosterWorkbook]:
+    """Each roster row's workbook (``entries``: :func:`~xlsx_tools.roster.read_roster`'s):
+    its name, what the roster fills in and, with ``previous`` (last round's output: a
+    folder or a PreviousRound), last year's values of the unit. The one place that
+    decides what a pre-filled workbook holds, whoever writes it."""
+    last_round = _previous_round(previous, form, entries)
+    return [RosterWorkbook(e.file_name(form), e.prefill(form),
+                           last_round.values_for(e.unit) if last_round is not None else None)
+            for e in entries]
+
+
 def _write_task(task: tuple) -> Path:
-    path, form, prefill, password = task
-    return write_workbook(path, form, prefill, password)
+    path, form, prefill, password, previous = task
+    return write_workbook(path, form, prefill, password, previous)
+
+
+def _previous_round(previous, form: Form, entries) -> PreviousRound | None:
+    if previous is None:
+        return None
+    names = previous_names(entries, form)
+    if isinstance(previous, PreviousRound):
+        return previous.with_names(names)
+    return read_previous(previous, form, names)
