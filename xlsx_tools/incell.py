@@ -59,7 +59,7 @@ from . import expr as ex
 from .clean import clean_value
 from .form import SHEET_TYPES, Cell, ChangeRule, Field, Form, Rule, cell_name
 from .read import RawValue
-from .xlsx_output import checked, excel_text, sheet_ref, text_lines
+from .xlsx_output import checked, excel_text, printed_width, row_points, sheet_ref, text_lines
 
 __all__ = [
     "SHEET_NAME", "Check", "compile_checks", "add_checks", "status_cell",
@@ -706,7 +706,7 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
     ws.set_row(2, 28)
     ws.merge_range(2, 0, 2, _C_MSG,
                    "本页随填写自动更新：下方列出尚未解决的问题（“错误”须改正，“警告”请核对），"
-                   "右侧是全部校验项。请按提示修改统计表和封面；表中的红色单元格有错误，橙色单元格请核对。",
+                   "右侧是全部校验项（只在屏幕上显示，不打印）。请按提示修改统计表和封面；表中的红色单元格有错误，橙色单元格请核对。",
                    formats["note"])
     if explain.codes:
         _write_explanations(ws, form, checks, state, crow, formats, workbook)
@@ -720,18 +720,22 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
         ws.set_column(col, col, width)
     ws.set_column(_C_TEXT + 1, _C_NTEXT, None, None, {"hidden": True})
     for r in crow:
-        ws.set_row(r, 27)   # two lines of the wrapped messages
+        ws.set_row(r, _LIST_ROW)   # two lines of the wrapped messages
     if not explain.codes:
         # With explanations above, frozen rows would fill a small screen: the list scrolls.
         ws.freeze_panes(first, 0)
     # On paper: the explanations and the open problems, one page wide, A4 upright like
     # the other sheets.
+    # No program lets a print area follow a formula (LibreOffice reads a fixed one only),
+    # and every row of the list holds one: the print takes as many of its rows as fit on
+    # one page, so that a few problems print on one page, not on a hundred empty rows.
     ws.set_paper(9)
     ws.set_portrait()
-    ws.print_area(0, 0, first + _open_rows(checks) - 1, _C_MSG)
-    ws.fit_to_pages(1, 0)
-    ws.repeat_rows(first - 1)
-    ws.set_footer("&C第 &P 页，共 &N 页")
+    shown = min(_open_rows(checks), _rows_on_first_page(ws, first))
+    ws.print_area(0, 0, first + shown - 1, _C_MSG)
+    ws.fit_to_pages(1, 1)
+    ws.set_footer("&L" + words.phrase("print_limit", n=shown).replace("&", "&&")
+                  + "&R第 &P 页，共 &N 页")
     if password is not None:
         ws.protect(password, {"select_locked_cells": True, "select_unlocked_cells": True})
 
@@ -815,6 +819,21 @@ def _write_explanations(ws, form: Form, checks: Sequence[Check], state: SheetSta
         _wrote(ws.data_validation(r, _C_MSG, r, _C_MSG, validation))
         ws.set_row(r, 44)
         _wrote(workbook.define_name(form.explanation_name(code), f"='{SHEET_NAME}'!{x}"))
+
+
+# Height of a row of the lists (points): two lines of a wrapped message.
+_LIST_ROW = row_points(2, 11)
+# A4 upright less the default margins (0.7 in at the sides, 0.75 in at top and bottom),
+# in pixels at 96 dpi.
+_PORTRAIT_PX = ((8.27 - 1.4) * 96, (11.69 - 1.5) * 96)
+
+
+def _rows_on_first_page(ws, first: int) -> int:
+    """How many rows of the list fit on the first printed page, one page wide."""
+    wide, high = _PORTRAIT_PX
+    scale = min(1.0, wide / printed_width(ws, 0, _C_MSG))
+    above = sum(ws.row_info[r].height if r in ws.row_info else 20 for r in range(first))
+    return max(1, int((high / scale - above) // (_LIST_ROW * 4 / 3)) - 1)
 
 
 def _open_rows(checks: Sequence[Check]) -> int:

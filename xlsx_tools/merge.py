@@ -45,6 +45,8 @@ from .xlsx_output import (
     close_workbook,
     new_workbook,
     print_setup,
+    row_points,
+    text_lines,
     text_width,
     write_table,
 )
@@ -110,6 +112,11 @@ WORDS = {
     "no_recommending": "未填写{recommending_label}",
     # Last year against this year, on 图表 ({batch}).
     "previous_sheet": "与{previous_label}对比",
+    # The printable sheet of the main indicators, and the note on the full table's print.
+    "print_sheet": "主要指标",
+    "print_title": "{batch} 主要指标（{count} 个单位）",
+    "print_note": ("本表共 {columns} 列，供筛选、复制，打印时只打印本行；"
+                   "纸面阅读请打印“{print_sheet}”工作表。"),
     "previous_title": "{batch} 主要指标与上年对比（同口径：本年和上年都有数值的单位）",
     "growth": "比上年增长",
 }
@@ -125,6 +132,8 @@ class MergeConfig:
     shares: tuple[Share, ...] = ()
     charts: tuple[Chart, ...] = ()
     previous_charts: tuple[Chart, ...] = ()
+    # The indicators of the printable sheet (主要指标), in their order.
+    print_fields: tuple[str, ...] = ()
     words: dict[str, str] = field(default_factory=lambda: dict(WORDS))
 
     def say(self, name: str, **params: object) -> str:
@@ -163,11 +172,13 @@ def merge_config(form: Form) -> MergeConfig:
         charts=tuple(Chart(c["title"], tuple(c["fields"])) for c in data.get("charts", [])),
         previous_charts=tuple(Chart(c["title"], tuple(c["fields"]))
                               for c in data.get("previous_charts", [])),
+        print_fields=tuple(data.get("print_fields", ())),
         words={**WORDS, **data.get("words", {})},
     )
     numeric = {f.id for f in form.fields if f.numeric}
     named = [i for s in config.shares for i in (s.part, s.whole)]
     named += [i for c in (*config.charts, *config.previous_charts) for i in c.fields]
+    named += list(config.print_fields)
     wrong = sorted(set(named) - numeric)
     if wrong:
         raise ValueError(f"表单定义的 [merge] 中这些字段不是数字项：{'、'.join(wrong)}")
@@ -741,6 +752,8 @@ class _Formats(TableFormats):
         self.prev_int = mk(border=1, num_format="#,##0", font_color="#595959", bg_color="#EDEDED")
         self.prev_amount = mk(border=1, num_format="#,##0.00", font_color="#595959",
                               bg_color="#EDEDED")
+        self.note_line = mk(italic=True, font_color="#595959")
+        self.wrap_cell = mk(border=1, text_wrap=True)
 
     def previous(self, f: Field):
         return self.prev_amount if f.type == "amount" else self.prev_int
@@ -870,7 +883,62 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, title: str | 
     ws.set_row(2, 14 * header_height + 4)
     ws.freeze_panes(3, unit_col + 1)
     ws.autofilter(2, 0, max(2, total_row - 1), ncols - 1)
-    print_setup(ws, repeat=(1, 2))
+    # A column per field does not read on paper (some 170 columns would print dozens of
+    # pages, or at a few points): the paper copy is the main indicators' sheet, and the
+    # full table prints only its title and a note saying so.
+    note_col = unit_col + 2
+    ws.write_string(0, note_col, config.say("print_note", columns=ncols,
+                                            print_sheet=config.say("print_sheet")), fmt.note_line)
+    print_setup(ws)
+    ws.print_area(0, 0, 0, note_col + 8)
+    ws.fit_to_pages(1, 1)
+
+
+def _indicators_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary,
+                      title: str | None = None) -> None:
+    """主要指标: the definition's ``print_fields`` per platform, with 序号 and the unit's
+    name repeated on every page: the summary as it is read on paper (landscape, one page
+    wide where that keeps the text at 8 pt or more)."""
+    config = merge_config(form)
+    if not config.print_fields:
+        return
+    ws = wb.add_worksheet(config.say("print_sheet"))
+    unit = form.field(form.keys["unit"])
+    fields = [form.field(i) for i in config.print_fields]
+    ws.write_string(0, 0, title or config.say("print_title", batch=b.batch, count=len(b.rows)),
+                    fmt.title)
+    ws.set_row(0, 24)
+    heads = ["序号", column_title(form, unit), *[column_title(form, f) for f in fields]]
+    names = [str(s.result.values.get(unit.id) or "") for s in b.rows]
+    name_width = min(max([text_width(n) for n in [heads[1], *names]]) + 2, 24)
+    widths = [6, name_width, *[9] * len(fields)]
+    for c, (h, w) in enumerate(zip(heads, widths)):
+        ws.write_string(1, c, h, fmt.head)
+        ws.set_column(c, c, w)
+    ws.set_row(1, row_points(max(text_lines(h, w, 10) for h, w in zip(heads, widths)), 10))
+    for r, (s, name) in enumerate(zip(b.rows, names), start=2):
+        ws.write_number(r, 0, r - 1, fmt.int)
+        ws.write_string(r, 1, name, fmt.wrap_cell)
+        lines = text_lines(name, name_width, 10)
+        if lines > 1:
+            ws.set_row(r, row_points(lines, 10))
+        for c, f in enumerate(fields, start=2):
+            v = s.result.values.get(f.id)
+            cf = fmt.amount if f.type == "amount" else fmt.int
+            if v is None:
+                ws.write_blank(r, c, None, cf)
+            else:
+                ws.write_number(r, c, _number(Decimal(v) if f.type == "amount" else int(v)), cf)
+    total_row = 2 + len(b.rows)
+    ws.write_blank(total_row, 0, None, fmt.total_text)
+    ws.write_string(total_row, 1, config.say("count_total", count=len(b.rows)), fmt.total_text)
+    for c, f in enumerate(fields, start=2):
+        ws.write_number(total_row, c, _number(b.totals[f.id]),
+                        fmt.total_amount if f.type == "amount" else fmt.total_int)
+    ws.freeze_panes(2, 2)
+    print_setup(ws, repeat=(1, 1), fit_width=True, repeat_cols=(0, 1))
+    ws.set_footer("&C第 &P 页，共 &N 页")
+    ws.activate()
 
 
 def _write_growth(ws, row: int, col: int, growth: float | None, text_fmt, percent_fmt) -> None:
@@ -1088,6 +1156,7 @@ def _write_batch(path: Path, result: MergeResult, b: BatchSummary) -> None:
     config = merge_config(form)
     wb, fmt = _new_workbook(path, form, f"{b.batch}汇总")
     _summary_sheet(wb, fmt, form, b, previous=result.previous_fields)
+    _indicators_sheet(wb, fmt, form, b)
     where = _category_sheet(wb, fmt, form, b, config)
     _submissions_sheet(wb, fmt, form, b.entries, f"{b.batch} 提交情况", with_batch=False)
     _findings_sheet(wb, fmt, form, b.entries, with_batch=False)
@@ -1140,6 +1209,8 @@ def _write_recommending(path: Path, result: MergeResult, name: str, rows: list[S
     _summary_sheet(wb, fmt, form, summary,
                    title=config.say("recommending_title", recommending=name, count=len(added)),
                    previous=result.previous_fields)
+    _indicators_sheet(wb, fmt, form, summary,
+                      title=config.say("recommending_title", recommending=name, count=len(added)))
     _submissions_sheet(wb, fmt, form, rows, f"{name} 提交情况", with_batch=True)
     _findings_sheet(wb, fmt, form, rows, with_batch=True)
     close_workbook(wb)

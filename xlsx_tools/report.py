@@ -15,7 +15,7 @@ from .annotate import ANNOTATION_SHEET, AnnotateOutcome, annotate_workbook, anno
 from .form import Form
 from .rules import Finding, field_title
 from .validate import UNREADABLE, VERDICTS, FileResult, ValidationRun, isolated
-from .xlsx_output import close_workbook, fit_width, new_workbook, text_lines
+from .xlsx_output import close_workbook, fit_width, new_workbook, page_widths, text_lines
 
 __all__ = ["write_json", "write_report_xlsx", "annotate_workbooks", "annotate_workbook",
            "ANNOTATION_SHEET", "AnnotateOutcome"]
@@ -146,8 +146,9 @@ def _table(ws, header, rows, head, wrap, special, widths: dict[int, float]) -> N
     ws.set_paper(9)
     ws.fit_to_pages(1, 0)
     ws.repeat_rows(0)
-    column_widths = [widths.get(j) or fit_width([title, *(str(r[j]) for r in rows)], most=40)
-                     for j, title in enumerate(header)]
+    column_widths = page_widths([widths.get(j) or fit_width([title, *(str(r[j]) for r in rows)],
+                                                            most=40)
+                                 for j, title in enumerate(header)])
     for j, width in enumerate(column_widths):
         ws.set_column(j, j, width)
     # Row heights set here: not every program fits wrapped rows on opening.

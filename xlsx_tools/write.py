@@ -266,8 +266,9 @@ def _write_sheet(ctx: BuildContext, sheet: Sheet) -> None:
     if codes:
         # Phone numbers and postcodes are text on purpose: no green "number as text" marks.
         ws.ignore_errors({"number_stored_as_text": " ".join(codes)})
-    if sheet.page_breaks:
-        ws.set_h_pagebreaks([r - 1 for r in sheet.page_breaks])
+    breaks = list(sheet.page_breaks) if is_cover else _group_breaks(sheet, heights, widths)
+    if breaks:
+        ws.set_h_pagebreaks([r - 1 for r in breaks])
     if not is_cover:
         ws.repeat_rows(0, _title_rows(sheet) - 1)
 
@@ -301,6 +302,49 @@ def _fill_pages(heights: dict[int, float], sheet: Sheet) -> None:
             each = max((_PAGE_FILL - used) / len(spacers), 12.0)
             for r in spacers:
                 heights[r] = round(each, 1)
+
+
+def _blocks(sheet: Sheet, start: int) -> list[tuple[int, int]]:
+    """The rows from ``start`` in blocks that stay on one page: a label spanning rows
+    with every row beside it, and a section heading with the block below it."""
+    reach = {r: r for r in range(start, sheet.rows + 1)}
+    headings = set()
+    for c in sheet.cells:
+        if c.row >= start:
+            reach[c.row] = max(reach[c.row], c.last_row)
+            if c.kind == "heading":
+                headings.add(c.row)
+    blocks: list[tuple[int, int]] = []
+    r = start
+    while r <= sheet.rows:
+        end = r
+        k = r
+        while k <= end:
+            end = max(end, reach[k])
+            if k == end and end in headings and end < sheet.rows:
+                end += 1          # a heading goes with what follows it
+            k += 1
+        blocks.append((r, end))
+        r = end + 1
+    return blocks
+
+
+def _group_breaks(sheet: Sheet, heights: dict[int, float], widths: tuple[float, ...]) -> list[int]:
+    """Page breaks (rows before which a page starts) that keep each block of
+    :func:`_blocks` on one page, the sheet printed one page wide on A4 upright."""
+    title = _title_rows(sheet)
+    # Columns are in Arial 10 units (about 7 px each, plus 5) and the page is
+    # 8.27 in less the side margins of _page_setup, at 96 px per inch.
+    scale = min(1.0, (8.27 - 1.2) * 96 / sum(w * 7 + 5 for w in widths))
+    room = _PAGE_FILL / scale - sum(heights.get(r, _EMPTY_ROW) for r in range(1, title + 1))
+    breaks, used = [], 0.0
+    for first, last in _blocks(sheet, title + 1):
+        h = sum(heights.get(r, _EMPTY_ROW) for r in range(first, last + 1))
+        if used and used + h > room:
+            breaks.append(first)
+            used = 0.0
+        used += h
+    return breaks
 
 
 def _title_rows(sheet: Sheet) -> int:
