@@ -282,7 +282,8 @@ def test_summary_workbook_sheets_header_and_charts(merged):
     config = merge_config(FORM)
     for batch in result.batches:
         wb = openpyxl.load_workbook(out / f"{batch_file_stem(batch)}.xlsx")
-        assert wb.sheetnames == ["汇总", merge_config(FORM).say("print_sheet"), "分类统计", "提交情况", "问题清单", "图表", "与上年对比"]
+        assert wb.sheetnames == ["汇总", config.say("print_sheet"), "分类统计", "提交情况", "问题清单",
+                                 "图表", "与上年对比"]
         ws = wb["汇总"]
         # Two header rows: the section over the label with its unit; a field with last
         # year's values is followed by 上年 and 比上年增长.
