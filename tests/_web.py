@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -25,3 +27,14 @@ def launch_chromium(playwright):
     if not shutil.which(CHROMIUM):
         pytest.skip("Debian's Chromium (/usr/bin/chromium) is not installed here")
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+@contextmanager
+def chromium() -> Iterator:
+    """Debian's Chromium under Playwright, for a module's ``browser`` fixture."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()

@@ -15,7 +15,7 @@ import httpx
 import openpyxl
 import pytest
 from _round_files import for_units, marked_workbook, roster_of
-from _web import DESKTOP, LiveServer, launch_chromium
+from _web import DESKTOP, LiveServer, chromium
 
 from xlsx_tools.form import load_form
 from xlsx_tools.round import ST_MISSING, ST_UNREADABLE, Round
@@ -31,10 +31,8 @@ DONE = "document.getElementById('upload-summary').textContent.startsWith('已收
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_api.sync_playwright() as p:
-        b = launch_chromium(p)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

@@ -74,6 +74,9 @@ def init_command(folder: Path, roster_path: Path | None, form_path: Path | None,
     with rnd:
         n = len(rnd.units())
         click.echo(f"已建立轮次文件夹：{folder}（{rnd.form.title}，名单 {n} 个单位）")
+        if rnd.previous is not None:
+            click.echo(f"上一轮的汇总结果有 {len(rnd.previous)} 个单位：收到的文件与上年对比，"
+                       f"预填表显示{rnd.form.previous.label}数值。")
         click.echo(f"收取文件：xlsx-tools round receive {folder} 回收文件夹")
         click.echo(f"在浏览器中使用：xlsx-tools serve {folder}")
 

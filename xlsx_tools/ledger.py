@@ -396,6 +396,17 @@ class Ledger:
             raise LookupError(f"no version {version_id}")
         return json.loads(row[0])
 
+    def results(self, version_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """validate's JSON of several versions at once, by version id."""
+        db = self._db()
+        out: dict[int, dict[str, Any]] = {}
+        for i in range(0, len(version_ids), 500):     # SQLite's limit on parameters
+            part = version_ids[i:i + 500]
+            rows = db.execute(f"SELECT id, result FROM versions WHERE id IN ({', '.join('?' * len(part))})",
+                              part)
+            out.update((r[0], json.loads(r[1])) for r in rows)
+        return out
+
     @staticmethod
     def version_number(db: sqlite3.Connection, v: VersionRow) -> int | None:
         """Its place among its unit's versions, in the order received (1 for the first)."""

@@ -19,7 +19,10 @@ The folder holds:
     what is made from them on request: annotated copies, the blank and
     pre-filled workbooks, and each build of the summaries;
 ``previous/``
-    last round's summaries (``汇总-*.csv``), when the round was made with one.
+    last round's summaries (``汇总-*.csv``), when the round was made with one:
+    then every file is validated against them (as ``validate --previous``), the
+    summaries compare with them (as ``merge --previous``) and the pre-filled
+    workbooks show them in their 上年 cells (as ``generate --previous``).
 
 Receiving a file: its bytes go to the store (temporary file, fsync, rename),
 it is validated under the name its sender gave it, placed on a roster unit as
@@ -47,6 +50,7 @@ import tempfile
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO, Self
 
@@ -55,6 +59,7 @@ from .form import Form, load_form
 from .ledger import FILE_NAME as LEDGER_FILE
 from .ledger import Ledger, LedgerError, ReceiptRow, UnitRow, VersionRow
 from .merge import (
+    _growth,
     ST_ACCEPTED,
     ST_DUPLICATE,
     ST_FAILED,
@@ -67,6 +72,7 @@ from .merge import (
     place_file,
     write_outputs,
 )
+from .previous import PreviousError, PreviousRound, previous_names, read_previous
 from .roster import RosterEntry, read_roster, unit_key
 from .store import Store, Stored, sender_name, too_large_reason
 from .validate import UNREADABLE, FileResult, find_files, validate_file
@@ -92,6 +98,7 @@ __all__ = [
     "RoundError",
     "Unit",
     "Version",
+    "YearOnYear",
     "extra_columns",
     "display",
 ]
@@ -156,6 +163,34 @@ def file_status(v: VersionRow) -> str:
     if v.reason is not None:
         return ST_UNREADABLE
     return _BY_STATUS.get(v.status, ST_FAILED)
+
+
+@dataclass(frozen=True)
+class YearOnYear:
+    """One numeric field of a file beside last year's value (the unit page's 上年 column)."""
+    field: str                        # field id
+    title: str                        # the field's title, as reports name it
+    value: object                     # this year's (a JSON number, or None when left empty)
+    previous: object                  # last year's
+    growth: float | None              # (this - last) / last; None when either is missing or last is 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "title": self.title, "value": self.value,
+                "previous": self.previous, "growth": self.growth}
+
+
+def year_on_year(form: Form, result: dict[str, Any] | None) -> list[YearOnYear]:
+    """validate's JSON of a file as this year beside last year: each numeric field with a
+    previous value, in the definition's order; [] for a file with none."""
+    previous = (result or {}).get("previous") or {}
+    values = (result or {}).get("values") or {}
+    return [YearOnYear(f.id, form.field_title(f.id), values.get(f.id), previous[f.id],
+                       _growth(_number(values.get(f.id)), _number(previous[f.id])))
+            for f in form.fields if f.numeric and previous.get(f.id) is not None]
+
+
+def _number(value: object) -> Decimal | None:
+    return None if value is None or isinstance(value, bool) else Decimal(str(value))
 
 
 @dataclass
@@ -301,6 +336,7 @@ class Round:
         self.created_at = meta.get("created_at", "")
         self._roster: list[RosterEntry] | None = None
         self._index: RosterIndex | None = None
+        self._previous: PreviousRound | None | bool = False   # False: not read yet
 
     # -- making and opening ----------------------------------------------------------
 
@@ -323,6 +359,8 @@ class Round:
                              "而不是文字或字典。")
         entries = read_roster(roster, form)
         previous_files = _previous_summaries(Path(previous)) if previous is not None else []
+        if previous_files:
+            _read_previous(previous_files[0].parent, form, entries)   # refused now, not at receiving
         folder.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
         try:
@@ -388,6 +426,19 @@ class Round:
         if self._roster is None:
             self._roster = read_roster(self.roster_path, self.form)
         return self._roster
+
+    @property
+    def previous(self) -> PreviousRound | None:
+        """Last round's values (``previous/``), renamed units found by the roster's column of
+        last year's names; None for a round made without them."""
+        if self._previous is False:
+            folder = self.folder / PREVIOUS
+            self._previous = _read_previous(folder, self.form, self.roster) if folder.is_dir() else None
+        return self._previous
+
+    def year_on_year(self, version: Version | None) -> list[YearOnYear]:
+        """The version's numbers beside last year's (:func:`year_on_year`)."""
+        return year_on_year(self.form, version.result()) if version is not None and version.readable else []
 
     @property
     def _roster_index(self) -> RosterIndex:
@@ -506,7 +557,7 @@ class Round:
     def _validate_and_place(self, stored: Stored, name: str, mtime: float | None):
         path = self.store.path(stored.stored)
         try:
-            result = validate_file(path, self.form, shown=name, file_name=name)
+            result = validate_file(path, self.form, shown=name, file_name=name, previous=self.previous)
         except Exception as e:  # noqa: BLE001 - one odd file never stops receiving
             result = FileResult(file=name, path=path, status="rejected", verdict=UNREADABLE,
                                 reason=f"校验这个文件时出错（{type(e).__name__}），无法校验。",
@@ -632,6 +683,13 @@ class Round:
             row = self.ledger.version_by_sha(db, sha256)
         return Version(row, ledger=self.ledger) if row else None
 
+    def chosen_results(self, units: Iterable[Unit]) -> dict[int, dict[str, Any]]:
+        """validate's JSON of each unit's chosen version (read at once), by unit id; a unit
+        with none is left out."""
+        chosen = {u.id: u.chosen.id for u in units if u.chosen is not None}
+        results = self.ledger.results(list(chosen.values()))
+        return {unit_id: results[vid] for unit_id, vid in chosen.items()}
+
     def counts(self, units: list[Unit] | None = None) -> dict[str, int]:
         """Units per status, every status present (0 when none)."""
         out = {s: 0 for s in STATUSES}
@@ -663,13 +721,15 @@ class Round:
         return [self._result(v) for v in chosen]
 
     def _result(self, v: Version) -> FileResult:
-        r = validate_file(self.stored_path(v), self.form, shown=v.file_name, file_name=v.file_name)
+        r = validate_file(self.stored_path(v), self.form, shown=v.file_name, file_name=v.file_name,
+                          previous=self.previous)
         r.mtime = v.row.sent_mtime
         return r
 
     def merge(self, out_dir: str | Path | None = None) -> tuple[MergeResult, Path]:
         """Summaries of each unit's chosen version; into ``out_dir``, or a new build under summaries/."""
         result = merge_results(self.chosen_files(), self.form, self.roster)
+        result.previous = self.previous      # 上年 columns, prev_ in the CSV, the charts against last year
         if out_dir is not None:
             write_outputs(result, out_dir)
             return result, Path(out_dir)
@@ -719,17 +779,19 @@ class Round:
         return target
 
     def prefilled_workbook(self, unit: Unit) -> tuple[Path, str] | None:
-        """A roster unit's pre-filled workbook and the name to give it; None for a unit off the roster."""
-        from .write import write_workbook
+        """A roster unit's pre-filled workbook and the name to give it; None for a unit off the roster.
+        With last round's values (``previous/``) it shows the unit's beside each numeric input."""
+        from .write import roster_workbooks, write_workbook
 
         entry = next((e for e in self.roster if e.row == unit.row.roster_row), None) \
             if unit.on_roster else None
         if entry is None:
             return None
+        [made] = roster_workbooks(self.form, [entry], self.previous)
         target = self.folder / WORKBOOKS / f"unit-{unit.id}.xlsx"
         if not target.exists():
-            _made_once(target, lambda p: write_workbook(p, self.form, entry.prefill(self.form)))
-        return target, entry.file_name(self.form)
+            _made_once(target, lambda p: write_workbook(p, self.form, made.prefill, None, made.previous))
+        return target, made.file_name
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -769,6 +831,13 @@ def _roster_units(entries: list[RosterEntry]) -> list[dict[str, Any]]:
     return [{"unit": e.unit, "unit_key": unit_key(e.unit), "batch": e.batch, "category": e.category,
              "recommending": e.recommending or None, "roster_row": e.row, "roster_values": e.values,
              "roster_extra": e.extra} for e in entries]
+
+
+def _read_previous(folder: Path, form: Form, entries: list[RosterEntry]) -> PreviousRound:
+    try:
+        return read_previous(folder, form, previous_names(entries, form))
+    except PreviousError as e:
+        raise RoundError(str(e)) from e
 
 
 def _previous_summaries(path: Path) -> list[Path]:

@@ -43,6 +43,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from ..merge import recommending_folder
 from ..read import MAX_FILE_BYTES
 from ..reminders import LAST_RECEIVED, reminder_columns, reminders, write_reminders_xlsx
 from ..round import STATUSES, Round, RoundError, Unit, display, extra_columns
@@ -74,19 +75,36 @@ def _size(n: int | None) -> str:
     return f"{n / 1024 / 1024:.1f} MB"
 
 
+def _number(value: object) -> str:
+    """A JSON number as the table shows it: 1,234 or 3.5; — for none."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}" if isinstance(value, (int, float)) else str(value)
+
+
+def _growth(value: float | None) -> str:
+    """+25.0% / -80.0%; — when it cannot be told (no value, or last year's 0)."""
+    return "—" if value is None else f"{value:+.1%}"
+
+
 def create_app(rnd: Round, password: str | None = None, loopback_only: bool = True) -> Starlette:
     """The web application over the round ``rnd``."""
     auth = Auth(password)
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.filters["time"] = _time
     templates.env.filters["size"] = _size
+    templates.env.filters["number"] = _number
+    templates.env.filters["growth"] = _growth
     # A role's value as the table shows it: {{ u.category|display("category") }}.
     templates.env.filters["display"] = lambda value, role: display(rnd.form, role, value)
     # The roles the tables show, in order, headed as the form heads them (its roster's headers).
     role_header = {r: rnd.form.column_header(r) for r in ("unit", "batch", "category", "recommending")
                    if rnd.form.role(r)}
     templates.env.globals.update(status_class=STATUS_CLASS, source_cn=SOURCE_CN, statuses=STATUSES,
-                                 code_title=code_title, role_header=role_header)
+                                 code_title=code_title, role_header=role_header,
+                                 can_explain=rnd.form.explainable)
 
     def page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
         context.update(request=request, rnd=rnd, form=rnd.form, csrf=csrf_token(request),
@@ -147,9 +165,13 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
 
     def api_units(request: Request) -> Response:
         data = listing(request)
+        results = rnd.chosen_results(data["shown"])
+        # Each unit with its chosen version's findings as validate's JSON has them (explanation
+        # included); null for a unit with no file.
+        units = [{**u.to_dict(), "findings": results[u.id]["findings"] if u.id in results else None}
+                 for u in data["shown"]]
         return JSONResponse({"round": rnd.name, "form": rnd.form.id, "counts": data["counts"],
-                             "units": [u.to_dict() for u in data["shown"]],
-                             "unplaced": [v.to_dict() for v in rnd.unplaced()]})
+                             "units": units, "unplaced": [v.to_dict() for v in rnd.unplaced()]})
 
     # -- one unit ------------------------------------------------------------------------
 
@@ -160,8 +182,14 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
         for f in (result or {}).get("findings", []):
             findings.append({**f, "field_titles": [rnd.form.field_title(i) for i in f.get("fields", [])
                                                    if i in rnd.form.by_id]})
-        explained = any("explanation" in f for f in findings)
-        return {"unit": unit, "result": result, "findings": findings, "explained": explained,
+        # The 审核说明 column where a warning could have one (errors cannot be explained).
+        explainable = any(f["severity"] != "error" and rnd.form.explainable(f["code"]) for f in findings)
+        # The finding on each field, for the 上年 table (an error over a warning on the same field).
+        errors_last = sorted(findings, key=lambda f: f["severity"] == "error")
+        flagged = {i: f for f in errors_last for i in f["fields"]}
+        return {"unit": unit, "result": result, "findings": findings, "explainable": explainable,
+                "flagged": flagged,
+                "year_on_year": rnd.year_on_year(v), "previous_label": rnd.form.previous.label,
                 "roster_facts": rnd.roster_facts(unit),
                 "annotated": v is not None and v.readable and bool(v.errors or v.warnings)}
 
@@ -172,7 +200,8 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
     def api_unit(request: Request) -> Response:
         unit = unit_or_404(request.path_params["unit_id"])
         v = unit.chosen
-        return JSONResponse({**unit.to_dict(), "result": v.result() if v is not None else None})
+        return JSONResponse({**unit.to_dict(), "result": v.result() if v is not None else None,
+                             "year_on_year": [y.to_dict() for y in rnd.year_on_year(v)]})
 
     async def choose(request: Request) -> Response:
         unit_id = request.path_params["unit_id"]
@@ -258,12 +287,19 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
 
     # -- summaries ------------------------------------------------------------------------------
 
+    by_recommending = recommending_folder(rnd.form)
+
     def builds() -> list[dict[str, Any]]:
         out = []
         for b in rnd.summary_builds():
             files = sorted((p for p in b.iterdir() if p.is_file()),
                            key=lambda p: (p.suffix != ".xlsx", "总览" not in p.name, p.name))
+            # Each recommending unit's workbook (in merge's folder for them), downloaded as <folder>/<name>.
+            folder = b / by_recommending
+            own = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
             out.append({"name": b.name, "files": [{"name": p.name, "size": p.stat().st_size} for p in files],
+                        "recommending": [{"name": p.name, "unit": p.stem, "size": p.stat().st_size,
+                                          "path": f"{by_recommending}/{p.name}"} for p in own],
                         "built_at": dt.datetime.fromtimestamp(b.stat().st_mtime).strftime("%Y-%m-%d %H:%M")})
         return out
 
@@ -289,10 +325,13 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
         return RedirectResponse("/summaries", 303)
 
     def summary_file(request: Request) -> Response:
+        # Looked up among what the build holds, never joined from the request into a path.
         build, name = request.path_params["build"], request.path_params["name"]
+        folder = request.path_params.get("folder")
         for b in rnd.summary_builds():
-            if b.name == build:
-                for p in b.iterdir():
+            if b.name == build and folder in (None, by_recommending):
+                where = b if folder is None else b / by_recommending
+                for p in (where.iterdir() if where.is_dir() else ()):
                     if p.name == name and p.is_file():
                         return FileResponse(p, filename=p.name)
         raise HTTPException(404, "没有这个汇总文件。")
@@ -395,6 +434,7 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
         Route("/summaries", summaries_page),
         Route("/summaries", build_summaries, methods=["POST"]),
         Route("/summaries/{build}/{name}", summary_file),
+        Route("/summaries/{build}/{folder}/{name}", summary_file),
         Route("/workbooks", workbooks_page),
         Route("/workbooks/blank", blank),
         Route("/workbooks/units/{unit_id:int}", prefilled),
