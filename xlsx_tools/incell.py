@@ -402,6 +402,81 @@ def _fill(template: str, shown: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: shown.get(m.group(1), ""), template)
 
 
+# -- what the formulas show ------------------------------------------------------------
+
+
+def _rows(form: Form, checks: Sequence[Check]) -> tuple[dict[str, int], list[int]]:
+    """0-based rows of 校验结果: each field's helpers, each check."""
+    return ({f.id: _FIRST + i for i, f in enumerate(form.fields)},
+            [_FIRST + i for i in range(len(checks))])
+
+
+def _touching(form: Form, checks: Sequence[Check]) -> dict[str, list[int]]:
+    """Per field, the checks of its value (not its requirement) that touch it."""
+    touching: dict[str, list[int]] = {f.id: [] for f in form.fields}
+    for i, c in enumerate(checks):
+        if c.kind == "required":
+            continue
+        for fid in c.fields:
+            touching[fid].append(i)
+    return touching
+
+
+def results(form: Form, values: Mapping[str, object] | None = None,
+            checks: Sequence[Check] | None = None) -> dict[str, dict[tuple[int, int], object]]:
+    """The stored result of every formula the checks write, for inputs holding ``values``
+    (field id -> value; absent or "" = empty): by sheet (校验结果, and the cover for its
+    status line), then (row, column), 0-based. The writer stores these; a stamped
+    copy (``xlsx_tools.stamp``) stores the same for its unit's values.
+    """
+    checks = compile_checks(form) if checks is None else checks
+    values = {k: v for k, v in (values or {}).items() if v not in (None, "")}
+    state = evaluate_checks(form, checks, values)
+    words = form.catalogue
+    frow, crow = _rows(form, checks)
+    out: dict[tuple[int, int], object] = {}
+    for f in form.fields:
+        r = frow[f.id]
+        out[r, _C_LEN] = state.lengths[f.id]
+        out[r, _C_TCODE] = state.type_codes[f.id]
+        if f.type == "choice":
+            out[r, _C_NTEXT] = _py_normalized(values.get(f.id)) if state.lengths[f.id] > 0 else ""
+        out[r, _C_CLEAN] = state.clean[f.id]
+        out[r, _C_REQ] = state.required[f.id]
+    running = 0
+    for i, c in enumerate(checks):
+        r, fire = crow[i], state.fires[i]
+        if c.kind == "type":
+            code = state.codes[i]
+            out[r, _C_CODE] = words.title(code) if code else _type_label(form, c.field)
+            out[r, _C_KEY] = f"{code}|{','.join(c.fields)}"
+        running += fire
+        out[r, _C_FIRES] = fire
+        out[r, _C_STATUS] = "未通过" if fire else "通过"
+        out[r, _C_TEXT] = state.messages[i]
+        out[r, _C_RUN] = running
+        out[r, _C_ERR if c.severity == ERROR else _C_WARN] = int(fire)
+    for fid, idx in _touching(form, checks).items():
+        for col, sev in ((_C_FERR, ERROR), (_C_FWARN, WARNING)):
+            out[frow[fid], col] = any(state.fires[i] for i in idx if checks[i].severity == sev)
+    n_err, n_warn = state.count(checks, ERROR), state.count(checks, WARNING)
+    out[_ROW_COUNTS, _C_ERR] = n_err
+    out[_ROW_COUNTS, _C_WARN] = n_warn
+    out[_ROW_COUNTS, _C_NUM] = n_err + n_warn
+    firing = [i for i, f in enumerate(state.fires) if f]
+    for k in range(_open_rows(checks)):
+        hit = checks[firing[k]] if k < len(firing) else None
+        r = _FIRST + k
+        out[r, _C_N] = k + 1 if hit is not None else ""
+        out[r, _C_SEV] = words.severity_word(hit.severity) if hit is not None else ""
+        out[r, _C_CELL] = _address_list(form, hit) if hit is not None else ""
+        out[r, _C_MSG] = state.messages[firing[k]] if hit is not None else ""
+    status = status_text(n_err, n_warn)
+    out[1, 0] = status
+    cell = status_cell(form)
+    return {SHEET_NAME: out, form.cover.name: {(cell.row - 1, cell.col - 1): status}}
+
+
 # -- writing ------------------------------------------------------------------------
 
 def add_checks(ctx):
@@ -410,8 +485,7 @@ def add_checks(ctx):
     ``ctx`` is write.BuildContext (workbook, sheets, form, prefill, formats). The
     new sheet joins ``ctx.sheets``, so the writer protects it with the others.
     """
-    values = {k: v for k, v in (ctx.prefill or {}).items() if v not in (None, "")}
-    ws = write_checks(ctx.workbook, ctx.form, ctx.sheets, values, ctx.formats.get)
+    ws = write_checks(ctx.workbook, ctx.form, ctx.sheets, ctx.prefill, ctx.formats.get)
     ctx.sheets[SHEET_NAME] = ws
     return ws
 
@@ -424,19 +498,19 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
 
     ``sheets`` maps sheet names (form.cover.name, form.table.name) to their
     xlsxwriter worksheets; ``values`` are the field values the workbook is
-    written with (the pre-filled ones), for the formulas' stored results;
-    ``make_format(**props)`` makes a cell format (default: workbook.add_format).
-    The sheet is protected here only if ``password`` is given.
+    written with (the pre-filled ones), for the formulas' stored results
+    (:func:`results`); ``make_format(**props)`` makes a cell format (default:
+    workbook.add_format). The sheet is protected here only if ``password`` is given.
     """
-    values = values or {}
     words = form.catalogue
     checks = compile_checks(form)
-    state = evaluate_checks(form, checks, values)
+    stored = results(form, values, checks)
+    shown = stored[SHEET_NAME]
     ws = workbook.add_worksheet(SHEET_NAME)
     formats = _formats(make_format or (lambda **props: workbook.add_format(props)))
     fields = form.fields
-    frow = {f.id: _FIRST + i for i, f in enumerate(fields)}
-    crow = [_FIRST + i for i in range(len(checks))]
+    frow, crow = _rows(form, checks)
+    written: set[tuple[int, int]] = set()
 
     def src(fid: str) -> str:
         c = form.input_cell(fid)
@@ -445,32 +519,29 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
     def clean_ref(fid: str) -> str:
         return _xl(frow[fid], _C_CLEAN)
 
-    def formula(row: int, col: int, text: str, value, style=None) -> None:
-        _wrote(ws.write_formula(row, col, "=" + text, style or formats["hidden"], value))
+    def formula(row: int, col: int, text: str, style=None) -> None:
+        written.add((row, col))
+        _wrote(ws.write_formula(row, col, "=" + text, style or formats["hidden"], shown[row, col]))
 
     # Per field: length of its text, its type finding, clean value, required?
     for f in fields:
         r, x = frow[f.id], src(f.id)
         n = _xl(r, _C_LEN)
         ws.write_string(r, _C_FID, f.id, formats["hidden"])
-        formula(r, _C_LEN, f"IF(ISERROR({x}),-1,{_squeezed_len(x)})", state.lengths[f.id])
-        tcode = _type_code_formula(f, x, n, _xl(r, _C_CLEAN))
-        formula(r, _C_TCODE, tcode, state.type_codes[f.id])
+        formula(r, _C_LEN, f"IF(ISERROR({x}),-1,{_squeezed_len(x)})")
+        formula(r, _C_TCODE, _type_code_formula(f, x, n, _xl(r, _C_CLEAN)))
         if f.type == "choice":
-            formula(r, _C_NTEXT, f'IF({n}<=0,"",{_normalized(x)})',
-                    _py_normalized(values.get(f.id)) if state.lengths[f.id] > 0 else "")
-        formula(r, _C_CLEAN, _clean_formula(f, x, n, _xl(r, _C_TCODE), _xl(r, _C_NTEXT)),
-                state.clean[f.id])
+            formula(r, _C_NTEXT, f'IF({n}<=0,"",{_normalized(x)})')
+        formula(r, _C_CLEAN, _clean_formula(f, x, n, _xl(r, _C_TCODE), _xl(r, _C_NTEXT)))
         if f.required_when is None:
             req = "TRUE" if f.required else "FALSE"
         else:
             req = ex.to_excel(f.required_when, clean_ref)[0]
-        formula(r, _C_REQ, req, state.required[f.id])
+        formula(r, _C_REQ, req)
 
     # Per check: its code, whether it fires, its message.
     for i, c in enumerate(checks):
         r = crow[i]
-        fire_value = state.fires[i]
         if c.kind == "required":
             fr = frow[c.field.id]
             fires = f"AND({_xl(fr, _C_REQ)},{_xl(fr, _C_LEN)}=0)"
@@ -485,14 +556,11 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
             message = _choose(tc, [(t.code, _message_formula(_type_message(form, t, c.field),
                                                              cells.__getitem__))
                                    for t in _type_checks(c.field)])
-            shown = _choose(tc, [(t.code, excel_text(words.title(t.code)))
-                                 for t in _type_checks(c.field)],
-                            default=excel_text(_type_label(form, c.field)))
-            code_cn = (words.title(state.codes[i]) if state.codes[i]
-                       else _type_label(form, c.field))
-            formula(r, _C_CODE, shown, code_cn, formats["text"])
-            formula(r, _C_KEY, f"{tc}&\"|{','.join(c.fields)}\"",
-                    f"{state.codes[i]}|{','.join(c.fields)}")
+            shown_code = _choose(tc, [(t.code, excel_text(words.title(t.code)))
+                                      for t in _type_checks(c.field)],
+                                 default=excel_text(_type_label(form, c.field)))
+            formula(r, _C_CODE, shown_code, formats["text"])
+            formula(r, _C_KEY, f"{tc}&\"|{','.join(c.fields)}\"")
         else:
             when_t = ex.to_excel(c.rule.when, clean_ref)[0] if c.rule.when is not None else None
             check_f = ex.to_excel(c.rule.check, clean_ref)[1]
@@ -504,66 +572,49 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
         ws.write_string(r, _C_CCELL, "、".join(_address(form, i) for i in c.fields),
                         formats["text"])
         fcell = _xl(r, _C_FIRES)
-        formula(r, _C_FIRES, fires, fire_value)
-        formula(r, _C_STATUS, f'IF({fcell},"未通过","通过")', "未通过" if fire_value else "通过",
-                formats["status"])
-        formula(r, _C_TEXT, f'IF({fcell},{message},"")', state.messages[i], formats["wrap"])
+        formula(r, _C_FIRES, fires)
+        formula(r, _C_STATUS, f'IF({fcell},"未通过","通过")', formats["status"])
+        formula(r, _C_TEXT, f'IF({fcell},{message},"")', formats["wrap"])
         # Running count of failing checks: the n-th open problem is where it first reaches n.
         above = f"{_xl(r - 1, _C_RUN)}+" if i else ""
-        formula(r, _C_RUN, f"{above}IF({fcell},1,0)", sum(state.fires[: i + 1]))
-        formula(r, _C_ERR if c.severity == ERROR else _C_WARN, f"IF({fcell},1,0)",
-                int(fire_value))
+        formula(r, _C_RUN, f"{above}IF({fcell},1,0)")
+        formula(r, _C_ERR if c.severity == ERROR else _C_WARN, f"IF({fcell},1,0)")
 
     # Per field: does a check of its value fail? (for the input cells' colours;
     # blank required inputs are the writer's yellow)
-    touching: dict[str, list[int]] = {f.id: [] for f in fields}
-    for i, c in enumerate(checks):
-        if c.kind == "required":
-            continue
-        for fid in c.fields:
-            touching[fid].append(i)
+    touching = _touching(form, checks)
     for f in fields:
         r = frow[f.id]
         for col, sev in ((_C_FERR, ERROR), (_C_FWARN, WARNING)):
             idx = [i for i in touching[f.id] if checks[i].severity == sev]
             text = "OR(" + ",".join(_xl(crow[i], _C_FIRES) for i in idx) + ")" if idx else "FALSE"
-            formula(r, col, text, any(state.fires[i] for i in idx))
+            formula(r, col, text)
 
     # Totals, the open problems list, the cover line.
     last = crow[-1]
-    n_err = state.count(checks, ERROR)
-    n_warn = state.count(checks, WARNING)
     err_total = _xl(_ROW_COUNTS, _C_ERR)
     warn_total = _xl(_ROW_COUNTS, _C_WARN)
     open_total = _xl(_ROW_COUNTS, _C_NUM)
-    formula(_ROW_COUNTS, _C_ERR, f"SUM({_xl(_FIRST, _C_ERR)}:{_xl(last, _C_ERR)})", n_err)
-    formula(_ROW_COUNTS, _C_WARN, f"SUM({_xl(_FIRST, _C_WARN)}:{_xl(last, _C_WARN)})", n_warn)
-    formula(_ROW_COUNTS, _C_NUM, f"{err_total}+{warn_total}",
-            n_err + n_warn)
+    formula(_ROW_COUNTS, _C_ERR, f"SUM({_xl(_FIRST, _C_ERR)}:{_xl(last, _C_ERR)})")
+    formula(_ROW_COUNTS, _C_WARN, f"SUM({_xl(_FIRST, _C_WARN)}:{_xl(last, _C_WARN)})")
+    formula(_ROW_COUNTS, _C_NUM, f"{err_total}+{warn_total}")
     ws.write_string(_ROW_COUNTS, _C_KEY, "合计", formats["hidden"])
 
     run_range = f"{_xl(_FIRST, _C_RUN)}:{_xl(last, _C_RUN)}"
-    firing = [i for i, f in enumerate(state.fires) if f]
     for k in range(_open_rows(checks)):
         r = _FIRST + k
         n = k + 1
-        hit = firing[k] if k < len(firing) else None
         where = f"MATCH({n},{run_range},0)"
-        for col, src_col, value in (
-                (_C_SEV, _C_CSEV, words.severity_word(checks[hit].severity) if hit is not None else ""),
-                (_C_CELL, _C_CCELL, _address_list(form, checks[hit]) if hit is not None else ""),
-                (_C_MSG, _C_TEXT, state.messages[hit] if hit is not None else "")):
+        for col, src_col in ((_C_SEV, _C_CSEV), (_C_CELL, _C_CCELL), (_C_MSG, _C_TEXT)):
             rng = f"{_xl(_FIRST, src_col)}:{_xl(last, src_col)}"
-            formula(r, col, f'IF({open_total}<{n},"",INDEX({rng},{where}))', value,
-                    formats["open_wrap"])
-        formula(r, _C_N, f'IF({open_total}<{n},"",{n})', n if hit is not None else "",
-                formats["open"])
+            formula(r, col, f'IF({open_total}<{n},"",INDEX({rng},{where}))', formats["open_wrap"])
+        formula(r, _C_N, f'IF({open_total}<{n},"",{n})', formats["open"])
 
     status = _status_formula(err_total, warn_total)
-    status_value = status_text(n_err, n_warn)
     ws.merge_range(0, 0, 0, _C_MSG, "校验结果", formats["title"])
     _wrote(ws.merge_range(1, 0, 1, _C_MSG, "", formats["summary"]))
-    formula(1, 0, status, status_value, formats["summary"])
+    formula(1, 0, status, formats["summary"])
+
     ws.set_row(2, 28)
     ws.merge_range(2, 0, 2, _C_MSG,
                    "本页随填写自动更新：左侧列出尚未解决的问题（“错误”须改正，“警告”请核对），"
@@ -596,6 +647,7 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
     cover = sheets[form.cover.name]
     ref = f"'{SHEET_NAME}'!"
     cover_formula = "=" + _status_formula(ref + err_total, ref + warn_total)
+    status_value = stored[form.cover.name][cell.row - 1, cell.col - 1]
     if cell.width > 1:
         _wrote(cover.merge_range(cell.row - 1, cell.col - 1, cell.row - 1, cell.last_col - 1, "",
                                  formats["cover"]))
@@ -605,6 +657,9 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
         # The line is for the person filling in, not for the paper copies: the
         # cover prints from the row below it.
         cover.print_area(1, 0, max(form.cover.rows, 2) - 1, form.cover.columns - 1)
+
+    missing = set(shown) - written
+    assert not missing, f"stored results of no formula: {sorted(missing)[:5]}"
 
     # Input cells turn red / orange while a check touching them fails. A blank
     # required input is the writer's (yellow); these colours are for values.

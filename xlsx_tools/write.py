@@ -10,7 +10,9 @@ while it is filled (``incell``). The same inputs give the same bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import io
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -28,8 +30,9 @@ from .xlsx_output import (Formats, OutputError, checked, excel_text, os_reason, 
                           row_points, text_lines)
 
 __all__ = [
-    "GenerateError", "BuildContext", "write_workbook", "generate_blank",
-    "generate_from_roster", "prefill_keys", "blank_file_name",
+    "GenerateError", "BuildContext", "SheetShown", "write_workbook", "generate_blank",
+    "generate_from_roster", "prefill_keys", "blank_file_name", "unit_context", "unit_shown",
+    "build_workbook", "write_bytes",
 ]
 
 # A workbook could not be written; the message is Chinese, for the user.
@@ -83,16 +86,30 @@ _SIGN_LINES = 3                 # a signature row is this many lines tall
 
 
 @dataclass
+class SheetShown:
+    """What a sheet of one workbook shows that its unit's values decide, 0-based: each
+    cell's value (a formula's stored result), each row's height in points."""
+    cells: dict[tuple[int, int], object] = field(default_factory=dict)
+    rows: dict[int, float] = field(default_factory=dict)
+
+
+@dataclass
 class BuildContext:
-    """What a module adding to the workbook needs, at the end of building."""
+    """What a module adding to the workbook needs, at the end of building.
+
+    ``shown`` is what the unit's values make each sheet show (:func:`unit_shown`):
+    the writer writes it, and a stamped copy (``xlsx_tools.stamp``) holds the same.
+    ``workbook``, ``sheets`` and ``formats`` are there while a workbook is built.
+    """
     workbook: Any
     sheets: dict[str, Worksheet]
     form: Form
     inputs: dict[str, Cell]                 # field id -> its input cell
-    formats: Formats
+    formats: Formats | None
     prefill: dict[str, str]
     locked_inputs: set[str] = field(default_factory=set)
     password: str = ""
+    shown: dict[str, SheetShown] = field(default_factory=dict)
 
     def ref(self, field_id: str, from_sheet: str | None = None) -> str:
         """$C$5 on the same sheet, '统计表'!$C$5 from another."""
@@ -139,13 +156,42 @@ def write_workbook(path: str | Path, form: Form | None = None, prefill: dict | N
     ``password`` protects every sheet (default: the form's password).
     """
     form = form or load_form()
-    prefill = _clean_prefill(form, prefill or {})
-    password = form.password if password is None else password
-    path = Path(path)
+    data = build_workbook(unit_context(form, _clean_prefill(form, prefill or {}), password))
+    return write_bytes(Path(path), data)
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    """Save a workbook's bytes; a file that cannot be written is a GenerateError."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as e:
+        raise GenerateError(f"无法写入文件“{path}”：{os_reason(e)}。") from e
+    return path
+
+
+def unit_context(form: Form, prefill: dict[str, str], password: str | None = None,
+                 locked: set[str] | None = None, checks: list | None = None) -> BuildContext:
+    """The context of one unit's workbook, before a workbook is built: its (clean) pre-filled
+    values, the inputs they lock (default: those with a value) and what its sheets show."""
+    inputs = {c.text: c for s in form.sheets for c in s.cells if c.kind == "input"}
+    if locked is None:
+        locked = {k for k, v in prefill.items() if v}
+    ctx = BuildContext(None, {}, form, inputs, None, prefill, set(locked),
+                       form.password if password is None else password)
+    ctx.shown = unit_shown(ctx, checks)
+    return ctx
+
+
+def build_workbook(unit: BuildContext) -> bytes:
+    """The workbook of ``unit`` (:func:`unit_context`), built by xlsxwriter: its bytes."""
+    form, password = unit.form, unit.password
+    out = io.BytesIO()
     # The Normal style's font sets the unit of column widths; Arial (or its
     # metric twin Liberation Sans) measures alike in Excel, WPS and LibreOffice.
-    wb = _Workbook(str(path), {"in_memory": True, "default_format_properties":
-                               {"font_name": "Arial", "font_size": 10}})
+    # A value is written as the text it is: never turned into a formula or a link.
+    wb = _Workbook(out, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                         "default_format_properties": {"font_name": "Arial", "font_size": 10}})
     wb.structure_password = password
     wb.set_properties({
         "title": form.title, "subject": form.table_title, "author": form.issuer,
@@ -153,16 +199,14 @@ def write_workbook(path: str | Path, form: Form | None = None, prefill: dict | N
         "created": _created(form),
     })
     wb.set_calc_mode("auto")
-    formats = Formats(wb, font_name=FONT, font_size=_SIZES["body"])
-    inputs = {c.text: c for s in form.sheets for c in s.cells if c.kind == "input"}
-    locked = {k for k, v in prefill.items() if v}
-    sheets: dict[str, Worksheet] = {}
+    ctx = dataclasses.replace(unit, workbook=wb, sheets={},
+                              formats=Formats(wb, font_name=FONT, font_size=_SIZES["body"]))
+    sheets = ctx.sheets
     for sheet in form.sheets:
         sheets[sheet.name] = wb.add_worksheet(sheet.name)
-    ctx = BuildContext(wb, sheets, form, inputs, formats, prefill, locked, password)
     for sheet in form.sheets:
         _write_sheet(ctx, sheet)
-    help_name = form.instructions.get("sheet", "填报说明")
+    help_name = _help_sheet(form)
     sheets[help_name] = wb.add_worksheet(help_name)
     _write_instructions(ctx, sheets[help_name])
     # The checks that run while the workbook is filled: their sheet joins ctx.sheets
@@ -177,15 +221,10 @@ def write_workbook(path: str | Path, form: Form | None = None, prefill: dict | N
                               "select_locked_cells": True, "select_unlocked_cells": True})
     sheets[form.cover.name].activate()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         wb.close()
-    except OSError as e:
-        raise GenerateError(f"无法写入文件“{path}”：{os_reason(e)}。") from e
     except xlsxwriter.exceptions.XlsxWriterException as e:
-        cause = e.args[0] if e.args and isinstance(e.args[0], OSError) else None
-        reason = os_reason(cause) if cause else type(e).__name__
-        raise GenerateError(f"无法写入文件“{path}”：{reason}。") from e
-    return path
+        raise GenerateError(f"生成工作簿时出错（{type(e).__name__}）。") from e
+    return out.getvalue()
 
 
 def _clean_prefill(form: Form, prefill: dict) -> dict[str, str]:
@@ -203,22 +242,43 @@ def _clean_prefill(form: Form, prefill: dict) -> dict[str, str]:
     return out
 
 
+# -- what the unit's values make the sheets show ----------------------------------
+
+
+def unit_shown(ctx: BuildContext, checks: list | None = None) -> dict[str, SheetShown]:
+    """Per sheet, what the unit's values make it show: the layout's cells and row heights,
+    填报说明's lines, the hidden sheet's pre-filled values, the checks' stored results."""
+    form = ctx.form
+    shown = {sheet.name: _layout_shown(ctx, sheet) for sheet in form.sheets}
+    lines = _instruction_lines(ctx)
+    shown[_help_sheet(form)] = SheetShown(
+        {(r, first): text for r, line in enumerate(lines) for text, _, first, _, _ in line.pieces},
+        {r: line.height for r, line in enumerate(lines)})
+    shown[META_SHEET] = SheetShown({(r, 1): v for r, (_, v) in enumerate(_meta_values(ctx))
+                                    if isinstance(v, int) or v})
+    for name, cells in incell.results(form, ctx.prefill, checks).items():
+        shown.setdefault(name, SheetShown()).cells.update(cells)
+    return shown
+
+
+def _help_sheet(form: Form) -> str:
+    return form.instructions.get("sheet", "填报说明")
 
 
 # -- sheets of the layout ------------------------------------------------------
 
 
-def _write_sheet(ctx: BuildContext, sheet: Sheet) -> None:
-    ws = ctx.sheets[sheet.name]
+def _layout_shown(ctx: BuildContext, sheet: Sheet) -> SheetShown:
+    """A layout sheet's cells (each at its top-left) and its rows, tall enough for their text."""
     is_cover = sheet.name == ctx.form.cover.name
     widths = sheet.widths
-    for i, w in enumerate(widths):
-        ws.set_column(i, i, w)
+    cells: dict[tuple[int, int], object] = {}
     heights: dict[int, float] = {}
     tall: list[tuple[Cell, float]] = []
     for cell in sheet.cells:
-        text, size = _write_cell(ctx, ws, sheet, cell, is_cover)
-        need = _height_needed(ctx, cell, text, size, widths)
+        value, size = _cell_value(ctx, sheet, cell, is_cover)
+        cells[cell.row - 1, cell.col - 1] = value
+        need = _height_needed(ctx, cell, value, size, widths)
         if cell.height == 1:
             heights[cell.row] = max(heights.get(cell.row, 0), need)
         else:
@@ -231,9 +291,36 @@ def _write_sheet(ctx: BuildContext, sheet: Sheet) -> None:
             for r in rows:
                 heights[r] = round(heights.get(r, row_points(1, _SIZES["body"])) + extra, 1)
     _fill_pages(heights, sheet)
-    for r in range(1, sheet.rows + 1):
-        ws.set_row(r - 1, heights.get(r, _EMPTY_ROW))
-    _page_setup(ws, sheet.rows, len(widths))
+    return SheetShown(cells, {r - 1: heights.get(r, _EMPTY_ROW) for r in range(1, sheet.rows + 1)})
+
+
+def _cell_value(ctx: BuildContext, sheet: Sheet, cell: Cell, is_cover: bool) -> tuple[str, float]:
+    """The text a layout cell shows for this unit (a formula's: its result), and its font size."""
+    fmt_for = _cover_format if is_cover else _table_format
+    if cell.kind == "input":
+        f = ctx.form.field(cell.text)
+        props = _input_format(f, is_cover, f.id in ctx.locked_inputs)
+        return ctx.prefill.get(f.id, ""), props.get("font_size", _SIZES["body"])
+    if cell.kind == "special":
+        text, _, props = _special(ctx, sheet, cell)
+        return text, props.get("font_size", _SIZES["body"])
+    if cell.kind == "show":
+        props = fmt_for("show", ctx.form.field(cell.text))
+        return ctx.prefill.get(cell.text, ""), props.get("font_size", _SIZES["body"])
+    return cell.text, fmt_for(cell.kind, None).get("font_size", _SIZES["body"])
+
+
+def _write_sheet(ctx: BuildContext, sheet: Sheet) -> None:
+    ws = ctx.sheets[sheet.name]
+    is_cover = sheet.name == ctx.form.cover.name
+    shown = ctx.shown[sheet.name]
+    for i, w in enumerate(sheet.widths):
+        ws.set_column(i, i, w)
+    for cell in sheet.cells:
+        _write_cell(ctx, ws, sheet, cell, is_cover, shown.cells[cell.row - 1, cell.col - 1])
+    for r, height in shown.rows.items():
+        ws.set_row(r, height)
+    _page_setup(ws, sheet.rows, len(sheet.widths))
     codes = [c.ref for c in sheet.cells
              if c.kind == "input" and _NUM_FORMATS.get(ctx.form.field(c.text).type) == "@"]
     if codes:
@@ -289,34 +376,28 @@ def _height_needed(ctx: BuildContext, cell: Cell, text: str, size: float,
     return row_points(lines, size)
 
 
-def _write_cell(ctx: BuildContext, ws: Worksheet, sheet: Sheet, cell: Cell,
-                is_cover: bool) -> tuple[str, float]:
-    """Write one layout cell; return the text it shows and its font size."""
+def _write_cell(ctx: BuildContext, ws: Worksheet, sheet: Sheet, cell: Cell, is_cover: bool,
+                value: str) -> None:
+    """Write one layout cell showing ``value`` (:func:`_cell_value`)."""
     fmt_for = _cover_format if is_cover else _table_format
     if cell.kind == "input":
-        return _write_input(ctx, ws, cell, is_cover)
-    if cell.kind == "special":
-        text, formula, props = _special(ctx, sheet, cell)
+        _write_input(ctx, ws, cell, is_cover, value)
+    elif cell.kind == "special":
+        _, formula, props = _special(ctx, sheet, cell)
         fmt = ctx.formats.get(**props)
-        _place(ws, cell, "" if formula else text, fmt)
+        _place(ws, cell, "" if formula else value, fmt)
         if formula:
-            checked(ws.write_formula(cell.row - 1, cell.col - 1, formula, fmt, text), cell.address)
-        elif cell.text.startswith("signature_") and text.endswith("："):
-            _signature_line(ctx, ws, cell, text, props, fmt)
-        return text, props.get("font_size", _SIZES["body"])
-    if cell.kind == "show":
-        f = ctx.form.field(cell.text)
+            checked(ws.write_formula(cell.row - 1, cell.col - 1, formula, fmt, value), cell.address)
+        elif cell.text.startswith("signature_") and value.endswith("："):
+            _signature_line(ctx, ws, cell, value, props, fmt)
+    elif cell.kind == "show":
         src = ctx.ref(cell.text, sheet.name)
-        value = ctx.prefill.get(cell.text, "")
-        props = fmt_for("show", f)
-        fmt = ctx.formats.get(**props)
+        fmt = ctx.formats.get(**fmt_for("show", ctx.form.field(cell.text)))
         _place(ws, cell, "", fmt)
         checked(ws.write_formula(cell.row - 1, cell.col - 1, f'=IF({src}="","",{src})', fmt, value),
                cell.address)
-        return value, props.get("font_size", _SIZES["body"])
-    props = fmt_for(cell.kind, None)
-    _place(ws, cell, cell.text, ctx.formats.get(**props))
-    return cell.text, props.get("font_size", _SIZES["body"])
+    else:
+        _place(ws, cell, value, ctx.formats.get(**fmt_for(cell.kind, None)))
 
 
 def _signature_line(ctx: BuildContext, ws: Worksheet, cell: Cell, text: str, props: dict,
@@ -377,17 +458,13 @@ def _input_format(f: Field, on_cover: bool, locked: bool) -> dict:
     return props
 
 
-def _write_input(ctx: BuildContext, ws: Worksheet, cell: Cell, on_cover: bool) -> tuple[str, float]:
+def _write_input(ctx: BuildContext, ws: Worksheet, cell: Cell, on_cover: bool, value: str) -> None:
     f = ctx.form.field(cell.text)
-    value = ctx.prefill.get(f.id, "")
-    locked = f.id in ctx.locked_inputs
-    props = _input_format(f, on_cover, locked)
-    fmt = ctx.formats.get(**props)
+    fmt = ctx.formats.get(**_input_format(f, on_cover, f.id in ctx.locked_inputs))
     _place(ws, cell, value, fmt)
     r, c = cell.row - 1, cell.col - 1
     checked(ws.data_validation(r, c, r, c, _validation(ctx.form, f, cell)), f"{cell.address} 数据验证")
     _add_missing_highlight(ctx, ws, cell, f)
-    return value, props.get("font_size", _SIZES["body"])
 
 
 # -- specials: the computed lines ------------------------------------------------
@@ -587,84 +664,92 @@ def _page_setup(ws: Worksheet, rows: int, cols: int) -> None:
 _HELP_WIDTHS = (6, 16, 18, 52)
 
 
-def _write_instructions(ctx: BuildContext, ws: Worksheet) -> None:
+@dataclass
+class _Line:
+    """A row of 填报说明: its pieces (text, style, first and last column, font size), its height."""
+    pieces: list[tuple[str, str, int, int, float]]
+    height: float
+
+
+def _instruction_lines(ctx: BuildContext) -> list[_Line]:
     """填报说明: the definition's [instructions], in the order of its headings (how to
     fill in, the periods, the schedule, the file name, the contacts), then the outline."""
-    form, fm = ctx.form, ctx.formats
+    form = ctx.form
     ins = form.instructions
     headings = list(ins.get("headings", [])) + [""] * 5
     schedule_header = list(ins.get("schedule_header", [])) + [""] * 3
+    cols = len(_HELP_WIDTHS)
+    lines: list[_Line] = []
 
     def in_form(t: str) -> str:
         """A text of the definition with the form's dates filled in ({example_date})."""
         return render(t, form.catalogue.all_context(), keep_unknown=True)
 
+    def line(*pieces: tuple[str, str, int, int, float]) -> None:
+        lines.append(_Line(list(pieces), max(
+            row_points(text_lines(text, sum(_HELP_WIDTHS[first: last + 1]), size), size)
+            for text, _, first, last, size in pieces)))
+
+    def full(words: str, style: str, size: float = 11) -> None:
+        if words:
+            line((in_form(words), style, 0, cols - 1, size))
+
+    full(ins.get("title", "填报说明"), "title", _SIZES["help_title"])
+    full(f"{form.title}（{form.notice}）" if form.notice else form.title, "center")
+    full(headings[0], "heading", 12)
+    for step in ins.get("steps", []):
+        full(step, "body")
+    if form.periods:
+        full(headings[1], "heading", 12)
+    for p in form.periods:
+        line((f"{p.name}（{'、'.join(p.batches)}）", "head", 0, 1, 11), (p.text, "body", 2, 3, 11))
+    if ins.get("schedule"):
+        full(headings[2], "heading", 12)
+        line((schedule_header[0], "head", 0, 1, 11), (schedule_header[1], "head", 2, 2, 11),
+             (schedule_header[2], "head", 3, 3, 11))
+    for stage, when, what in ins.get("schedule", []):
+        line((stage, "head", 0, 1, 11), (when, "body", 2, 2, 11), (what, "body", 3, 3, 11))
+    full(headings[3], "heading", 12)
+    full(ins.get("naming", ""), "body")
+    own = _own_file_name(form, ctx.prefill)
+    if own:
+        full(f"本文件应命名为：{own}", "body")
+    if ins.get("contacts"):
+        full(headings[4], "heading", 12)
+    for c in ins.get("contacts", []):
+        full(c, "body")
+    # The report outline (大纲) last, as a checklist to tick on paper.
+    full(ins.get("outline_title", ""), "heading", 12)
+    for item in ins.get("outline", []):
+        line((_UNCHECKED, "box", 0, 0, 14), (item, "body", 1, 3, 11))
+    return lines
+
+
+def _write_instructions(ctx: BuildContext, ws: Worksheet) -> None:
+    fm = ctx.formats
     cols = len(_HELP_WIDTHS)
     for i, w in enumerate(_HELP_WIDTHS):
         ws.set_column(i, i, w)
-    title = fm.get(bold=True, font_size=_SIZES["help_title"], align="center", valign="vcenter")
-    heading = fm.get(bold=True, font_size=12, bg_color=HEADING_FILL, valign="vcenter",
-                     border=1, border_color=BORDER)
-    body = fm.get(text_wrap=True, valign="vcenter", border=1, border_color=BORDER)
-    head = fm.get(bold=True, bg_color=LABEL_FILL, align="center", valign="vcenter",
-                  border=1, border_color=BORDER, text_wrap=True)
-    box = fm.get(align="center", valign="vcenter", border=1, border_color=BORDER,
-                 font_size=14)
-    row = 0
-
-    def line(text: str, fmt, first: int = 0, last: int = cols - 1, size: float = 11) -> float:
-        width = sum(_HELP_WIDTHS[first: last + 1])
-        if last > first:
-            checked(ws.merge_range(row, first, row, last, text, fmt), "填报说明")
-        else:
-            checked(ws.write_string(row, first, text, fmt), "填报说明")
-        return row_points(text_lines(text, width, size), size)
-
-    def full(words: str, fmt, size: float = 11) -> None:
-        nonlocal row
-        if words:
-            ws.set_row(row, line(in_form(words), fmt, size=size))
-            row += 1
-
-    full(ins.get("title", "填报说明"), title, _SIZES["help_title"])
-    full(f"{form.title}（{form.notice}）" if form.notice else form.title,
-         fm.get(align="center", valign="vcenter", text_wrap=True))
-    full(headings[0], heading, 12)
-    for step in ins.get("steps", []):
-        full(step, body)
-    if form.periods:
-        full(headings[1], heading, 12)
-    for p in form.periods:
-        h = max(line(f"{p.name}（{'、'.join(p.batches)}）", head, 0, 1),
-                line(p.text, body, 2, 3))
-        ws.set_row(row, h)
-        row += 1
-    if ins.get("schedule"):
-        full(headings[2], heading, 12)
-        h = max(line(schedule_header[0], head, 0, 1), line(schedule_header[1], head, 2, 2),
-                line(schedule_header[2], head, 3, 3))
-        ws.set_row(row, h)
-        row += 1
-    for stage, when, what in ins.get("schedule", []):
-        h = max(line(stage, head, 0, 1), line(when, body, 2, 2), line(what, body, 3, 3))
-        ws.set_row(row, h)
-        row += 1
-    full(headings[3], heading, 12)
-    full(ins.get("naming", ""), body)
-    own = _own_file_name(form, ctx.prefill)
-    if own:
-        full(f"本文件应命名为：{own}", body)
-    if ins.get("contacts"):
-        full(headings[4], heading, 12)
-    for c in ins.get("contacts", []):
-        full(c, body)
-    # The report outline (大纲) last, as a checklist to tick on paper.
-    full(ins.get("outline_title", ""), heading, 12)
-    for item in ins.get("outline", []):
-        h = max(line(_UNCHECKED, box, 0, 0, 14), line(item, body, 1, 3))
-        ws.set_row(row, h)
-        row += 1
-    _page_setup(ws, row, cols)
+    styles = {
+        "title": fm.get(bold=True, font_size=_SIZES["help_title"], align="center", valign="vcenter"),
+        "heading": fm.get(bold=True, font_size=12, bg_color=HEADING_FILL, valign="vcenter",
+                          border=1, border_color=BORDER),
+        "body": fm.get(text_wrap=True, valign="vcenter", border=1, border_color=BORDER),
+        "head": fm.get(bold=True, bg_color=LABEL_FILL, align="center", valign="vcenter",
+                       border=1, border_color=BORDER, text_wrap=True),
+        "box": fm.get(align="center", valign="vcenter", border=1, border_color=BORDER,
+                      font_size=14),
+        "center": fm.get(align="center", valign="vcenter", text_wrap=True),
+    }
+    lines = _instruction_lines(ctx)
+    for row, line in enumerate(lines):
+        for text, style, first, last, _ in line.pieces:
+            if last > first:
+                checked(ws.merge_range(row, first, row, last, text, styles[style]), "填报说明")
+            else:
+                checked(ws.write_string(row, first, text, styles[style]), "填报说明")
+        ws.set_row(row, line.height)
+    _page_setup(ws, len(lines), cols)
     ws.fit_to_pages(1, 1)      # one sheet of paper to keep beside the form
 
 
@@ -677,6 +762,15 @@ def _own_file_name(form: Form, prefill: dict[str, str]) -> str:
 # -- 表单信息 (hidden) ---------------------------------------------------------------
 
 
+def _meta_values(ctx: BuildContext) -> list[tuple[str, object]]:
+    """The hidden sheet's first rows: (title in column A, value in column B)."""
+    form = ctx.form
+    values: dict[str, Any] = {"form_id": form.id, "form_version": form.version}
+    for key in form.prefill_fields:
+        values[PREFILL_PREFIX + key] = ctx.prefill.get(key, "")
+    return [(title, values.get(key, "")) for key, title in form.meta_keys.items()]
+
+
 def _write_meta(ctx: BuildContext, ws: Worksheet) -> None:
     form = ctx.form
     fmt = ctx.formats.get()
@@ -685,13 +779,9 @@ def _write_meta(ctx: BuildContext, ws: Worksheet) -> None:
     ws.set_column(1, 1, 14)
     ws.set_column(2, 2, 10)
     ws.set_column(3, 3, 60)
-    values: dict[str, Any] = {"form_id": form.id, "form_version": form.version}
-    for key in form.prefill_fields:
-        values[PREFILL_PREFIX + key] = ctx.prefill.get(key, "")
     row = 0
-    for key, title in form.meta_keys.items():
+    for title, v in _meta_values(ctx):
         ws.write_string(row, 0, title, bold)
-        v = values.get(key, "")
         if isinstance(v, int):
             ws.write_number(row, 1, v, fmt)
         elif v:
