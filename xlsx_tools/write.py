@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 import io
 import os
+import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,13 +27,14 @@ from . import expr as ex
 from . import incell
 from .catalogue import render
 from .form import PREFILL_PREFIX, META_MAP_HEADER, META_SHEET, Cell, Field, Form, Sheet, cell_name, load_form
+from .read.limits import MAX_TEXT
 from .xlsx_output import (Formats, OutputError, checked, excel_text, os_reason, quote_sheet,
                           row_points, text_lines)
 
 __all__ = [
     "GenerateError", "BuildContext", "SheetShown", "write_workbook", "generate_blank",
-    "generate_from_roster", "prefill_keys", "blank_file_name", "unit_context", "unit_shown",
-    "build_workbook", "write_bytes",
+    "generate_from_roster", "prefill_keys", "blank_file_name", "unit_values", "context_for",
+    "unit_context", "unit_shown", "build_workbook", "write_bytes",
 ]
 
 # A workbook could not be written; the message is Chinese, for the user.
@@ -170,6 +172,23 @@ def write_bytes(path: Path, data: bytes) -> Path:
     return path
 
 
+def unit_values(form: Form, entry) -> dict[str, object]:
+    """What one unit's workbook holds in its named cells (defined name -> value), from
+    its roster entry (:class:`~xlsx_tools.roster.RosterEntry`): each pre-filled field's
+    ``fld_<id>``. Generating writes these, stamping (``xlsx_tools.stamp``) puts them in."""
+    prefill = _clean_prefill(form, entry.prefill(form))
+    return {form.field(k).defined_name: v for k, v in prefill.items()}
+
+
+def context_for(form: Form, values: dict[str, object], password: str | None = None,
+                checks: list | None = None) -> BuildContext:
+    """The build context of the workbook holding ``values`` (:func:`unit_values`)."""
+    by_name = {form.field(k).defined_name: k for k in form.prefill_fields}
+    prefill = {by_name[name]: str(v) for name, v in values.items()}
+    return unit_context(form, {k: prefill.get(k, "") for k in form.prefill_fields}, password,
+                        checks=checks)
+
+
 def unit_context(form: Form, prefill: dict[str, str], password: str | None = None,
                  locked: set[str] | None = None, checks: list | None = None) -> BuildContext:
     """The context of one unit's workbook, before a workbook is built: its (clean) pre-filled
@@ -227,6 +246,10 @@ def build_workbook(unit: BuildContext) -> bytes:
     return out.getvalue()
 
 
+# What an XML part cannot hold (xlsxwriter would write it into a formula's result as it is).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _clean_prefill(form: Form, prefill: dict) -> dict[str, str]:
     allowed = form.prefill_fields
     unknown = set(prefill) - set(allowed)
@@ -238,6 +261,11 @@ def _clean_prefill(form: Form, prefill: dict) -> dict[str, str]:
         f = form.field(key)
         if value and f.choices and value not in f.choices:
             raise ValueError(f"{key} 的预填值“{value}”不在可选范围 {f.choices} 内")
+        if _NOT_XML.search(value):
+            raise ValueError(f"{key} 的预填值含有工作簿中不能保存的字符")
+        if len(value.encode("utf-16-le")) // 2 > MAX_TEXT:
+            raise GenerateError(f"“{f.label}”的预填值有 {len(value):,} 个字符，超过 Excel 一个单元格"
+                                f"最多 {MAX_TEXT:,} 个字符的上限。")
         out[key] = value
     return out
 
@@ -813,22 +841,41 @@ def generate_from_roster(roster_path: str | Path, out_dir: str | Path, form: For
     """One pre-filled workbook per roster row, named by the definition's pattern.
 
     The roster is read and checked first; if any row is bad, RosterError
-    lists them all and nothing is written. ``jobs`` processes write the files
-    (default: one per CPU); the bytes do not depend on it.
+    lists them all and nothing is written. The form is built once (per shape of
+    unit) and each unit's values are stamped into it (:mod:`xlsx_tools.stamp`):
+    the workbooks hold what :func:`write_workbook` writes for each unit. ``jobs``
+    processes share the units (default: one per CPU, and one per
+    ``_UNITS_PER_PROCESS`` units at most); the bytes do not depend on it.
     """
     from .roster import read_roster  # same layer; imported here to keep write.py standalone
+    from .stamp import Stamper  # stamp builds on this module
 
     form = form or load_form()
     entries = read_roster(roster_path, form)
     out = Path(out_dir)
-    tasks = [(out / e.file_name(form), form, e.prefill(form), password) for e in entries]
-    jobs = min(jobs or os.cpu_count() or 1, len(tasks))
+    tasks = [(out / e.file_name(form), unit_values(form, e)) for e in entries]
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks) // _UNITS_PER_PROCESS))
     if jobs <= 1:
-        return [_write_task(t) for t in tasks]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(_write_task, tasks, chunksize=max(1, len(tasks) // (jobs * 4))))
+        stamper = Stamper(form, password)
+        return [write_bytes(path, stamper.workbook(values)) for path, values in tasks]
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_start_stamping,
+                             initargs=(form, password)) as pool:
+        return list(pool.map(_stamp_task, tasks, chunksize=max(1, len(tasks) // (jobs * 4))))
 
 
-def _write_task(task: tuple) -> Path:
-    path, form, prefill, password = task
-    return write_workbook(path, form, prefill, password)
+# Each process builds its own template, which costs about what 25 stamped workbooks do:
+# another process is worth it from this many units on.
+_UNITS_PER_PROCESS = 50
+_STAMPER = None     # a worker process's
+
+
+def _start_stamping(form: Form, password: str | None) -> None:
+    global _STAMPER
+    from .stamp import Stamper
+
+    _STAMPER = Stamper(form, password)
+
+
+def _stamp_task(task: tuple[Path, dict[str, object]]) -> Path:
+    path, values = task
+    return write_bytes(path, _STAMPER.workbook(values))
