@@ -16,9 +16,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from xlsx_tools import incell
 from xlsx_tools.form import load_form
 from xlsx_tools.roster import RosterEntry, RosterError, read_roster
-from xlsx_tools.stamp import Stamper
-from xlsx_tools.write import (GenerateError, build_workbook, generate_from_roster, unit_context,
-                              unit_values, write_workbook)
+from xlsx_tools.write import (GenerateError, Stamper, build_workbook, generate_from_roster,
+                              unit_context, unit_values, write_workbook)
 
 from _generate_helpers import roster_csv
 from _incell_helpers import RECALC_ALWAYS, convert_with_libreoffice, sheet_verdicts

@@ -505,7 +505,7 @@ GENERATE_BUILT_SAMPLE = 20  # workbooks built the old way, for comparison (each 
 def generate_inputs(n: int, form: Form, out_dir: Path) -> tuple[Path, list[dict[str, str]]]:
     """A roster of the platforms of the first ``n`` files (and their pre-filled values), written
     before the clock starts."""
-    from . import stamp  # noqa: F401  (what the step uses, imported before its clock)
+    from . import write  # noqa: F401  (what the step uses, imported before its clock)
     from .roster import read_roster
 
     rows: list[list[str]] = []

@@ -1,27 +1,21 @@
-"""Stamping: each unit's workbook made from one built for all the units like it.
+"""Stamping: a built workbook made to show another unit's values, by editing its parts.
 
 Building a workbook is mostly xlsxwriter compiling some 5,500 formulas, the same
 for every unit. So ``generate --roster`` builds the form once per run for each
-*shape* of unit (the form, the password, and which pre-filled inputs have a
-value: what decides the styles, the cells and the rows), with placeholders in
-the pre-filled cells, and makes each unit's workbook from that template by
-editing the parts where the unit's values show:
+shape of unit (:class:`xlsx_tools.write.Stamper`), and each unit's workbook is
+that *template* with the parts edited where the unit's values show, given what
+each sheet shows for the template and for the unit (:class:`SheetShown`, which
+the writer computes, ``xlsx_tools.write.unit_shown``):
 
-* the cells whose value differs from the template's: the pre-filled inputs, the
-  hidden sheet's copies of them, the cover's display cells and computed lines,
-  the file name in 填报说明, and the stored result of every formula the values
-  change (the checks of 校验结果, the cover's status line), each written as
-  xlsxwriter writes it;
+* the cells whose value differs: rewritten as xlsxwriter writes them (a shared
+  string, a formula's stored result of its type, a number, a blank), a formula
+  keeping its ``<f>``;
 * the rows whose height differs (a long name wraps onto more lines);
-* the shared strings: the placeholders go, the unit's strings come in, and every
-  cell points where its string now is.
+* the shared strings: those no cell shows any more go (the template's
+  placeholders), the unit's come in, and every cell points where its string now is.
 
-What each cell and row shows comes from the writer's own functions
-(:func:`xlsx_tools.write.unit_shown`), so a stamped workbook holds what the
-workbook built for the unit holds (tests/test_stamp.py compares the two). Every
-other part is copied as it was compressed. The placeholders are no unit's
-values, so a unit's bytes depend only on the form, the password and the unit,
-never on the other units of the roster.
+Every other part is copied as it was compressed. The template and the unit must
+have the same cells and rows (the same shape); anything else is a bug, and raises.
 """
 
 from __future__ import annotations
@@ -30,17 +24,14 @@ import io
 import posixpath
 import re
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from . import incell
-from .form import Form, parse_cell
+from .form import parse_cell
 from .ooxml import RID, Edits, Member, deflated, parse, stored, zip_bytes
-from .write import BuildContext, SheetShown, build_workbook, context_for, unit_context
 
-__all__ = ["Stamper"]
+__all__ = ["SheetShown", "Template"]
 
-# What a template holds where a pre-filled value goes: private-use characters, no unit's text.
-_PLACEHOLDER = "\ue000{}\ue000"
 _SST = "xl/sharedStrings.xml"
 # xlsxwriter's rows: 20 pixels (15 points) unless set; the order of a row's attributes.
 _DEFAULT_ROW_PIXELS = 20
@@ -53,25 +44,12 @@ _OOXML_ESCAPE = re.compile("_(x[0-9a-fA-F]{4}_)|([\x00-\x08\x0b-\x1f\ufffe\uffff
 _SPACE_AT_END = re.compile(r"^\s|\s$")
 
 
-class Stamper:
-    """Makes the workbooks of a run: a template per shape of unit, built when first needed."""
-
-    def __init__(self, form: Form, password: str | None = None):
-        self.form = form
-        self.password = form.password if password is None else password
-        self.checks = incell.compile_checks(form)
-        self._templates: dict[frozenset[str], _Template] = {}
-
-    def workbook(self, values: dict[str, object]) -> bytes:
-        """The bytes of the workbook holding ``values`` (:func:`~xlsx_tools.write.unit_values`)."""
-        unit = context_for(self.form, values, self.password, self.checks)
-        shape = frozenset(unit.locked_inputs)
-        template = self._templates.get(shape)
-        if template is None:
-            prefill = {k: _PLACEHOLDER.format(k) if k in shape else "" for k in self.form.prefill_fields}
-            template = self._templates[shape] = _Template(
-                unit_context(self.form, prefill, self.password, locked=set(shape), checks=self.checks))
-        return template.stamp(unit)
+@dataclass
+class SheetShown:
+    """What a sheet of one workbook shows that its unit's values decide, 0-based: each
+    cell's value (a formula's stored result), each row's height in points."""
+    cells: dict[tuple[int, int], object] = field(default_factory=dict)
+    rows: dict[int, float] = field(default_factory=dict)
 
 
 # -- a template: the built workbook, its sheets indexed ------------------------------------
@@ -95,17 +73,19 @@ class _Sheet:
     strings: list[tuple[int, int, int, tuple[int, int]]]   # each t="s" value: range, index, cell
 
 
-class _Template:
-    def __init__(self, ctx: BuildContext):
-        self.shown = ctx.shown
-        data = build_workbook(ctx)
+class Template:
+    """A built workbook (``data``) and what its sheets show (``shown``, by sheet name), its
+    parts indexed once so that each unit's copy costs only the edits."""
+
+    def __init__(self, data: bytes, shown: Mapping[str, SheetShown]):
+        self.shown = shown
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             infos = z.infolist()
             fh = io.BytesIO(data)
             self.members: list[Member] = [stored(fh, info) for info in infos]
             self.date_time = infos[0].date_time
             parts = _sheet_parts(z)
-            self.sheets = {name: _index_sheet(parts[name], z.read(parts[name])) for name in ctx.shown}
+            self.sheets = {name: _index_sheet(parts[name], z.read(parts[name])) for name in shown}
             sst = z.read(_SST)
         root = parse(sst, depth=1)
         self.sst_head = sst[:root.start] + re.sub(rb'\s(count|uniqueCount)="\d*"', b"",
@@ -118,12 +98,12 @@ class _Template:
             for *_, index, _ in sheet.strings:
                 self.refs[index] += 1
 
-    def stamp(self, unit: BuildContext) -> bytes:
-        """The unit's workbook: the template with the unit's cells, rows and strings."""
+    def stamp(self, unit: Mapping[str, SheetShown]) -> bytes:
+        """The workbook that shows ``unit``: the template with the unit's cells, rows and strings."""
         changes: list[tuple[str, dict[tuple[int, int], object], SheetShown]] = []
         left = list(self.refs)
         wanted: list[bytes] = []
-        for name, shown in unit.shown.items():
+        for name, shown in unit.items():
             sheet, old = self.sheets[name], self.shown[name]
             if shown.cells.keys() != old.cells.keys() or shown.rows.keys() != old.rows.keys():
                 raise AssertionError(f"stamp: {name} is not as the template has it")
@@ -158,7 +138,7 @@ class _Strings:
     then the unit's new ones (a string already there is shown from there, as xlsxwriter
     keeps each string once)."""
 
-    def __init__(self, template: _Template, left: list[int], wanted: list[bytes]):
+    def __init__(self, template: Template, left: list[int], wanted: list[bytes]):
         entries = template.entries
         # An entry goes when every cell that showed it shows something else now.
         gone = {i for i, n in enumerate(left) if n == 0 and template.refs[i]}

@@ -28,11 +28,12 @@ from . import incell
 from .catalogue import render
 from .form import PREFILL_PREFIX, META_MAP_HEADER, META_SHEET, Cell, Field, Form, Sheet, cell_name, load_form
 from .read.limits import MAX_TEXT
+from .stamp import SheetShown, Template
 from .xlsx_output import (Formats, OutputError, checked, excel_text, os_reason, quote_sheet,
                           row_points, text_lines)
 
 __all__ = [
-    "GenerateError", "BuildContext", "SheetShown", "write_workbook", "generate_blank",
+    "GenerateError", "BuildContext", "SheetShown", "Stamper", "write_workbook", "generate_blank",
     "generate_from_roster", "prefill_keys", "blank_file_name", "unit_values", "context_for",
     "unit_context", "unit_shown", "build_workbook", "write_bytes",
 ]
@@ -88,19 +89,11 @@ _SIGN_LINES = 3                 # a signature row is this many lines tall
 
 
 @dataclass
-class SheetShown:
-    """What a sheet of one workbook shows that its unit's values decide, 0-based: each
-    cell's value (a formula's stored result), each row's height in points."""
-    cells: dict[tuple[int, int], object] = field(default_factory=dict)
-    rows: dict[int, float] = field(default_factory=dict)
-
-
-@dataclass
 class BuildContext:
     """What a module adding to the workbook needs, at the end of building.
 
     ``shown`` is what the unit's values make each sheet show (:func:`unit_shown`):
-    the writer writes it, and a stamped copy (``xlsx_tools.stamp``) holds the same.
+    the writer writes it, and a stamped copy (:class:`Stamper`) holds the same.
     ``workbook``, ``sheets`` and ``formats`` are there while a workbook is built.
     """
     workbook: Any
@@ -842,13 +835,12 @@ def generate_from_roster(roster_path: str | Path, out_dir: str | Path, form: For
 
     The roster is read and checked first; if any row is bad, RosterError
     lists them all and nothing is written. The form is built once (per shape of
-    unit) and each unit's values are stamped into it (:mod:`xlsx_tools.stamp`):
-    the workbooks hold what :func:`write_workbook` writes for each unit. ``jobs``
-    processes share the units (default: one per CPU, and one per
-    ``_UNITS_PER_PROCESS`` units at most); the bytes do not depend on it.
+    unit) and each unit's values are stamped into it (:class:`Stamper`): the
+    workbooks hold what :func:`write_workbook` writes for each unit. ``jobs``
+    processes share the units (default: one per CPU, at most one per
+    ``_UNITS_PER_PROCESS`` units); the bytes do not depend on it.
     """
     from .roster import read_roster  # same layer; imported here to keep write.py standalone
-    from .stamp import Stamper  # stamp builds on this module
 
     form = form or load_form()
     entries = read_roster(roster_path, form)
@@ -863,16 +855,41 @@ def generate_from_roster(roster_path: str | Path, out_dir: str | Path, form: For
         return list(pool.map(_stamp_task, tasks, chunksize=max(1, len(tasks) // (jobs * 4))))
 
 
+class Stamper:
+    """The workbooks of a run, stamped (:mod:`xlsx_tools.stamp`): the form built once per
+    *shape* of unit (which pre-filled inputs have a value: what decides the styles, the
+    cells and the rows), with placeholders where the values go, and each unit's workbook
+    that template showing the unit's values. The placeholders are no unit's text, so a
+    unit's bytes depend only on the form, the password and the unit."""
+
+    def __init__(self, form: Form, password: str | None = None):
+        self.form = form
+        self.password = form.password if password is None else password
+        self.checks = incell.compile_checks(form)
+        self._templates: dict[frozenset[str], Template] = {}
+
+    def workbook(self, values: dict[str, object]) -> bytes:
+        """The bytes of the workbook holding ``values`` (:func:`unit_values`)."""
+        unit = context_for(self.form, values, self.password, self.checks)
+        shape = frozenset(unit.locked_inputs)
+        template = self._templates.get(shape)
+        if template is None:
+            prefill = {k: _PLACEHOLDER.format(k) if k in shape else "" for k in self.form.prefill_fields}
+            ctx = unit_context(self.form, prefill, self.password, locked=set(shape), checks=self.checks)
+            template = self._templates[shape] = Template(build_workbook(ctx), ctx.shown)
+        return template.stamp(unit.shown)
+
+
+# A template holds this where a pre-filled value goes: private-use characters, no unit's text.
+_PLACEHOLDER = "\ue000{}\ue000"
 # Each process builds its own template, which costs about what 25 stamped workbooks do:
 # another process is worth it from this many units on.
 _UNITS_PER_PROCESS = 50
-_STAMPER = None     # a worker process's
+_STAMPER: Stamper | None = None     # a worker process's
 
 
 def _start_stamping(form: Form, password: str | None) -> None:
     global _STAMPER
-    from .stamp import Stamper
-
     _STAMPER = Stamper(form, password)
 
 
