@@ -1,6 +1,7 @@
-"""Make the sample round in samples/: a roster and the workbooks the platforms sent back.
+"""Make the sample round in samples/: a roster, last round's summary and the workbooks
+the platforms sent back.
 
-    python3 samples/make_samples.py            # writes samples/roster.csv, samples/returned/
+    python3 samples/make_samples.py            # writes samples/roster.csv, previous/, returned/
     python3 samples/make_samples.py --check    # says whether the committed samples are current
 
 Forty fictional platforms over the five batches and three categories. Each
@@ -10,10 +11,18 @@ and a few carry the mistakes of a real round:
 
     errors     R01, R05, R11 and a blank required field (missing)
     warnings   R03, R06, too_short, M04 (a value far out of line), R18 (a file
-               named against the rule)
+               named against the rule), R23 (a value far from last year's)
+    explained  an R06 and an R23 the filler explained in the workbook (审核说明): 已说明
     and        one workbook re-saved by LibreOffice, one legacy .xls, one unit
                that sent two files (M01), one unit that sent nothing (M03),
                one unit that is not on the roster (M02)
+
+Last round (``previous/``): the summaries (汇总-*.csv) the 2021 merge would have
+written, made by xlsx-tools' merge from last year's values of this year's units (a
+little lower, as a round a year earlier; the 平台项目 platforms are new this year).
+One unit was renamed since: the roster's 上年单位名称 gives its old name. The
+returned workbooks were generated with those values beside the inputs (generate
+--previous), so the sheet's own checks and validate see last year too.
 
 ``samples/expected.json`` records, for every file, what it should come out as
 and the values typed into it, so the tests check the merge's totals against
@@ -46,6 +55,8 @@ from pathlib import Path
 import openpyxl
 
 from xlsx_tools.form import NAME_PREFIX, Form, load_form
+from xlsx_tools.merge import merge_results, write_outputs
+from xlsx_tools.validate import FileResult
 from xlsx_tools.write import write_workbook
 
 HERE = Path(__file__).resolve().parent
@@ -104,6 +115,9 @@ class Sample:
     on_roster: bool = True
     note: str = ""
     tolerate: list[str] = field(default_factory=list)  # warnings it may also have
+    previous: dict[str, object] | None = None   # last round's values (None: not in it)
+    previous_name: str = ""                      # its name last round, when renamed
+    explanations: dict[str, str] = field(default_factory=dict)   # code -> 审核说明 typed
 
 
 # -- values ---------------------------------------------------------------------------
@@ -238,14 +252,16 @@ def make_round(form: Form) -> tuple[list[Sample], list[Sample]]:
                     break
             roster.append(Sample(name, batch, cat, rnd.choice(RECOMMENDERS)))
     files: list[Sample] = []
+    typical: dict[int, dict[str, object]] = {}    # the values before any mistake
     for n, s in enumerate(roster):
         s.values = plausible_values(form, rnd, s, n)
+        typical[id(s)] = dict(s.values)
         s.file_name = form.file_stem(s.batch, s.platform_category, s.unit_name) + ".xlsx"
         files.append(s)
 
     def pick(batch: str, k: int = 0, category: str | None = None) -> Sample:
         return [s for s in files if s.batch == batch and not s.codes and not s.how and s.expect == "已通过"
-                and (category is None or s.platform_category == category)][k]
+                and not s.note and (category is None or s.platform_category == category)][k]
 
     def spoil(s: Sample, expect: str, code: str, note: str, **changes: object) -> None:
         s.values.update(changes)
@@ -307,7 +323,67 @@ def make_round(form: Form) -> tuple[list[Sample], list[Sample]]:
     extra.file_name = form.file_stem(extra.batch, extra.platform_category, extra.unit_name) + ".xlsx"
     extra.expect, extra.codes, extra.on_roster, extra.note = "名单外", ["M02"], False, "不在名单上的平台"
     files.append(extra)
+
+    # Last year: every roster unit but the new 平台项目 platforms, a little lower than
+    # this year (from the values as sent, so no change rule fires by chance).
+    for s in roster:
+        if s.batch != NEW_BATCH:
+            s.previous = last_year(form, rnd, s.values, typical.get(id(s), {}))
+    for s in files:
+        if s.previous is None and s.on_roster and s.batch != NEW_BATCH:
+            twin = next(r for r in roster if r.unit_name == s.unit_name)
+            s.previous = twin.previous
+    # M04's value was one digit too many this year only: last year it was as usual.
+    big = next(s for s in files if "M04" in s.codes)
+    big.previous["service_count"] = _scaled(typical[id(big)]["service_count"], 0.9)
+    big.codes.append("R23")
+    # Far from last year, the filler says nothing: R23, 有警告.
+    s = pick("第四批", 0)
+    s.previous["service_count"] = int(s.values["service_count"]) // 6
+    s.expect, s.codes, s.note = "有警告", ["R23"], "提供服务次数是上年的 6 倍"
+    # Far from last year, and the filler explains why in the workbook: 已说明.
+    s = pick("第二批", 0)
+    s.previous["deals_amount"] = Decimal(s.values["deals_amount"]) * 10
+    s.explanations = {"R23": "上年有一项大额技术转让合同，本年度没有同类项目，签约金额下降属实。"}
+    s.expect, s.codes, s.note = "已说明", ["R23"], "签约金额不到上年的五分之一，写了审核说明"
+    # A warning the filler explains: R06 with its 审核说明, 已说明.
+    s = pick("第一批", 0)
+    s.values.update(other_exchanges=2, other_exchange_attendees=0)
+    s.previous.update(other_exchanges=2, other_exchange_attendees=0)
+    s.explanations = {"R06": "其他交流会均为线上技术交流，未统计参会人数，特此说明。"}
+    s.expect, s.codes, s.note = "已说明", ["R06"], "举办了其他交流会，参会人数为 0，写了审核说明"
+    # Renamed since last round: found by the roster's 上年单位名称.
+    s = pick("第一批", 0)
+    s.previous_name = s.unit_name[:2] + next(d for d in DOMAINS[s.platform_category]
+                                             if d in s.unit_name) + "服务中心"
+    s.note = f"去年名为“{s.previous_name}”，按名单的上年单位名称找到上年数值"
     return roster, files + [missing]
+
+
+# The batch of platforms new this round: not in last round's summary.
+NEW_BATCH = "平台项目"
+
+
+def _scaled(value: object, factor: float) -> object:
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return (value * Decimal(str(factor))).quantize(Decimal("0.01"))
+    return int(round(int(value) * factor))
+
+
+def last_year(form: Form, rnd: random.Random, values: dict[str, object],
+              typical: dict[str, object]) -> dict[str, object]:
+    """Last round's numeric values of a platform: each 75%–100% of this year's (a value
+    left blank this year: of the usual one)."""
+    out: dict[str, object] = {}
+    for f in form.fields:
+        if f.numeric:
+            v = values.get(f.id)
+            v = typical.get(f.id) if v is None else v
+            if v is not None:
+                out[f.id] = _scaled(v if f.type == "int" else Decimal(v), round(rnd.uniform(0.75, 1.0), 2))
+    return out
 
 
 # -- files -----------------------------------------------------------------------------
@@ -328,18 +404,19 @@ def _fixed_zip(path: Path) -> None:
     path.write_bytes(data.getvalue())
 
 
-def fill(source: Path, target: Path, values: dict[str, object]) -> None:
-    """Type the values into the inputs, found through their fld_ defined names."""
+def fill(source: Path, target: Path, values: dict[str, object],
+         named: dict[str, object] | None = None) -> None:
+    """Type the values into the inputs, found through their fld_ defined names, and
+    ``named`` into the cells of other names (an explanation: expl_<code>)."""
     wb = openpyxl.load_workbook(source)
+    typed = {NAME_PREFIX + k: v for k, v in values.items()}
+    typed.update(named or {})
     for name, dn in wb.defined_names.items():
-        if not name.startswith(NAME_PREFIX):
-            continue
-        fid = name[len(NAME_PREFIX):]
-        if fid not in values:
+        if name not in typed:
             continue
         for sheet, ref in dn.destinations:
             cell = wb[sheet][ref.replace("$", "")]
-            value = values[fid]
+            value = typed[name]
             # Excel stores a typed amount as a floating-point number.
             cell.value = float(value) if isinstance(value, Decimal) else value
     wb.properties.created = FIXED_TIME
@@ -371,14 +448,40 @@ def _libreoffice(sources: list[Path], out_dir: Path, target: str) -> None:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def write_previous(form: Form, roster: list[Sample], folder: Path) -> None:
+    """previous/: the 汇总-*.csv last round's merge wrote, made by the merge itself from
+    last year's values (under each unit's name then)."""
+    results = []
+    for s in roster:
+        if s.previous is None:
+            continue
+        unit = s.previous_name or s.unit_name
+        values = {**s.values, **s.previous, form.keys["unit"]: unit, form.keys["batch"]: s.batch,
+                  form.keys["category"]: s.platform_category, "recommending_unit": s.recommending_unit,
+                  "fill_date": dt.date(2021, 9, 15)}
+        name = form.file_stem(s.batch, s.platform_category, unit) + ".xlsx"
+        results.append(FileResult(file=name, path=Path(name), status="accepted", verdict="通过",
+                                  values=values, unit=unit, batch=s.batch,
+                                  category=s.platform_category, recommending=s.recommending_unit,
+                                  date=values["fill_date"]))
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.csv"):
+        old.unlink()
+    with tempfile.TemporaryDirectory(prefix="xlsx-tools-previous-") as tmp:
+        write_outputs(merge_results(results, form), tmp)
+        for csv_file in sorted(Path(tmp).glob("汇总-*.csv")):
+            shutil.copyfile(csv_file, folder / csv_file.name)
+
+
 def build(out: Path = HERE, libreoffice: bool = True) -> list[Sample]:
-    """Write roster.csv, returned/ and expected.json under ``out``; return the files."""
+    """Write roster.csv, previous/, returned/ and expected.json under ``out``; return the files."""
     form = load_form()
     roster, files = make_round(form)
     returned = out / "returned"
     returned.mkdir(parents=True, exist_ok=True)
     for name, content in texts(roster, files).items():
         (out / name).write_bytes(content)
+    write_previous(form, roster, out / "previous")
 
     sources_file = out / "libreoffice-sources.json"
     known = json.loads(sources_file.read_text(encoding="utf-8")) if sources_file.exists() else {}
@@ -391,18 +494,21 @@ def build(out: Path = HERE, libreoffice: bool = True) -> list[Sample]:
             if s.expect == "未提交":
                 continue
             blank = tmp / f"blank-{n}.xlsx"
+            # As generate --roster --previous makes it: last year beside the inputs.
             write_workbook(blank, form, prefill={
                 form.keys["unit"]: s.unit_name, form.keys["batch"]: s.batch,
-                form.keys["category"]: s.platform_category, "recommending_unit": s.recommending_unit})
+                form.keys["category"]: s.platform_category, "recommending_unit": s.recommending_unit},
+                previous=s.previous)
+            named = {form.explanation_name(code): text for code, text in s.explanations.items()}
             if not s.how:
-                fill(blank, returned / s.file_name, s.values)
+                fill(blank, returned / s.file_name, s.values, named)
                 wanted.add(s.file_name)
                 continue
             # LibreOffice names its output after the input: fill under the final stem.
             src_dir = tmp / f"src-{n}"
             src_dir.mkdir()
             src = src_dir / (Path(s.file_name).stem + ".xlsx")
-            fill(blank, src, s.values)
+            fill(blank, src, s.values, named)
             final = s.file_name
             wanted.add(final)
             sources[final] = _sha(src)
@@ -429,17 +535,22 @@ def build(out: Path = HERE, libreoffice: bool = True) -> list[Sample]:
 
 def texts(roster: list[Sample], files: list[Sample]) -> dict[str, bytes]:
     """roster.csv, expected.json and README.md, as bytes."""
-    lines = ["单位名称,列入批次,平台类别,推荐单位"]
-    lines += [f"{s.unit_name},{s.batch},{s.platform_category},{s.recommending_unit}" for s in roster]
+    lines = ["单位名称,列入批次,平台类别,推荐单位,上年单位名称"]
+    lines += [f"{s.unit_name},{s.batch},{s.platform_category},{s.recommending_unit},{s.previous_name}"
+              for s in roster]
     expected = {
         "roster": [{"unit_name": s.unit_name, "batch": s.batch, "platform_category": s.platform_category,
-                    "recommending_unit": s.recommending_unit} for s in roster],
+                    "recommending_unit": s.recommending_unit, "previous_name": s.previous_name}
+                   for s in roster],
         "files": [{"file": s.file_name if s.expect != "未提交" else None, "unit_name": s.unit_name,
                    "batch": s.batch, "platform_category": s.platform_category,
                    "recommending_unit": s.recommending_unit, "status": s.expect, "codes": s.codes,
                    "tolerate": s.tolerate,
                    "on_roster": s.on_roster, "mistake": s.note,
-                   "values": {k: _json(v) for k, v in s.values.items()}} for s in files],
+                   "explanations": s.explanations,
+                   "values": {k: _json(v) for k, v in s.values.items()},
+                   "previous": None if s.previous is None
+                   else {k: _json(v) for k, v in s.previous.items()}} for s in files],
     }
     return {
         "roster.csv": ("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8"),
@@ -456,14 +567,20 @@ def _readme(roster: list[Sample], files: list[Sample]) -> str:
         "",
         "本文件夹由 `python3 samples/make_samples.py` 生成（请勿手工修改）。单位名称均为虚构。",
         "",
-        f"- `roster.csv`：平台名单，{len(roster)} 个平台，分属各批次和三类平台（UTF-8 带 BOM）。",
-        f"- `returned/`：收回的 {len(sent)} 个文件，由 xlsx-tools 按名单生成预填表，再填入数据，"
-        "其中有些带有实际工作中常见的问题（见下表）。",
-        "- `expected.json`：每个文件应得的状态和填入的数值，测试据此核对汇总结果。",
+        f"- `roster.csv`：平台名单，{len(roster)} 个平台，分属各批次和三类平台（UTF-8 带 BOM）；"
+        "“上年单位名称”列写明去年以后改了名的单位原来的名称。",
+        f"- `previous/`：上一轮（2021 年）汇总的结果，即上一轮 `xlsx-tools merge` 写出的 `汇总-*.csv`，"
+        f"有 {sum(1 for s in roster if s.previous is not None)} 个平台的上年数值"
+        f"（{NEW_BATCH}的平台是本轮新列入的，没有上年数值）。",
+        f"- `returned/`：收回的 {len(sent)} 个文件，由 xlsx-tools 按名单和上年结果生成预填表"
+        "（`generate --roster --previous`，数字项旁显示上年数值），再填入数据，"
+        "其中有些带有实际工作中常见的问题（见下表），两个文件的警告由填报单位写了审核说明。",
+        "- `expected.json`：每个文件应得的状态、填入的数值和上年数值，测试据此核对汇总结果。",
         "",
-        "汇总这些文件：",
+        "汇总这些文件，并与上年对比：",
         "",
-        "    xlsx-tools merge samples/returned --roster samples/roster.csv --out 汇总结果",
+        "    xlsx-tools merge samples/returned --roster samples/roster.csv"
+        " --previous samples/previous --out 汇总结果",
         "",
         "| 文件 | 批次 | 问题 | 汇总中的状态 |",
         "| --- | --- | --- | --- |",
@@ -477,14 +594,14 @@ def _readme(roster: list[Sample], files: list[Sample]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Make samples/roster.csv and samples/returned/.")
+    parser = argparse.ArgumentParser(description="Make samples/roster.csv, previous/ and returned/.")
     parser.add_argument("--check", action="store_true",
                         help="rebuild in a temporary folder and compare with the committed samples")
     args = parser.parse_args(argv)
     if not args.check:
         files = build()
-        print(f"wrote {HERE / 'roster.csv'} and {sum(1 for f in files if f.expect != '未提交')} "
-              f"files in {HERE / 'returned'}")
+        print(f"wrote {HERE / 'roster.csv'}, {HERE / 'previous'} and "
+              f"{sum(1 for f in files if f.expect != '未提交')} files in {HERE / 'returned'}")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
@@ -499,6 +616,11 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("roster.csv", "expected.json", "README.md"):
             if (out / name).read_bytes() != (HERE / name).read_bytes():
                 stale.append(name)
+        made_previous = {p.name: p.read_bytes() for p in (out / "previous").iterdir()}
+        committed_previous = {p.name: p.read_bytes() for p in (HERE / "previous").glob("*")} \
+            if (HERE / "previous").is_dir() else {}
+        if made_previous != committed_previous:
+            stale.append("previous/")
         if stale:
             more = f" and {len(stale) - 5} more" if len(stale) > 5 else ""
             print("out of date (run python3 samples/make_samples.py): " + ", ".join(stale[:5]) + more)

@@ -55,7 +55,8 @@ def sheet_verdicts(path: str | Path, form: Form) -> tuple[dict[tuple[str, frozen
 
     Reads 校验结果's own key column (``code|field,field``; a type check's key
     carries the code its value gives, none when the value is fine), its hidden
-    totals, and the cover line.
+    totals, and the cover line. ``totals["explained_keys"]``: the failing checks the
+    sheet shows as 已说明 (their code's explanation is long enough).
     """
     wb = openpyxl.load_workbook(path, data_only=True, read_only=True)
     try:
@@ -63,6 +64,7 @@ def sheet_verdicts(path: str | Path, form: Form) -> tuple[dict[tuple[str, frozen
         totals: dict[str, object] = {}
         listed = 0
         shown: list[str] = []
+        explained: set[tuple[str, frozenset]] = set()
         for row in wb[incell.SHEET_NAME].iter_rows(values_only=True):
             shown += [v for v in row[: incell._C_TEXT + 1] if isinstance(v, str) and v]
             # The open problems list: numbered rows with a message.
@@ -70,7 +72,7 @@ def sheet_verdicts(path: str | Path, form: Form) -> tuple[dict[tuple[str, frozen
             key = row[incell._C_KEY] if len(row) > incell._C_KEY else None
             if key == "合计":
                 totals = {"errors": row[incell._C_ERR], "warnings": row[incell._C_WARN],
-                          "open": row[incell._C_NUM]}
+                          "open": row[incell._C_NUM], "explained": row[incell._C_EXPL]}
             if not isinstance(key, str) or "|" not in key:
                 continue
             code, _, fields = key.partition("|")
@@ -78,8 +80,11 @@ def sheet_verdicts(path: str | Path, form: Form) -> tuple[dict[tuple[str, frozen
                 # Two rules may share a code and fields (R13 for 是 and for 否): either fails.
                 k = (code, frozenset(fields.split(",")))
                 verdicts[k] = verdicts.get(k, False) or bool(row[incell._C_FIRES])
+                if row[incell._C_EXPLD] == 1:      # TRUE, as a program stores it
+                    explained.add(k)
         totals["listed"] = listed
         totals["shown"] = shown
+        totals["explained_keys"] = explained
         cell = incell.status_cell(form)
         for row in wb[form.cover.name].iter_rows(min_row=cell.row, max_row=cell.row,
                                                  min_col=cell.col, max_col=cell.col,

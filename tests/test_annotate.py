@@ -21,6 +21,7 @@ from xml.parsers import expat
 import openpyxl
 import pytest
 from _fill import FORM, fill_workbook, make_filled, valid_values
+from _evaluator import REASON, explain
 from _hostile import rewrite_zip, table_part
 from _packages import EXTRA_SHEET, add_picture_and_sheet, members, respell, write_members
 from _spell import (
@@ -277,24 +278,23 @@ def test_any_legal_spelling_is_annotated(bad, tmp_path) -> None:
     assert sheet.count(b'<x:row r="19">') == 1 and b'<x:c r="C18" s="' in sheet
 
 
-def test_explanations_are_shown_next_to_their_warnings(bad, tmp_path) -> None:
-    """The place for 审核说明 (a later issue): a finding that carries an explanation."""
-
-    @dataclasses.dataclass(frozen=True)
-    class Explained(Finding):
-        explanation: str | None = None
-
-    result = validate_file(bad, FORM)
-    findings = [Explained(**f.to_dict(), explanation="本年度新增线上服务，次数统计口径不同。")
-                if f.code == "R03" else f for f in result.findings]
-    copy = annotate(bad, tmp_path, dataclasses.replace(result, findings=findings))
+def test_explanations_are_shown_next_to_their_warnings(tmp_path) -> None:
+    """The filler's 审核说明, typed into its expl_ cell, shows beside its warning in the
+    listing and in the warning's note; an error beside it has none."""
+    source = make_filled(tmp_path / "in", BAD_VALUES, edit=explain({"R03": REASON}))
+    result = validate_file(source, FORM)
+    assert {f.code: f.explanation for f in result.findings if f.code in ("R01", "R03")} == \
+        {"R01": None, "R03": REASON}
+    copy = annotate(source, tmp_path / "out", result)
     wb = openpyxl.load_workbook(copy)
     ws = wb[ANNOTATION_SHEET]
     assert [c.value for c in ws[1]] == [*LISTING_HEADER, EXPLANATION_HEADER]
-    by_code = {f.code: i for i, f in enumerate(findings, start=2)}
-    assert ws.cell(by_code["R03"], 6).value == "本年度新增线上服务，次数统计口径不同。"
+    by_code = {f.code: i for i, f in enumerate(result.findings, start=2)}
+    assert ws.cell(by_code["R03"], 6).value == REASON
     assert ws.cell(by_code["R01"], 6).value in (None, "")
-    assert "本年度新增线上服务" in wb[TABLE][ref("served_companies")].comment.text
+    note = wb[TABLE][ref("served_companies")].comment.text
+    assert f"{EXPLANATION_HEADER}：{REASON}" in note.splitlines()
+    assert REASON not in wb[TABLE][ref("national_projects")].comment.text
 
 
 # -- every spelling the reader reads: annotated where the reader read -------------------------------

@@ -39,13 +39,14 @@ def test_the_readme_commands_run_a_round(tmp_path):
     got = _run("round", "receive", folder, RETURNED)
     assert got.exit_code == 0, got.output
     lines = got.output.splitlines()
-    assert sum(1 for line in lines if line.split("  ")[0] in ("已通过", "有警告", "未通过", "无法读取")) == 41
+    statuses = ("已通过", "有警告", "已说明", "未通过", "无法读取")
+    assert sum(1 for line in lines if line.split("  ")[0] in statuses) == 41
     assert lines[-2].startswith("共收到 41 个文件")
     status = _run("round", "status", folder, "--remind", tmp_path / "催报名单.xlsx")
     assert status.exit_code == 0, status.output
     rows = [line for line in status.output.splitlines() if re.match(r"^\s+\d+  ", line)]
     assert len(rows) == 41 and "[名单外]" in status.output
-    counts = "未提交 1，已通过 30，有警告 4，未通过 4，无法读取 1，重复 1"
+    counts = "未提交 1，已通过 26，有警告 6，已说明 2，未通过 4，无法读取 1，重复 1"
     assert f"共 41 个单位：{counts}（其中名单外 1 个）" in status.output
     sheet = openpyxl.load_workbook(tmp_path / "催报名单.xlsx").active
     assert len(list(sheet.iter_rows(min_row=4))) == 6
@@ -56,7 +57,7 @@ def test_the_readme_commands_run_a_round(tmp_path):
     assert (build / "汇总-总览.xlsx").is_file() and str(build) in merged.output
     out = _run("merge", "--round", folder, "--out", tmp_path / "汇总结果")
     assert out.exit_code == 0 and (tmp_path / "汇总结果" / "汇总-第一批.csv").is_file()
-    again = _run("round", "receive", folder, RETURNED / "第一批-信息服务类-东北智能制造信息数据研究院.xlsx")
+    again = _run("round", "receive", folder, RETURNED / "第一批-信息服务类-滨海产业链数据科技信息研究所.xlsx")
     assert again.output.startswith("重复  ")
 
 

@@ -110,6 +110,10 @@ def test_no_other_cell_is_unlocked_and_every_sheet_is_protected(form, generated_
     for f in form.fields:
         c = form.input_cell(f.id)
         allowed.setdefault(c.sheet, set()).update(merged_extent(wb[c.sheet], c.row, c.col))
+    # And the explanation of each explainable warning (审核说明), on 校验结果.
+    for code in form.explanations.codes:
+        sheet, ref = name_targets(wb)[form.explanation_name(code)]
+        allowed.setdefault(sheet, set()).add(openpyxl.utils.cell.coordinate_to_tuple(ref))
     for ws in wb.worksheets:
         assert ws.protection.sheet, f"{ws.title} is not protected"
         assert ws.protection.password == hash_password(form.password), ws.title

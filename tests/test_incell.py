@@ -6,6 +6,12 @@ turn, recalculated by LibreOffice in ONE headless run whose profile asks it to
 recalculate on load, and read back: the verdict of every compiled check on
 校验结果 must equal validate's findings on the same file, and the cover's count
 the number of its errors among those checks.
+
+Some are generated with last year's values beside the inputs (the change rules
+around their ratio and floor) and carry explanations of their warnings (审核说明:
+long enough, one short, blank, of a code that has no warning): the sheet shows a
+warning as 已说明 exactly when validate attaches the explanation, and the file's
+verdict (通过, 有警告, 已说明, 不通过) on the compiled checks is the same.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import os
 import re
 from collections import Counter
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import openpyxl
@@ -23,6 +30,7 @@ import xlsxwriter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _evaluator import explain
 from _fill import SUMMARY, blank_workbook, fill_workbook, valid_values
 from _incell_helpers import RECALC_ALWAYS, convert_with_libreoffice, sheet_verdicts
 from xlsx_tools import expr as ex
@@ -177,8 +185,8 @@ def broken_cases() -> list[tuple[str, dict | None, dict]]:
     cases: list[tuple[str, dict | None, dict]] = []
     base = valid_values()
     for c in CHECKS:
-        if c.kind == "type" or c.code == "missing":
-            continue
+        if c.kind in ("type", "change") or c.code == "missing":
+            continue   # type codes below; the change rules with last year's values (evaluator_cases)
         ids = list(c.fields)
         if c.field is not None and c.field.required_when is not None:
             ids += ex.fields_of(c.field.required_when)
@@ -212,20 +220,136 @@ def broken_cases() -> list[tuple[str, dict | None, dict]]:
     return cases
 
 
+# -- last year and explanations ------------------------------------------------------------
+
+PREFILL = {"unit_name": "某某检测研究院", "batch": "第一批", "platform_category": "检验检测",
+           "recommending_unit": "某某省工业和信息化厅"}
+CHANGE = FORM.changes[0]
+_LONG = "经核实数值无误，原因如下：本年度新增线上服务。"
+# Explanations of every length that matters: blank, spaces only, one short, just long
+# enough (spaces not counted), long.
+_TEXTS = ["", "   \n  ", "经核实无误，理由见附", "经 核 实 无 误 ， 理 由 见 附 件",
+          "经核实无误，理由见附件。", _LONG]
+
+
+def _explained(*codes: str, text: str = _LONG) -> dict[str, str]:
+    return {c: text for c in codes}
+
+
+def evaluator_cases() -> list[tuple[str, dict | None, dict, dict | None, dict]]:
+    """(name, prefill, values, last year's values, explanations): the change rule on each
+    side of its ratio and floor, and warnings explained or not."""
+    base = valid_values()
+    prev = {f: base[f] for f in FORM.previous_fields}
+    ratio, floor = int(CHANGE.max_ratio), int(CHANGE.floor)
+    count, amount = "service_count", next(f for f in CHANGE.fields if FORM.field(f).type == "amount")
+    up = floor * 2
+    cases = [
+        ("prev-up-fires", {count: up * ratio + 1, "sme_service_count": 1}, {count: up}, {}),
+        ("prev-up-just", {count: up * ratio, "sme_service_count": 1}, {count: up}, {}),
+        ("prev-down-fires", {count: up // ratio - 1}, {count: up, "sme_service_count": 1}, {}),
+        ("prev-down-just", {count: up // ratio}, {count: up}, {}),
+        ("prev-floor", {count: floor, "sme_service_count": 1, "served_companies": 1,
+                        "sme_served_companies": 1}, {count: 1}, {}),
+        ("prev-over-floor", {count: floor + 1, "sme_service_count": 1}, {count: 1}, {}),
+        ("prev-zero", {count: floor + 1, "sme_service_count": 1}, {count: 0}, {}),
+        ("prev-blank", {count: 10_000}, {count: None}, {}),
+        ("prev-amount", {amount: Decimal("123.46")}, {amount: Decimal("24.69")}, {}),
+        ("prev-amount-just", {amount: Decimal("123.45")}, {amount: Decimal("24.69")}, {}),
+        ("prev-explained", {count: up * ratio + 1, "sme_service_count": 1}, {count: up},
+         _explained(CHANGE.id)),
+        ("r03-explained", {"served_companies": 121}, {}, _explained("R03")),
+        ("r03-short", {"served_companies": 121}, {}, _explained("R03", text=_TEXTS[2])),
+        ("r03-spaced", {"served_companies": 121}, {}, _explained("R03", text=_TEXTS[3])),
+        ("r06-two-one-explanation", {"forum_attendees": 0, "training_attendees": 0}, {},
+         _explained("R06")),
+        ("explained-and-unexplained", {"served_companies": 121, "forum_attendees": 0}, {},
+         _explained("R03")),
+        ("explained-with-error", {"served_companies": 130, "sme_service_count": 125}, {},
+         _explained("R03", "R04")),
+        ("explanation-without-warning", {}, {}, _explained("R03", "too_short")),
+        ("too-short-explained", {"summary_data": "较好", "summary_talent": "够用"}, {},
+         _explained("too_short")),
+    ]
+    out = []
+    for name, changes, last, texts in cases:
+        previous = {**prev, **last} if last or name.startswith("prev") else None
+        out.append((f"eval-{name}", PREFILL, {**base, **changes}, previous, texts))
+    return out
+
+
+@st.composite
+def random_evaluator_cases(draw):
+    """Values of the change rule's fields around last year's, warnings, explanations."""
+    base = valid_values()
+    previous = {f: base[f] for f in FORM.previous_fields}
+    values = dict(base)
+    near = [0, 1, CHANGE.floor, CHANGE.floor + 1, 2 * CHANGE.floor, 10 * CHANGE.floor]
+    for fid in draw(st.lists(st.sampled_from(CHANGE.fields), min_size=1, max_size=4, unique=True)):
+        f = FORM.field(fid)
+        p = draw(st.one_of(st.none(), st.sampled_from(near)))
+        previous[fid] = None if p is None else (int(p) if f.type == "int" else Decimal(p))
+        factor = draw(st.sampled_from([Fraction(1, 6), Fraction(1, 5), Fraction(1, 4), 1, 4, 5, 6]))
+        v = Fraction(str(draw(st.sampled_from(near)) if p is None else p)) * (1 if p is None else factor)
+        step = 1 if f.type == "int" else Fraction(1, 100)
+        v = max(Fraction(0), v + step * draw(st.sampled_from([-1, 0, 1])))
+        values[fid] = int(v) if f.type == "int" else \
+            (Decimal(v.numerator) / Decimal(v.denominator)).quantize(Decimal("0.01"))
+    for fid in draw(st.lists(st.sampled_from(FORM.fields), max_size=4, unique=True)):
+        values[fid.id] = draw(value_for(fid, wild=True))
+    texts = {c: draw(st.sampled_from(_TEXTS)) for c in
+             draw(st.lists(st.sampled_from(FORM.explanations.codes), max_size=4, unique=True))}
+    return PREFILL, values, {k: v for k, v in previous.items() if v is not None}, texts
+
+
+def random_evaluator(n: int) -> list[tuple[dict, dict, dict, dict]]:
+    out: list = []
+
+    @settings(max_examples=n, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(random_evaluator_cases())
+    def collect(case):
+        out.append(case)
+
+    collect()
+    return out
+
+
 # -- the batch: write, recalculate once, read ---------------------------------------------
 
-def _write(directory: Path, name: str, prefill: dict | None, values: dict) -> Path:
-    return fill_workbook(blank_workbook(prefill), directory / f"{name}.xlsx", values)
+_GENERATED: dict[tuple, Path] = {}
+
+
+def _generated(directory: Path, prefill: dict | None, previous: dict | None) -> Path:
+    """A workbook as generate makes it for this prefill and last year's values (once each)."""
+    if previous is None:
+        return blank_workbook(prefill)
+    from xlsx_tools.write import write_workbook
+
+    key = (tuple(sorted((prefill or {}).items())), tuple(sorted(previous.items())))
+    if key not in _GENERATED:
+        _GENERATED[key] = write_workbook(directory / f"generated-{len(_GENERATED)}.xlsx", FORM,
+                                         prefill, previous=previous)
+    return _GENERATED[key]
+
+
+def _write(directory: Path, name: str, prefill: dict | None, values: dict,
+           previous: dict | None = None, texts: dict | None = None) -> Path:
+    return fill_workbook(_generated(directory.parent / f"{directory.name}-generated", prefill, previous),
+                         directory / f"{name}.xlsx", values, explain(texts or {}))
 
 
 @pytest.fixture(scope="module")
 def recalculated(tmp_path_factory):
     """[(name, values, filled path, recalculated path)] for every case, one LibreOffice run."""
     src = tmp_path_factory.mktemp("incell-filled")
-    cases = broken_cases() + [(f"random-{i:03d}", p, v)
-                              for i, (p, v) in enumerate(random_cases(RANDOM_WORKBOOKS))]
-    written = [(name, values, _write(src, name, prefill, values))
-               for name, prefill, values in cases]
+    (src.parent / f"{src.name}-generated").mkdir()
+    cases = [(n, p, v, None, None) for n, p, v in broken_cases()] + evaluator_cases()
+    cases += [(f"random-{i:03d}", p, v, None, None)
+              for i, (p, v) in enumerate(random_cases(RANDOM_WORKBOOKS))]
+    cases += [(f"random-eval-{i:03d}", p, v, prev, texts)
+              for i, (p, v, prev, texts) in enumerate(random_evaluator(RANDOM_WORKBOOKS // 7))]
+    written = [(name, values, _write(src, name, prefill, values, previous, texts))
+               for name, prefill, values, previous, texts in cases]
     out = _recalculate([p for _, _, p in written], tmp_path_factory.mktemp("incell-recalculated"))
     return [(n, v, p, o) for (n, v, p), o in zip(written, out)]
 
@@ -245,6 +369,12 @@ def _validate_keys(path: Path) -> tuple[set, list]:
     findings = [f for f in validate_file(path, FORM).findings
                 if (f.code, frozenset(f.fields)) in KEYS]
     return {(f.code, frozenset(f.fields)) for f in findings}, findings
+
+
+def _status(errors: int, warnings: int, explained: int) -> str:
+    """A file's status from its counts, as validate decides it."""
+    return ("rejected" if errors else "warnings" if warnings else "explained" if explained
+            else "accepted")
 
 
 _CODE_WORD = re.compile(r"[a-z]+_[a-z]+|\bmissing\b")
@@ -276,17 +406,26 @@ def test_every_verdict_in_the_sheet_equals_validate(recalculated):
                             f"only in validate {sorted(by_validate - in_sheet)}; values {values}")
             continue
         errors = sum(1 for f in findings if f.is_error)
-        assert totals["errors"] == errors, name
+        explained = {(f.code, frozenset(f.fields)) for f in findings if f.explanation}
+        assert totals["explained_keys"] == explained, name
+        warned = sum(1 for f in findings if not f.is_error and not f.explanation)
+        assert (totals["errors"], totals["warnings"], totals["explained"]) == \
+            (errors, warned, len([f for f in findings if f.explanation])), name
         assert totals["listed"] == totals["open"] == len(findings), name
         # What a filler reads is Chinese: no finding code such as not_a_number shows.
         assert not [t for t in totals["shown"] if _CODE_WORD.search(t)], name
         assert _cover_count(totals["cover"]) == errors, name
+        # The cover says what validate's verdict on these checks is: 已说明 included.
+        assert totals["cover"] == incell.status_text(errors, warned, totals["explained"]), name
+        status = _status(errors, warned, totals["explained"])
+        fired[status] += 1
     print(f"\nin-sheet parity: {len(recalculated)} workbooks, {compared} verdicts compared, "
-          f"findings by code: {dict(sorted(fired.items()))}")
+          f"findings by code and files by verdict: {dict(sorted(fired.items()))}")
     assert not problems, "\n".join(problems[:10])
-    # Every compiled code was seen failing at least once.
+    # Every compiled code was seen failing at least once, and every verdict given.
     codes = {k[0] for k in KEYS}
     assert codes <= set(fired), sorted(codes - set(fired))
+    assert {"accepted", "warnings", "explained", "rejected"} <= set(fired)
 
 
 # -- stored results, functions, protection, colours ---------------------------------------
@@ -306,8 +445,13 @@ def generated(tmp_path_factory):
     from xlsx_tools.write import write_workbook
 
     src = tmp_path_factory.mktemp("incell-generated")
-    return [(p, write_workbook(src / f"generated-{i}.xlsx", FORM, prefill=p))
+    made = [(p, write_workbook(src / f"generated-{i}.xlsx", FORM, prefill=p))
             for i, p in enumerate(PREFILLS)]
+    # And one with last year's values beside the inputs.
+    last_year = {fid: valid_values()[fid] for fid in FORM.previous_fields}
+    made.append((PREFILLS[1], write_workbook(src / "generated-previous.xlsx", FORM, prefill=PREFILLS[1],
+                                             previous=last_year)))
+    return made
 
 
 @pytest.fixture(scope="module")
@@ -394,7 +538,13 @@ def test_the_checks_sheet_is_visible_locked_and_protected(generated_blank_wb):
     ws = wb[incell.SHEET_NAME]
     assert ws.sheet_state == "visible"
     assert ws.protection.sheet
-    assert all(c.protection.locked for row in ws.iter_rows() for c in row)
+    # Locked but for the explanations (审核说明), one cell per explainable code.
+    unlocked = {c.coordinate for row in ws.iter_rows() for c in row if not c.protection.locked}
+    assert unlocked == {incell.explanation_cell(FORM, code).ref for code in FORM.explanations.codes}
+    for code in FORM.explanations.codes:
+        (sheet, ref), = wb.defined_names[FORM.explanation_name(code)].destinations
+        assert (sheet, ref.replace("$", "")) == (incell.SHEET_NAME,
+                                                 incell.explanation_cell(FORM, code).ref)
     # The helper columns (keys, results, clean values) are hidden.
     hidden = {i for d in ws.column_dimensions.values() if d.hidden
               for i in range(d.min, d.max + 1)}

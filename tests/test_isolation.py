@@ -113,16 +113,16 @@ def patched():
     failing(report_module, "_rows_of", "report", lambda form, r: r.file if r.readable else None)
     failing(report_module, "_json_of", "report", lambda r: r.file if r.readable else None)
     failing(merge_module, "_mergeable", "merge", lambda form, r: r.file if r.readable else None)
-    real_read = validate_module.read_workbook
+    real_open = validate_module.open_workbook
 
-    def read_workbook(path, form, deadline=None):
+    def open_workbook(path, form, deadline=None):
         if Path(path).name == POISON["slow"]:
             while True:   # never ends by itself: the file's time limit ends it
                 time.sleep(0.01)
         if Path(path).name == POISON["crash"]:
             os._exit(3)   # the worker dies, as on a crash in C
-        return real_read(path, form, deadline=deadline)
-    mp.setattr(validate_module, "read_workbook", read_workbook)
+        return real_open(path, form, deadline=deadline)
+    mp.setattr(validate_module, "open_workbook", open_workbook)
     mp.setattr(validate_module, "MAX_SECONDS", 3.0)
     yield
     mp.undo()

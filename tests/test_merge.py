@@ -37,9 +37,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 RETURNED = SAMPLES / "returned"
 ROSTER = SAMPLES / "roster.csv"
+PREVIOUS = SAMPLES / "previous"
 FORM = load_form()
 NUMERIC = [f for f in FORM.fields if f.numeric]
-ADDED = {"已通过", "有警告", "名单外"}
+ADDED = {"已通过", "有警告", "已说明", "名单外"}
 
 
 def _expected() -> dict:
@@ -87,9 +88,10 @@ def _cell_number(value: object, f) -> object:
 
 @pytest.fixture(scope="module")
 def merged(tmp_path_factory):
+    """The README's main command: the samples against last round's output."""
     out = tmp_path_factory.mktemp("merged")
     calls = []
-    result = merge_paths([RETURNED], out_dir=out, roster=ROSTER, jobs=2,
+    result = merge_paths([RETURNED], out_dir=out, roster=ROSTER, jobs=2, previous=PREVIOUS,
                          progress=lambda done, total: calls.append((done, total)))
     return result, out, calls
 
@@ -237,7 +239,10 @@ def test_csv_sums_and_bom(merged):
         raw = (out / f"{batch_file_stem(batch)}.csv").read_bytes()
         assert raw.startswith(b"\xef\xbb\xbf")
         lines = raw[3:].decode("utf-8").splitlines()
-        assert next(csv.reader(lines)) == [f.id for f in FORM.fields]
+        header = next(csv.reader(lines))
+        # The fields, then last year's values of the numeric ones (prev_<id>).
+        assert header[:len(FORM.fields)] == [f.id for f in FORM.fields]
+        assert header[len(FORM.fields):] == [f"prev_{i}" for i in result.previous_fields]
         rows = list(csv.DictReader(lines))
         assert len(rows) == len(_added_inputs(batch))
         want = _sums(_added_inputs(batch))
@@ -277,16 +282,22 @@ def test_summary_workbook_sheets_header_and_charts(merged):
     config = merge_config(FORM)
     for batch in result.batches:
         wb = openpyxl.load_workbook(out / f"{batch_file_stem(batch)}.xlsx")
-        assert wb.sheetnames == ["汇总", "分类统计", "提交情况", "问题清单", "图表"]
+        assert wb.sheetnames == ["汇总", config.say("print_sheet"), "分类统计", "提交情况", "问题清单",
+                                 "图表", "与上年对比"]
         ws = wb["汇总"]
-        # Two header rows: the section over the label with its unit.
+        # Two header rows: the section over the label with its unit; a field with last
+        # year's values is followed by 上年 and 比上年增长.
         assert ws.cell(2, 2).value == FORM.fields[0].section
-        assert [ws.cell(3, 2 + i).value for i in range(len(FORM.fields))] == \
-            [column_title(FORM, f) for f in FORM.fields]
+        want = []
+        for f in FORM.fields:
+            want.append(column_title(FORM, f))
+            if f.id in result.previous_fields:
+                want += ["上年", "比上年增长"]
+        assert [ws.cell(3, 2 + i).value for i in range(len(want))] == want
         assert len(set(column_title(FORM, f) for f in FORM.fields)) == len(FORM.fields)
         assert ws.freeze_panes is not None and ws.freeze_panes.startswith(("D4", "C4", "E4"))
         assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A3:")
-        long_col = 2 + next(i for i, f in enumerate(FORM.fields) if f.type == "longtext")
+        long_col = 2 + want.index(column_title(FORM, next(f for f in FORM.fields if f.type == "longtext")))
         if ws.max_row > 4:
             assert ws.cell(4, long_col).alignment.wrap_text
         charts = wb["图表"]._charts
@@ -309,12 +320,147 @@ def test_findings_sheet_lists_every_finding(merged):
         assert codes == sorted(code_title(f.code, FORM) for e in summary.entries for f in e.findings)
 
 
+# -- last year beside this year, and each recommending unit ------------------------------
+
+def _previous(e: dict, field_id: str) -> object:
+    return _typed(field_id, (e["previous"] or {}).get(field_id))
+
+
+def test_last_year_is_in_the_csv_beside_this_year(merged):
+    """prev_<id>: last round's value of each platform, the renamed one found by its old name."""
+    result, out, _ = merged
+    assert result.previous_fields == [f.id for f in NUMERIC]
+    renamed = [r for r in _expected()["roster"] if r["previous_name"]]
+    assert renamed and all(e["previous"] for e in _expected()["files"]
+                           if e["unit_name"] in {r["unit_name"] for r in renamed})
+    for batch in result.batches:
+        entries = {e["unit_name"]: e for e in _added_inputs(batch)}
+        raw = (out / f"{batch_file_stem(batch)}.csv").read_bytes()[3:].decode("utf-8")
+        for row in csv.DictReader(raw.splitlines()):
+            e = entries[row[FORM.keys["unit"]]]
+            for f in NUMERIC:
+                want, got = _previous(e, f.id), row[f"prev_{f.id}"]
+                kind = Decimal if f.type == "amount" else int
+                assert (got == "") if want is None else (kind(got) == want), (batch, e["unit_name"], f.id)
+
+
+def test_summary_sheet_gives_last_year_and_the_growth(merged):
+    result, out, _ = merged
+    for batch in result.batches:
+        ws = openpyxl.load_workbook(out / f"{batch_file_stem(batch)}.xlsx")["汇总"]
+        total_row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "合计")
+        titles = {ws.cell(3, c).value: c for c in range(1, ws.max_column + 1)}
+        unit_col = titles[column_title(FORM, FORM.role_field("unit"))]
+        rows = {ws.cell(r, unit_col).value: r for r in range(4, total_row)}
+        entries = _added_inputs(batch)
+        for f in NUMERIC:
+            c = titles[column_title(FORM, f)]
+            assert (ws.cell(3, c + 1).value, ws.cell(3, c + 2).value) == ("上年", "比上年增长")
+            then = [_previous(e, f.id) for e in entries]
+            assert _cell_number(ws.cell(total_row, c + 1).value, f) == \
+                sum((v for v in then if v is not None), Decimal(0) if f.type == "amount" else 0)
+            for e in entries:
+                now, before = _typed(f.id, e["values"].get(f.id)), _previous(e, f.id)
+                growth = ws.cell(rows[e["unit_name"]], c + 2).value
+                if now is None or not before:
+                    assert growth == "—", (e["unit_name"], f.id)
+                else:
+                    assert growth == pytest.approx(float((Decimal(now) - before) / before))
+
+
+def test_main_indicators_against_last_year_on_the_same_platforms(merged):
+    result, out, _ = merged
+    config = merge_config(FORM)
+    assert config.previous_charts
+    for batch in result.batches:
+        ws = openpyxl.load_workbook(out / f"{batch_file_stem(batch)}.xlsx")["与上年对比"]
+        assert len(ws._charts) == len(config.previous_charts)
+        table = {ws.cell(r, 1).value: [ws.cell(r, c).value for c in range(2, 7)]
+                 for r in range(3, ws.max_row + 1) if ws.cell(r, 1).value}
+        for spec, chart in zip(config.previous_charts, ws._charts):
+            assert [s.val.numRef.f.split("!")[0].strip("'") for s in chart.series] == ["与上年对比"] * 2
+            for fid in spec.fields:
+                f = FORM.field(fid)
+                both = [e for e in _added_inputs(batch)
+                        if _typed(fid, e["values"].get(fid)) is not None and _previous(e, fid) is not None]
+                zero = Decimal(0) if f.type == "amount" else 0
+                now = sum((_typed(fid, e["values"][fid]) for e in both), zero)
+                then = sum((_previous(e, fid) for e in both), zero)
+                unit, got_now, got_then, _growth, n = table[field_title(FORM, fid)]
+                assert (unit, n) == (f.unit, len(both))
+                assert (_cell_number(got_now, f), _cell_number(got_then, f)) == (now, then), (batch, fid)
+
+
+def _recommending_of(e: dict) -> str:
+    return e["recommending_unit"]
+
+
+def test_each_recommending_unit_gets_its_own_workbook(merged):
+    """Its platforms added up, who sent what (and who did not), its findings with the
+    fillers' explanations."""
+    result, out, _ = merged
+    folder = out / FORM.column_header("recommending")
+    expected = defaultdict(list)
+    for e in _expected()["files"]:
+        expected[_recommending_of(e)].append(e)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{r}.xlsx" for r in expected)
+    explained_somewhere = False
+    for rec, entries in expected.items():
+        wb = openpyxl.load_workbook(folder / f"{rec}.xlsx")
+        assert wb.sheetnames == ["汇总", merge_config(FORM).say("print_sheet"), "提交情况", "问题清单"]
+        assert rec in wb["汇总"]["A1"].value
+        sub = wb["提交情况"]
+        heads = [c.value for c in sub[3]]
+        listed = [(sub.cell(r, heads.index("单位名称") + 1).value, sub.cell(r, heads.index("状态") + 1).value)
+                  for r in range(4, sub.max_row + 1)]
+        assert sorted(u for u, _ in listed) == sorted(e["unit_name"] for e in entries)
+        for e in entries:
+            assert (e["unit_name"], e["status"]) in listed or \
+                (e["unit_name"], "有警告") in listed and e["tolerate"], (rec, e["unit_name"])
+        ws = wb["汇总"]
+        total_row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "合计")
+        titles = {ws.cell(3, c).value: c for c in range(1, ws.max_column + 1)}
+        added = [e for e in entries if e["status"] in ADDED]
+        assert total_row - 4 == len(added)
+        for f in NUMERIC:
+            assert _cell_number(ws.cell(total_row, titles[column_title(FORM, f)]).value, f) == \
+                _sums(added)[f.id], (rec, f.id)
+        found = wb["问题清单"]
+        heads = [c.value for c in found[2]]
+        texts = [found.cell(r, heads.index("审核说明") + 1).value for r in range(3, found.max_row + 1)]
+        for e in entries:
+            for text in e["explanations"].values():
+                assert text in texts, (rec, e["unit_name"])
+                explained_somewhere = True
+    assert explained_somewhere
+
+
+def test_overview_breaks_the_round_down_by_recommending_unit(merged):
+    result, out, _ = merged
+    ws = openpyxl.load_workbook(out / f"{OVERVIEW_STEM}.xlsx")["按推荐单位"]
+    heads = [c.value for c in ws[2]]
+    rows = {ws.cell(r, 1).value: [c.value for c in ws[r]] for r in range(3, ws.max_row + 1)}
+    total = rows.pop("全国合计")
+    expected = defaultdict(list)
+    for e in _expected()["files"]:
+        expected[_recommending_of(e)].append(e)
+    assert sorted(rows) == sorted(expected)
+    for rec, row in rows.items():
+        assert row[heads.index("收到文件数")] == sum(1 for e in expected[rec] if e["file"])
+        assert row[heads.index("工作簿")] == f"推荐单位/{rec}.xlsx"
+    assert total[heads.index("收到文件数")] == len(result.files)
+    assert total[heads.index("计入汇总平台数")] == result.added
+    assert total[heads.index("已说明")] == sum(1 for e in _expected()["files"] if e["status"] == "已说明")
+
+
 def test_same_bytes_on_a_second_merge(merged, tmp_path):
     result, out, _ = merged
     again = tmp_path / "again"
-    merge_paths([RETURNED], out_dir=again, roster=ROSTER, jobs=1)
-    names = sorted(p.name for p in out.iterdir() if p.is_file())
-    assert names == sorted(p.name for p in again.iterdir())
+    merge_paths([RETURNED], out_dir=again, roster=ROSTER, jobs=1, previous=PREVIOUS)
+    # The per-recommending-unit workbooks too, in their folder.
+    names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert names == sorted(str(p.relative_to(again)) for p in again.rglob("*") if p.is_file())
+    assert any("/" in n for n in names)
     for name in names:
         assert (out / name).read_bytes() == (again / name).read_bytes(), name
 
@@ -483,7 +629,7 @@ def test_a_file_with_no_batch_is_listed_in_the_overview(tmp_path):
 def test_cli_merges_the_samples(tmp_path):
     out = tmp_path / "out"
     res = CliRunner().invoke(main, ["merge", str(RETURNED), "--roster", str(ROSTER), "--out", str(out),
-                                    "--jobs", "2"])
+                                    "--previous", str(PREVIOUS), "--jobs", "2"])
     assert res.exit_code == 0, res.output
     for batch in {e["batch"] for e in _expected()["files"]}:
         assert batch in res.output

@@ -142,8 +142,10 @@ def test_merge_adds_up_each_batch_with_the_definitions_words(round_):
     root, steps = round_
     assert steps["merge"].returncode == 0, steps["merge"].stderr
     out = root / "汇总"
+    # And a workbook per recommending unit, in a folder named as the roster heads that role.
     assert {p.name for p in out.iterdir()} == {"汇总-甲组.xlsx", "汇总-甲组.csv", "汇总-乙组.xlsx",
-                                              "汇总-乙组.csv", "汇总-总览.xlsx"}
+                                              "汇总-乙组.csv", "汇总-总览.xlsx", "主管部门"}
+    assert [p.name for p in (out / "主管部门").iterdir()] == ["某某市科学技术局.xlsx"]
     total = Decimal(0)
     seen = set()
     for cohort in FORM.batches:
@@ -179,7 +181,7 @@ def test_roster_keeps_the_columns_that_are_not_fields(tmp_path):
     first = entries[0]
     assert (first.unit, first.batch, first.category, first.recommending) == \
         ("甲研究所", "甲组", "制造业", "某某市科学技术局")
-    assert first.extra == {"contact_email": "甲@example.com", "备注": "测试"}
+    assert first.extra == {"contact_email": "甲@example.com", "old_name": "", "备注": "测试"}
     assert first.prefill(FORM) == {"org": "甲研究所", "cohort": "甲组", "sector": "制造业",
                                    "supervisor": "某某市科学技术局"}
 

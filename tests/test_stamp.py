@@ -1,12 +1,14 @@
 """Stamping: a unit's workbook made from the run's template holds what the workbook
 built for that unit holds, byte for byte once the shared strings are resolved, and
-as openpyxl and LibreOffice read it."""
+as openpyxl and LibreOffice read it; with last year's values (--previous) too."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
@@ -16,8 +18,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from xlsx_tools import incell
 from xlsx_tools.form import load_form
 from xlsx_tools.roster import RosterEntry, RosterError, read_roster
+from xlsx_tools.previous import read_previous
 from xlsx_tools.write import (GenerateError, Stamper, build_workbook, generate_from_roster,
-                              unit_context, unit_values, write_workbook)
+                              roster_workbooks, unit_context, write_workbook)
 
 from _generate_helpers import roster_csv
 from _incell_helpers import RECALC_ALWAYS, convert_with_libreoffice, sheet_verdicts
@@ -26,21 +29,31 @@ FORM = load_form()
 LAB = load_form(Path(__file__).parent / "forms" / "lab-survey-2023.toml")
 K = FORM.keys
 REC = FORM.role("recommending")
+SAMPLES = Path(__file__).parent.parent / "samples"
 
 
-def _values(form, prefill: dict[str, str]) -> dict[str, object]:
-    """The named cells of a unit with these pre-filled values, as generate makes them."""
-    return unit_values(form, RosterEntry("", "", "", "", 2, values=dict(prefill)))
+def _values(form, prefill: dict[str, str], previous: dict[str, object] | None = None):
+    """The workbook of a unit with these pre-filled values (and last year's), as generate
+    decides it."""
+    entry = RosterEntry(prefill.get(form.keys["unit"], ""), "", "", "", 2, values=dict(prefill))
+    (unit,) = roster_workbooks(form, [entry])
+    return dataclasses.replace(unit, previous=None if previous is None else roster_previous(previous))
+
+
+def roster_previous(previous: dict[str, object]) -> dict[str, object]:
+    """Last year's values as roster_workbooks hands them on (floats as decimals)."""
+    return {k: Decimal(str(v)) if isinstance(v, float) else v for k, v in previous.items()}
 
 
 def _unit(unit: str, batch: str = "第一批", category: str = "检验检测", rec: str = "某省工业和信息化厅"):
     return {K["unit"]: unit, K["batch"]: batch, K["category"]: category, REC: rec}
 
 
-def _built(form, prefill: dict[str, str]) -> bytes:
+def _built(form, prefill: dict[str, str], previous: dict[str, object] | None = None) -> bytes:
     """The workbook as write_workbook builds it, every formula compiled by xlsxwriter."""
     values = {k: prefill.get(k, "") for k in form.prefill_fields}
-    return build_workbook(unit_context(form, {k: str(v).strip() for k, v in values.items()}))
+    return build_workbook(unit_context(form, {k: str(v).strip() for k, v in values.items()},
+                                       previous=None if previous is None else roster_previous(previous)))
 
 
 _SI = re.compile(rb"<si>.*?</si>", re.S)
@@ -86,6 +99,17 @@ UNITS = [
 ]
 
 
+NUMBERS = list(FORM.previous_fields)
+# Last year's values: none found (上年 —), every one (the widest numbers too), some.
+PREVIOUS = [
+    {},
+    {fid: (10 ** (i % 9) * 7 + i if FORM.field(fid).type == "int" else 12345678.9 + i)
+     for i, fid in enumerate(NUMBERS)},
+    {fid: (0 if i % 3 == 0 else 3 if FORM.field(fid).type == "int" else 0.5)
+     for i, fid in enumerate(NUMBERS) if i % 2},
+]
+
+
 @pytest.fixture(scope="module")
 def stamper():
     return Stamper(FORM)
@@ -94,6 +118,16 @@ def stamper():
 @pytest.mark.parametrize("prefill", UNITS, ids=range(len(UNITS)))
 def test_a_stamped_workbook_holds_what_the_built_one_holds(stamper, prefill):
     _assert_same_content(stamper.workbook(_values(FORM, prefill)), _built(FORM, prefill))
+
+
+@pytest.mark.parametrize("unit, previous", [(UNITS[i % len(UNITS)], p) for i, p in enumerate(PREVIOUS)]
+                         + [(UNITS[3], PREVIOUS[1])], ids=range(len(PREVIOUS) + 1))
+def test_with_last_years_values_too(stamper, unit, previous):
+    """上年 cells: each a number where last year has one, the dash where not; the same
+    stamper serves units with and without them."""
+    stamped = stamper.workbook(_values(FORM, unit, previous))
+    _assert_same_content(stamped, _built(FORM, unit, previous))
+    assert stamped != stamper.workbook(_values(FORM, unit))
 
 
 def test_another_form_with_an_optional_column(tmp_path):
@@ -109,12 +143,21 @@ _TEXT = st.text(st.sampled_from("某省工业和信息化厅研究院检测中�
                 min_size=1, max_size=60).map(str.strip).filter(bool)
 
 
+_LAST_YEAR = st.one_of(st.none(), st.dictionaries(
+    st.sampled_from(NUMBERS), st.one_of(st.integers(0, 10 ** 12),
+                                        st.decimals(0, 10 ** 9, places=2).map(float)), max_size=12))
+
+
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(unit=_TEXT, rec=st.one_of(st.just(""), _TEXT), batch=st.sampled_from(FORM.batches),
-       category=st.sampled_from(FORM.categories))
-def test_any_unit_stamps_as_it_builds(stamper, unit, rec, batch, category):
+       category=st.sampled_from(FORM.categories), previous=_LAST_YEAR)
+def test_any_unit_stamps_as_it_builds(stamper, unit, rec, batch, category, previous):
     prefill = _unit(unit, batch, category, rec)
-    _assert_same_content(stamper.workbook(_values(FORM, prefill)), _built(FORM, prefill))
+    if previous is not None:
+        previous = {k: v for k, v in previous.items() if FORM.field(k).type == "amount"
+                    or isinstance(v, int)}
+    _assert_same_content(stamper.workbook(_values(FORM, prefill, previous)),
+                         _built(FORM, prefill, previous))
 
 
 # -- as openpyxl reads it ------------------------------------------------------------------
@@ -181,6 +224,39 @@ def test_openpyxl_reads_the_same_cell_by_cell(tmp_path):
         built = write_workbook(tmp_path / "built" / path.name, FORM, entry.prefill(FORM))
         differ = _first_differences(_content(path), _content(built))
         assert not differ, differ[:10]
+
+
+def _sample_run(tmp_path, rows: slice) -> tuple[Path, list]:
+    """A roster of some sample units (one of them not in last round's summaries)."""
+    lines = (SAMPLES / "roster.csv").read_text(encoding="utf-8-sig").splitlines()
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    roster = tmp_path / "名单.csv"
+    roster.write_text("\n".join([lines[0], *lines[1:][rows], "新设检测研究院,第二批,检验检测,某省厅,"])
+                      + "\n", encoding="utf-8")
+    entries = read_roster(roster, FORM)
+    return roster, roster_workbooks(FORM, entries, read_previous(SAMPLES / "previous", FORM))
+
+
+def test_openpyxl_reads_the_same_cell_by_cell_with_last_years_values(tmp_path):
+    """generate --roster --previous: each stamped workbook as write_workbook writes it
+    with the unit's last year, 上年 cells and prev_ names included."""
+    roster, units = _sample_run(tmp_path, slice(0, 1))
+    assert [u.previous is None for u in units] == [False, True]
+    stamped = generate_from_roster(roster, tmp_path / "stamped", FORM, jobs=1,
+                                   previous=SAMPLES / "previous")
+    for unit, path in zip(units, stamped):
+        built = write_workbook(tmp_path / "built" / path.name, FORM, unit.prefill, previous=unit.previous)
+        a, b = _content(path), _content(built)
+        differ = _first_differences(a, b)
+        assert not differ, differ[:10]
+        assert any(n.startswith(FORM.previous_name("")) for n in a["names"]) is (unit.previous is not None)
+    # Same bytes again, each unit alone in its roster.
+    header, *rows = roster.read_text(encoding="utf-8").splitlines()
+    for row, path in zip(rows, stamped):
+        alone = tmp_path / "alone.csv"
+        alone.write_text(f"{header}\n{row}\n", encoding="utf-8")
+        (again,) = generate_from_roster(alone, tmp_path / "again", FORM, previous=SAMPLES / "previous")
+        assert again.read_bytes() == path.read_bytes()
 
 
 # -- the run: names, bytes, refusals -----------------------------------------------------
@@ -256,6 +332,14 @@ def test_libreoffice_computes_the_checks_of_a_stamped_copy_as_of_a_built_one(tmp
     stamped = generate_from_roster(roster, tmp_path / "stamped", FORM, jobs=1)
     built = [write_workbook(tmp_path / "built" / f"built-{p.name}", FORM, e.prefill(FORM))
              for e, p in zip(read_roster(roster, FORM), stamped)]
+    # With last year's values (--previous): two sample units and one not found last year.
+    lo_roster, last_year = _sample_run(tmp_path / "previous", slice(1, 3))
+    with_previous = generate_from_roster(lo_roster, tmp_path / "stamped-previous", FORM, jobs=1,
+                                         previous=SAMPLES / "previous")
+    stamped += with_previous
+    built += [write_workbook(tmp_path / "built" / f"built-previous-{p.name}", FORM, u.prefill,
+                             previous=u.previous) for u, p in zip(last_year, with_previous)]
+    # Far under last year's counts (over a thousand): change warnings where last year has them.
     filled = {"service_count": 10, "sme_service_count": 12, "forums": 0, "forum_attendees": 40}
     pairs = list(zip(stamped, built))
     pairs += [(fill_workbook(s, tmp_path / "filled" / f"s{i}.xlsx", filled),
@@ -269,6 +353,12 @@ def test_libreoffice_computes_the_checks_of_a_stamped_copy_as_of_a_built_one(tmp
         assert s_verdicts == b_verdicts, stamped_copy.name
         assert s_totals == b_totals, stamped_copy.name
     assert len({sheet_verdicts(copies[s], FORM)[1]["cover"] for s, _ in pairs}) > 1
+    # The change check fires in a filled stamped copy with last year's values, not without.
+    changes = {FORM.changes[0].id}
+    fired = [any(code in changes and v for (code, _), v in sheet_verdicts(copies[s], FORM)[0].items())
+             for s, _ in pairs[len(stamped):]]
+    assert fired[:len(stamped) - len(with_previous)] == [False] * (len(stamped) - len(with_previous))
+    assert fired[len(stamped) - len(with_previous):][:2] == [True, True]
     # As sent: what a stamped copy stores is what LibreOffice computes.
     for path in stamped:
         assert _stored(path) == _stored(copies[path]), path.name

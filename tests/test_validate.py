@@ -70,7 +70,7 @@ def test_folders_are_walked_in_a_fixed_order_and_nothing_is_lost(returned) -> No
         assert (r[odd].status, r[odd].verdict) == ("rejected", "无法读取")
         assert r[odd].reason and len(r[odd].findings) == 1
         assert r[odd].findings[0].message == r[odd].reason
-    assert run.counts() == {"通过": 1, "有警告": 1, "不通过": 1, "无法读取": 2}
+    assert run.counts() == {"通过": 1, "有警告": 1, "已说明": 0, "不通过": 1, "无法读取": 2}
     assert sorted(run.flatten(("name", "code", "severity"))) == sorted([
         (WARN, "R03", "warning"), (BAD, "missing", "error"), (BAD, "R01", "error"),
         ("旧格式.xls", r["旧格式.xls"].kind, "error"), ("损坏.xlsx", r["损坏.xlsx"].kind, "error")])
@@ -111,9 +111,10 @@ def test_json_shape(returned, tmp_path) -> None:
     for f in data["files"]:
         assert {"file", "status", "unit", "batch", "category", "findings",
                 "values"} <= set(f)
-        assert f["status"] in ("accepted", "warnings", "rejected")
+        assert f["status"] in ("accepted", "warnings", "explained", "rejected")
         for finding in f["findings"]:
-            assert set(finding) == {"code", "severity", "fields", "cells", "message"}
+            assert set(finding) == {"code", "severity", "fields", "cells", "message",
+                                    "explanation"}
             assert finding["severity"] in ("error", "warning")
     bad = files[BAD]
     assert (bad["unit"], bad["batch"], bad["category"]) == ("丙信息中心", "第二批", "信息服务")
@@ -136,10 +137,10 @@ def test_report_workbook_lists_every_finding_and_every_file(returned, tmp_path) 
     assert wb.sheetnames == ["问题清单", "文件情况"]
     ws = wb["问题清单"]
     header = [c.value for c in ws[1]]
-    assert header == ["文件", "单位名称", "单元格", "字段", "严重程度", "代码", "说明"]
+    assert header == ["文件", "单位名称", "单元格", "字段", "严重程度", "代码", "说明", "审核说明"]
     rows = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
     assert len(rows) == sum(len(r.findings) for r in run.files)
-    assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:G")
+    assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:H")
     assert ws.freeze_panes == "A2"
     r01 = next(r for r in rows if r[5] == "R01")
     assert "未填写" in [r[5] for r in rows]
@@ -148,7 +149,7 @@ def test_report_workbook_lists_every_finding_and_every_file(returned, tmp_path) 
     files = [[c.value for c in row] for row in wb["文件情况"].iter_rows(min_row=2)]
     assert len(files) == 5
     assert sorted(r[4] for r in files) == sorted(["通过", "有警告", "不通过", "无法读取", "无法读取"])
-    assert all(r[7] for r in files if r[4] == "无法读取")
+    assert all(r[8] for r in files if r[4] == "无法读取")
     assert write_report_xlsx(run, tmp_path / "again.xlsx").read_bytes() == out.read_bytes()
 
 
@@ -235,12 +236,13 @@ def invoke(*args: str):
 def test_cli_exit_codes(returned, tmp_path) -> None:
     good = invoke(str(returned / GOOD), "--jobs", "1")
     assert good.exit_code == 0, good.output
-    assert "通过" in good.output and "共 1 个文件：通过 1，有警告 0，不通过 0，无法读取 0" in good.output
+    assert "通过" in good.output
+    assert "共 1 个文件：通过 1，有警告 0，已说明 0，不通过 0，无法读取 0" in good.output
     warn = invoke(str(returned / WARN), "--jobs", "1")
     assert warn.exit_code == 0 and "有警告" in warn.output
     everything = invoke(str(returned), "--jobs", "1")
     assert everything.exit_code == 1
-    assert "共 5 个文件：通过 1，有警告 1，不通过 1，无法读取 2" in everything.output
+    assert "共 5 个文件：通过 1，有警告 1，已说明 0，不通过 1，无法读取 2" in everything.output
     missing = invoke(str(tmp_path / "没有这个文件夹"))
     assert missing.exit_code == 2 and "找不到" in missing.output
     assert invoke().exit_code == 2

@@ -168,7 +168,7 @@ def test_every_hostile_file_through_the_browser_and_the_api_gets_its_reason(tmp_
 
     base = make_filled(tmp_path / "base", valid_values(unit_name="太湖集成电路封装计量测试研究所"))
     corpus = make_corpus(tmp_path / "corpus", base) + libreoffice_cases(tmp_path / "lo", base)
-    good = RETURNED / "第一批-信息服务类-东北智能制造信息数据研究院.xlsx"
+    good = RETURNED / "第一批-信息服务类-滨海产业链数据科技信息研究所.xlsx"
     with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
         context = browser.new_context(viewport=DESKTOP)
         page = context.new_page()

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RETURNED = ROOT / "samples" / "returned"
 ROSTER = ROOT / "samples" / "roster.csv"
 FAILED_FILE = RETURNED / "第一批-检验检测类-太湖集成电路封装计量测试研究所.xlsx"
-PASSED_FILE = RETURNED / "第一批-信息服务类-东北智能制造信息数据研究院.xlsx"
+PASSED_FILE = RETURNED / "第一批-信息服务类-滨海产业链数据科技信息研究所.xlsx"
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """xlsx-tools: collect the 平台年度评估/复核情况统计表 through Excel.
 
-generate a protected, validated workbook; validate the returned copies; merge
-them into a summary per batch. See README.md.
+generate a protected, validated workbook (with last year's values beside the inputs);
+validate the returned copies (the fillers' explanations of warnings included); merge
+them into a summary per batch and per recommending unit. See README.md.
 
 The main functions are importable from here; their modules load on first use,
 so ``import xlsx_tools`` stays light (worker processes import only the reader
@@ -17,6 +18,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "write_workbook": "write", "generate_blank": "write", "generate_from_roster": "write",
     "read_roster": "roster", "RosterError": "roster",
+    "read_previous": "previous", "PreviousRound": "previous", "PreviousError": "previous",
     "read_workbook": "read", "RejectedFile": "read",
     "Finding": "rules", "check_workbook": "rules",
     "validate_file": "validate", "validate_paths": "validate",

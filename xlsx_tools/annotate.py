@@ -35,6 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .catalogue import CATALOGUE
 from .form import Form, cell_name
 from .ooxml import (
     ATTR,
@@ -96,7 +97,8 @@ TAB_COLOR = "C00000"
 # note it follows a blank line. That is how a later run finds it again.
 NOTE_HEADER = "校验问题："
 LISTING_HEADER = ("序号", "单元格", "字段", "严重程度", "说明")
-EXPLANATION_HEADER = "审核说明"
+# The filler's 审核说明 of a warning, as the shipped catalogue calls it (a form may reword it).
+EXPLANATION_HEADER = CATALOGUE.phrase("explanation")
 # Column widths of the listing (characters), and of 审核说明 when present.
 _WIDTHS = (6, 22, 28, 10, 64)
 _EXPLANATION_WIDTH = 36
@@ -105,9 +107,8 @@ _LINE_PT = 15.0            # a wrapped line of 11 pt CJK text, as Excel and Libr
 
 
 def finding_explanation(finding: Finding) -> str | None:
-    """The filler's 审核说明 of a warning: the place for it once findings carry one."""
-    text = getattr(finding, "explanation", None)
-    return str(text) if text else None
+    """The filler's 审核说明 of a warning (validate reads it from the workbook), if any."""
+    return finding.explanation or None
 
 
 # -- outcomes and errors ------------------------------------------------------------
@@ -254,13 +255,13 @@ def _why_not_written(e: OSError, target: Path) -> str:
 
 # -- the notes and the listing, in words ---------------------------------------------------
 
-def _note_lines(findings: Iterable[Finding]) -> list[str]:
+def _note_lines(form: Form, findings: Iterable[Finding]) -> list[str]:
     lines = []
     for f in findings:
         lines.append(f"【{f.severity_cn}】{f.message}")
         explanation = finding_explanation(f)
         if explanation:
-            lines.append(f"{EXPLANATION_HEADER}：{explanation}")
+            lines.append(f"{form.catalogue.phrase('explanation')}：{explanation}")
     return lines
 
 
@@ -272,7 +273,7 @@ def _listing_rows(form: Form, findings: Sequence[Finding]) -> tuple[list[str], l
     header = list(LISTING_HEADER)
     explained = any(finding_explanation(f) for f in findings)
     if explained:
-        header.append(EXPLANATION_HEADER)
+        header.append(form.catalogue.phrase("explanation"))
     rows = []
     for i, f in enumerate(findings, start=1):
         row: list = [i, f.where, _field_titles(form, f), f.severity_cn, f.message]
@@ -1181,7 +1182,7 @@ def _annotate(pkg: Package, form: Form, findings: list[Finding]) -> bytes:
         sheet.deselect()
         marks = _mark_cells(sheet, styles, notes.get(name, {}), before)
         _rework_notes(pkg, types, sheet, part, rels, comments_rel,
-                      {at: _note_lines(found) for at, found in marks.items()}, vml_ids)
+                      {at: _note_lines(form, found) for at, found in marks.items()}, vml_ids)
         if sheet.changed:
             pkg.put(part, sheet.result())
         if rels is not None:

@@ -23,15 +23,18 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from decimal import Decimal, InvalidOperation
 from typing import Any, Iterator
 
 from . import expr as ex
 from .catalogue import CATALOGUE, Catalogue, CatalogueError, render
 
 __all__ = [
-    "Form", "Field", "Rule", "Period", "Sheet", "Cell", "RosterColumn", "FormError", "load_form",
+    "Form", "Field", "Rule", "ChangeRule", "Explanations", "PreviousSettings", "Period", "Sheet",
+    "Cell", "RosterColumn", "FormError", "load_form",
     "DEFAULT_FORM", "ROLES", "NAME_PREFIX", "META_SHEET", "META_KEYS", "META_MAP_HEADER",
-    "PREFILL_PREFIX", "cell_name", "parse_cell", "column_number",
+    "PREFILL_PREFIX", "PREVIOUS_PREFIX", "EXPLANATION_PREFIX", "SHEET_TYPES",
+    "cell_name", "parse_cell", "column_number",
 ]
 
 DEFAULT_FORM = "itbps-2022"
@@ -39,6 +42,11 @@ DEFAULT_FORM = "itbps-2022"
 # Every input cell carries a workbook-level defined name NAME_PREFIX + field id;
 # the prefix keeps ids such as ``fax1`` from reading as cell addresses.
 NAME_PREFIX = "fld_"
+# Last year's value of a numeric field (pre-filled workbooks, generate --previous) is
+# named PREVIOUS_PREFIX + field id; the filler's explanation of a warning code (审核说明)
+# EXPLANATION_PREFIX + code.
+PREVIOUS_PREFIX = "prev_"
+EXPLANATION_PREFIX = "expl_"
 
 # The hidden sheet holding the form's identity and the field-to-cell map: keys in
 # its column A (values in column B), then the field map under a header row.
@@ -59,6 +67,9 @@ REQUIRED_ROLES = ("unit", "batch", "category")
 TYPES = ("text", "longtext", "int", "amount", "date", "phone", "mobile", "email",
          "postcode", "choice")
 NUMERIC_TYPES = ("int", "amount")
+# Types whose clean value the checks inside the workbook compute as validate does: a
+# rule over other types (dates, phone numbers...) is validate's only.
+SHEET_TYPES = ("int", "amount", "choice", "text", "longtext")
 
 
 class FormError(ValueError):
@@ -104,7 +115,7 @@ class Cell:
     sheet: str
     row: int            # 1-based
     col: int            # 1-based
-    kind: str           # label | input | show | blank | heading | special
+    kind: str           # label | input | previous | show | blank | heading | special
     text: str = ""      # label/heading text, the special's name, or the field id
     width: int = 1      # columns spanned
     height: int = 1     # rows spanned (labels continued with "^")
@@ -184,6 +195,48 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class ChangeRule:
+    """A value far from last year's: over ``max_ratio`` times it or under 1/``max_ratio``
+    of it, with either above ``floor`` (a warning under its own code, one finding per field)."""
+    id: str
+    fields: tuple[str, ...]
+    max_ratio: Decimal
+    floor: Decimal
+    title: str = ""
+    message: str = ""
+
+    def fires(self, value: object, previous: object) -> bool:
+        """Does the rule fire for this year's ``value`` against last year's ``previous``?
+        (Either blank or not a number: no.)"""
+        if not _is_number(value) or not _is_number(previous):
+            return False
+        v, p = Decimal(str(value)), Decimal(str(previous))
+        return max(v, p) > self.floor and (v > self.max_ratio * p or v * self.max_ratio < p)
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, Decimal)) and not isinstance(v, bool)
+
+
+@dataclass(frozen=True)
+class Explanations:
+    """Which warnings the filler may explain (审核说明) in the workbook, and how long an
+    explanation must be (characters, spaces and line breaks not counted, as too_short
+    counts). One explanation per code covers every finding of that code."""
+    codes: tuple[str, ...] = ()
+    min_length: int = 10
+    max_length: int = 500
+
+
+@dataclass(frozen=True)
+class PreviousSettings:
+    """Last year beside this year: the word before last year's values (上年), and the
+    roster column (by its key) that gives a unit's name in last year's round."""
+    label: str = "上年"
+    name_key: str = ""
+
+
+@dataclass(frozen=True)
 class Period:
     name: str
     batches: tuple[str, ...]
@@ -251,15 +304,21 @@ class Form:
     file_name_shown: str = ""
     example_date: dt.date | None = None
     cover_title: str = ""
+    changes: list[ChangeRule] = field(default_factory=list)
+    explanations: Explanations = field(default_factory=Explanations)
+    previous: PreviousSettings = field(default_factory=PreviousSettings)
     catalogue: Catalogue = field(default_factory=Catalogue)
     by_id: dict[str, Field] = field(default_factory=dict)
     _inputs: dict[str, Cell] = field(default_factory=dict)
+    _previous_cells: dict[str, Cell] = field(default_factory=dict)
     _titles: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_id = {f.id: f for f in self.fields}
         self._inputs = {c.text: c for s in (self.cover, self.table)
                         for c in s.cells if c.kind == "input"}
+        self._previous_cells = {c.text: c for s in (self.cover, self.table)
+                                for c in s.cells if c.kind == "previous"}
 
     def field(self, field_id: str) -> Field:
         return self.by_id[field_id]
@@ -279,6 +338,38 @@ class Form:
     def input_cell(self, field_id: str) -> Cell:
         """Where the field is entered (its defined name points here)."""
         return self._inputs[field_id]
+
+    def previous_cell(self, field_id: str) -> Cell | None:
+        """Where last year's value of the field is shown (a "~field" of the layout), if anywhere."""
+        return self._previous_cells.get(field_id)
+
+    @property
+    def previous_fields(self) -> list[str]:
+        """The fields shown with last year's value beside them, in the definition's order."""
+        return [f.id for f in self.fields if f.id in self._previous_cells]
+
+    def previous_name(self, field_id: str) -> str:
+        """The defined name of the field's 上年 cell (prev_<id>)."""
+        return PREVIOUS_PREFIX + field_id
+
+    def explainable(self, code: str) -> bool:
+        """May a warning of this code be explained in the workbook (审核说明)?"""
+        return code in self.explanations.codes
+
+    def explanation_name(self, code: str) -> str:
+        """The defined name of the code's explanation cell (expl_<code>)."""
+        return EXPLANATION_PREFIX + code
+
+    def sheet_warning_codes(self) -> list[str]:
+        """The codes of every warning the checks inside the workbook can raise: the
+        warning rules over fields the sheet computes, too_short where a summary has a
+        least length, and the change rules (in that order)."""
+        codes = [r.id for r in self.rules if r.severity == "warning"
+                 and all(self.field(i).type in SHEET_TYPES for i in r.fields)]
+        if any(f.type == "longtext" and f.min_length is not None for f in self.fields):
+            codes.append("too_short")
+        codes += [c.id for c in self.changes]
+        return list(dict.fromkeys(codes))
 
     def show_cells(self, field_id: str) -> list[Cell]:
         """Other places showing the field's value (formulas)."""
@@ -443,7 +534,7 @@ META_KEYS: Mapping[str, str] = _ShippedMetaKeys()
 
 # -- loading --------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"^(?P<kind>[@=#!^-]?)(?P<text>.*?)(?:\|(?P<span>\d+))?$", re.S)
+_TOKEN = re.compile(r"^(?P<kind>[@~=#!^-]?)(?P<text>.*?)(?:\|(?P<span>\d+))?$", re.S)
 
 
 def _resolve_sheet(name: str, spec: dict, start_row: int = 1) -> Sheet:
@@ -479,6 +570,8 @@ def _resolve_sheet(name: str, spec: dict, start_row: int = 1) -> Sheet:
                 cells.append(Cell(name, row, col, "special", text, span))
             elif kind == "@":
                 cells.append(Cell(name, row, col, "input", text, span))
+            elif kind == "~":
+                cells.append(Cell(name, row, col, "previous", text, span))
             elif kind == "=":
                 cells.append(Cell(name, row, col, "show", text, span))
             elif kind == "-" and text == "":
@@ -618,6 +711,59 @@ def _check(form: Form) -> None:
         wrong = set(p.batches) - set(form.batches)
         if wrong:
             raise FormError(f"统计时间区间“{p.name}”列出的批次不在可选范围：{'、'.join(sorted(wrong))}。")
+    _check_previous(form)
+
+
+def _check_previous(form: Form) -> None:
+    """The 上年 cells ("~field") and the change rules ([[changes]]) fit the layout."""
+    seen: set[str] = set()
+    for s in form.sheets:
+        for c in s.cells:
+            if c.kind != "previous":
+                continue
+            f = form.by_id.get(c.text)
+            if f is None:
+                raise FormError(f"版式中的上年单元格“~{c.text}”不是已定义的字段。")
+            if not f.numeric:
+                raise FormError(f"上年单元格“~{c.text}”只能用于数字项（int 或 amount），"
+                                f"而 {c.text} 是 {f.type}。")
+            if c.text in seen:
+                raise FormError(f"字段 {c.text} 在版式中有不止一个上年单元格。")
+            seen.add(c.text)
+            i = form.input_cell(c.text)
+            if (i.sheet, i.row, i.last_col + 1, i.height) != (c.sheet, c.row, c.col, 1):
+                raise FormError(f"上年单元格“~{c.text}”须紧接在同一行的“@{c.text}”右侧。")
+    ids = {r.id for r in form.rules} | {f.required_code for f in form.fields}
+    for rule in form.changes:
+        if rule.id in ids:
+            raise FormError(f"变化规则 {rule.id} 的代码已被别的规则使用。")
+        ids.add(rule.id)
+        if not rule.fields:
+            raise FormError(f"变化规则 {rule.id} 没有列出字段（fields）。")
+        for fid in rule.fields:
+            if fid not in form.by_id:
+                raise FormError(f"变化规则 {rule.id} 用到了未定义的字段：{fid}。")
+            if form.previous_cell(fid) is None:
+                raise FormError(f"变化规则 {rule.id} 的字段 {fid} 在版式中没有上年单元格（“~{fid}”）。")
+        if rule.max_ratio <= 1:
+            raise FormError(f"变化规则 {rule.id} 的 max_ratio 须大于 1。")
+    key = form.previous.name_key
+    if key and key not in {c.key for c in form.roster_columns if not c.field}:
+        raise FormError(f"[previous] 的 name_key = “{key}”不是名单中任何一列的 key。")
+
+
+def _check_explanations(form: Form) -> None:
+    """Only a warning the workbook's own checks raise can be explained there."""
+    possible = form.sheet_warning_codes()
+    for code in form.explanations.codes:
+        if code not in possible:
+            raise FormError(f"[explanations] 中的 {code} 不是表内检查会给出的警告"
+                            f"（可用：{'、'.join(possible) or '无'}）。")
+        if form.catalogue.severity(code) != "warning":
+            raise FormError(f"[explanations] 中的 {code} 是错误，错误不能以说明代替修改。")
+    e = form.explanations
+    if not 1 <= e.min_length <= e.max_length:
+        raise FormError("[explanations] 的 min_length 须不小于 1，且不大于 max_length。")
 
 
 # How FormError names a role.
@@ -631,6 +777,9 @@ def _catalogue(form: Form, data: dict) -> Catalogue:
                            "window": form.window_text})
     for r in form.rules:
         cat.register(r.id, r.severity, r.title or None, source="rule")
+    for c in form.changes:
+        words = {"default": c.message} if c.message else dict(CATALOGUE.get("change").messages)
+        cat.register(c.id, "warning", c.title or None, words, source="change")
     for f in form.fields:
         if f.required_code != "missing":
             cat.register(f.required_code, "error", source="rule")
@@ -756,6 +905,30 @@ def _make(data: dict, path: Path | None) -> Form:
     if not form.file_name_shown:
         form.file_name_shown = form.file_name.format_map(
             {f.id: f.label for f in fields})
+    form.changes = [_change(c, i) for i, c in enumerate(data.get("changes", []), start=1)]
+    raw_previous = data.get("previous", {})
+    form.previous = PreviousSettings(str(raw_previous.get("label", "上年")),
+                                     str(raw_previous.get("name_key", "")))
     _check(form)
     form.catalogue = _catalogue(form, data)
+    raw_expl = data.get("explanations", {})
+    codes = raw_expl.get("codes")
+    form.explanations = Explanations(
+        tuple(form.sheet_warning_codes() if codes is None else codes),
+        int(raw_expl.get("min_length", Explanations.min_length)),
+        int(raw_expl.get("max_length", Explanations.max_length)))
+    _check_explanations(form)
     return form
+
+
+def _change(raw: dict, i: int) -> ChangeRule:
+    where = f"[[changes]] 第 {i} 项"
+    try:
+        ratio = Decimal(str(raw.get("max_ratio", 5)))
+        floor = Decimal(str(raw.get("floor", 0)))
+    except InvalidOperation:
+        raise FormError(f"{where} 的 max_ratio 和 floor 须为数字。") from None
+    if "id" not in raw:
+        raise FormError(f"{where} 缺少 id（这条规则的代码）。")
+    return ChangeRule(str(raw["id"]), tuple(raw.get("fields", ())), ratio, floor,
+                      str(raw.get("title", "")), str(raw.get("message", "")))

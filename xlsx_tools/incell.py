@@ -9,14 +9,18 @@ WPS or LibreOffice:
 * the types and ranges of numbers and choices (not_a_number, negative,
   not_whole, too_many_decimals, not_a_choice) and too-short summaries (too_short);
 * the cross-field rules of the form, from the same parsed expressions
-  ``validate`` evaluates (:func:`xlsx_tools.expr.to_excel`).
+  ``validate`` evaluates (:func:`xlsx_tools.expr.to_excel`);
+* the change rules (a value far from last year's, shown in the 上年 cell beside it).
 
-They land on a protected sheet 校验结果: a list of the open problems in Chinese
-at the top, one row per compiled check beside it, and hidden helper columns
+They land on a protected sheet 校验结果: at the top one open cell per explainable
+warning code (``expl_<code>``, the filler's 审核说明: once it holds the definition's
+least length, every warning of that code shows as 已说明), then a list of the open
+problems in Chinese, one row per compiled check beside it, and hidden helper columns
 holding, per field, the length of its text, its type finding and its clean value
 (blank when unreadable, as ``clean_value`` gives None), on which the rules are
-evaluated. The cover shows 尚有 N 项问题 / 已全部通过校验, and each input cell
-turns red (error) or orange (warning) while a check touching it fails.
+evaluated. The cover shows 尚有 N 项问题 / 已全部通过校验 (and how many warnings
+are explained), and each input cell turns red (error) or orange (warning) while a
+check touching it fails.
 
 Only functions Excel 2010, WPS and LibreOffice evaluate alike are used (IF, AND,
 OR, NOT, ISNUMBER, ISERROR, LEN, TRIM, SUBSTITUTE, CHAR, ROUND, INT, SUM, INDEX,
@@ -53,14 +57,14 @@ from typing import Callable, Mapping, Sequence
 
 from . import expr as ex
 from .clean import clean_value
-from .form import Cell, Field, Form, Rule, cell_name
+from .form import SHEET_TYPES, Cell, ChangeRule, Field, Form, Rule, cell_name
 from .read import RawValue
-from .xlsx_output import checked, excel_text, sheet_ref
+from .xlsx_output import checked, excel_text, printed_width, row_points, sheet_ref, text_lines
 
 __all__ = [
     "SHEET_NAME", "Check", "compile_checks", "add_checks", "status_cell",
     "TYPE_CHECKS", "COMPILED_TYPES", "ALLOWED_FUNCTIONS", "evaluate_checks", "SheetState",
-    "status_text",
+    "status_text", "explanation_cell",
 ]
 
 SHEET_NAME = "校验结果"
@@ -139,7 +143,7 @@ TYPE_CHECKS: dict[str, tuple[TypeCheck, ...]] = {
 }
 # Types whose clean value the sheet computes as validate does: rules over other
 # types (dates, phone numbers...) are left to validate.
-COMPILED_TYPES = ("int", "amount", "choice", "text", "longtext")
+COMPILED_TYPES = SHEET_TYPES
 
 
 
@@ -148,12 +152,22 @@ COMPILED_TYPES = ("int", "amount", "choice", "text", "longtext")
 @dataclass(frozen=True)
 class Check:
     """One compiled check: a row of 校验结果."""
-    kind: str                 # required | type | rule
+    kind: str                 # required | type | rule | change
     code: str                 # missing / R14 / R01...; "type" rows: decided by the value
     severity: str
     fields: tuple[str, ...]   # as validate's Finding.fields
     field: Field | None = None
     rule: Rule | None = None
+    change: ChangeRule | None = None
+
+    @property
+    def warning_code(self) -> str | None:
+        """The code of the warning this check raises (a type check: its type's warning)."""
+        if self.severity != WARNING:
+            return None
+        if self.kind == "type":
+            return next(t.code for t in _type_checks(self.field) if t.severity == WARNING)
+        return self.code
 
 
 def _type_checks(f: Field) -> tuple[TypeCheck, ...]:
@@ -187,8 +201,11 @@ def compile_checks(form: Form) -> list[Check]:
     for r in form.rules:
         if _rule_compilable(form, r.fields):
             checks.append(Check("rule", r.id, r.severity, tuple(r.fields), rule=r))
+    for c in form.changes:
+        for fid in c.fields:
+            checks.append(Check("change", c.id, WARNING, (fid,), field=form.field(fid), change=c))
     order = {f.id: _position(form, f.id) for f in form.fields}
-    kinds = {"required": 0, "type": 1, "rule": 2}
+    kinds = {"required": 0, "type": 1, "rule": 2, "change": 3}
     return sorted(checks, key=lambda c: (min(order[i] for i in c.fields), kinds[c.kind]))
 
 
@@ -265,13 +282,31 @@ def _value_shown(x: str) -> str:
 
 # -- layout of 校验结果 ----------------------------------------------------------------
 
-# Visible: the open problems (A–D), then every check (F–J). Hidden: helpers.
-_C_N, _C_SEV, _C_CELL, _C_MSG = 0, 1, 2, 3                   # open list
-_C_CODE, _C_CSEV, _C_CCELL, _C_STATUS, _C_TEXT = 5, 6, 7, 8, 9   # all checks
-_C_KEY, _C_FIRES, _C_NUM, _C_RUN, _C_ERR, _C_WARN = 11, 12, 13, 14, 15, 16
-_C_FID, _C_LEN, _C_TCODE, _C_CLEAN, _C_REQ, _C_FERR, _C_FWARN, _C_NTEXT = range(18, 26)
-_FIRST = 5            # 0-based row of the first data row (row 6 in Excel)
-_ROW_COUNTS = 1       # hidden totals: errors, warnings, open problems
+# Visible: the open problems (A–E), then every check (G–K). Hidden: helpers.
+_C_N, _C_SEV, _C_OCODE, _C_CELL, _C_MSG = 0, 1, 2, 3, 4            # open list
+_C_CODE, _C_CSEV, _C_CCELL, _C_STATUS, _C_TEXT = 6, 7, 8, 9, 10     # all checks
+_C_KEY, _C_FIRES, _C_NUM, _C_RUN, _C_ERR, _C_WARN, _C_EXPL, _C_EXPLD, _C_KIND = range(12, 21)
+_C_FID, _C_LEN, _C_TCODE, _C_CLEAN, _C_REQ, _C_FERR, _C_FWARN, _C_NTEXT = range(22, 30)
+_FIRST = 5            # 0-based row of the first data row without explanations (row 6 in Excel)
+_ROW_COUNTS = 1       # hidden totals: errors, warnings, open problems, explained
+_EXPL_TOP = 3         # 0-based row of the explanations' heading, when there are any
+
+
+def _first_row(form: Form) -> int:
+    """0-based first row of the lists: below the explanations (heading, column titles,
+    one row per code, a spacer) when the form has explainable codes."""
+    n = len(form.explanations.codes)
+    return _EXPL_TOP + 3 + n + 1 if n else _FIRST
+
+
+def _expl_row(form: Form, code: str) -> int:
+    """0-based row of a code's explanation cell."""
+    return _EXPL_TOP + 2 + form.explanations.codes.index(code)
+
+
+def explanation_cell(form: Form, code: str) -> Cell:
+    """Where the filler writes the explanation of a code (its name: expl_<code>)."""
+    return Cell(SHEET_NAME, _expl_row(form, code) + 1, _C_MSG + 1, "input", code)
 
 
 def _xl(row0: int, col0: int) -> str:
@@ -289,20 +324,26 @@ def status_cell(form: Form) -> Cell:
     return Cell(form.cover.name, row, 2, "special", "check_status", max(1, form.cover.columns - 2))
 
 
-def status_text(errors: int, warnings: int) -> str:
-    """The cover line, as the sheet's formula builds it."""
-    if errors:
-        text = f"尚有 {errors} 项问题"
-    else:
-        text = "已全部通过校验"
+def status_text(errors: int, warnings: int, explained: int = 0) -> str:
+    """The cover line, as the sheet's formula builds it (``warnings``: not explained)."""
+    text = f"尚有 {errors} 项问题" if errors else "已全部通过校验"
+    parts = []
     if warnings:
-        text += f"（另有 {warnings} 项警告）"
+        parts.append(f"另有 {warnings} 项警告")
+    if explained:
+        parts.append(f"{explained} 项警告已说明")
+    if parts:
+        text += "（" + "，".join(parts) + "）"
     return text + "，详见“校验结果”工作表" if errors or warnings else text
 
 
-def _status_formula(err: str, warn: str) -> str:
+def _status_formula(err: str, warn: str, expl: str) -> str:
     return (f'IF({err}>0,"尚有 "&{err}&" 项问题","已全部通过校验")'
-            f'&IF({warn}>0,"（另有 "&{warn}&" 项警告）","")'
+            f'&IF({warn}+{expl}>0,"（","")'
+            f'&IF({warn}>0,"另有 "&{warn}&" 项警告","")'
+            f'&IF(AND({warn}>0,{expl}>0),"，","")'
+            f'&IF({expl}>0,{expl}&" 项警告已说明","")'
+            f'&IF({warn}+{expl}>0,"）","")'
             f'&IF({err}+{warn}>0,"，详见“校验结果”工作表","")')
 
 
@@ -318,9 +359,16 @@ class SheetState:
     fires: list[bool]
     codes: list[str]
     messages: list[str]
+    explained: list[bool]             # fires, and its code's explanation is long enough
+    explanation_lengths: dict[str, int]   # code -> length of its explanation
 
     def count(self, checks: Sequence[Check], severity: str) -> int:
-        return sum(1 for c, f in zip(checks, self.fires) if f and c.severity == severity)
+        """Failing checks of a severity, explained warnings not counted."""
+        return sum(1 for c, f, e in zip(checks, self.fires, self.explained)
+                   if f and not e and c.severity == severity)
+
+    def count_explained(self) -> int:
+        return sum(self.explained)
 
 
 def _excel_shown(v: object) -> str:
@@ -342,12 +390,25 @@ def _py_len(v: object) -> int:
     return len(text)
 
 
-def evaluate_checks(form: Form, checks: Sequence[Check], raw: Mapping[str, object]) -> SheetState:
-    """The sheet's results for cells holding ``raw`` (field id -> value; absent = empty).
+def _previous_number(v: object) -> int | Decimal | None:
+    """Last year's value as the sheet's ISNUMBER sees it (a number, not text)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, Decimal)):
+        return None
+    return Decimal(repr(round(v, 10))) if isinstance(v, float) else v
+
+
+def evaluate_checks(form: Form, checks: Sequence[Check], raw: Mapping[str, object],
+                    previous: Mapping[str, object] | None = None,
+                    explanations: Mapping[str, object] | None = None) -> SheetState:
+    """The sheet's results for cells holding ``raw`` (field id -> value; absent = empty),
+    the 上年 cells ``previous`` (field id -> value) and the explanation cells
+    ``explanations`` (code -> text).
 
     Field types are decided by clean.clean_value, the rules by expr.evaluate: the
     same code validate runs.
     """
+    previous = previous or {}
+    explanations = explanations or {}
     lengths, codes, clean, values = {}, {}, {}, {}
     for f in form.fields:
         v = raw.get(f.id)
@@ -375,7 +436,8 @@ def evaluate_checks(form: Form, checks: Sequence[Check], raw: Mapping[str, objec
     required = {f.id: f.required and (f.required_when is None
                                       or ex.evaluate(f.required_when, values) is True)
                 for f in form.fields}
-    fires, out_codes, messages = [], [], []
+    expl_lengths = {c: _py_len(explanations.get(c)) for c in form.explanations.codes}
+    fires, out_codes, messages, explained = [], [], [], []
     shown = {k: _excel_shown(v) for k, v in clean.items()}
     for c in checks:
         if c.kind == "required":
@@ -387,6 +449,13 @@ def evaluate_checks(form: Form, checks: Sequence[Check], raw: Mapping[str, objec
             t = next((t for t in _type_checks(c.field) if t.code == code), None)
             cell = {"value": _excel_shown(raw.get(c.field.id)), "n": str(lengths[c.field.id])}
             message = _fill(_type_message(form, t, c.field), cell) if t else ""
+        elif c.kind == "change":
+            v, p = values[c.field.id], _previous_number(previous.get(c.field.id))
+            fire = c.change.fires(v, p)
+            code = c.code
+            up = fire and Decimal(v) > Decimal(p)
+            message = _fill(_change_message(form, c, "up" if up else "down"),
+                            {"value": _excel_shown(clean[c.field.id]), "previous": _excel_shown(p)})
         else:
             r = c.rule
             fire = ((r.when is None or ex.evaluate(r.when, values) is True)
@@ -395,11 +464,28 @@ def evaluate_checks(form: Form, checks: Sequence[Check], raw: Mapping[str, objec
         fires.append(fire)
         out_codes.append(code)
         messages.append(message if fire else "")
-    return SheetState(lengths, codes, clean, required, fires, out_codes, messages)
+        wcode = _explained_code(form, c)
+        explained.append(bool(fire and wcode
+                              and expl_lengths[wcode] >= form.explanations.min_length))
+    return SheetState(lengths, codes, clean, required, fires, out_codes, messages, explained,
+                      expl_lengths)
 
 
 def _fill(template: str, shown: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: shown.get(m.group(1), ""), template)
+
+
+def _explained_code(form: Form, c: Check) -> str | None:
+    """The code whose explanation covers this check, if it may be explained."""
+    code = c.warning_code
+    return code if code is not None and form.explainable(code) else None
+
+
+def _change_message(form: Form, c: Check, direction: str) -> str:
+    """A change rule's message in the form's words; {value} and {previous} left for the cells."""
+    return form.field_message(c.code, c.field.id, direction, keep_unknown=True,
+                              previous_label=form.previous.label,
+                              ratio=_excel_shown(c.change.max_ratio))
 
 
 # -- what the formulas show ------------------------------------------------------------
@@ -407,8 +493,9 @@ def _fill(template: str, shown: Mapping[str, str]) -> str:
 
 def _rows(form: Form, checks: Sequence[Check]) -> tuple[dict[str, int], list[int]]:
     """0-based rows of 校验结果: each field's helpers, each check."""
-    return ({f.id: _FIRST + i for i, f in enumerate(form.fields)},
-            [_FIRST + i for i in range(len(checks))])
+    first = _first_row(form)
+    return ({f.id: first + i for i, f in enumerate(form.fields)},
+            [first + i for i in range(len(checks))])
 
 
 def _touching(form: Form, checks: Sequence[Check]) -> dict[str, list[int]]:
@@ -423,16 +510,22 @@ def _touching(form: Form, checks: Sequence[Check]) -> dict[str, list[int]]:
 
 
 def results(form: Form, values: Mapping[str, object] | None = None,
-            checks: Sequence[Check] | None = None) -> dict[str, dict[tuple[int, int], object]]:
+            checks: Sequence[Check] | None = None,
+            previous: Mapping[str, object] | None = None) -> dict[str, dict[tuple[int, int], object]]:
     """The stored result of every formula the checks write, for inputs holding ``values``
-    (field id -> value; absent or "" = empty): by sheet (校验结果, and the cover for its
-    status line), then (row, column), 0-based. The writer stores these; a stamped
-    copy (``xlsx_tools.stamp``) stores the same for its unit's values.
+    (field id -> value; absent or "" = empty), 上年 cells holding ``previous`` (field id
+    -> number) and the explanation cells empty, as a workbook is written: by sheet
+    (校验结果, and the cover for its status line), then (row, column), 0-based. The
+    writer stores these; a stamped copy (``xlsx_tools.stamp``) stores the same for its
+    unit's values.
     """
     checks = compile_checks(form) if checks is None else checks
     values = {k: v for k, v in (values or {}).items() if v not in (None, "")}
-    state = evaluate_checks(form, checks, values)
+    state = evaluate_checks(form, checks, values, previous)
     words = form.catalogue
+    explain = form.explanations
+    explained_word = words.phrase("explained")
+    first = _first_row(form)
     frow, crow = _rows(form, checks)
     out: dict[tuple[int, int], object] = {}
     for f in form.fields:
@@ -445,33 +538,57 @@ def results(form: Form, values: Mapping[str, object] | None = None,
         out[r, _C_REQ] = state.required[f.id]
     running = 0
     for i, c in enumerate(checks):
-        r, fire = crow[i], state.fires[i]
+        r, fire, explained = crow[i], state.fires[i], state.explained[i]
         if c.kind == "type":
             code = state.codes[i]
             out[r, _C_CODE] = words.title(code) if code else _type_label(form, c.field)
             out[r, _C_KEY] = f"{code}|{','.join(c.fields)}"
-        running += fire
         out[r, _C_FIRES] = fire
-        out[r, _C_STATUS] = "未通过" if fire else "通过"
+        wcode = _explained_code(form, c)
+        if wcode is not None:
+            out[r, _C_EXPLD] = explained
+            out[r, _C_KIND] = explained_word if explained else words.severity_word(c.severity)
+        out[r, _C_STATUS] = (explained_word if explained else "未通过") if fire else "通过"
         out[r, _C_TEXT] = state.messages[i]
+        running += fire
         out[r, _C_RUN] = running
-        out[r, _C_ERR if c.severity == ERROR else _C_WARN] = int(fire)
+        if c.severity == ERROR:
+            out[r, _C_ERR] = int(fire)
+        elif wcode is None:
+            out[r, _C_WARN] = int(fire)
+        else:
+            out[r, _C_WARN] = int(fire and not explained)
+            out[r, _C_EXPL] = int(explained)
     for fid, idx in _touching(form, checks).items():
         for col, sev in ((_C_FERR, ERROR), (_C_FWARN, WARNING)):
             out[frow[fid], col] = any(state.fires[i] for i in idx if checks[i].severity == sev)
     n_err, n_warn = state.count(checks, ERROR), state.count(checks, WARNING)
+    n_expl = state.count_explained()
     out[_ROW_COUNTS, _C_ERR] = n_err
     out[_ROW_COUNTS, _C_WARN] = n_warn
-    out[_ROW_COUNTS, _C_NUM] = n_err + n_warn
+    out[_ROW_COUNTS, _C_EXPL] = n_expl
+    out[_ROW_COUNTS, _C_NUM] = n_err + n_warn + n_expl
     firing = [i for i, f in enumerate(state.fires) if f]
     for k in range(_open_rows(checks)):
-        hit = checks[firing[k]] if k < len(firing) else None
-        r = _FIRST + k
-        out[r, _C_N] = k + 1 if hit is not None else ""
-        out[r, _C_SEV] = words.severity_word(hit.severity) if hit is not None else ""
-        out[r, _C_CELL] = _address_list(form, hit) if hit is not None else ""
-        out[r, _C_MSG] = state.messages[firing[k]] if hit is not None else ""
-    status = status_text(n_err, n_warn)
+        hit = firing[k] if k < len(firing) else None
+        r = first + k
+        c = checks[hit] if hit is not None else None
+        out[r, _C_N] = k + 1 if c is not None else ""
+        out[r, _C_SEV] = ("" if c is None else explained_word if state.explained[hit]
+                          else words.severity_word(c.severity))
+        out[r, _C_OCODE] = words.title(state.codes[hit]) if c is not None else ""
+        out[r, _C_CELL] = _address_list(form, c) if c is not None else ""
+        out[r, _C_MSG] = state.messages[hit] if c is not None else ""
+    none, wanted = words.phrase("explain_none"), words.phrase("explain_wanted")
+    short = words.phrase("explain_short", min=explain.min_length, max=explain.max_length)
+    for code in explain.codes:
+        r = _expl_row(form, code)
+        length = state.explanation_lengths[code]
+        out[r, _C_LEN] = length
+        fired = any(state.fires[i] for i, c in enumerate(checks) if _explained_code(form, c) == code)
+        out[r, _C_OCODE] = (none if not fired else explained_word if length >= explain.min_length
+                            else wanted if length == 0 else short)
+    status = status_text(n_err, n_warn, n_expl)
     out[1, 0] = status
     cell = status_cell(form)
     return {SHEET_NAME: out, form.cover.name: {(cell.row - 1, cell.col - 1): status}}
@@ -482,10 +599,11 @@ def results(form: Form, values: Mapping[str, object] | None = None,
 def add_checks(ctx):
     """The writer's extension hook: add 校验结果 to the workbook being built.
 
-    ``ctx`` is write.BuildContext (workbook, sheets, form, prefill, formats). The
-    new sheet joins ``ctx.sheets``, so the writer protects it with the others.
+    ``ctx`` is write.BuildContext (workbook, sheets, form, prefill, previous, formats).
+    The new sheet joins ``ctx.sheets``, so the writer protects it with the others.
     """
-    ws = write_checks(ctx.workbook, ctx.form, ctx.sheets, ctx.prefill, ctx.formats.get)
+    ws = write_checks(ctx.workbook, ctx.form, ctx.sheets, ctx.prefill, ctx.formats.get,
+                      previous=ctx.previous)
     ctx.sheets[SHEET_NAME] = ws
     return ws
 
@@ -493,27 +611,35 @@ def add_checks(ctx):
 def write_checks(workbook, form: Form, sheets: Mapping[str, object],
                  values: Mapping[str, object] | None = None,
                  make_format: Callable[..., object] | None = None,
-                 password: str | None = None):
+                 password: str | None = None,
+                 previous: Mapping[str, object] | None = None):
     """Add 校验结果 to an xlsxwriter ``workbook`` and wire it to the form's sheets.
 
     ``sheets`` maps sheet names (form.cover.name, form.table.name) to their
     xlsxwriter worksheets; ``values`` are the field values the workbook is
-    written with (the pre-filled ones), for the formulas' stored results
-    (:func:`results`); ``make_format(**props)`` makes a cell format (default:
-    workbook.add_format). The sheet is protected here only if ``password`` is given.
+    written with (the pre-filled ones), and ``previous`` last year's values in its
+    上年 cells, for the formulas' stored results (:func:`results`); ``make_format(**props)``
+    makes a cell format (default: workbook.add_format).
+    The sheet is protected here only if ``password`` is given.
     """
     words = form.catalogue
     checks = compile_checks(form)
-    stored = results(form, values, checks)
+    stored = results(form, values, checks, previous)
     shown = stored[SHEET_NAME]
     ws = workbook.add_worksheet(SHEET_NAME)
     formats = _formats(make_format or (lambda **props: workbook.add_format(props)))
     fields = form.fields
+    first = _first_row(form)
     frow, crow = _rows(form, checks)
+    explain = form.explanations
     written: set[tuple[int, int]] = set()
 
     def src(fid: str) -> str:
         c = form.input_cell(fid)
+        return sheet_ref(c.sheet, c.row, c.col)
+
+    def prev_ref(fid: str) -> str:
+        c = form.previous_cell(fid)
         return sheet_ref(c.sheet, c.row, c.col)
 
     def clean_ref(fid: str) -> str:
@@ -539,6 +665,10 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
             req = ex.to_excel(f.required_when, clean_ref)[0]
         formula(r, _C_REQ, req)
 
+    # Per explainable code: the length of its explanation (hidden, in its own row).
+    def expl_len_ref(code: str) -> str:
+        return _xl(_expl_row(form, code), _C_LEN)
+
     # Per check: its code, whether it fires, its message.
     for i, c in enumerate(checks):
         r = crow[i]
@@ -561,6 +691,19 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
                                  default=excel_text(_type_label(form, c.field)))
             formula(r, _C_CODE, shown_code, formats["text"])
             formula(r, _C_KEY, f"{tc}&\"|{','.join(c.fields)}\"")
+        elif c.kind == "change":
+            x, p = clean_ref(c.field.id), prev_ref(c.field.id)
+            rule = c.change
+            ratio, floor = _excel_shown(rule.max_ratio), _excel_shown(rule.floor)
+            # IF, not AND: AND evaluates every argument, and an error in one (a blank
+            # "" times the ratio) is its result in Excel and LibreOffice alike.
+            fires = (f"IF(AND(ISNUMBER({p}),ISNUMBER({x})),AND(OR({x}>{floor},{p}>{floor}),"
+                     f"OR({x}>ROUND({ratio}*{p},10),ROUND({x}*{ratio},10)<{p})),FALSE)")
+            refs = {"value": x, "previous": p}.__getitem__
+            message = (f"IF({x}>{p},{_message_formula(_change_message(form, c, 'up'), refs)},"
+                       f"{_message_formula(_change_message(form, c, 'down'), refs)})")
+            ws.write_string(r, _C_CODE, words.title(c.code), formats["text"])
+            ws.write_string(r, _C_KEY, f"{c.code}|{','.join(c.fields)}", formats["hidden"])
         else:
             when_t = ex.to_excel(c.rule.when, clean_ref)[0] if c.rule.when is not None else None
             check_f = ex.to_excel(c.rule.check, clean_ref)[1]
@@ -568,17 +711,37 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
             message = _message_formula(c.rule.message, clean_ref)
             ws.write_string(r, _C_CODE, c.code, formats["text"])
             ws.write_string(r, _C_KEY, f"{c.code}|{','.join(c.fields)}", formats["hidden"])
-        ws.write_string(r, _C_CSEV, words.severity_word(c.severity), formats["text"])
+        severity_word = words.severity_word(c.severity)
+        ws.write_string(r, _C_CSEV, severity_word, formats["text"])
         ws.write_string(r, _C_CCELL, "、".join(_address(form, i) for i in c.fields),
                         formats["text"])
         fcell = _xl(r, _C_FIRES)
         formula(r, _C_FIRES, fires)
-        formula(r, _C_STATUS, f'IF({fcell},"未通过","通过")', formats["status"])
+        wcode = _explained_code(form, c)
+        ecell = _xl(r, _C_EXPLD)
+        explained_word = words.phrase("explained")
+        if wcode is not None:
+            formula(r, _C_EXPLD, f"AND({fcell},{expl_len_ref(wcode)}>={explain.min_length})")
+            formula(r, _C_KIND, f'IF({ecell},"{explained_word}","{severity_word}")')
+            status = f'IF({fcell},IF({ecell},"{explained_word}","未通过"),"通过")'
+        else:
+            # Constants, not formulas: xlsxwriter's handling of each formula is what
+            # writing a workbook costs.
+            ws.write_boolean(r, _C_EXPLD, False, formats["hidden"])
+            ws.write_string(r, _C_KIND, severity_word, formats["hidden"])
+            status = f'IF({fcell},"未通过","通过")'
+        formula(r, _C_STATUS, status, formats["status"])
         formula(r, _C_TEXT, f'IF({fcell},{message},"")', formats["wrap"])
         # Running count of failing checks: the n-th open problem is where it first reaches n.
         above = f"{_xl(r - 1, _C_RUN)}+" if i else ""
         formula(r, _C_RUN, f"{above}IF({fcell},1,0)")
-        formula(r, _C_ERR if c.severity == ERROR else _C_WARN, f"IF({fcell},1,0)")
+        if c.severity == ERROR:
+            formula(r, _C_ERR, f"IF({fcell},1,0)")
+        elif wcode is None:
+            formula(r, _C_WARN, f"IF({fcell},1,0)")
+        else:
+            formula(r, _C_WARN, f"IF(AND({fcell},NOT({ecell})),1,0)")
+            formula(r, _C_EXPL, f"IF({ecell},1,0)")
 
     # Per field: does a check of its value fail? (for the input cells' colours;
     # blank required inputs are the writer's yellow)
@@ -594,51 +757,61 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
     last = crow[-1]
     err_total = _xl(_ROW_COUNTS, _C_ERR)
     warn_total = _xl(_ROW_COUNTS, _C_WARN)
+    expl_total = _xl(_ROW_COUNTS, _C_EXPL)
     open_total = _xl(_ROW_COUNTS, _C_NUM)
-    formula(_ROW_COUNTS, _C_ERR, f"SUM({_xl(_FIRST, _C_ERR)}:{_xl(last, _C_ERR)})")
-    formula(_ROW_COUNTS, _C_WARN, f"SUM({_xl(_FIRST, _C_WARN)}:{_xl(last, _C_WARN)})")
-    formula(_ROW_COUNTS, _C_NUM, f"{err_total}+{warn_total}")
+    for col in (_C_ERR, _C_WARN, _C_EXPL):
+        formula(_ROW_COUNTS, col, f"SUM({_xl(first, col)}:{_xl(last, col)})")
+    formula(_ROW_COUNTS, _C_NUM, f"{err_total}+{warn_total}+{expl_total}")
     ws.write_string(_ROW_COUNTS, _C_KEY, "合计", formats["hidden"])
 
-    run_range = f"{_xl(_FIRST, _C_RUN)}:{_xl(last, _C_RUN)}"
+    run_range = f"{_xl(first, _C_RUN)}:{_xl(last, _C_RUN)}"
     for k in range(_open_rows(checks)):
-        r = _FIRST + k
+        r = first + k
         n = k + 1
         where = f"MATCH({n},{run_range},0)"
-        for col, src_col in ((_C_SEV, _C_CSEV), (_C_CELL, _C_CCELL), (_C_MSG, _C_TEXT)):
-            rng = f"{_xl(_FIRST, src_col)}:{_xl(last, src_col)}"
+        for col, src_col in ((_C_SEV, _C_KIND), (_C_OCODE, _C_CODE), (_C_CELL, _C_CCELL),
+                             (_C_MSG, _C_TEXT)):
+            rng = f"{_xl(first, src_col)}:{_xl(last, src_col)}"
             formula(r, col, f'IF({open_total}<{n},"",INDEX({rng},{where}))', formats["open_wrap"])
         formula(r, _C_N, f'IF({open_total}<{n},"",{n})', formats["open"])
 
-    status = _status_formula(err_total, warn_total)
+    status = _status_formula(err_total, warn_total, expl_total)
     ws.merge_range(0, 0, 0, _C_MSG, "校验结果", formats["title"])
     _wrote(ws.merge_range(1, 0, 1, _C_MSG, "", formats["summary"]))
     formula(1, 0, status, formats["summary"])
-
     ws.set_row(2, 28)
     ws.merge_range(2, 0, 2, _C_MSG,
-                   "本页随填写自动更新：左侧列出尚未解决的问题（“错误”须改正，“警告”请核对），"
-                   "右侧是全部校验项。请按提示修改统计表和封面；表中的红色单元格有错误，橙色单元格请核对。",
+                   "本页随填写自动更新：下方列出尚未解决的问题（“错误”须改正，“警告”请核对），"
+                   "右侧是全部校验项（只在屏幕上显示，不打印）。请按提示修改统计表和封面；表中的红色单元格有错误，橙色单元格请核对。",
                    formats["note"])
-    for col, text in ((_C_N, "序号"), (_C_SEV, "类别"), (_C_CELL, "单元格"), (_C_MSG, "问题说明"),
-                      (_C_CODE, "校验项"), (_C_CSEV, "类别"), (_C_CCELL, "单元格"),
-                      (_C_STATUS, "状态"), (_C_TEXT, "说明")):
-        ws.write_string(_FIRST - 1, col, text, formats["header"])
-    for col, width in ((_C_N, 6), (_C_SEV, 7), (_C_CELL, 22), (_C_MSG, 70), (4, 3),
-                       (_C_CODE, 11), (_C_CSEV, 7), (_C_CCELL, 22), (_C_STATUS, 8),
-                       (_C_TEXT, 60)):
+    if explain.codes:
+        written |= _write_explanations(ws, form, checks, shown, crow, formats, workbook)
+    for col, text in ((_C_N, "序号"), (_C_SEV, "类别"), (_C_OCODE, "代码"), (_C_CELL, "单元格"),
+                      (_C_MSG, "问题说明"), (_C_CODE, "校验项"), (_C_CSEV, "类别"),
+                      (_C_CCELL, "单元格"), (_C_STATUS, "状态"), (_C_TEXT, "说明")):
+        ws.write_string(first - 1, col, text, formats["header"])
+    for col, width in ((_C_N, 6), (_C_SEV, 7), (_C_OCODE, 10), (_C_CELL, 22), (_C_MSG, 66),
+                       (_C_MSG + 1, 3), (_C_CODE, 11), (_C_CSEV, 7), (_C_CCELL, 22),
+                       (_C_STATUS, 8), (_C_TEXT, 60)):
         ws.set_column(col, col, width)
-    ws.set_column(_C_TEXT + 1, _C_FWARN, None, None, {"hidden": True})
+    ws.set_column(_C_TEXT + 1, _C_NTEXT, None, None, {"hidden": True})
     for r in crow:
-        ws.set_row(r, 27)   # two lines of the wrapped messages
-    ws.freeze_panes(_FIRST, 0)
-    # On paper: the open problems, one page wide, A4 upright like the other sheets.
+        ws.set_row(r, _LIST_ROW)   # two lines of the wrapped messages
+    if not explain.codes:
+        # With explanations above, frozen rows would fill a small screen: the list scrolls.
+        ws.freeze_panes(first, 0)
+    # On paper: the explanations and the open problems, one page wide, A4 upright like
+    # the other sheets.
+    # No program lets a print area follow a formula (LibreOffice reads a fixed one only),
+    # and every row of the list holds one: the print takes as many of its rows as fit on
+    # one page, so that a few problems print on one page, not on a hundred empty rows.
     ws.set_paper(9)
     ws.set_portrait()
-    ws.print_area(0, 0, _FIRST + _open_rows(checks) - 1, _C_MSG)
-    ws.fit_to_pages(1, 0)
-    ws.repeat_rows(_FIRST - 1)
-    ws.set_footer("&C第 &P 页，共 &N 页")
+    printed = min(_open_rows(checks), _rows_on_first_page(ws, first))
+    ws.print_area(0, 0, first + printed - 1, _C_MSG)
+    ws.fit_to_pages(1, 1)
+    ws.set_footer("&L" + words.phrase("print_limit", n=printed).replace("&", "&&")
+                  + "&R第 &P 页，共 &N 页")
     if password is not None:
         ws.protect(password, {"select_locked_cells": True, "select_unlocked_cells": True})
 
@@ -646,7 +819,7 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
     cell = status_cell(form)
     cover = sheets[form.cover.name]
     ref = f"'{SHEET_NAME}'!"
-    cover_formula = "=" + _status_formula(ref + err_total, ref + warn_total)
+    cover_formula = "=" + _status_formula(ref + err_total, ref + warn_total, ref + expl_total)
     status_value = stored[form.cover.name][cell.row - 1, cell.col - 1]
     if cell.width > 1:
         _wrote(cover.merge_range(cell.row - 1, cell.col - 1, cell.row - 1, cell.last_col - 1, "",
@@ -680,11 +853,75 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
     return ws
 
 
+def _write_explanations(ws, form: Form, checks: Sequence[Check],
+                        shown: Mapping[tuple[int, int], object], crow: Sequence[int],
+                        formats: Mapping[str, object], workbook) -> set[tuple[int, int]]:
+    """The explanations block: per explainable code, its state and the open cell named
+    expl_<code>, at a fixed row (the open problems below come and go). Returns the
+    cells of its formulas (their stored results: ``shown``)."""
+    written: set[tuple[int, int]] = set()
+    words = form.catalogue
+    explain = form.explanations
+    params = {"min": explain.min_length, "max": explain.max_length}
+    heading = words.phrase("explain_heading", **params)
+    ws.merge_range(_EXPL_TOP, 0, _EXPL_TOP, _C_MSG, heading, formats["note"])
+    ws.set_row(_EXPL_TOP, 14 * text_lines(heading, 100, 10) + 4)
+    top = _EXPL_TOP + 1
+    ws.merge_range(top, _C_N, top, _C_SEV, "代码", formats["header"])
+    ws.merge_range(top, _C_OCODE, top, _C_CELL, "状态", formats["header"])
+    ws.write_string(top, _C_MSG, words.phrase("explanation"), formats["header"])
+    none, wanted, explained = (words.phrase("explain_none"), words.phrase("explain_wanted"),
+                               words.phrase("explained"))
+    short = words.phrase("explain_short", **params)
+    validation = {
+        "validate": "length", "criteria": "between", "minimum": explain.min_length,
+        "maximum": explain.max_length, "ignore_blank": True,
+        "input_title": words.phrase("explanation"),
+        "input_message": words.phrase("explain_prompt", **params)[:255],
+        "error_title": "输入有误", "error_type": "stop",
+        "error_message": words.phrase("explain_error", **params)[:255]}
+    for code in explain.codes:
+        r = _expl_row(form, code)
+        mine = [i for i, c in enumerate(checks) if _explained_code(form, c) == code]
+        x = _xl(r, _C_MSG)
+        n = _xl(r, _C_LEN)
+        _wrote(ws.write_formula(r, _C_LEN, f"=IF(ISERROR({x}),0,{_squeezed_len(x)})",
+                                formats["hidden"], shown[r, _C_LEN]))
+        ws.merge_range(r, _C_N, r, _C_SEV, words.title(code), formats["expl_code"])
+        fired = "OR(" + ",".join(_xl(crow[i], _C_FIRES) for i in mine) + ")" if mine else "FALSE"
+        ws.merge_range(r, _C_OCODE, r, _C_CELL, "", formats["expl_status"])
+        _wrote(ws.write_formula(
+            r, _C_OCODE,
+            f'=IF(NOT({fired}),"{none}",IF({n}>={explain.min_length},"{explained}",'
+            f'IF({n}=0,"{wanted}","{short}")))', formats["expl_status"], shown[r, _C_OCODE]))
+        written |= {(r, _C_LEN), (r, _C_OCODE)}
+        ws.write_blank(r, _C_MSG, None, formats["expl_input"])
+        _wrote(ws.data_validation(r, _C_MSG, r, _C_MSG, validation))
+        ws.set_row(r, 44)
+        _wrote(workbook.define_name(form.explanation_name(code), f"='{SHEET_NAME}'!{x}"))
+    return written
+
+
+# Height of a row of the lists (points): two lines of a wrapped message.
+_LIST_ROW = row_points(2, 11)
+# A4 upright less the default margins (0.7 in at the sides, 0.75 in at top and bottom),
+# in pixels at 96 dpi.
+_PORTRAIT_PX = ((8.27 - 1.4) * 96, (11.69 - 1.5) * 96)
+
+
+def _rows_on_first_page(ws, first: int) -> int:
+    """How many rows of the list fit on the first printed page, one page wide."""
+    wide, high = _PORTRAIT_PX
+    scale = min(1.0, wide / printed_width(ws, 0, _C_MSG))
+    above = sum(ws.row_info[r].height if r in ws.row_info else 20 for r in range(first))
+    return max(1, int((high / scale - above) // (_LIST_ROW * 4 / 3)) - 1)
+
+
 def _open_rows(checks: Sequence[Check]) -> int:
     """How many problems can be open at once: per field its requirement (blank) or its
-    type (not blank), never both; and every rule."""
+    type (not blank), never both; and every rule and change check."""
     fields = {c.field.id for c in checks if c.kind in ("required", "type")}
-    return len(fields) + sum(1 for c in checks if c.kind == "rule")
+    return len(fields) + sum(1 for c in checks if c.kind in ("rule", "change"))
 
 
 def _type_label(form: Form, f: Field) -> str:
@@ -750,6 +987,9 @@ def _formats(make: Callable[..., object]) -> dict[str, object]:
         "note": fmt(text_wrap=True, font_color="#595959"),
         "cover": make(font_size=12, bold=True, font_color="#C00000", align="center",
                       valign="vcenter"),
+        "expl_code": fmt(border=1, bold=True, align="center", valign="vcenter"),
+        "expl_status": fmt(border=1, align="center", valign="vcenter", text_wrap=True),
+        "expl_input": fmt(border=1, text_wrap=True, locked=False),
         "cf_error": make(bg_color="#FFC7CE", font_color="#9C0006"),
         "cf_warning": make(bg_color="#F8CBAD", font_color="#833C0B"),
     }

@@ -5,7 +5,13 @@ resolves what the checks of a single file cannot see (M01 the same unit twice,
 M02 a unit not on the roster, M03 a roster unit that sent nothing, M04 a value
 far out of line with its batch) and adds up the accepted platforms of each
 batch. :func:`write_outputs` writes the files: per batch ``汇总-第X批.xlsx`` and
-``汇总-第X批.csv``, and ``汇总-总览.xlsx``.
+``汇总-第X批.csv``, ``汇总-总览.xlsx``, and per recommending unit a workbook in a
+folder named as the form heads that role (its platforms, who has not returned, the
+findings).
+
+With last round's output (``previous``) the change rules compare with it, and the
+summaries show last year beside this year: ``prev_<id>`` columns in the CSV, 上年
+and 增长率 columns in 汇总, and the main indicators against last year on 图表.
 
 Money is added as :class:`~decimal.Decimal`, counts as int, so every total is
 the exact sum of its inputs. Rows are in a fixed order and the workbooks carry
@@ -27,9 +33,11 @@ from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 
-from .form import Field, Form, load_form
-from .roster import RosterEntry, read_roster, unit_key
-from .rules import ERROR, WARNING, Finding, count_severity, field_title
+from .form import PREVIOUS_PREFIX, Field, Form, load_form
+from .previous import PreviousRound, previous_names, read_previous
+from .roster import UNSAFE_CHARS, RosterEntry, read_roster, unit_key
+from .rules import (ERROR, WARNING, Finding, all_explained, count_explained, count_severity,
+                    field_title)
 from .validate import FileResult, isolated, validate_paths
 from .xlsx_output import (
     DATE_WIDTH_SAMPLE,
@@ -37,6 +45,8 @@ from .xlsx_output import (
     close_workbook,
     new_workbook,
     print_setup,
+    row_points,
+    text_lines,
     text_width,
     write_table,
 )
@@ -45,16 +55,19 @@ __all__ = [
     "merge_paths", "merge_results", "write_outputs", "MergeResult", "BatchSummary",
     "Submission", "MergeConfig", "merge_config", "batch_file_stem", "column_title", "STATUSES",
     "OVERVIEW_STEM", "UNKNOWN_BATCH", "choose_file", "place_file", "RosterIndex", "unit_key",
+    "recommending_folder", "recommending_file_stem",
 ]
 
 # One status per row of 提交情况.
 ST_ACCEPTED = "已通过"
 ST_WARNINGS = "有警告"
+ST_EXPLAINED = "已说明"       # only warnings, each explained by the filler: added like 有警告
 ST_FAILED = "未通过"
 ST_MISSING = "未提交"
 ST_OFF_ROSTER = "名单外"
 ST_DUPLICATE = "重复"
-STATUSES = (ST_ACCEPTED, ST_WARNINGS, ST_FAILED, ST_MISSING, ST_OFF_ROSTER, ST_DUPLICATE)
+STATUSES = (ST_ACCEPTED, ST_WARNINGS, ST_EXPLAINED, ST_FAILED, ST_MISSING, ST_OFF_ROSTER,
+            ST_DUPLICATE)
 
 OVERVIEW_STEM = "汇总-总览"
 UNKNOWN_BATCH = "无法识别批次"
@@ -90,6 +103,22 @@ WORDS = {
     "overview_title": "各批次汇总总览",
     "grand_total": "合计",
     "unit_word": "单位",     # what the command's lines call what is added up
+    # A recommending unit's own workbook ({recommending}, {count}).
+    "recommending_title": "{recommending} 汇总（{count} 个单位）",
+    # {recommending_label}: the role's column header (Form.column_header).
+    "recommending_folder": "{recommending_label}",
+    "recommending_sheet": "按{recommending_label}",
+    "recommending_overview_title": "按{recommending_label}的提交情况",
+    "no_recommending": "未填写{recommending_label}",
+    # Last year against this year, on 图表 ({batch}).
+    "previous_sheet": "与{previous_label}对比",
+    # The printable sheet of the main indicators, and the note on the full table's print.
+    "print_sheet": "主要指标",
+    "print_title": "{batch} 主要指标（{count} 个单位）",
+    "print_note": ("本表共 {columns} 列，供筛选、复制，打印时只打印本行；"
+                   "纸面阅读请打印“{print_sheet}”工作表。"),
+    "previous_title": "{batch} 主要指标与上年对比（同口径：本年和上年都有数值的单位）",
+    "growth": "比上年增长",
 }
 
 
@@ -102,10 +131,24 @@ class MergeConfig:
         "int": Decimal(1000), "amount": Decimal(1000)})
     shares: tuple[Share, ...] = ()
     charts: tuple[Chart, ...] = ()
+    previous_charts: tuple[Chart, ...] = ()
+    # The indicators of the printable sheet (主要指标), in their order.
+    print_fields: tuple[str, ...] = ()
     words: dict[str, str] = field(default_factory=lambda: dict(WORDS))
 
     def say(self, name: str, **params: object) -> str:
         return self.words[name].format(**params)
+
+
+def recommending_words(form: Form, name: str, **params: object) -> str:
+    """A word about the recommending unit, with the form's header for that role."""
+    return merge_config(form).say(name, recommending_label=form.column_header("recommending"),
+                                  **params)
+
+
+def recommending_folder(form: Form) -> str:
+    """The folder under --out holding each recommending unit's workbook."""
+    return recommending_words(form, "recommending_folder")
 
 
 # Worked out once per form object (a form from a text or a dict has no file to key by).
@@ -127,11 +170,15 @@ def merge_config(form: Form) -> MergeConfig:
         outlier_floor=floors,
         shares=tuple(Share(s["title"], s["part"], s["whole"]) for s in data.get("shares", [])),
         charts=tuple(Chart(c["title"], tuple(c["fields"])) for c in data.get("charts", [])),
+        previous_charts=tuple(Chart(c["title"], tuple(c["fields"]))
+                              for c in data.get("previous_charts", [])),
+        print_fields=tuple(data.get("print_fields", ())),
         words={**WORDS, **data.get("words", {})},
     )
     numeric = {f.id for f in form.fields if f.numeric}
     named = [i for s in config.shares for i in (s.part, s.whole)]
-    named += [i for c in config.charts for i in c.fields]
+    named += [i for c in (*config.charts, *config.previous_charts) for i in c.fields]
+    named += list(config.print_fields)
     wrong = sorted(set(named) - numeric)
     if wrong:
         raise ValueError(f"表单定义的 [merge] 中这些字段不是数字项：{'、'.join(wrong)}")
@@ -173,6 +220,16 @@ class Submission:
     @property
     def warnings(self) -> int:
         return count_severity(self.findings, WARNING)
+
+    @property
+    def explained(self) -> int:
+        """Warnings explained by the filler (审核说明)."""
+        return count_explained(self.findings)
+
+    @property
+    def previous(self) -> dict[str, object]:
+        """Last year's values the checks compared with (empty when none)."""
+        return (self.result.previous or {}) if self.result is not None else {}
 
     @property
     def date(self) -> dt.date | None:
@@ -227,6 +284,34 @@ class MergeResult:
     unplaced: list[Submission]                   # files whose batch cannot be told
     roster: list[RosterEntry] | None
     outputs: list[Path] = field(default_factory=list)
+    previous: PreviousRound | None = None         # last round's output, when given
+
+    @property
+    def previous_fields(self) -> list[str]:
+        """Numeric fields with a previous value for at least one platform added up."""
+        if self.previous is None:
+            return []
+        seen = {k for b in self.batches.values() for s in b.rows for k in s.previous}
+        return [f.id for f in self.form.fields if f.numeric and f.id in seen]
+
+    def by_recommending(self) -> dict[str, list[Submission]]:
+        """Every row of 提交情况 (and the files with no batch) by recommending unit, in
+        the order first met (the roster's); names compared without spaces and widths.
+        A unit on the roster is under the recommending unit the roster gives it (who
+        checks whom is the roster's to say), one off it under its table's. Rows without
+        one are under the words' ``no_recommending``. Empty when the form has no
+        recommending unit."""
+        if not self.form.role("recommending"):
+            return {}
+        groups: dict[str, tuple[str, list[Submission]]] = {}
+        everything = sorted(self.submissions, key=lambda s: _entry_order(self.form, s))
+        for s in everything:
+            entry = (self.roster[s.roster_row] if self.roster is not None and s.roster_row is not None
+                     else None)
+            name = ((entry.recommending if entry is not None else None) or s.recommending
+                    or recommending_words(self.form, "no_recommending"))
+            groups.setdefault(unit_key(name), (name, []))[1].append(s)
+        return {name: rows for name, rows in groups.values()}
 
     @property
     def submissions(self) -> list[Submission]:
@@ -248,12 +333,15 @@ class MergeResult:
 def merge_paths(paths: str | Path | Iterable[str | Path], out_dir: str | Path | None = None,
                 roster: str | Path | Sequence[RosterEntry] | None = None,
                 form: Form | None = None, jobs: int | None = None,
-                progress: Progress | None = None) -> MergeResult:
+                progress: Progress | None = None,
+                previous: str | Path | PreviousRound | None = None) -> MergeResult:
     """Validate every file given (folders are searched) and add up the accepted ones.
 
     ``roster`` is a roster file (as for ``generate --roster``; a bad one raises
     :class:`~xlsx_tools.roster.RosterError`) or its entries. With ``out_dir``
-    the summaries are written there too (:func:`write_outputs`).
+    the summaries are written there too (:func:`write_outputs`). ``previous`` is
+    last round's output (its folder, or :func:`~xlsx_tools.previous.read_previous`'s
+    result; a folder that is not one raises :class:`~xlsx_tools.previous.PreviousError`).
     """
     form = form or load_form()
     if isinstance(paths, (str, Path)):
@@ -265,8 +353,15 @@ def merge_paths(paths: str | Path | Iterable[str | Path], out_dir: str | Path | 
         entries = read_roster(roster, form)
     else:
         entries = list(roster)
-    files = validate_paths(paths, form=form, jobs=jobs, progress=progress).files
+    last_round: PreviousRound | None = None
+    if previous is not None:
+        names = previous_names(entries or [], form)
+        last_round = (previous.with_names(names) if isinstance(previous, PreviousRound)
+                      else read_previous(previous, form, names))
+    files = validate_paths(paths, form=form, jobs=jobs, progress=progress,
+                           previous=last_round).files
     result = merge_results(files, form, entries)
+    result.previous = last_round
     if out_dir is not None:
         write_outputs(result, out_dir)
     return result
@@ -374,7 +469,9 @@ def _file_status(s: Submission) -> str:
         return ST_FAILED
     if s.on_roster is False:
         return ST_OFF_ROSTER
-    return ST_WARNINGS if s.warnings else ST_ACCEPTED
+    if not s.warnings:
+        return ST_ACCEPTED
+    return ST_EXPLAINED if all_explained(s.findings) else ST_WARNINGS
 
 
 class RosterIndex:
@@ -552,11 +649,12 @@ def _row_order(form: Form, s: Submission) -> tuple:
 SUBMISSION_COLUMNS: dict[str, str | None] = {
     "batch": None, "category": None, "unit": None, "recommending": None,
     "on_roster": "是否在名单内", "file": "文件", "status": "状态", "errors": "错误数",
-    "warnings": "警告数", "date": None, "note": "说明",
+    "warnings": "警告数", "explained": "其中已说明", "date": None, "note": "说明",
 }
 FINDING_COLUMNS: dict[str, str | None] = {
     "batch": None, "unit": None, "file": "文件", "status": "状态",
     "code": "代码", "severity": "严重程度", "cells": "单元格", "fields": "字段", "message": "问题说明",
+    "explanation": "审核说明",
 }
 
 
@@ -580,7 +678,8 @@ def _submission_records(entries: Sequence[Submission], full_path: bool = True) -
         "unit": s.unit or "", "recommending": s.recommending or "",
         "on_roster": _roster_cn(s.on_roster), "file": s.file if full_path else s.name,
         "status": s.status,
-        "errors": s.errors, "warnings": s.warnings, "date": s.date, "note": s.note,
+        "errors": s.errors, "warnings": s.warnings, "explained": s.explained, "date": s.date,
+        "note": s.note,
     } for s in entries]
 
 
@@ -592,7 +691,7 @@ def _finding_records(form: Form, entries: Sequence[Submission], full_path: bool 
         "status": s.status, "code": f.code, "severity": form.catalogue.severity_word(f.severity),
         "cells": "、".join(f.cells),
         "fields": "、".join(field_title(form, i) for i in f.fields if i in form.by_id),
-        "message": f.message,
+        "message": f.message, "explanation": f.explanation or "",
     } for s in entries for f in s.findings]
 
 
@@ -648,6 +747,16 @@ class _Formats(TableFormats):
         self.total_text = mk(border=1, bold=True, bg_color="#F2F2F2")
         self.total_int = mk(border=1, bold=True, bg_color="#F2F2F2", num_format="#,##0")
         self.total_amount = mk(border=1, bold=True, bg_color="#F2F2F2", num_format="#,##0.00")
+        self.total_percent = mk(border=1, bold=True, bg_color="#F2F2F2", num_format="0.0%")
+        # Last year's values: grey, as in the workbooks.
+        self.prev_int = mk(border=1, num_format="#,##0", font_color="#595959", bg_color="#EDEDED")
+        self.prev_amount = mk(border=1, num_format="#,##0.00", font_color="#595959",
+                              bg_color="#EDEDED")
+        self.note_line = mk(italic=True, font_color="#595959")
+        self.wrap_cell = mk(border=1, text_wrap=True)
+
+    def previous(self, f: Field):
+        return self.prev_amount if f.type == "amount" else self.prev_int
 
     def for_field(self, f: Field):
         return {"int": self.int, "amount": self.amount, "date": self.date,
@@ -674,33 +783,50 @@ def _section_row(ws, fmt: _Formats, fields: Sequence[Field], first_col: int, row
             ws.merge_range(row, a, row, z, name, fmt.section)
 
 
-def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary) -> None:
+def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, title: str | None = None,
+                   previous: Sequence[str] = ()) -> None:
+    """汇总: one row per platform, a column per field; with ``previous`` (field ids) each
+    of those fields is followed by last year's value and the growth on it."""
     ws = wb.add_worksheet("汇总")
     config = merge_config(form)
-    fields = form.fields
+    label = form.previous.label
+    # (field, what): "value" this year's, "prev" last year's, "growth" the change.
+    columns: list[tuple[Field, str]] = []
+    for f in form.fields:
+        columns.append((f, "value"))
+        if f.id in previous:
+            columns += [(f, "prev"), (f, "growth")]
     extra = ["汇总状态", "文件"]
-    ncols = 1 + len(fields) + len(extra)
-    ws.write_string(0, 0, config.say("summary_title", batch=b.batch, count=len(b.rows)), fmt.title)
+    ncols = 1 + len(columns) + len(extra)
+    ws.write_string(0, 0, title or config.say("summary_title", batch=b.batch, count=len(b.rows)),
+                    fmt.title)
     ws.set_row(0, 24)
     # Two header rows: the table's section, then the label with its unit.
     ws.merge_range(1, 0, 2, 0, "序号", fmt.head)
     col = 1
-    _section_row(ws, fmt, fields, col)
-    titles = [column_title(form, f) for f in fields]
+    _section_row(ws, fmt, [f for f, _ in columns], col)
+    titles = [column_title(form, f) if what == "value" else label if what == "prev"
+              else config.say("growth") for f, what in columns]
     for i, t in enumerate(titles):
         ws.write_string(2, col + i, t, fmt.head)
+    end = col + len(columns)
     for j, name in enumerate(extra):
-        ws.merge_range(1, col + len(fields) + j, 2, col + len(fields) + j, name, fmt.head)
+        ws.merge_range(1, end + j, 2, end + j, name, fmt.head)
 
-    widths = [4] + [0] * len(fields) + [_width(e) for e in extra]
-    heights = []
+    widths = [4] + [0] * len(columns) + [_width(e) for e in extra]
     for r, s in enumerate(b.rows, start=3):
         ws.write_number(r, 0, r - 2, fmt.int)
         lines = 1
-        for i, f in enumerate(fields):
-            v = s.result.values.get(f.id)
+        last_year = s.previous
+        for i, (f, what) in enumerate(columns):
             c = col + i
-            cf = fmt.for_field(f)
+            if what == "growth":
+                _write_growth(ws, r, c, _growth(s.result.values.get(f.id), last_year.get(f.id)),
+                              fmt.text, fmt.percent)
+                widths[c] = max(widths[c], 7)
+                continue
+            v = s.result.values.get(f.id) if what == "value" else last_year.get(f.id)
+            cf = fmt.for_field(f) if what == "value" else fmt.previous(f)
             if v is None:
                 ws.write_blank(r, c, None, cf)
             elif f.type == "int":
@@ -717,32 +843,34 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary) -> None:
                 lines = max(lines, min(6, math.ceil(w / 56)))
                 w = min(w, 60)
             widths[c] = max(widths[c], w)
-        ws.write_string(r, col + len(fields), s.status, fmt.text)
-        ws.write_string(r, col + len(fields) + 1, s.file, fmt.text)
+        ws.write_string(r, end, s.status, fmt.text)
+        ws.write_string(r, end + 1, s.file, fmt.text)
         widths[-2] = max(widths[-2], _width(s.status))
         widths[-1] = max(widths[-1], _width(s.file))
-        heights.append(lines)
         if lines > 1:
             ws.set_row(r, 14 * lines)
     total_row = 3 + len(b.rows)
     ws.write_string(total_row, 0, "合计", fmt.total_text)
-    unit_col = col + [f.id for f in fields].index(form.keys["unit"])
-    for i, f in enumerate(fields):
+    unit_col = col + next(i for i, (f, what) in enumerate(columns) if f.id == form.keys["unit"])
+    for i, (f, what) in enumerate(columns):
         c = col + i
-        if f.numeric:
-            total = b.totals[f.id]
+        if f.numeric and what in ("value", "prev"):
+            total = b.totals[f.id] if what == "value" else _sums_previous(f, b.rows)
             ws.write_number(total_row, c, _number(total),
                             fmt.total_amount if f.type == "amount" else fmt.total_int)
             widths[c] = max(widths[c], _width(f"{_number(total):,.2f}"))
+        elif what == "growth":
+            now, then, _n = _like_for_like(f, b.rows)
+            _write_growth(ws, total_row, c, _growth(now, then), fmt.total_text, fmt.total_percent)
         elif c == unit_col:
             ws.write_string(total_row, c, config.say("count_total", count=len(b.rows)), fmt.total_text)
         else:
             ws.write_blank(total_row, c, None, fmt.total_text)
     for j in range(len(extra)):
-        ws.write_blank(total_row, col + len(fields) + j, None, fmt.total_text)
+        ws.write_blank(total_row, end + j, None, fmt.total_text)
     # Columns sized to their text (CJK counts double); a long label wraps in the header.
     header_height = 1
-    for i, f in enumerate(fields):
+    for i, (f, _what) in enumerate(columns):
         c = col + i
         cap = 60 if f.type == "longtext" else (40 if not f.numeric else 16)
         w = min(max(widths[c], min(_width(titles[i]), 12), 6) + 2, cap)
@@ -750,12 +878,106 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary) -> None:
         header_height = max(header_height, min(6, math.ceil(_width(titles[i]) / max(w - 1, 1))))
     ws.set_column(0, 0, 6)
     for j in range(len(extra)):
-        ws.set_column(col + len(fields) + j, col + len(fields) + j, min(widths[-len(extra) + j] + 2, 60))
+        ws.set_column(end + j, end + j, min(widths[-len(extra) + j] + 2, 60))
     ws.set_row(1, 18)
     ws.set_row(2, 14 * header_height + 4)
     ws.freeze_panes(3, unit_col + 1)
     ws.autofilter(2, 0, max(2, total_row - 1), ncols - 1)
-    print_setup(ws, repeat=(1, 2))
+    # A column per field does not read on paper (some 170 columns would print dozens of
+    # pages, or at a few points): the paper copy is the main indicators' sheet, and the
+    # full table prints only its title and a note saying so.
+    note_col = unit_col + 2
+    ws.write_string(0, note_col, config.say("print_note", columns=ncols,
+                                            print_sheet=config.say("print_sheet")), fmt.note_line)
+    print_setup(ws)
+    ws.print_area(0, 0, 0, note_col + 8)
+    ws.fit_to_pages(1, 1)
+
+
+def _indicators_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary,
+                      title: str | None = None) -> None:
+    """主要指标: the definition's ``print_fields`` per platform, with 序号 and the unit's
+    name repeated on every page: the summary as it is read on paper (landscape, one page
+    wide where that keeps the text at 8 pt or more)."""
+    config = merge_config(form)
+    if not config.print_fields:
+        return
+    ws = wb.add_worksheet(config.say("print_sheet"))
+    unit = form.field(form.keys["unit"])
+    fields = [form.field(i) for i in config.print_fields]
+    ws.write_string(0, 0, title or config.say("print_title", batch=b.batch, count=len(b.rows)),
+                    fmt.title)
+    ws.set_row(0, 24)
+    heads = ["序号", column_title(form, unit), *[column_title(form, f) for f in fields]]
+    names = [str(s.result.values.get(unit.id) or "") for s in b.rows]
+    name_width = min(max([text_width(n) for n in [heads[1], *names]]) + 2, 24)
+    widths = [6, name_width, *[9] * len(fields)]
+    for c, (h, w) in enumerate(zip(heads, widths)):
+        ws.write_string(1, c, h, fmt.head)
+        ws.set_column(c, c, w)
+    ws.set_row(1, row_points(max(text_lines(h, w, 10) for h, w in zip(heads, widths)), 10))
+    for r, (s, name) in enumerate(zip(b.rows, names), start=2):
+        ws.write_number(r, 0, r - 1, fmt.int)
+        ws.write_string(r, 1, name, fmt.wrap_cell)
+        lines = text_lines(name, name_width, 10)
+        if lines > 1:
+            ws.set_row(r, row_points(lines, 10))
+        for c, f in enumerate(fields, start=2):
+            v = s.result.values.get(f.id)
+            cf = fmt.amount if f.type == "amount" else fmt.int
+            if v is None:
+                ws.write_blank(r, c, None, cf)
+            else:
+                ws.write_number(r, c, _number(Decimal(v) if f.type == "amount" else int(v)), cf)
+    total_row = 2 + len(b.rows)
+    ws.write_blank(total_row, 0, None, fmt.total_text)
+    ws.write_string(total_row, 1, config.say("count_total", count=len(b.rows)), fmt.total_text)
+    for c, f in enumerate(fields, start=2):
+        ws.write_number(total_row, c, _number(b.totals[f.id]),
+                        fmt.total_amount if f.type == "amount" else fmt.total_int)
+    ws.freeze_panes(2, 2)
+    print_setup(ws, repeat=(1, 1), fit_width=True, repeat_cols=(0, 1))
+    ws.set_footer("&C第 &P 页，共 &N 页")
+    ws.activate()
+
+
+def _write_growth(ws, row: int, col: int, growth: float | None, text_fmt, percent_fmt) -> None:
+    if growth is None:
+        ws.write_string(row, col, "—", text_fmt)
+    else:
+        ws.write_number(row, col, growth, percent_fmt)
+
+
+def _growth(now: object, then: object) -> float | None:
+    """(now - then) / then, None when either is missing or last year's is 0."""
+    if now is None or then is None or Decimal(then) == 0:
+        return None
+    return float((Decimal(now) - Decimal(then)) / Decimal(then))
+
+
+def _sums_previous(f: Field, rows: Sequence[Submission]) -> int | Decimal:
+    total: int | Decimal = Decimal(0) if f.type == "amount" else 0
+    for s in rows:
+        v = s.previous.get(f.id)
+        if v is not None:
+            total += Decimal(v) if f.type == "amount" else int(v)
+    return total
+
+
+def _like_for_like(f: Field, rows: Sequence[Submission]) -> tuple[int | Decimal, int | Decimal, int]:
+    """This year's and last year's sums over the platforms with both values, and how many."""
+    zero: int | Decimal = Decimal(0) if f.type == "amount" else 0
+    now, then, n = zero, zero, 0
+    for s in rows:
+        v, p = s.result.values.get(f.id), s.previous.get(f.id)
+        if v is None or p is None:
+            continue
+        if f.type == "amount":
+            now, then = now + Decimal(v), then + Decimal(p)
+        else:
+            now, then = now + int(v), then + int(p)
+        n += 1
+    return now, then, n
 
 
 def _category_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: MergeConfig) -> dict[str, int]:
@@ -811,7 +1033,7 @@ def _category_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: Merg
 
 
 def _chart_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: MergeConfig,
-                 where: dict[str, int]) -> None:
+                 where: dict[str, int], previous: bool = False) -> None:
     ws = wb.add_worksheet("图表")
     ws.write_string(0, 0, config.say("charts_title", batch=b.batch), fmt.title)
     ncat = len(form.categories)
@@ -838,6 +1060,59 @@ def _chart_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: MergeCo
         ws.insert_chart(2 + (k // 2) * 17, (k % 2) * 9, chart)
     print_setup(ws, fit_width=True)
     ws.fit_to_pages(1, 1)
+    if previous and config.previous_charts:
+        _previous_sheet(wb, fmt, form, b, config)
+
+
+def _previous_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: MergeConfig) -> None:
+    """与上年对比: the main indicators against last year, a table (本年, 上年, 增长, 平台数)
+    with a block of rows per ``previous_charts`` entry, and a column chart drawn from each
+    block. Both years are summed over the platforms with a value in each (the same ones)."""
+    label = form.previous.label
+    ws = wb.add_worksheet(config.say("previous_sheet", previous_label=label))
+    top = 0
+    ws.write_string(top, 0, config.say("previous_title", batch=b.batch), fmt.title)
+    heads = ["指标", "单位", "本年", label, config.say("growth"), config.say("count_heading")]
+    for c, h in enumerate(heads):
+        ws.write_string(top + 1, c, h, fmt.head)
+    r = top + 2
+    blocks: list[tuple[int, int]] = []
+    for spec in config.previous_charts:
+        first = r
+        for fid in spec.fields:
+            f = form.field(fid)
+            now, then, n = _like_for_like(f, b.rows)
+            cf = fmt.amount if f.type == "amount" else fmt.int
+            ws.write_string(r, 0, field_title(form, fid), fmt.text)
+            ws.write_string(r, 1, f.unit, fmt.text)
+            ws.write_number(r, 2, _number(now), cf)
+            ws.write_number(r, 3, _number(then), cf)
+            _write_growth(ws, r, 4, _growth(now, then) if n else None, fmt.text, fmt.percent)
+            ws.write_number(r, 5, n, fmt.int)
+            r += 1
+        blocks.append((first, r - 1))
+    ws.set_column(0, 0, 44)
+    ws.set_column(1, 5, 12)
+    # Horizontal bars: the indicators' long names read along the axis.
+    at = r + 1
+    for spec, (first, last) in zip(config.previous_charts, blocks):
+        chart = wb.add_chart({"type": "bar"})
+        for col, name in ((3, label), (2, "本年")):
+            chart.add_series({"name": name, "categories": [ws.name, first, 0, last, 0],
+                              "values": [ws.name, first, col, last, col],
+                              "data_labels": {"value": True}})
+        chart.set_title({"name": spec.title, "name_font": {"name": "宋体", "size": 12}})
+        counts = all(form.field(i).type == "int" for i in spec.fields)
+        chart.set_x_axis({"num_format": "#,##0" if counts else "#,##0.00",
+                          "major_gridlines": {"visible": True}})
+        chart.set_y_axis({"reverse": True})
+        chart.set_legend({"position": "bottom"})
+        height = 120 + 60 * (last - first + 1)
+        chart.set_size({"width": 760, "height": height})
+        ws.insert_chart(at, 0, chart)
+        at += math.ceil(height / 20) + 1
+    print_setup(ws, fit_width=True)
+    ws.fit_to_pages(1, 1)
 
 
 def _submissions_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission], title: str,
@@ -845,7 +1120,8 @@ def _submissions_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submissi
     ws = wb.add_worksheet("提交情况")
     ws.write_string(0, 0, title, fmt.title)
     rule = form.catalogue.message("M01", "rule", date_label=form.column_header("date") or "日期")
-    ws.merge_range(1, 0, 1, 8, "状态：已通过、有警告、名单外（不在名单内，已计入汇总）的文件计入汇总；"
+    ws.merge_range(1, 0, 1, 8, "状态：已通过、有警告、已说明（警告都已由填报单位写明审核说明）、"
+                   "名单外（不在名单内，已计入汇总）的文件计入汇总；"
                    "未通过、重复的文件不计入；未提交为名单内没有收到文件的单位。" + rule, fmt.note)
     ws.set_row(1, 48)
     headers = column_headers(form, SUBMISSION_COLUMNS)
@@ -853,8 +1129,8 @@ def _submissions_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submissi
     # A batch's sheets name the file; the overview, across folders, gives its path.
     records = _submission_records(entries, full_path=with_batch)
     rows = [[i + 1, *[rec[k] for k in cols]] for i, rec in enumerate(records)]
-    formats = [fmt.int] + [fmt.int if k in ("errors", "warnings") else fmt.wrap if k == "note" else fmt.text
-                           for k in cols]
+    formats = [fmt.int] + [fmt.int if k in ("errors", "warnings", "explained")
+                           else fmt.wrap if k == "note" else fmt.text for k in cols]
     write_table(ws, fmt, 2, ["序号", *[headers[k] for k in cols]], rows, 50, formats,
                  wrap={1 + cols.index("note"): 50})
     print_setup(ws, repeat=(2, 2), fit_width=True)
@@ -868,10 +1144,10 @@ def _findings_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission]
     # The code as the other reports show it: R01 as is, a field-level code in Chinese.
     rows = [[i + 1, *[form.catalogue.title(rec[k]) if k == "code" else rec[k] for k in cols]]
             for i, rec in enumerate(records)]
-    formats = [fmt.int] + [fmt.wrap if k == "message" else fmt.text for k in cols]
+    formats = [fmt.int] + [fmt.wrap if k in ("message", "explanation") else fmt.text for k in cols]
     ws.write_string(0, 0, f"问题清单（共 {len(rows)} 条）", fmt.title)
     write_table(ws, fmt, 1, ["序号", *[headers[k] for k in cols]], rows, 40, formats,
-                 wrap={1 + cols.index("message"): 80})
+                wrap={1 + cols.index("message"): 80, 1 + cols.index("explanation"): 40})
     print_setup(ws, repeat=(1, 1), fit_width=True)
 
 
@@ -879,11 +1155,64 @@ def _write_batch(path: Path, result: MergeResult, b: BatchSummary) -> None:
     form = result.form
     config = merge_config(form)
     wb, fmt = _new_workbook(path, form, f"{b.batch}汇总")
-    _summary_sheet(wb, fmt, form, b)
+    _summary_sheet(wb, fmt, form, b, previous=result.previous_fields)
+    _indicators_sheet(wb, fmt, form, b)
     where = _category_sheet(wb, fmt, form, b, config)
     _submissions_sheet(wb, fmt, form, b.entries, f"{b.batch} 提交情况", with_batch=False)
     _findings_sheet(wb, fmt, form, b.entries, with_batch=False)
-    _chart_sheet(wb, fmt, form, b, config, where)
+    _chart_sheet(wb, fmt, form, b, config, where, previous=result.previous is not None)
+    close_workbook(wb)
+
+
+def recommending_file_stem(name: str) -> str:
+    """A recommending unit's name as a file name: the characters no file name may hold
+    (and control characters) made "_", no leading or trailing dots or spaces, at most
+    150 bytes."""
+    text = "".join("_" if ch in UNSAFE_CHARS or ord(ch) < 32 or ch == "\x7f" else ch for ch in name)
+    text = text.strip(" .\u3000") or "_"
+    while len(text.encode("utf-8")) > 150:
+        text = text[:-1]
+    if text.split(".")[0].upper() in _RESERVED:
+        text = "_" + text
+    return text
+
+
+# Names Windows keeps for devices, whatever the extension.
+_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                       *(f"LPT{i}" for i in range(1, 10))})
+
+
+def _recommending_paths(groups: Iterable[str]) -> dict[str, str]:
+    """Each recommending unit's file stem, made distinct (…（2）) where two names give one."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for name in groups:
+        stem = base = recommending_file_stem(name)
+        n = 2
+        while stem.lower() in used:
+            stem, n = f"{base}（{n}）", n + 1
+        used.add(stem.lower())
+        out[name] = stem
+    return out
+
+
+def _write_recommending(path: Path, result: MergeResult, name: str, rows: list[Submission]) -> None:
+    """One recommending unit's workbook: its platforms added up (all batches), who sent
+    what (including who has not returned), and every finding with its explanation."""
+    form = result.form
+    config = merge_config(form)
+    added = sorted([s for s in rows if s.added], key=lambda s: (
+        form.batches.index(s.batch) if s.batch in form.batches else len(form.batches),
+        *_row_order(form, s)))
+    summary = BatchSummary(name, added, rows, _sums(form, added), form)
+    wb, fmt = _new_workbook(path, form, f"{name}汇总")
+    _summary_sheet(wb, fmt, form, summary,
+                   title=config.say("recommending_title", recommending=name, count=len(added)),
+                   previous=result.previous_fields)
+    _indicators_sheet(wb, fmt, form, summary,
+                      title=config.say("recommending_title", recommending=name, count=len(added)))
+    _submissions_sheet(wb, fmt, form, rows, f"{name} 提交情况", with_batch=True)
+    _findings_sheet(wb, fmt, form, rows, with_batch=True)
     close_workbook(wb)
 
 
@@ -897,16 +1226,21 @@ def _csv_text(value: object) -> str:
     return str(value)
 
 
-def _write_csv(path: Path, form: Form, b: BatchSummary) -> None:
+def _write_csv(path: Path, form: Form, b: BatchSummary, previous: Sequence[str] = ()) -> None:
+    """One row per platform added up: a column per field id, then last year's value of
+    the ``previous`` fields as prev_<id>."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow([f.id for f in form.fields])
+    w.writerow([f.id for f in form.fields] + [PREVIOUS_PREFIX + i for i in previous])
     for s in b.rows:
-        w.writerow([_csv_text(s.result.values.get(f.id)) for f in form.fields])
+        w.writerow([_csv_text(s.result.values.get(f.id)) for f in form.fields]
+                   + [_csv_text(s.previous.get(i)) for i in previous])
     path.write_bytes(b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8"))
 
 
-def _write_overview(path: Path, result: MergeResult) -> None:
+def _write_overview(path: Path, result: MergeResult,
+                    groups: dict[str, list[Submission]] | None = None,
+                    stems: dict[str, str] | None = None) -> None:
     form = result.form
     wb, fmt = _new_workbook(path, form, "汇总总览")
     ws = wb.add_worksheet("总览")
@@ -972,10 +1306,39 @@ def _write_overview(path: Path, result: MergeResult) -> None:
     ws.freeze_panes(3, 1)
     print_setup(ws, repeat=(1, 2))
     ws.repeat_columns(0, 0)
+    if groups:
+        _recommending_sheet(wb, fmt, form, groups, stems or {})
     everything = result.submissions
     _submissions_sheet(wb, fmt, form, everything, "全部文件和名单单位的提交情况", with_batch=True)
     _findings_sheet(wb, fmt, form, everything, with_batch=True)
     close_workbook(wb)
+
+
+def _recommending_sheet(wb, fmt: _Formats, form: Form, groups: dict[str, list[Submission]],
+                        stems: dict[str, str]) -> None:
+    """Per recommending unit: its roster units, files, platforms added, each status, and
+    the name of its own workbook."""
+    config = merge_config(form)
+    ws = wb.add_worksheet(recommending_words(form, "recommending_sheet"))
+    ws.write_string(0, 0, recommending_words(form, "recommending_overview_title"), fmt.title)
+    ws.set_row(0, 24)
+    heads = [form.column_header("recommending"), "名单内单位数", "收到文件数",
+             config.say("added_heading"), *STATUSES, "工作簿"]
+    rows = []
+    for name, subs in groups.items():
+        rows.append([name, len({(s.batch, unit_key(s.unit)) for s in subs if s.on_roster}),
+                     sum(1 for s in subs if s.result is not None), sum(1 for s in subs if s.added),
+                     *[sum(1 for s in subs if s.status == st) for st in STATUSES],
+                     f"{recommending_folder(form)}/{stems.get(name, name)}.xlsx"])
+    total = [config.say("grand_total"), *[sum(r[j] for r in rows) for j in range(1, len(heads) - 1)], ""]
+    formats = [fmt.text] + [fmt.int] * (len(heads) - 2) + [fmt.text]
+    end = write_table(ws, fmt, 1, heads, rows, 50, formats)
+    for j, v in enumerate(total):
+        if isinstance(v, int):
+            ws.write_number(end, j, v, fmt.total_int)
+        else:
+            ws.write_string(end, j, v, fmt.total_text)
+    print_setup(ws, repeat=(1, 1), fit_width=True)
 
 
 def write_outputs(result: MergeResult, out_dir: str | Path) -> list[Path]:
@@ -987,10 +1350,19 @@ def write_outputs(result: MergeResult, out_dir: str | Path) -> list[Path]:
         xlsx = out / f"{batch_file_stem(batch)}.xlsx"
         _write_batch(xlsx, result, b)
         csv_path = out / f"{batch_file_stem(batch)}.csv"
-        _write_csv(csv_path, result.form, b)
+        _write_csv(csv_path, result.form, b, result.previous_fields)
         written += [xlsx, csv_path]
     overview = out / f"{OVERVIEW_STEM}.xlsx"
-    _write_overview(overview, result)
+    groups = result.by_recommending()
+    stems = _recommending_paths(groups)
+    _write_overview(overview, result, groups, stems)
     written.append(overview)
+    if groups:
+        folder = out / recommending_folder(result.form)
+        folder.mkdir(exist_ok=True)
+        for name, rows in groups.items():
+            path = folder / f"{stems[name]}.xlsx"
+            _write_recommending(path, result, name, rows)
+            written.append(path)
     result.outputs = written
     return written

@@ -14,8 +14,8 @@ from pathlib import Path
 from .annotate import ANNOTATION_SHEET, AnnotateOutcome, annotate_workbook, annotate_workbooks
 from .form import Form
 from .rules import Finding, field_title
-from .validate import UNREADABLE, FileResult, ValidationRun, isolated
-from .xlsx_output import close_workbook, fit_width, new_workbook, text_lines
+from .validate import UNREADABLE, VERDICTS, FileResult, ValidationRun, isolated
+from .xlsx_output import close_workbook, fit_width, new_workbook, page_widths, text_lines
 
 __all__ = ["write_json", "write_report_xlsx", "annotate_workbooks", "annotate_workbook",
            "ANNOTATION_SHEET", "AnnotateOutcome"]
@@ -69,12 +69,14 @@ def _field_titles(form: Form, finding: Finding) -> str:
 
 
 def finding_header(form: Form) -> tuple[str, ...]:
-    return ("文件", form.column_header("unit"), "单元格", "字段", "严重程度", "代码", "说明")
+    return ("文件", form.column_header("unit"), "单元格", "字段", "严重程度", "代码", "说明",
+            form.catalogue.phrase("explanation"))
 
 
 def file_header(form: Form) -> tuple[str, ...]:
     return ("文件", form.column_header("unit"), form.column_header("batch"),
-            form.column_header("category"), "结论", "错误数", "警告数", "无法读取的原因")
+            form.column_header("category"), "结论", "错误数", "警告数", "其中已说明",
+            "无法读取的原因")
 
 
 def finding_rows(run: ValidationRun) -> list[tuple]:
@@ -93,9 +95,9 @@ def _rows_of(form: Form, r: FileResult) -> tuple[list[tuple], tuple]:
     """A file's rows of 问题清单 and its row of 文件情况, every text writable."""
     words = form.catalogue
     findings = [(r.file, r.unit or "", f.where, _field_titles(form, f), words.severity_word(f.severity),
-                 words.title(f.code), f.message) for f in r.findings]
+                 words.title(f.code), f.message, f.explanation or "") for f in r.findings]
     row = (r.file, r.unit or "", r.batch or "", r.category or "",
-           r.verdict, r.errors, r.warnings, r.reason or "")
+           r.verdict, r.errors, r.warnings, r.explained, r.reason or "")
     for value in (*row, *(v for found in findings for v in found)):
         if isinstance(value, str):
             value.encode("utf-8")
@@ -113,17 +115,19 @@ def write_report_xlsx(run: ValidationRun, path: str | Path) -> Path:
         wrap = wb.add_format({"text_wrap": True, "valign": "top"})
         error = wb.add_format({"font_color": "#9C0006", "bg_color": "#FFC7CE", "valign": "top"})
         warning = wb.add_format({"font_color": "#9C5700", "bg_color": "#FFEB9C", "valign": "top"})
-        verdict_fmt = {"通过": wb.add_format({"bg_color": "#C6EFCE", "valign": "top"}),
-                       "有警告": warning, "不通过": error, UNREADABLE: error}
+        explained = wb.add_format({"bg_color": "#DDEBF7", "valign": "top"})
+        verdict_fmt = {VERDICTS["accepted"]: wb.add_format({"bg_color": "#C6EFCE", "valign": "top"}),
+                       VERDICTS["warnings"]: warning, VERDICTS["explained"]: explained,
+                       VERDICTS["rejected"]: error, UNREADABLE: error}
         error_word = run.form.catalogue.severity_word("error")
         rows = _report_rows(run)
         _table(wb.add_worksheet("问题清单"), finding_header(run.form),
                [x for found, _ in rows for x in found], head, wrap,
                lambda row, col: (error if row[4] == error_word else warning) if col == 4 else None,
-               widths={6: 70})
+               widths={6: 70, 7: 40})
         _table(wb.add_worksheet("文件情况"), file_header(run.form), [row for _, row in rows], head, wrap,
                lambda row, col: verdict_fmt.get(row[4]) if col == 4 else None,
-               widths={7: 50})
+               widths={8: 50})
         close_workbook(wb)
 
     _atomic_write(path, write)
@@ -142,8 +146,9 @@ def _table(ws, header, rows, head, wrap, special, widths: dict[int, float]) -> N
     ws.set_paper(9)
     ws.fit_to_pages(1, 0)
     ws.repeat_rows(0)
-    column_widths = [widths.get(j) or fit_width([title, *(str(r[j]) for r in rows)], most=40)
-                     for j, title in enumerate(header)]
+    column_widths = page_widths([widths.get(j) or fit_width([title, *(str(r[j]) for r in rows)],
+                                                            most=40)
+                                 for j, title in enumerate(header)])
     for j, width in enumerate(column_widths):
         ws.set_column(j, j, width)
     # Row heights set here: not every program fits wrapped rows on opening.

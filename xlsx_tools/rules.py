@@ -19,20 +19,24 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import PurePath
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from . import expr as ex
 from .catalogue import CATALOGUE, field_codes
 from .clean import clean_value
+from .incell import explanation_cell
 from .form import META_SHEET, PREFILL_PREFIX, Field, Form, load_form, parse_cell
+from .previous import PreviousRound
 from .read import RawValue, WorkbookData
 
 __all__ = [
     "Finding", "check_workbook", "inspect_workbook", "clean_values", "field_title",
     "show_value", "code_title", "SEVERITY_CN", "FIELD_CODES", "CODE_TITLES",
+    "previous_values", "check_changes", "explanation_text", "with_explanations",
+    "explanation_places", "all_explained", "count_explained",
 ]
 
 ERROR = "error"
@@ -59,6 +63,9 @@ class Finding:
     fields: tuple[str, ...]
     cells: tuple[str, ...]   # as 统计表!D20, where they are in this workbook
     message: str             # Chinese, for the person filling the form
+    # The filler's 审核说明 of a warning (an explainable code whose explanation is long
+    # enough), None otherwise.
+    explanation: str | None = None
 
     def __post_init__(self) -> None:
         if self.severity not in (ERROR, WARNING):
@@ -81,7 +88,8 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "severity": self.severity, "fields": list(self.fields),
-                "cells": list(self.cells), "message": self.message}
+                "cells": list(self.cells), "message": self.message,
+                "explanation": self.explanation}
 
 
 # -- presenting values and fields in messages ----------------------------------
@@ -229,6 +237,120 @@ def check_rules(form: Form, data: WorkbookData, values: Mapping[str, object]) ->
         yield Finding(rule.id, rule.severity, tuple(fields),
                       tuple(_cell(form, data, i) for i in fields),
                       _fill_in(rule.message, values))
+
+
+# -- last year --------------------------------------------------------------------
+
+def _number(value: object) -> int | Decimal | None:
+    """A number as a 上年 cell holds it (int or float), exact; anything else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return None
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        d = Decimal(repr(round(value, 10)))
+        return int(d) if d == d.to_integral_value() else d
+    return value
+
+
+def workbook_previous(form: Form, data: WorkbookData) -> dict[str, int | Decimal]:
+    """Last year's values as the workbook's 上年 cells (prev_<id>) hold them."""
+    out: dict[str, int | Decimal] = {}
+    if not data.named:
+        return out   # a workbook without 上年 cells (most of a round's, before --previous)
+    for fid in form.previous_fields:
+        raw = data.named.get(form.previous_name(fid))
+        v = _number(raw.value) if raw is not None and raw.formula is None else None
+        if v is not None:
+            out[fid] = v
+    return out
+
+
+def previous_values(form: Form, data: WorkbookData, values: Mapping[str, object],
+                    previous: PreviousRound | None) -> dict[str, int | Decimal] | None:
+    """The values the change rules compare with: last round's output for this unit
+    when it is given (``previous``; None when the unit was not in it), else the
+    workbook's own 上年 cells (None when it has none)."""
+    if previous is not None:
+        return previous.values_for(values.get(form.keys["unit"]))
+    return workbook_previous(form, data) or None
+
+
+def check_changes(form: Form, data: WorkbookData, values: Mapping[str, object],
+                  previous: Mapping[str, object] | None) -> Iterator[Finding]:
+    """The change rules: a value over max_ratio times last year's, or under 1/max_ratio."""
+    if not previous:
+        return
+    for rule in form.changes:
+        for fid in rule.fields:
+            v, p = values.get(fid), previous.get(fid)
+            if not rule.fires(v, p):
+                continue
+            yield Finding(rule.id, form.catalogue.severity(rule.id), (fid,), (_cell(form, data, fid),),
+                          form.field_message(rule.id, fid, "up" if Decimal(v) > Decimal(p) else "down",
+                                             value=show_value(v), previous=show_value(p),
+                                             previous_label=form.previous.label,
+                                             ratio=show_value(rule.max_ratio)))
+
+
+def check_previous_cells(form: Form, data: WorkbookData,
+                         previous: Mapping[str, object] | None) -> Iterator[Finding]:
+    """R21: a 上年 cell holding another number than last round's output says."""
+    if not previous:
+        return
+    shown = workbook_previous(form, data)
+    edited = [fid for fid, v in shown.items() if previous.get(fid) is None
+              or Decimal(previous[fid]) != Decimal(v)]
+    if not edited:
+        return
+    cells = tuple(data.named[form.previous_name(i)].cell for i in edited)
+    listed, more = _some(list(zip(edited, cells)), lambda e: (
+        f"{e[1]}（“{field_title(form, e[0])}”）应为 {show_value(previous.get(e[0]))}，"
+        f"现为 {show_value(shown[e[0]])}"), "处", "；")
+    yield Finding("R21", form.catalogue.severity("R21"), tuple(edited), cells,
+                  form.catalogue.message("R21", "previous", shown=listed, more=more,
+                                         previous_label=form.previous.label))
+
+
+# -- explanations (审核说明) ------------------------------------------------------------
+
+def explanation_places(form: Form, findings: Iterable[Finding]) -> dict[str, tuple[str, int, int]]:
+    """The explanation cells (expl_<code>: their layout cell) these findings may have."""
+    codes = {f.code for f in findings if f.severity == WARNING and form.explainable(f.code)}
+    places = {}
+    for code in form.explanations.codes:
+        if code in codes:
+            c = explanation_cell(form, code)
+            places[form.explanation_name(code)] = (c.sheet, c.row, c.col)
+    return places
+
+
+def explanation_text(form: Form, raw: RawValue | None) -> str | None:
+    """The explanation in a cell, if long enough to count (as too_short counts)."""
+    if raw is None or raw.value is None or isinstance(raw.value, bool):
+        return None
+    text = show_value(raw.value) if not isinstance(raw.value, str) else raw.value
+    text = text.strip()
+    return text if _text_length(text) >= form.explanations.min_length else None
+
+
+def with_explanations(form: Form, findings: Iterable[Finding],
+                      named: Mapping[str, RawValue]) -> list[Finding]:
+    """Each explainable warning with its code's explanation (one covers the code)."""
+    texts = {c: explanation_text(form, named.get(form.explanation_name(c)))
+             for c in form.explanations.codes}
+    return [replace(f, explanation=texts[f.code])
+            if f.severity == WARNING and texts.get(f.code) else f for f in findings]
+
+
+def count_explained(findings: Iterable[Finding]) -> int:
+    """How many of ``findings`` are warnings the filler explained."""
+    return sum(1 for f in findings if f.severity == WARNING and f.explanation)
+
+
+def all_explained(findings: Sequence[Finding]) -> bool:
+    """Only warnings, at least one, and every one explained (status "explained")."""
+    return bool(findings) and all(f.severity == WARNING and f.explanation for f in findings)
 
 
 # -- the workbook as a whole -----------------------------------------------------
@@ -389,17 +511,25 @@ def _sort_key(form: Form) -> Callable[[Finding], tuple]:
 
 
 def inspect_workbook(form: Form, data: WorkbookData, file_name: str,
-                     today: dt.date | None = None) -> tuple[dict[str, object], list[Finding]]:
-    """The clean values (by field id) and every finding, in a fixed order."""
+                     today: dt.date | None = None, previous: PreviousRound | None = None
+                     ) -> tuple[dict[str, object], list[Finding]]:
+    """The clean values (by field id) and every finding, in a fixed order.
+
+    ``previous``: last round's output (``--previous``); without it the change rules
+    compare with the workbook's own 上年 cells.
+    """
     today = today or dt.date.today()
     values, findings = clean_values(form, data)
     unreadable = {i for f in findings for i in f.fields}
+    last_year = previous_values(form, data, values, previous)
     checks: Iterable[Finding] = (
         *check_identity(form, data),
         *check_structure(form, data),
+        *check_previous_cells(form, data, last_year if previous is not None else None),
         *check_required(form, data, values, unreadable),
         *check_lengths(form, data, values),
         *check_rules(form, data, values),
+        *check_changes(form, data, values, last_year),
         *check_file_name(form, values, file_name),
         *check_fill_date(form, data, values, today),
         *check_prefill(form, data, values),
@@ -410,6 +540,8 @@ def inspect_workbook(form: Form, data: WorkbookData, file_name: str,
 
 
 def check_workbook(form: Form, data: WorkbookData, file_name: str,
-                   today: dt.date | None = None) -> list[Finding]:
-    """Every finding for one workbook read by :func:`xlsx_tools.read.read_workbook`."""
-    return inspect_workbook(form, data, file_name, today)[1]
+                   today: dt.date | None = None, previous: PreviousRound | None = None
+                   ) -> list[Finding]:
+    """Every finding for one workbook read by :func:`xlsx_tools.read.read_workbook`
+    (with its 上年 cells among ``named`` for the change rules to see them)."""
+    return inspect_workbook(form, data, file_name, today, previous)[1]

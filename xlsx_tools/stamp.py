@@ -10,7 +10,8 @@ the writer computes, ``xlsx_tools.write.unit_shown``):
 * the cells whose value differs: rewritten as xlsxwriter writes them (a shared
   string, a formula's stored result of its type, a number, a blank), a formula
   keeping its ``<f>``;
-* the rows whose height differs (a long name wraps onto more lines);
+* the rows whose height differs (a long name wraps onto more lines), and the page
+  breaks, which follow the heights;
 * the shared strings: those no cell shows any more go (the template's
   placeholders), the unit's come in, and every cell points where its string now is.
 
@@ -47,9 +48,11 @@ _SPACE_AT_END = re.compile(r"^\s|\s$")
 @dataclass
 class SheetShown:
     """What a sheet of one workbook shows that its unit's values decide, 0-based: each
-    cell's value (a formula's stored result), each row's height in points."""
+    cell's value (a formula's stored result), each row's height in points, the rows
+    above which a printed page breaks (as xlsxwriter's set_h_pagebreaks takes them)."""
     cells: dict[tuple[int, int], object] = field(default_factory=dict)
     rows: dict[int, float] = field(default_factory=dict)
+    breaks: list[int] = field(default_factory=list)
 
 
 # -- a template: the built workbook, its sheets indexed ------------------------------------
@@ -71,6 +74,7 @@ class _Sheet:
     cells: dict[tuple[int, int], _Cell]
     rows: dict[int, tuple[int, int, dict[str, str]]]   # 0-based row -> its start tag's range, attributes
     strings: list[tuple[int, int, int, tuple[int, int]]]   # each t="s" value: range, index, cell
+    breaks: tuple[int, int]    # the <rowBreaks> element's range (empty where it would go if none)
 
 
 class Template:
@@ -127,6 +131,8 @@ class Template:
                 if strings.moved[index] != index and rc not in differ:
                     edits.replace(start, end, b"%d" % strings.moved[index])
             _stamp_rows(sheet, edits, shown, self.shown[name])
+            if _page_breaks(shown.breaks) != _page_breaks(self.shown[name].breaks):
+                edits.replace(*sheet.breaks, _row_breaks(shown.breaks))
             if edits.ops:
                 changed[sheet.part] = edits.result()
         members = [deflated(m[0], changed[m[0]]) if m[0] in changed else m for m in self.members]
@@ -224,6 +230,20 @@ def _stamp_rows(sheet: _Sheet, edits: Edits, shown: SheetShown, old: SheetShown)
                                                          for k in order) + close)
 
 
+def _page_breaks(rows: list[int]) -> list[int]:
+    # As xlsxwriter keeps them: once each, in order, none above the first row, 1,023 at most.
+    return sorted(set(rows) - {0})[:1023]
+
+
+def _row_breaks(rows: list[int]) -> bytes:
+    """The <rowBreaks> xlsxwriter writes for these breaks (nothing for none)."""
+    rows = _page_breaks(rows)
+    if not rows:
+        return b""
+    return (b'<rowBreaks count="%d" manualBreakCount="%d">' % (len(rows), len(rows))
+            + b"".join(b'<brk id="%d" max="16383" man="1"/>' % r for r in rows) + b"</rowBreaks>")
+
+
 # -- reading the template ---------------------------------------------------------------
 
 
@@ -240,7 +260,7 @@ def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
 def _index_sheet(part: str, data: bytes) -> _Sheet:
     """Where each cell and row of a sheet xlsxwriter wrote stands in its bytes."""
     root = parse(data, depth=4)
-    sheet = _Sheet(part, data, {}, {}, [])
+    sheet = _Sheet(part, data, {}, {}, [], _breaks_range(root))
     sheet_data = root.find("sheetData")
     for row in sheet_data.all("row") if sheet_data is not None else ():
         sheet.rows[int(row.get("r")) - 1] = (row.start, row.open_end, dict(row.attrs))
@@ -257,3 +277,21 @@ def _index_sheet(part: str, data: bytes) -> _Sheet:
             sheet.cells[rc] = _Cell(c.start, c.end, head, data[f.start:f.end] if f is not None else None,
                                     string)
     return sheet
+
+
+def _breaks_range(root) -> tuple[int, int]:
+    """Where a sheet's <rowBreaks> stands, or where xlsxwriter would put one: after
+    <headerFooter> (after <pageSetup>, <pageMargins>... if it has none)."""
+    found = root.find("rowBreaks")
+    if found is not None:
+        return found.start, found.end
+    before = [el.end for el in root.children if el.tag in _BEFORE_BREAKS and el.ns == root.ns]
+    if not before:
+        raise AssertionError("stamp: a sheet without the elements page breaks follow")
+    return before[-1], before[-1]
+
+
+# What comes before <rowBreaks> in a sheet (ECMA-376's order), up to what xlsxwriter writes.
+_BEFORE_BREAKS = {"sheetData", "sheetProtection", "mergeCells", "phoneticPr", "conditionalFormatting",
+                  "dataValidations", "hyperlinks", "printOptions", "pageMargins", "pageSetup",
+                  "headerFooter"}

@@ -24,17 +24,20 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .form import Form, load_form
 from .gather import iter_workbook_files, shown_path
-from .read import MAX_SECONDS, RejectedFile, read_workbook
+from .previous import PreviousRound
+from .read import MAX_SECONDS, RejectedFile, open_workbook
 from .read.refusal import too_slow
-from .rules import ERROR, WARNING, Finding, count_severity, inspect_workbook
+from .rules import (ERROR, WARNING, Finding, all_explained, count_explained, count_severity,
+                    explanation_places, inspect_workbook, previous_values, with_explanations)
 
 __all__ = [
     "FileResult", "ValidationRun", "validate_file", "validate_paths", "find_files",
     "VERDICTS", "UNREADABLE", "json_value", "isolated", "unreadable", "time_limit", "OutOfTime",
 ]
 
-# status -> verdict, and the verdict of a file that could not be read.
-VERDICTS = {"accepted": "通过", "warnings": "有警告", "rejected": "不通过"}
+# status -> verdict, and the verdict of a file that could not be read. "explained": only
+# warnings, each explained by the filler (审核说明).
+VERDICTS = {"accepted": "通过", "warnings": "有警告", "explained": "已说明", "rejected": "不通过"}
 UNREADABLE = "无法读取"
 
 
@@ -43,8 +46,8 @@ class FileResult:
     """The outcome for one file."""
     file: str                          # the path as found (given, or under a given folder)
     path: Path
-    status: str                        # accepted | warnings | rejected
-    verdict: str                       # 通过 | 有警告 | 不通过 | 无法读取
+    status: str                        # accepted | warnings | explained | rejected
+    verdict: str                       # 通过 | 有警告 | 已说明 | 不通过 | 无法读取
     findings: list[Finding] = field(default_factory=list)
     values: dict[str, object] = field(default_factory=dict)   # clean values by field id
     # The values of the form's roles (form.keys): who sent it, batch, category...
@@ -57,6 +60,8 @@ class FileResult:
     kind: str | None = None            # the reader's short code for that
     mtime: float | None = None         # the file's modification time (seconds)
     file_name: str | None = None       # the sender's name, when the file is stored under another
+    # Last year's values the change rules compared with (by field id), None when none.
+    previous: dict[str, object] | None = None
 
     @property
     def errors(self) -> int:
@@ -65,6 +70,11 @@ class FileResult:
     @property
     def warnings(self) -> int:
         return count_severity(self.findings, WARNING)
+
+    @property
+    def explained(self) -> int:
+        """Warnings the filler explained (审核说明)."""
+        return count_explained(self.findings)
 
     @property
     def readable(self) -> bool:
@@ -84,6 +94,8 @@ class FileResult:
             "recommending": self.recommending,
             "findings": [f.to_dict() for f in self.findings],
             "values": {k: json_value(v) for k, v in self.values.items()},
+            "previous": (None if self.previous is None
+                         else {k: json_value(v) for k, v in self.previous.items()}),
         }
         if self.reason is not None:
             out["reason"] = self.reason
@@ -218,7 +230,8 @@ def isolated(form: Form, result: FileResult, kind: str, work: Callable[[FileResu
 
 
 def validate_file(path: str | Path, form: Form | None = None, *, shown: str | None = None,
-                  today: dt.date | None = None, file_name: str | None = None) -> FileResult:
+                  today: dt.date | None = None, file_name: str | None = None,
+                  previous: PreviousRound | None = None) -> FileResult:
     """Read and check one file. Never raises for a bad file.
 
     Reading and checking share one time limit (MAX_SECONDS); anything that goes
@@ -226,6 +239,9 @@ def validate_file(path: str | Path, form: Form | None = None, *, shown: str | No
 
     ``file_name`` is the name the sender gave the file, for R18 and the reports,
     when it is stored under another (a round's store names files by their hash).
+
+    ``previous``: last round's output (:func:`xlsx_tools.previous.read_previous`); the
+    change rules compare with it, not with the workbook's 上年 cells.
     """
     form = form or load_form()
     path = Path(path)
@@ -233,7 +249,7 @@ def validate_file(path: str | Path, form: Form | None = None, *, shown: str | No
     deadline = time.monotonic() + MAX_SECONDS
     try:
         with time_limit(deadline):
-            return _check(path, form, shown, today, deadline, file_name)
+            return _check(path, form, shown, today, deadline, file_name, previous)
     except RejectedFile as e:
         return _rejected(form, path, shown, e, file_name)
     except OutOfTime:
@@ -243,13 +259,20 @@ def validate_file(path: str | Path, form: Form | None = None, *, shown: str | No
 
 
 def _check(path: Path, form: Form, shown: str, today: dt.date | None, deadline: float,
-           file_name: str | None) -> FileResult:
-    data = read_workbook(path, form, deadline=deadline)
-    values, findings = inspect_workbook(form, data, file_name or Path(shown).name, today)
+           file_name: str | None, previous: PreviousRound | None) -> FileResult:
+    with open_workbook(path, form, deadline=deadline) as book:
+        data = book.data
+        values, findings = inspect_workbook(form, data, file_name or Path(shown).name, today, previous)
+        # The explanations are on 校验结果, the largest sheet: it is read (from the
+        # package still open) only for a file with a warning they may explain.
+        wanted = explanation_places(form, findings)
+        if wanted:
+            findings = with_explanations(form, findings, book.read_named(wanted))
     if time.monotonic() > deadline:
         raise OutOfTime()
     errors = any(f.severity == ERROR for f in findings)
-    status = "rejected" if errors else ("warnings" if findings else "accepted")
+    status = ("rejected" if errors else "explained" if all_explained(findings)
+              else "warnings" if findings else "accepted")
     date = _role(form, values, "date")
     return FileResult(
         file=shown, path=path, status=status, verdict=VERDICTS[status],
@@ -258,7 +281,7 @@ def _check(path: Path, form: Form, shown: str, today: dt.date | None, deadline: 
         category=_text(_role(form, values, "category")),
         recommending=_text(_role(form, values, "recommending")),
         date=date if isinstance(date, dt.date) else None,
-        mtime=_mtime(path), file_name=file_name)
+        mtime=_mtime(path), file_name=file_name, previous=previous_values(form, data, values, previous))
 
 
 def _text(value: object) -> str | None:
@@ -277,25 +300,27 @@ def find_files(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
     return [(p, shown_path(p)) for p in iter_workbook_files(paths)]
 
 
-# Each worker process loads the form once.
+# Each worker process loads the form (and last round's values) once.
 _WORKER_FORM: Form | None = None
+_WORKER_PREVIOUS: PreviousRound | None = None
 
 
-def _init_worker(form: Form) -> None:
+def _init_worker(form: Form, previous: PreviousRound | None = None) -> None:
     # The parent's own Form object: forked workers then share its compiled
     # plans and the parts the parent has already parsed, instead of each
     # starting cold from the TOML (it is pickled only where processes spawn).
-    global _WORKER_FORM
+    global _WORKER_FORM, _WORKER_PREVIOUS
     _WORKER_FORM = form
+    _WORKER_PREVIOUS = previous
 
 
 def _work(items: list[tuple[str, str, dt.date | None]]) -> list[FileResult]:
-    return [validate_file(path, _WORKER_FORM, shown=shown, today=today)
+    return [validate_file(path, _WORKER_FORM, shown=shown, today=today, previous=_WORKER_PREVIOUS)
             for path, shown, today in items]
 
 
-def _alone(item: tuple[str, str, dt.date | None], form: Form) -> FileResult:
-    with ProcessPoolExecutor(1, initializer=_init_worker, initargs=(form,)) as pool:
+def _alone(item: tuple[str, str, dt.date | None], form: Form, previous: PreviousRound | None) -> FileResult:
+    with ProcessPoolExecutor(1, initializer=_init_worker, initargs=(form, previous)) as pool:
         try:
             return pool.submit(_work, [item]).result()[0]
         except BrokenProcessPool:
@@ -308,11 +333,13 @@ Progress = Callable[[int, int], None]
 
 def validate_paths(paths: Iterable[str | Path], form: Form | None = None,
                    jobs: int | None = None, today: dt.date | None = None,
-                   progress: Progress | None = None) -> ValidationRun:
+                   progress: Progress | None = None,
+                   previous: PreviousRound | None = None) -> ValidationRun:
     """Validate every file given or found under the given folders, in that order.
 
     ``jobs`` processes (default: one per CPU); 1 runs in this process.
     ``progress(done, total)`` is called at the start and as files are done.
+    ``previous``: last round's output, for the change rules (see :func:`validate_file`).
     """
     form = form or load_form()
     found = find_files(paths)
@@ -323,13 +350,13 @@ def validate_paths(paths: Iterable[str | Path], form: Form | None = None,
     if jobs == 1:
         results = []
         for p, s in found:
-            results.append(validate_file(p, form, shown=s, today=today))
+            results.append(validate_file(p, form, shown=s, today=today, previous=previous))
             tell(len(results), total)
         return ValidationRun(form, results)
     # The first file is checked here, before the workers are forked, so they
     # start with what it warmed (the form's compiled plans, the package parts
     # a round's workbooks share) rather than each finding it again.
-    first = validate_file(found[0][0], form, shown=found[0][1], today=today)
+    first = validate_file(found[0][0], form, shown=found[0][1], today=today, previous=previous)
     tell(1, total)
     # Small batches: few round trips between processes, yet an even spread and
     # progress that moves.
@@ -337,7 +364,7 @@ def validate_paths(paths: Iterable[str | Path], form: Form | None = None,
     size = max(1, min(16, len(items) // (jobs * 4)))
     batches = [items[i:i + size] for i in range(0, len(items), size)]
     outcomes: list[list[FileResult] | None] = [None] * len(batches)
-    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(form,)) as pool:
+    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(form, previous)) as pool:
         futures = {pool.submit(_work, b): i for i, b in enumerate(batches)}
         done = 1
         for fut in as_completed(futures):
@@ -352,6 +379,6 @@ def validate_paths(paths: Iterable[str | Path], form: Form | None = None,
         # When a worker dies, every batch not yet done is lost with it: each of
         # their files is checked again in a process of its own, so only the file
         # that takes its process down is 无法读取.
-        results += outcome if outcome is not None else [_alone(item, form) for item in batch]
+        results += outcome if outcome is not None else [_alone(item, form, previous) for item in batch]
     tell(total, total)
     return ValidationRun(form, results)

@@ -15,8 +15,10 @@ import datetime as dt
 import io
 import os
 import re
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from . import expr as ex
 from . import incell
 from .catalogue import render
 from .form import PREFILL_PREFIX, META_MAP_HEADER, META_SHEET, Cell, Field, Form, Sheet, cell_name, load_form
+from .previous import PreviousRound, previous_names, read_previous
 from .read.limits import MAX_TEXT
 from .stamp import SheetShown, Template
 from .xlsx_output import (Formats, OutputError, checked, excel_text, os_reason, quote_sheet,
@@ -34,7 +37,7 @@ from .xlsx_output import (Formats, OutputError, checked, excel_text, os_reason, 
 
 __all__ = [
     "GenerateError", "BuildContext", "SheetShown", "Stamper", "write_workbook", "generate_blank",
-    "generate_from_roster", "prefill_keys", "blank_file_name", "unit_values", "context_for",
+    "generate_from_roster", "prefill_keys", "blank_file_name", "RosterWorkbook", "roster_workbooks",
     "unit_context", "unit_shown", "build_workbook", "write_bytes",
 ]
 
@@ -61,6 +64,8 @@ def _created(form: Form) -> dt.datetime:
 
 FONT = "宋体"
 LABEL_FILL = "#F2F2F2"
+PREVIOUS_FILL = "#E7E6E6"       # last year's value: grey, like a label, but a number
+PREVIOUS_FONT = "#595959"
 HEADING_FILL = "#D9E1F2"
 PREFILLED_FILL = "#DDEBF7"
 MISSING_FILL = "#FFF2A8"
@@ -104,6 +109,9 @@ class BuildContext:
     prefill: dict[str, str]
     locked_inputs: set[str] = field(default_factory=set)
     password: str = ""
+    # Last year's values shown in the 上年 cells (field id -> number); None: the workbook
+    # has no 上年 cells (each input spans them, as the blank does).
+    previous: dict[str, int | Decimal] | None = None
     shown: dict[str, SheetShown] = field(default_factory=dict)
 
     def ref(self, field_id: str, from_sheet: str | None = None) -> str:
@@ -143,15 +151,20 @@ def _legacy_hash(password: str) -> str:
 
 
 def write_workbook(path: str | Path, form: Form | None = None, prefill: dict | None = None,
-                   password: str | None = None) -> Path:
+                   password: str | None = None,
+                   previous: Mapping[str, object] | None = None) -> Path:
     """Write one workbook to ``path``: blank, or pre-filled with ``prefill``.
 
     ``prefill`` maps field ids of :func:`prefill_keys` (the roster's fields) to
     values; those values are written and locked, and recorded in the hidden sheet.
     ``password`` protects every sheet (default: the form's password).
+    ``previous`` maps field ids to last year's values: the workbook then shows each
+    in its 上年 cell (named prev_<id>, locked, grey) beside the input (a field without
+    one shows the label and a dash). Without it the inputs span those cells.
     """
     form = form or load_form()
-    data = build_workbook(unit_context(form, _clean_prefill(form, prefill or {}), password))
+    data = build_workbook(unit_context(form, _clean_prefill(form, prefill or {}), password,
+                                       previous=_clean_previous(form, previous)))
     return write_bytes(Path(path), data)
 
 
@@ -165,32 +178,17 @@ def write_bytes(path: Path, data: bytes) -> Path:
     return path
 
 
-def unit_values(form: Form, entry) -> dict[str, object]:
-    """What one unit's workbook holds in its named cells (defined name -> value), from
-    its roster entry (:class:`~xlsx_tools.roster.RosterEntry`): each pre-filled field's
-    ``fld_<id>``. Generating writes these, stamping (``xlsx_tools.stamp``) puts them in."""
-    prefill = _clean_prefill(form, entry.prefill(form))
-    return {form.field(k).defined_name: v for k, v in prefill.items()}
-
-
-def context_for(form: Form, values: dict[str, object], password: str | None = None,
-                checks: list | None = None) -> BuildContext:
-    """The build context of the workbook holding ``values`` (:func:`unit_values`)."""
-    by_name = {form.field(k).defined_name: k for k in form.prefill_fields}
-    prefill = {by_name[name]: str(v) for name, v in values.items()}
-    return unit_context(form, {k: prefill.get(k, "") for k in form.prefill_fields}, password,
-                        checks=checks)
-
-
 def unit_context(form: Form, prefill: dict[str, str], password: str | None = None,
-                 locked: set[str] | None = None, checks: list | None = None) -> BuildContext:
+                 locked: set[str] | None = None, checks: list | None = None,
+                 previous: dict[str, int | Decimal] | None = None) -> BuildContext:
     """The context of one unit's workbook, before a workbook is built: its (clean) pre-filled
-    values, the inputs they lock (default: those with a value) and what its sheets show."""
+    values, the inputs they lock (default: those with a value), last year's (clean) values
+    (None: no 上年 cells) and what its sheets show."""
     inputs = {c.text: c for s in form.sheets for c in s.cells if c.kind == "input"}
     if locked is None:
         locked = {k for k, v in prefill.items() if v}
     ctx = BuildContext(None, {}, form, inputs, None, prefill, set(locked),
-                       form.password if password is None else password)
+                       form.password if password is None else password, previous)
     ctx.shown = unit_shown(ctx, checks)
     return ctx
 
@@ -243,6 +241,19 @@ def build_workbook(unit: BuildContext) -> bytes:
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
+def _clean_previous(form: Form, previous: Mapping[str, object] | None
+                    ) -> dict[str, int | Decimal] | None:
+    if previous is None:
+        return None
+    out: dict[str, int | Decimal] = {}
+    for fid in form.previous_fields:
+        v = previous.get(fid)
+        if isinstance(v, bool) or not isinstance(v, (int, float, Decimal)):
+            continue
+        out[fid] = Decimal(str(v)) if isinstance(v, float) else v
+    return out
+
+
 def _clean_prefill(form: Form, prefill: dict) -> dict[str, str]:
     allowed = form.prefill_fields
     unknown = set(prefill) - set(allowed)
@@ -277,7 +288,7 @@ def unit_shown(ctx: BuildContext, checks: list | None = None) -> dict[str, Sheet
         {r: line.height for r, line in enumerate(lines)})
     shown[META_SHEET] = SheetShown({(r, 1): v for r, (_, v) in enumerate(_meta_values(ctx))
                                     if isinstance(v, int) or v})
-    for name, cells in incell.results(form, ctx.prefill, checks).items():
+    for name, cells in incell.results(form, ctx.prefill, checks, ctx.previous).items():
         shown.setdefault(name, SheetShown()).cells.update(cells)
     return shown
 
@@ -290,16 +301,17 @@ def _help_sheet(form: Form) -> str:
 
 
 def _layout_shown(ctx: BuildContext, sheet: Sheet) -> SheetShown:
-    """A layout sheet's cells (each at its top-left) and its rows, tall enough for their text."""
+    """A layout sheet's cells (each at its top-left), its rows, tall enough for their text,
+    and its page breaks."""
     is_cover = sheet.name == ctx.form.cover.name
     widths = sheet.widths
     cells: dict[tuple[int, int], object] = {}
     heights: dict[int, float] = {}
     tall: list[tuple[Cell, float]] = []
-    for cell in sheet.cells:
-        value, size = _cell_value(ctx, sheet, cell, is_cover)
+    for cell in _cells_shown(ctx, sheet):
+        value, text, size = _cell_value(ctx, sheet, cell, is_cover)
         cells[cell.row - 1, cell.col - 1] = value
-        need = _height_needed(ctx, cell, value, size, widths)
+        need = _height_needed(ctx, cell, text, size, widths)
         if cell.height == 1:
             heights[cell.row] = max(heights.get(cell.row, 0), need)
         else:
@@ -312,23 +324,31 @@ def _layout_shown(ctx: BuildContext, sheet: Sheet) -> SheetShown:
             for r in rows:
                 heights[r] = round(heights.get(r, row_points(1, _SIZES["body"])) + extra, 1)
     _fill_pages(heights, sheet)
-    return SheetShown(cells, {r - 1: heights.get(r, _EMPTY_ROW) for r in range(1, sheet.rows + 1)})
+    breaks = list(sheet.page_breaks) if is_cover else _group_breaks(sheet, heights, widths)
+    return SheetShown(cells, {r - 1: heights.get(r, _EMPTY_ROW) for r in range(1, sheet.rows + 1)},
+                      [r - 1 for r in breaks])
 
 
-def _cell_value(ctx: BuildContext, sheet: Sheet, cell: Cell, is_cover: bool) -> tuple[str, float]:
-    """The text a layout cell shows for this unit (a formula's: its result), and its font size."""
+def _cell_value(ctx: BuildContext, sheet: Sheet, cell: Cell, is_cover: bool
+                ) -> tuple[object, str, float]:
+    """What a layout cell holds for this unit (a formula's: its result), the text it shows
+    and its font size."""
     fmt_for = _cover_format if is_cover else _table_format
     if cell.kind == "input":
         f = ctx.form.field(cell.text)
         props = _input_format(f, is_cover, f.id in ctx.locked_inputs)
-        return ctx.prefill.get(f.id, ""), props.get("font_size", _SIZES["body"])
+        value = ctx.prefill.get(f.id, "")
+        return value, value, props.get("font_size", _SIZES["body"])
+    if cell.kind == "previous":
+        return (*_previous_value(ctx, cell), _PREVIOUS_SIZE)
     if cell.kind == "special":
         text, _, props = _special(ctx, sheet, cell)
-        return text, props.get("font_size", _SIZES["body"])
+        return text, text, props.get("font_size", _SIZES["body"])
     if cell.kind == "show":
         props = fmt_for("show", ctx.form.field(cell.text))
-        return ctx.prefill.get(cell.text, ""), props.get("font_size", _SIZES["body"])
-    return cell.text, fmt_for(cell.kind, None).get("font_size", _SIZES["body"])
+        value = ctx.prefill.get(cell.text, "")
+        return value, value, props.get("font_size", _SIZES["body"])
+    return cell.text, cell.text, fmt_for(cell.kind, None).get("font_size", _SIZES["body"])
 
 
 def _write_sheet(ctx: BuildContext, sheet: Sheet) -> None:
@@ -337,7 +357,7 @@ def _write_sheet(ctx: BuildContext, sheet: Sheet) -> None:
     shown = ctx.shown[sheet.name]
     for i, w in enumerate(sheet.widths):
         ws.set_column(i, i, w)
-    for cell in sheet.cells:
+    for cell in _cells_shown(ctx, sheet):
         _write_cell(ctx, ws, sheet, cell, is_cover, shown.cells[cell.row - 1, cell.col - 1])
     for r, height in shown.rows.items():
         ws.set_row(r, height)
@@ -347,10 +367,24 @@ def _write_sheet(ctx: BuildContext, sheet: Sheet) -> None:
     if codes:
         # Phone numbers and postcodes are text on purpose: no green "number as text" marks.
         ws.ignore_errors({"number_stored_as_text": " ".join(codes)})
-    if sheet.page_breaks:
-        ws.set_h_pagebreaks([r - 1 for r in sheet.page_breaks])
+    if shown.breaks:
+        ws.set_h_pagebreaks(shown.breaks)
     if not is_cover:
         ws.repeat_rows(0, _title_rows(sheet) - 1)
+
+
+def _cells_shown(ctx: BuildContext, sheet: Sheet) -> list[Cell]:
+    """The layout's cells as this workbook has them: without last year's values, no
+    上年 cells, and each input spans the cell its 上年 would take (the blank's look)."""
+    if ctx.previous is not None:
+        return list(sheet.cells)
+    out = []
+    for c in sheet.cells:
+        if c.kind == "previous":
+            continue
+        prev = ctx.form.previous_cell(c.text) if c.kind == "input" else None
+        out.append(dataclasses.replace(c, width=c.width + prev.width) if prev else c)
+    return out
 
 
 def _fill_pages(heights: dict[int, float], sheet: Sheet) -> None:
@@ -368,6 +402,49 @@ def _fill_pages(heights: dict[int, float], sheet: Sheet) -> None:
             each = max((_PAGE_FILL - used) / len(spacers), 12.0)
             for r in spacers:
                 heights[r] = round(each, 1)
+
+
+def _blocks(sheet: Sheet, start: int) -> list[tuple[int, int]]:
+    """The rows from ``start`` in blocks that stay on one page: a label spanning rows
+    with every row beside it, and a section heading with the block below it."""
+    reach = {r: r for r in range(start, sheet.rows + 1)}
+    headings = set()
+    for c in sheet.cells:
+        if c.row >= start:
+            reach[c.row] = max(reach[c.row], c.last_row)
+            if c.kind == "heading":
+                headings.add(c.row)
+    blocks: list[tuple[int, int]] = []
+    r = start
+    while r <= sheet.rows:
+        end = r
+        k = r
+        while k <= end:
+            end = max(end, reach[k])
+            if k == end and end in headings and end < sheet.rows:
+                end += 1          # a heading goes with what follows it
+            k += 1
+        blocks.append((r, end))
+        r = end + 1
+    return blocks
+
+
+def _group_breaks(sheet: Sheet, heights: dict[int, float], widths: tuple[float, ...]) -> list[int]:
+    """Page breaks (rows before which a page starts) that keep each block of
+    :func:`_blocks` on one page, the sheet printed one page wide on A4 upright."""
+    title = _title_rows(sheet)
+    # Columns are in Arial 10 units (about 7 px each, plus 5) and the page is
+    # 8.27 in less the side margins of _page_setup, at 96 px per inch.
+    scale = min(1.0, (8.27 - 1.2) * 96 / sum(w * 7 + 5 for w in widths))
+    room = _PAGE_FILL / scale - sum(heights.get(r, _EMPTY_ROW) for r in range(1, title + 1))
+    breaks, used = [], 0.0
+    for first, last in _blocks(sheet, title + 1):
+        h = sum(heights.get(r, _EMPTY_ROW) for r in range(first, last + 1))
+        if used and used + h > room:
+            breaks.append(first)
+            used = 0.0
+        used += h
+    return breaks
 
 
 def _title_rows(sheet: Sheet) -> int:
@@ -398,11 +475,13 @@ def _height_needed(ctx: BuildContext, cell: Cell, text: str, size: float,
 
 
 def _write_cell(ctx: BuildContext, ws: Worksheet, sheet: Sheet, cell: Cell, is_cover: bool,
-                value: str) -> None:
-    """Write one layout cell showing ``value`` (:func:`_cell_value`)."""
+                value) -> None:
+    """Write one layout cell holding ``value`` (:func:`_cell_value`)."""
     fmt_for = _cover_format if is_cover else _table_format
     if cell.kind == "input":
         _write_input(ctx, ws, cell, is_cover, value)
+    elif cell.kind == "previous":
+        _write_previous(ctx, ws, cell, value)
     elif cell.kind == "special":
         _, formula, props = _special(ctx, sheet, cell)
         fmt = ctx.formats.get(**props)
@@ -486,6 +565,35 @@ def _write_input(ctx: BuildContext, ws: Worksheet, cell: Cell, on_cover: bool, v
     r, c = cell.row - 1, cell.col - 1
     checked(ws.data_validation(r, c, r, c, _validation(ctx.form, f, cell)), f"{cell.address} 数据验证")
     _add_missing_highlight(ctx, ws, cell, f)
+
+
+_PREVIOUS_SIZE = 9
+
+
+def _previous_value(ctx: BuildContext, cell: Cell) -> tuple[float | str, str]:
+    """Last year's value as its 上年 cell holds it (a number, or the label and a dash) and
+    the text it shows (“上年 120”, “上年 —”)."""
+    label = ctx.form.previous.label
+    value = ctx.previous.get(cell.text)
+    if value is None:
+        return f"{label} —", f"{label} —"
+    return float(value), f"{label} {value:,}"
+
+
+def _write_previous(ctx: BuildContext, ws: Worksheet, cell: Cell, value: float | str) -> None:
+    """Last year's value: a locked grey number shown as “上年 120”, or “上年 —”."""
+    f = ctx.form.field(cell.text)
+    label = ctx.form.previous.label
+    number = {"int": "#,##0", "amount": "#,##0.00"}[f.type]
+    props = {"border": 1, "border_color": BORDER, "valign": "vcenter", "align": "center",
+             "bg_color": PREVIOUS_FILL, "font_color": PREVIOUS_FONT, "font_size": _PREVIOUS_SIZE,
+             "shrink": True, "locked": True, "num_format": f'"{label} "{number}'}
+    fmt = ctx.formats.get(**props)
+    if isinstance(value, str):
+        _place(ws, cell, value, fmt)
+    else:
+        _place(ws, cell, "", fmt)
+        checked(ws.write_number(cell.row - 1, cell.col - 1, value, fmt), cell.address)
 
 
 # -- specials: the computed lines ------------------------------------------------
@@ -659,11 +767,13 @@ def _cf_ref(ctx: BuildContext, field_id: str, sheet: str) -> str:
 
 
 def _define_names(ctx: BuildContext) -> None:
-    for f in ctx.form.fields:
-        c = ctx.inputs[f.id]
-        checked(ctx.workbook.define_name(f.defined_name,
-                                        f"={quote_sheet(c.sheet)}!{cell_name(c.row, c.col, True)}"),
-               f"名称 {f.defined_name}")
+    named = [(f.defined_name, ctx.inputs[f.id]) for f in ctx.form.fields]
+    if ctx.previous is not None:
+        named += [(ctx.form.previous_name(i), ctx.form.previous_cell(i))
+                  for i in ctx.form.previous_fields]
+    for name, c in named:
+        checked(ctx.workbook.define_name(name, f"={quote_sheet(c.sheet)}!{cell_name(c.row, c.col, True)}"),
+                f"名称 {name}")
 
 
 # -- print setup ---------------------------------------------------------------
@@ -830,11 +940,16 @@ def generate_blank(out_dir: str | Path, form: Form | None = None,
 
 
 def generate_from_roster(roster_path: str | Path, out_dir: str | Path, form: Form | None = None,
-                         password: str | None = None, jobs: int | None = None) -> list[Path]:
+                         password: str | None = None, jobs: int | None = None,
+                         previous: str | Path | PreviousRound | None = None) -> list[Path]:
     """One pre-filled workbook per roster row, named by the definition's pattern.
 
     The roster is read and checked first; if any row is bad, RosterError
-    lists them all and nothing is written. The form is built once (per shape of
+    lists them all and nothing is written. ``previous`` is last round's merge output
+    (a folder, or :func:`~xlsx_tools.previous.read_previous`'s result): each unit
+    found there (by name, or by its last year's name in the roster) gets last year's
+    values beside its inputs. A folder that is not one raises
+    :class:`~xlsx_tools.previous.PreviousError`. The form is built once (per shape of
     unit) and each unit's values are stamped into it (:class:`Stamper`): the
     workbooks hold what :func:`write_workbook` writes for each unit. ``jobs``
     processes share the units (default: one per CPU, at most one per
@@ -843,41 +958,79 @@ def generate_from_roster(roster_path: str | Path, out_dir: str | Path, form: For
     from .roster import read_roster  # same layer; imported here to keep write.py standalone
 
     form = form or load_form()
-    entries = read_roster(roster_path, form)
     out = Path(out_dir)
-    tasks = [(out / e.file_name(form), unit_values(form, e)) for e in entries]
+    tasks = [(out / w.file_name, w)
+             for w in roster_workbooks(form, read_roster(roster_path, form), previous)]
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks) // _UNITS_PER_PROCESS))
     if jobs <= 1:
         stamper = Stamper(form, password)
-        return [write_bytes(path, stamper.workbook(values)) for path, values in tasks]
+        return [write_bytes(path, stamper.workbook(unit)) for path, unit in tasks]
     with ProcessPoolExecutor(max_workers=jobs, initializer=_start_stamping,
                              initargs=(form, password)) as pool:
         return list(pool.map(_stamp_task, tasks, chunksize=max(1, len(tasks) // (jobs * 4))))
 
 
+@dataclass(frozen=True)
+class RosterWorkbook:
+    """What one roster row's workbook holds beyond the blank."""
+    file_name: str                          # by the definition's pattern
+    prefill: dict[str, str]                 # field id -> the roster's value (written and locked)
+    previous: dict[str, int | Decimal] | None   # field id -> last year's value; None: no 上年 cells
+
+
+def roster_workbooks(form: Form, entries, previous: str | Path | PreviousRound | None = None
+                     ) -> list[RosterWorkbook]:
+    """Each roster row's workbook (``entries``: :func:`~xlsx_tools.roster.read_roster`'s):
+    its name, what the roster fills in and, with ``previous`` (last round's output: a
+    folder or a PreviousRound), last year's values of the unit. The one place that
+    decides what a pre-filled workbook holds, whoever writes it (:func:`write_workbook`,
+    :class:`Stamper`). The values are checked here, so that a value no workbook can hold
+    stops the run before anything is written."""
+    last_round = _previous_round(previous, form, entries)
+    return [RosterWorkbook(e.file_name(form), _clean_prefill(form, e.prefill(form)),
+                           _clean_previous(form, last_round.values_for(e.unit))
+                           if last_round is not None else None)
+            for e in entries]
+
+
+def _previous_round(previous, form: Form, entries) -> PreviousRound | None:
+    if previous is None:
+        return None
+    names = previous_names(entries, form)
+    if isinstance(previous, PreviousRound):
+        return previous.with_names(names)
+    return read_previous(previous, form, names)
+
+
 class Stamper:
     """The workbooks of a run, stamped (:mod:`xlsx_tools.stamp`): the form built once per
-    *shape* of unit (which pre-filled inputs have a value: what decides the styles, the
-    cells and the rows), with placeholders where the values go, and each unit's workbook
-    that template showing the unit's values. The placeholders are no unit's text, so a
-    unit's bytes depend only on the form, the password and the unit."""
+    *shape* of unit (which pre-filled inputs have a value, and whether the workbook has
+    上年 cells: what decides the styles, the cells and the rows), with placeholders where
+    the roster's values go and every 上年 cell showing its dash, and each unit's workbook
+    that template showing the unit's values (last year's numbers among them). The
+    placeholders are no unit's text, so a unit's bytes depend only on the form, the
+    password and the unit."""
 
     def __init__(self, form: Form, password: str | None = None):
         self.form = form
         self.password = form.password if password is None else password
         self.checks = incell.compile_checks(form)
-        self._templates: dict[frozenset[str], Template] = {}
+        self._templates: dict[tuple[frozenset[str], bool], Template] = {}
 
-    def workbook(self, values: dict[str, object]) -> bytes:
-        """The bytes of the workbook holding ``values`` (:func:`unit_values`)."""
-        unit = context_for(self.form, values, self.password, self.checks)
-        shape = frozenset(unit.locked_inputs)
+    def workbook(self, unit: RosterWorkbook) -> bytes:
+        """The bytes of the workbook of ``unit`` (:func:`roster_workbooks`)."""
+        form = self.form
+        ctx = unit_context(form, {k: unit.prefill.get(k, "") for k in form.prefill_fields},
+                           self.password, checks=self.checks, previous=unit.previous)
+        shape = (frozenset(ctx.locked_inputs), ctx.previous is not None)
         template = self._templates.get(shape)
         if template is None:
-            prefill = {k: _PLACEHOLDER.format(k) if k in shape else "" for k in self.form.prefill_fields}
-            ctx = unit_context(self.form, prefill, self.password, locked=set(shape), checks=self.checks)
-            template = self._templates[shape] = Template(build_workbook(ctx), ctx.shown)
-        return template.stamp(unit.shown)
+            locked, has_previous = shape
+            prefill = {k: _PLACEHOLDER.format(k) if k in locked else "" for k in form.prefill_fields}
+            built = unit_context(form, prefill, self.password, locked=set(locked), checks=self.checks,
+                                 previous={} if has_previous else None)
+            template = self._templates[shape] = Template(build_workbook(built), built.shown)
+        return template.stamp(ctx.shown)
 
 
 # A template holds this where a pre-filled value goes: private-use characters, no unit's text.
@@ -893,6 +1046,6 @@ def _start_stamping(form: Form, password: str | None) -> None:
     _STAMPER = Stamper(form, password)
 
 
-def _stamp_task(task: tuple[Path, dict[str, object]]) -> Path:
-    path, values = task
-    return write_bytes(path, _STAMPER.workbook(values))
+def _stamp_task(task: tuple[Path, RosterWorkbook]) -> Path:
+    path, unit = task
+    return write_bytes(path, _STAMPER.workbook(unit))

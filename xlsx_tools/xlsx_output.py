@@ -24,7 +24,8 @@ from .form import cell_name
 __all__ = [
     "OutputError", "text_width", "text_lines", "row_points", "fit_width", "excel_text",
     "quote_sheet", "sheet_ref", "checked", "Formats", "TableFormats", "new_workbook", "close_workbook",
-    "write_table", "print_setup", "os_reason", "DATE_WIDTH_SAMPLE",
+    "write_table", "page_widths", "print_setup", "printed_width", "LEAST_SCALE", "os_reason",
+    "DATE_WIDTH_SAMPLE",
 ]
 
 # Points per text line for a font size, and the padding of a cell.
@@ -145,21 +146,61 @@ def close_workbook(wb: Any) -> None:
 
 # -- tables ------------------------------------------------------------------------------
 
+# A4 landscape less xlsxwriter's default side margins (0.7 in each), in pixels at 96 dpi.
+_LANDSCAPE_PX = round((11.69 - 1.4) * 96)
+# Text of the tables is 10 pt; printed at this scale or more it stays at 8 pt or more.
+LEAST_SCALE = 80
+
+
+def _px(width: float) -> int:
+    # Excel's pixels for a column width (Calibri 11, the workbooks' default font).
+    return int(width * 7 + 0.5) + 5
+
+
+def _capped(widths: list[float], budget_px: int, least: float = 8) -> float | None:
+    """The largest width cap that makes the columns fit ``budget_px``; None if they fit."""
+    if sum(_px(w) for w in widths) <= budget_px:
+        return None
+    cap = max(widths)
+    while cap > least and sum(_px(min(w, cap)) for w in widths) > budget_px:
+        cap -= 1
+    return cap
+
+
+def page_widths(widths: Sequence[float]) -> list[float]:
+    """Column widths narrowed (the widest first, their text then wraps) so that a table is
+    one landscape A4 page wide at 8 pt or more."""
+    cap = _capped(list(widths), _LANDSCAPE_PX * 100 // LEAST_SCALE)
+    return [w if cap is None else min(w, cap) for w in widths]
+
+
 def write_table(ws, fmt: TableFormats, top: int, headers: Sequence[str],
                 rows: Sequence[Sequence[Any]], widths_cap: int = 40,
-                formats: Sequence[Any] | None = None, wrap: dict[int, int] | None = None) -> int:
+                formats: Sequence[Any] | None = None, wrap: dict[int, int] | None = None,
+                page: bool = True) -> int:
     """A plain one-header table with autofilter; returns the row after it.
 
     ``formats`` gives each column's format (default ``fmt.text``; dates always
     ``fmt.date``); ``wrap`` gives columns of a fixed width whose text wraps, and
     each row is made tall enough for them (no spreadsheet program sizes rows on
-    opening).
+    opening). With ``page`` the widest text columns are narrowed and wrapped so that
+    the table is one landscape page wide at 8 pt or more (see :func:`print_setup`).
     """
-    wrap = wrap or {}
-    ws.set_row(top, 30)
+    wrap = dict(wrap or {})
+    natural = [text_width(h) / 2 + 2 for h in headers]     # a header wraps onto two lines
+    for row in rows:
+        for c, v in enumerate(row):
+            if c not in wrap:
+                w = text_width(v if not isinstance(v, dt.date) else DATE_WIDTH_SAMPLE)
+                natural[c] = max(natural[c], min(max(w + 2, 6), widths_cap))
+    widths = [float(wrap.get(c, w)) for c, w in enumerate(natural)]
+    if page:
+        for c, (w, fitted) in enumerate(zip(list(widths), page_widths(widths))):
+            if fitted < w:
+                widths[c] = wrap[c] = fitted
+    ws.set_row(top, row_points(max(text_lines(h, w) for h, w in zip(headers, widths)), 10))
     for c, h in enumerate(headers):
         ws.write_string(top, c, h, fmt.head)
-    widths = [text_width(h) for h in headers]
     for r, row in enumerate(rows, start=top + 1):
         lines = 1
         for c, v in enumerate(row):
@@ -171,30 +212,51 @@ def write_table(ws, fmt: TableFormats, top: int, headers: Sequence[str],
             elif isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
                 ws.write_number(r, c, float(v) if isinstance(v, Decimal) else v, cf)
             else:
-                ws.write_string(r, c, str(v), cf)
-            w = text_width(v if not isinstance(v, dt.date) else DATE_WIDTH_SAMPLE)
-            if c in wrap:
-                lines = max(lines, math.ceil(w / max(wrap[c] - 2, 1)))
-            else:
-                widths[c] = max(widths[c], w)
+                ws.write_string(r, c, str(v), fmt.wrap if c in wrap else cf)
+            if c in wrap and isinstance(v, str):
+                lines = max(lines, text_lines(v, wrap[c], 10))
         if lines > 1:
-            ws.set_row(r, 14 * min(lines, 12) + 2)
+            ws.set_row(r, row_points(min(lines, 12), 10))
     for c, w in enumerate(widths):
-        ws.set_column(c, c, wrap.get(c, min(max(w + 2, 6), widths_cap)))
+        ws.set_column(c, c, w)
     if rows:
         ws.autofilter(top, 0, top + len(rows), len(headers) - 1)
     ws.freeze_panes(top + 1, 0)
     return top + 1 + len(rows)
 
 
-def print_setup(ws, repeat: tuple[int, int] | None = None, fit_width: bool = False) -> None:
-    """Printed on A4 landscape; ``repeat`` rows on every page; one page wide with ``fit_width``."""
+_DEFAULT_COL_PX = 64
+
+
+def printed_width(ws, first: int = 0, last: int | None = None) -> int:
+    """Width in pixels of columns ``first``..``last`` (default: those written) as set."""
+    last = ws.dim_colmax if last is None else last
+    if last is None:
+        return 0
+    info = ws.col_info
+    return sum(info[c].width if c in info and info[c].width is not None else _DEFAULT_COL_PX
+               for c in range(first, last + 1))
+
+
+def print_setup(ws, repeat: tuple[int, int] | None = None, fit_width: bool = False,
+                repeat_cols: tuple[int, int] | None = None) -> None:
+    """Printed on A4 landscape; ``repeat`` rows and ``repeat_cols`` columns on every page.
+
+    With ``fit_width`` the sheet is one page wide when that keeps its 10 pt text at
+    8 pt or more; a wider sheet prints at that least scale across pages instead (call
+    after the columns are set).
+    """
     ws.set_landscape()
     ws.set_paper(9)  # A4
     if repeat:
         ws.repeat_rows(*repeat)
+    if repeat_cols:
+        ws.repeat_columns(*repeat_cols)
     if fit_width:
-        ws.fit_to_pages(1, 0)
+        if printed_width(ws) * LEAST_SCALE / 100 <= _LANDSCAPE_PX:
+            ws.fit_to_pages(1, 0)
+        else:
+            ws.set_print_scale(LEAST_SCALE)
 
 
 _OS_REASONS = {errno.ENOTDIR: "路径中有一个同名的文件，不是文件夹",

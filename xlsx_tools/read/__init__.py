@@ -19,7 +19,9 @@ LibreOffice, and some files are damaged or hostile. So the reader
   that does not exist, a sheet of the form's name that the names do not point at;
 * refuses values beyond what Excel holds (text over 32,767 characters, numbers
   that are no double);
-* finds every field through its defined name (:mod:`.names`);
+* finds every field through its defined name (:mod:`.names`), and the cells of
+  the other names asked for (prev_<id> beside the inputs, always; expl_<code>
+  on request, from the package still open: :func:`open_workbook`) by the same rules;
 * raises only :class:`RejectedFile`, with one Chinese sentence, for anything it
   cannot read.
 
@@ -29,7 +31,7 @@ limits), :mod:`.parse` (the XML parse), :mod:`.fast` (the fast path),
 together), :mod:`.cache` (the one bounded cache), :mod:`.limits`, :mod:`.refusal`.
 """
 
-from .assemble import read_workbook
+from .assemble import Book, open_workbook, read_workbook
 from .limits import (
                      MAX_ARCHIVE_UNCOMPRESSED,
                      MAX_CELLS,
@@ -48,7 +50,7 @@ from .model import RawValue, WorkbookData
 from .refusal import KINDS, RejectedFile
 
 __all__ = [
-    "KINDS", "MAX_ARCHIVE_UNCOMPRESSED", "MAX_CELLS", "MAX_FILE_BYTES", "MAX_FORMULA", "MAX_MEMBERS",
+    "Book", "KINDS", "MAX_ARCHIVE_UNCOMPRESSED", "MAX_CELLS", "MAX_FILE_BYTES", "MAX_FORMULA", "MAX_MEMBERS",
     "MAX_NUMBER_TEXT", "MAX_RATIO", "MAX_ROWS", "MAX_SECONDS", "MAX_TEXT", "MAX_UNCOMPRESSED",
-    "RATIO_FLOOR", "RawValue", "RejectedFile", "WorkbookData", "read_workbook",
+    "RATIO_FLOOR", "RawValue", "RejectedFile", "WorkbookData", "open_workbook", "read_workbook",
 ]

@@ -15,7 +15,8 @@ import datetime as dt
 import math
 import posixpath
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,7 +25,20 @@ from .cache import CACHE, digest
 from .fast import decode, fast_shared_strings, fast_sheet
 from .limits import MAX_FORMULA, MAX_NUMBER_TEXT, MAX_TEXT
 from .model import Cell, RawValue, SheetCells, Stored, WorkbookData
-from .names import Location, Place, Plan, Wanted, actual_sheets, address, locate, name_targets, plan_of
+from .names import (
+    Location,
+    Place,
+    Plan,
+    Wanted,
+    actual_sheets,
+    address,
+    locate,
+    locate_named,
+    name_targets,
+    other_targets,
+    plan_of,
+    wanted_cells,
+)
 from .package import Package
 from .parse import (
     WorkbookInfo,
@@ -39,28 +53,71 @@ from .parse import (
 from .refs import split_ref
 from .refusal import RejectedFile, reject, too_large
 
-__all__ = ["read_path", "read_workbook"]
+__all__ = ["Book", "open_workbook", "read_path", "read_workbook"]
 
 T = TypeVar("T")
 _FAST_MAX = 4 * 1024 * 1024   # larger sheets are parsed, never held twice
 _META_ROWS = 5_000            # the hidden sheet holds one row per field; more is not ours
 
 
-def read_workbook(path: str | Path, form: Form | None = None, *,
-                  deadline: float | None = None) -> WorkbookData:
+def read_workbook(path: str | Path, form: Form | None = None, *, deadline: float | None = None,
+                  named: Mapping[str, Place] | None = None) -> WorkbookData:
     """Read ``path``; raise RejectedFile with a Chinese reason if it cannot be read.
 
     ``deadline`` (a :func:`time.monotonic` time) ends the reading with
-    ``too_slow``; without it the reader allows MAX_SECONDS.
+    ``too_slow``; without it the reader allows MAX_SECONDS. The 上年 cells
+    (prev_<id>) are always read, into :attr:`WorkbookData.named`; ``named`` asks
+    for the cells of other defined names too, each by its cell in the layout
+    (sheet, row, column): the explanations (expl_<code>), say.
     """
-    return read_path(Path(path), form or load_form(), deadline)
+    with open_workbook(path, form, deadline=deadline) as book:
+        if named:
+            book.data.named.update(book.read_named(named))
+        return book.data
+
+
+@contextmanager
+def open_workbook(path: str | Path, form: Form | None = None, *, deadline: float | None = None,
+                  fast: bool = True) -> Iterator[Book]:
+    """:func:`read_workbook`, the package kept open for :meth:`Book.read_named`: what is
+    read later is read from the parts already open, and a sheet at most once."""
+    with _refusing():
+        package = Package(Path(path), deadline).__enter__()
+    try:
+        with _refusing():
+            reader = _Reader(package, form or load_form(), fast)
+            data = reader.read()
+        yield Book(reader, data)
+    finally:
+        package.__exit__(None, None, None)
+
+
+class Book:
+    """A workbook being read: :attr:`data` as :func:`read_workbook` gives it, and other
+    defined names read on request."""
+
+    def __init__(self, reader: _Reader, data: WorkbookData):
+        self._reader = reader
+        self.data = data
+
+    def read_named(self, named: Mapping[str, Place]) -> dict[str, RawValue]:
+        """The cells of the defined names ``named`` (name -> its layout cell), by the
+        reader's rules for names (:func:`.names.locate_named`); raises RejectedFile."""
+        with _refusing():
+            return self._reader.read_named(dict(named))
 
 
 def read_path(path: Path, form: Form, deadline: float | None = None, fast: bool = True) -> WorkbookData:
     """:func:`read_workbook`; ``fast=False`` parses every sheet (the tests compare both)."""
+    with open_workbook(path, form, deadline=deadline, fast=fast) as book:
+        return book.data
+
+
+@contextmanager
+def _refusing() -> Iterator[None]:
+    """Anything but a refusal, reading, is one: the file, not the program, is at fault."""
     try:
-        with Package(path, deadline) as package:
-            return _Reader(package, form, fast).read()
+        yield
     except RejectedFile:
         raise
     except RecursionError as e:
@@ -187,17 +244,24 @@ class _Reader:
         key = ("locate", plan.serial, wb_key, tuple(sorted(sheet_parts)), old,
                tuple(sorted(expected.items())) if old else ())
         where: Location = CACHE.get(key, lambda: locate(
-            plan, expected, layout_sheets, actual_sheets(layout_sheets, expected, targets, set(sheet_parts)),
-            targets, names))
+            plan.labels, expected, layout_sheets,
+            actual_sheets(layout_sheets, expected, targets, set(sheet_parts)), targets, names))
+
+        # The 上年 cells (prev_<id>) are beside the inputs: read with them, by their own names.
+        previous = self.locate_named(plan.previous, ("plan", plan.serial), wb_key, wb, sheet_parts) \
+            if plan.previous and not old else None
 
         # Read the sheets of the form, keeping only the cells asked for.
         order = [s for s, _, _ in wb.sheets]
         found: dict[str, dict[tuple[int, int], Cell | Stored]] = {}
         protected: dict[str, bool] = {}
-        for s in sorted(where.wanted, key=lambda x: order.index(x) if x in order else 0):
+        wanted = wanted_cells(where.wanted, previous.wanted) if previous is not None else where.wanted
+        for s in sorted(wanted, key=lambda x: order.index(x) if x in order else 0):
             if s in sheet_parts:
-                res = self.sheet(sheet_parts[s], where.wanted[s], s)
+                res = self.sheet(sheet_parts[s], wanted[s], s)
                 found[s], protected[s] = res.cells, res.protected
+        self.wb, self.wb_key, self.sheet_parts, self.values = wb, wb_key, sheet_parts, values
+        self.found, self.wanted = found, dict(wanted)   # a copy: the cached one stays as it is
         nothing: dict[tuple[int, int], Cell | Stored] = {}
 
         raw: dict[str, RawValue] = {}
@@ -214,6 +278,7 @@ class _Reader:
         for label_address, (s, r, c) in where.labels.items():
             v = values.of(found.get(s, nothing).get((r, c)), s, (r, c))[0]
             labels[label_address] = v if isinstance(v, str) else _text(v)
+        named = self.named_values(previous) if previous is not None else {}
         return WorkbookData(
             path=self.package.path, form_id=form_id, form_version=version, meta=meta, raw=raw,
             labels=labels, sheet_protected=protected, names=dict(names), sheet_names=order,
@@ -221,7 +286,41 @@ class _Reader:
             col_offset=dict(where.col_offset), workbook_protected=wb.protected,
             sheet_states={n: st for n, st, _ in wb.sheets},
             field_map={fid: f"{s}!{c}" for fid, (s, c) in field_map.items()},
-            label_cells=dict(where.label_cells))
+            label_cells=dict(where.label_cells), named=named)
+
+    # ---- other defined names ----
+
+    def locate_named(self, places: dict[str, Place], places_key: object, wb_key: bytes, wb: WorkbookInfo,
+                     sheet_parts: dict[str, str]) -> Location:
+        """:func:`.names.locate_named`, once per workbook.xml (``places_key`` names ``places``)."""
+        def make() -> Location:
+            targets, shown = other_targets(wb.names, frozenset(places))
+            return locate_named(places, targets, shown, set(sheet_parts))
+        return CACHE.get(("named", places_key, wb_key, tuple(sorted(sheet_parts))), make)
+
+    def named_values(self, where: Location) -> dict[str, RawValue]:
+        nothing: dict[tuple[int, int], Cell | Stored] = {}
+        out: dict[str, RawValue] = {}
+        for name, (s, r, c) in where.where.items():
+            cell = None if name in where.blocked else self.found.get(s, nothing).get((r, c))
+            v, formula, is_date = self.values.of(cell, s, (r, c))
+            out[name] = RawValue(v, where.cells[name], formula, is_date)
+        return out
+
+    def read_named(self, places: dict[str, Place]) -> dict[str, RawValue]:
+        """The cells of other defined names (of layout cells ``places``), read now from
+        the open package: a sheet not read yet is read for them, once."""
+        where = self.locate_named(places, tuple(sorted(places.items())), self.wb_key, self.wb,
+                                  self.sheet_parts)
+        for s, w in where.wanted.items():
+            have = self.wanted.get(s)
+            if s not in self.sheet_parts or (have is not None and w.positions <= have.positions):
+                continue
+            if have is not None:   # a sheet read before, for other cells: read it again for all
+                w = wanted_cells({s: have}, {s: w})[s]
+            self.found[s] = self.sheet(self.sheet_parts[s], w, s).cells
+            self.wanted[s] = w
+        return self.named_values(where)
 
 
 def _check_identity(form: Form, form_id: str | None, version: int | None, all_named: bool) -> None:

@@ -48,6 +48,9 @@ class WorkbookData:
     ``field_map``: the hidden sheet's map, field id -> '统计表!C5'; read only
     for an older form version (or an unreadable version), where it places the fields.
     ``sheet_states``: every sheet -> visible | hidden | veryHidden.
+    ``named``: the cells of other defined names, by name: the 上年 cells (prev_<id>),
+    and those asked for (expl_<code>); a name the workbook lacks, or that names no
+    cell, is absent.
     """
     path: Path
     form_id: str | None
@@ -66,6 +69,7 @@ class WorkbookData:
     sheet_states: dict[str, str] = field(default_factory=dict)
     field_map: dict[str, str] = field(default_factory=dict)
     label_cells: dict[str, str] = field(default_factory=dict)
+    named: dict[str, RawValue] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -24,7 +24,8 @@ from ..form import NAME_PREFIX, Form, cell_name
 from .refs import split_ref
 from .refusal import RejectedFile, reject
 
-__all__ = ["Location", "Plan", "Shift", "Wanted", "address", "chain", "locate", "name_targets", "plan_of"]
+__all__ = ["Location", "Plan", "Shift", "Wanted", "address", "chain", "locate", "locate_named",
+           "name_targets", "other_targets", "plan_of", "wanted_cells"]
 
 Place = tuple[str, int, int]      # (sheet, row, col)
 
@@ -43,6 +44,7 @@ class Plan:
     labels: tuple[tuple[str, str, int, int], ...]        # (address, sheet, row, col)
     sheets: frozenset[str]
     date_fields: frozenset[str]
+    previous: dict[str, Place]                           # prev_<id> -> its 上年 cell in the layout
     serial: int = field(default_factory=lambda: next(_SERIALS))   # names this plan in cache keys
 
 
@@ -54,9 +56,13 @@ def plan_of(form: Form) -> Plan:
     for f in form.fields:
         c = form.input_cell(f.id)
         inputs[f.id] = (c.sheet, c.row, c.col)
+    previous = {}
+    for fid in form.previous_fields:
+        c = form.previous_cell(fid)
+        previous[form.previous_name(fid)] = (c.sheet, c.row, c.col)
     return Plan(inputs, tuple((c.address, c.sheet, c.row, c.col) for c in form.label_cells()),
                 frozenset(s for s, _, _ in inputs.values()),
-                frozenset(f.id for f in form.fields if f.type == "date"))
+                frozenset(f.id for f in form.fields if f.type == "date"), previous)
 
 
 _NAME_TARGET = re.compile(
@@ -84,13 +90,22 @@ def name_targets(names: tuple[tuple[str, str | None, str], ...]
     A workbook-level name counts; a sheet-level one (what a copied sheet
     carries) only where no workbook-level name exists.
     """
+    return _targets((name[len(NAME_PREFIX):], local_id, text) for name, local_id, text in names
+                    if name.startswith(NAME_PREFIX))
+
+
+def other_targets(names: tuple[tuple[str, str | None, str], ...], wanted: frozenset[str]
+                  ) -> tuple[dict[str, Place | None], dict[str, str]]:
+    """:func:`name_targets` for the other defined names ``wanted`` (prev_<id>, expl_<code>),
+    by name."""
+    return _targets((name, local_id, text) for name, local_id, text in names if name in wanted)
+
+
+def _targets(names) -> tuple[dict[str, Place | None], dict[str, str]]:
     targets: dict[str, Place | None] = {}
     shown: dict[str, str] = {}
     local: dict[str, str] = {}
-    for name, local_id, text in names:
-        if not name.startswith(NAME_PREFIX):
-            continue
-        fid = name[len(NAME_PREFIX):]
+    for fid, local_id, text in names:
         if local_id is not None:
             local.setdefault(fid, text)
         else:
@@ -200,8 +215,8 @@ def _decoy(name: str, other: str) -> RejectedFile:
     return reject("decoy_sheet", sheet=name, other=other)
 
 
-def locate(plan: Plan, expected: dict[str, Place], layout_sheets, actual: dict[str, str],
-           targets: dict[str, Place | None], shown: dict[str, str]) -> Location:
+def locate(labels: tuple[tuple[str, str, int, int], ...], expected: dict[str, Place], layout_sheets,
+           actual: dict[str, str], targets: dict[str, Place | None], shown: dict[str, str]) -> Location:
     """Trust the names that agree with each other; place every field and label."""
     moved: dict[str, str] = {}
     row_shift: dict[str, Shift] = {}
@@ -255,19 +270,47 @@ def locate(plan: Plan, expected: dict[str, Place], layout_sheets, actual: dict[s
         where[fid] = (actual.get(s, s), pr, pc)
         if where[fid] in owned:
             blocked.add(fid)
-    labels: dict[str, Place] = {}
+    found_labels: dict[str, Place] = {}
     label_cells: dict[str, str] = {}
-    for label_address, sheet, row, col in plan.labels:
+    for label_address, sheet, row, col in labels:
         pr, pc = place(sheet, row, col)
-        labels[label_address] = found = (actual.get(sheet, sheet), pr, pc)
+        found_labels[label_address] = found = (actual.get(sheet, sheet), pr, pc)
         if found != (sheet, row, col):
             label_cells[label_address] = address(*found)
     shifted = {fid: (r - expected[fid][1], c - expected[fid][2]) for fid, (_, r, c) in where.items()
                if (r, c) != expected[fid][1:]}
     wanted: dict[str, set[tuple[int, int]]] = {}
-    for s, r, c in (*where.values(), *labels.values()):
+    for s, r, c in (*where.values(), *found_labels.values()):
         wanted.setdefault(s, set()).add((r, c))
-    return Location(where, frozenset(blocked), labels, moved, row_offset, col_offset,
+    return Location(where, frozenset(blocked), found_labels, moved, row_offset, col_offset,
                     {fid: address(*p) for fid, p in where.items()}, shifted, label_cells,
-                    {s: Wanted(frozenset(w), tuple((p, cell_name(*p).encode()) for p in sorted(w)))
-                     for s, w in wanted.items()})
+                    {s: _wanted(w) for s, w in wanted.items()})
+
+
+def _wanted(positions) -> Wanted:
+    return Wanted(frozenset(positions), tuple((p, cell_name(*p).encode()) for p in sorted(positions)))
+
+
+def wanted_cells(*wanted: dict[str, Wanted]) -> dict[str, Wanted]:
+    """The cells to read of each sheet, for all of ``wanted`` (sheet -> Wanted) at once."""
+    if not any(wanted[1:]):
+        return wanted[0]
+    positions: dict[str, set[tuple[int, int]]] = {}
+    for each in wanted:
+        for s, w in each.items():
+            positions.setdefault(s, set()).update(w.positions)
+    return {s: _wanted(p) for s, p in positions.items()}
+
+
+def locate_named(places: dict[str, Place], targets: dict[str, Place | None], shown: dict[str, str],
+                 sheets: set[str]) -> Location:
+    """Where to read other defined names (prev_<id>, expl_<code>) of their layout cells
+    ``places``, by the fields' rules among themselves: a name the others agree with is
+    read where it points; one that disagrees, where the layout puts it, shifted like
+    them; pointing at a sheet of its layout sheet's name's double (a decoy), the file is
+    refused. A name the workbook lacks, or that names no cell, is not read at all (a
+    workbook made without 上年 cells has no prev_ names): it is absent from ``where``."""
+    expected = {n: p for n, p in places.items() if targets.get(n) is not None}
+    layout_sheets = frozenset(s for s, _, _ in expected.values())
+    actual = actual_sheets(layout_sheets, expected, targets, sheets)
+    return locate((), expected, layout_sheets, actual, targets, shown)
