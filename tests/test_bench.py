@@ -15,7 +15,7 @@ from xlsx_tools.form import META_SHEET, load_form
 from xlsx_tools.validate import validate_paths
 
 FORM = load_form()
-STEPS = ("validate", "merge", "pandas", "bound", "calamine", "annotate")
+STEPS = ("validate", "merge", "pandas", "bound", "calamine", "annotate", "generate", "generate_built")
 
 
 def _bench(work: Path, *extra: str, sizes: str = "2,5", hide_calamine: bool = False):
@@ -43,10 +43,12 @@ def test_bench_prints_every_step_and_ratio(bench_run):
     out = done.stdout
     for label in ("validate", "merge (validate + add up + write)", "pandas.read_excel",
                   "unzip + parse (lower bound)", "python-calamine (the 3 sheets)",
-                  "annotate (copies, one process)"):
+                  "annotate (copies, one process)", "generate --roster, one process",
+                  "generate: each workbook built"):
         assert out.count(label) >= 2, label          # one row per size
     for ratio in ("validate / pandas.read_excel", "bound / validate", "validate / merge",
-                  "merge peak memory", "validate / calamine (CPU)", "annotate / validate (CPU)"):
+                  "merge peak memory", "validate / calamine (CPU)", "annotate / validate (CPU)",
+                  "generate / validate (CPU)"):
         assert ratio in out
     assert "overall: " in out
 
@@ -86,6 +88,9 @@ def test_bench_workbooks_are_distinct_platforms_that_pass(bench_run):
     # The numbers differ from file to file.
     numeric = [f.id for f in FORM.fields if f.type == "int"]
     assert len({r.values[numeric[0]] for r in run.files}) == 5
+    # generate --roster made the pre-filled workbooks of the same platforms, named alike.
+    generated = sorted((work / "w" / "out-5" / "generated").glob("*.xlsx"))
+    assert [p.name for p in generated] == [p.name for p in files]
 
 
 def test_tree_memory_counts_the_workers_of_a_process():

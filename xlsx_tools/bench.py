@@ -17,6 +17,12 @@ For each N it measures, in one run and with the same number of processes:
 * ``annotate``: :func:`~xlsx_tools.annotate.annotate_workbooks` on min(N, 1000)
   of them in one process, each file given three findings (they pass every check);
   judged by CPU time per file against validate's;
+* ``generate``: :func:`~xlsx_tools.write.generate_from_roster` in one process for
+  a roster of the platforms of min(N, 1000) of them (the form built once, each
+  unit stamped into it), judged by CPU time per workbook against validate's; and
+  for comparison ``generate_built``, each of min(N, 20) workbooks built by
+  xlsxwriter from the start (:func:`~xlsx_tools.write.write_workbook`, as
+  ``generate --roster`` made them before stamping);
 * with ``--baseline``, the validate of another source tree (say, the main
   branch), on the same files in the same run.
 
@@ -42,6 +48,7 @@ This is a developer's tool: it prints in English.
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
 import hashlib
 import io
@@ -97,6 +104,7 @@ class Targets:
     validate_over_calamine: float = 2.5    # validate CPU ms/file <= 2.5 x calamine's (reading 3 sheets)
     validate_over_baseline: float = 1.0    # validate CPU ms/file <= the baseline's (--baseline)
     annotate_over_validate: float = 5.0    # annotate CPU per file <= 5 x validate CPU per file
+    generate_over_validate: float = 10.0   # generate --roster CPU per workbook <= 10 x validate's per file
 
 
 # -- making the workbooks ---------------------------------------------------------
@@ -237,14 +245,27 @@ def _init_maker(bases: Sequence[tuple[str, str, str]], source: str, out_dir: str
     _OUT_DIR = Path(out_dir)
 
 
+def _combos(form: Form) -> list[tuple[str, str]]:
+    """Every (batch, category), in the order the generated workbooks are made."""
+    return [(b, c) for b in form.batches for c in form.categories]
+
+
+def unit_of(form: Form, i: int) -> tuple[str, str, str]:
+    """The i-th file's (batch, category, platform name)."""
+    combos = _combos(form)
+    batch, category = combos[i % len(combos)]
+    return batch, category, platform_name(i, form.categories.index(category))
+
+
 def _make_range(task: tuple[int, int, str]) -> list[str]:
     first, last, source = task
     form = load_form(source)
     names = []
     for i in range(first, last):
         t = _TEMPLATES[i % len(_TEMPLATES)]
-        unit = platform_name(i, form.categories.index(t.category))
-        name = form.file_stem(t.batch, t.category, unit) + ".xlsx"
+        batch, category, unit = unit_of(form, i)
+        assert (batch, category) == (t.batch, t.category)
+        name = form.file_stem(batch, category, unit) + ".xlsx"
         (_OUT_DIR / name).write_bytes(t.variant(unit, number_for(i)))
         names.append(name)
     return names
@@ -272,9 +293,8 @@ def make_workbooks(workdir: str | Path, n: int, form: Form | None = None, jobs: 
     bases_dir, files_dir = workdir / "bases", workdir / "files"
     bases_dir.mkdir(parents=True, exist_ok=True)
     files_dir.mkdir(parents=True, exist_ok=True)
-    combos = [(b, c) for b in form.batches for c in form.categories]
     tasks = [(str(bases_dir / f"base-{i:02d}.xlsx"), str(form.source), b, c)
-             for i, (b, c) in enumerate(combos)]
+             for i, (b, c) in enumerate(_combos(form))]
     t0 = time.perf_counter()
     key = _inputs_key(form)
     manifest_path = workdir / "manifest.json"
@@ -394,6 +414,8 @@ def _run_step(step: str, paths: list[str], jobs: int, out_dir: str | None) -> di
         import python_calamine  # noqa: F401
     if step == "annotate":
         annotate_run = annotate_inputs(paths, form)
+    if step in ("generate", "generate_built"):
+        roster, units = generate_inputs(len(paths), form, Path(out_dir))
     before = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     detail: dict = {}
     t0 = time.perf_counter()
@@ -411,6 +433,12 @@ def _run_step(step: str, paths: list[str], jobs: int, out_dir: str | None) -> di
         ok = result.added == len(paths)
     elif step == "annotate":
         detail, ok = annotate_step(annotate_run, out_dir)
+        seconds = time.perf_counter() - t0
+    elif step == "generate":
+        detail, ok = generate_step(roster, units, form, Path(out_dir) / "generated")
+        seconds = time.perf_counter() - t0
+    elif step == "generate_built":
+        detail, ok = generate_built_step(units, form, Path(out_dir) / "built")
         seconds = time.perf_counter() - t0
     elif step in ("pandas", "bound", "calamine"):
         chunk = max(1, min(64, len(paths) // (jobs * 8)))
@@ -466,6 +494,52 @@ def annotate_step(run, out_dir: str) -> tuple[dict, bool]:
     outcome = annotate_workbooks(run, Path(out_dir) / "annotated")
     return {"files": len(run.files), "written": len(outcome.written)}, \
         len(outcome.written) == len(run.files)
+
+
+# -- the generate steps -----------------------------------------------------------
+
+GENERATE_SAMPLE = 1000     # workbooks generate --roster makes at the most (judged by CPU per workbook)
+GENERATE_BUILT_SAMPLE = 20  # workbooks built the old way, for comparison (each costs as much as 30 stamped)
+
+
+def generate_inputs(n: int, form: Form, out_dir: Path) -> tuple[Path, list[dict[str, str]]]:
+    """A roster of the platforms of the first ``n`` files (and their pre-filled values), written
+    before the clock starts."""
+    from . import write  # noqa: F401  (what the step uses, imported before its clock)
+    from .roster import read_roster
+
+    rows: list[list[str]] = []
+    role_of = {fid: role for role, fid in form.keys.items()}
+    columns = [c for c in form.roster_columns if c.field]
+    headers = [c.header for c in columns]
+    for i in range(n):
+        batch, category, unit = unit_of(form, i)
+        by_role = {"unit": unit, "batch": batch, "category": category,
+                   "recommending": "某某省工业和信息化厅"}
+        rows.append([by_role.get(role_of.get(c.field, ""), "") for c in columns])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    roster = out_dir / "roster.csv"
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([headers, *rows])
+    roster.write_text(buf.getvalue(), encoding="utf-8")
+    return roster, [e.prefill(form) for e in read_roster(roster, form)]
+
+
+def generate_step(roster: Path, units: Sequence[dict[str, str]], form: Form, out_dir: Path
+                  ) -> tuple[dict, bool]:
+    """generate --roster, in one process: the form built once, each unit stamped in."""
+    from .write import generate_from_roster
+
+    paths = generate_from_roster(roster, out_dir, form, jobs=1)
+    return {"files": len(units), "written": len(paths)}, len(paths) == len(units)
+
+
+def generate_built_step(units: Sequence[dict[str, str]], form: Form, out_dir: Path) -> tuple[dict, bool]:
+    """Each workbook built by xlsxwriter from the start, as generate --roster did before stamping."""
+    from .write import write_workbook
+
+    paths = [write_workbook(out_dir / f"{i:04d}.xlsx", form, prefill) for i, prefill in enumerate(units)]
+    return {"files": len(units), "written": len(paths)}, len(paths) == len(units)
 
 
 # -- memory of a process tree ----------------------------------------------------
@@ -579,7 +653,7 @@ def run(sizes: Sequence[int], jobs: int, workdir: Path, pandas_sample: int, fres
     """Measure every step at every size; print the table and the ratios; return the numbers."""
     form = load_form()
     sizes = sorted(set(sizes))
-    steps = ["bound", "validate", "merge", "pandas", "annotate"]
+    steps = ["bound", "validate", "merge", "pandas", "annotate", "generate", "generate_built"]
     say(f"xlsx-tools benchmark: form {form.id} v{form.version}, {os.cpu_count()} CPUs, "
         f"--jobs {jobs}, sizes {', '.join(map(str, sizes))}, pandas on min(N, {pandas_sample}) files "
         f"(engine {_PANDAS_ENGINE}), best of {repeat} run(s) of each step")
@@ -605,12 +679,16 @@ def run(sizes: Sequence[int], jobs: int, workdir: Path, pandas_sample: int, fres
     labels = {"validate": "validate", "merge": "merge (validate + add up + write)",
               "pandas": "pandas.read_excel", "bound": "unzip + parse (lower bound)",
               "calamine": "python-calamine (the 3 sheets)", "baseline": "validate of the baseline",
-              "annotate": "annotate (copies, one process)"}
+              "annotate": "annotate (copies, one process)",
+              "generate": "generate --roster, one process",
+              "generate_built": "generate: each workbook built"}
     for n in sizes:
         paths = files[:n]
         row: dict[str, dict] = {}
         for step in steps:
-            chosen = paths[:min(n, {"pandas": pandas_sample, "annotate": ANNOTATE_SAMPLE}.get(step, n))]
+            chosen = paths[:min(n, {"pandas": pandas_sample, "annotate": ANNOTATE_SAMPLE,
+                                    "generate": GENERATE_SAMPLE,
+                                    "generate_built": GENERATE_BUILT_SAMPLE}.get(step, n))]
             # The best of ``repeat`` runs: other load on the machine only slows a run down.
             r = min((_measure(step, chosen, jobs, workdir, baseline) for _ in range(repeat)),
                     key=lambda r: r["seconds"])
@@ -627,7 +705,7 @@ def run(sizes: Sequence[int], jobs: int, workdir: Path, pandas_sample: int, fres
         f"/ (wall seconds x jobs)")
     say("  [by CPU time per file]: the same ratio from CPU seconds per file, which other load on "
         "the machine barely changes; the first four targets are judged on files per second, the "
-        "calamine, baseline and annotate ones on CPU time per file")
+        "calamine, baseline, annotate and generate ones on CPU time per file")
     say("  PSS MB / RSS MB: the step's process tree at its highest, as the sum of PSS (shared pages "
         "divided among the processes sharing them: the memory the tree holds, judged) and of RSS "
         "(shared pages counted in every process)")
@@ -680,6 +758,12 @@ def _report(results: dict[int, dict[str, dict]], sizes: list[int], targets: Targ
         lines.append((a <= targets.annotate_over_validate, n == largest,
                       (f"annotate / validate (CPU)    = {a:6.1f}x  "
                        f"(target <= {targets.annotate_over_validate:g}x CPU per file{at})"), None))
+        g, built = cpu["generate"] / cpu["validate"], cpu["generate_built"] / cpu["validate"]
+        lines.append((g <= targets.generate_over_validate, n == largest,
+                      (f"generate / validate (CPU)    = {g:6.1f}x  "
+                       f"(target <= {targets.generate_over_validate:g}x CPU per workbook{at}: "
+                       f"{1000 * cpu['generate']:.1f} ms per workbook; each built before stamping: "
+                       f"{1000 * cpu['generate_built']:.1f} ms, {built:.0f}x)"), None))
         for ok, judged, text, by_cpu in lines:
             also = f"   [by CPU time per file: {by_cpu:.1f}x]" if by_cpu is not None else ""
             say(f"  N={n:<6} {text}  {_verdict(ok) if judged else '(' + _verdict(ok).lower() + ')'}{also}")

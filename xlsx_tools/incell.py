@@ -488,6 +488,112 @@ def _change_message(form: Form, c: Check, direction: str) -> str:
                               ratio=_excel_shown(c.change.max_ratio))
 
 
+# -- what the formulas show ------------------------------------------------------------
+
+
+def _rows(form: Form, checks: Sequence[Check]) -> tuple[dict[str, int], list[int]]:
+    """0-based rows of 校验结果: each field's helpers, each check."""
+    first = _first_row(form)
+    return ({f.id: first + i for i, f in enumerate(form.fields)},
+            [first + i for i in range(len(checks))])
+
+
+def _touching(form: Form, checks: Sequence[Check]) -> dict[str, list[int]]:
+    """Per field, the checks of its value (not its requirement) that touch it."""
+    touching: dict[str, list[int]] = {f.id: [] for f in form.fields}
+    for i, c in enumerate(checks):
+        if c.kind == "required":
+            continue
+        for fid in c.fields:
+            touching[fid].append(i)
+    return touching
+
+
+def results(form: Form, values: Mapping[str, object] | None = None,
+            checks: Sequence[Check] | None = None,
+            previous: Mapping[str, object] | None = None) -> dict[str, dict[tuple[int, int], object]]:
+    """The stored result of every formula the checks write, for inputs holding ``values``
+    (field id -> value; absent or "" = empty), 上年 cells holding ``previous`` (field id
+    -> number) and the explanation cells empty, as a workbook is written: by sheet
+    (校验结果, and the cover for its status line), then (row, column), 0-based. The
+    writer stores these; a stamped copy (``xlsx_tools.stamp``) stores the same for its
+    unit's values.
+    """
+    checks = compile_checks(form) if checks is None else checks
+    values = {k: v for k, v in (values or {}).items() if v not in (None, "")}
+    state = evaluate_checks(form, checks, values, previous)
+    words = form.catalogue
+    explain = form.explanations
+    explained_word = words.phrase("explained")
+    first = _first_row(form)
+    frow, crow = _rows(form, checks)
+    out: dict[tuple[int, int], object] = {}
+    for f in form.fields:
+        r = frow[f.id]
+        out[r, _C_LEN] = state.lengths[f.id]
+        out[r, _C_TCODE] = state.type_codes[f.id]
+        if f.type == "choice":
+            out[r, _C_NTEXT] = _py_normalized(values.get(f.id)) if state.lengths[f.id] > 0 else ""
+        out[r, _C_CLEAN] = state.clean[f.id]
+        out[r, _C_REQ] = state.required[f.id]
+    running = 0
+    for i, c in enumerate(checks):
+        r, fire, explained = crow[i], state.fires[i], state.explained[i]
+        if c.kind == "type":
+            code = state.codes[i]
+            out[r, _C_CODE] = words.title(code) if code else _type_label(form, c.field)
+            out[r, _C_KEY] = f"{code}|{','.join(c.fields)}"
+        out[r, _C_FIRES] = fire
+        wcode = _explained_code(form, c)
+        if wcode is not None:
+            out[r, _C_EXPLD] = explained
+            out[r, _C_KIND] = explained_word if explained else words.severity_word(c.severity)
+        out[r, _C_STATUS] = (explained_word if explained else "未通过") if fire else "通过"
+        out[r, _C_TEXT] = state.messages[i]
+        running += fire
+        out[r, _C_RUN] = running
+        if c.severity == ERROR:
+            out[r, _C_ERR] = int(fire)
+        elif wcode is None:
+            out[r, _C_WARN] = int(fire)
+        else:
+            out[r, _C_WARN] = int(fire and not explained)
+            out[r, _C_EXPL] = int(explained)
+    for fid, idx in _touching(form, checks).items():
+        for col, sev in ((_C_FERR, ERROR), (_C_FWARN, WARNING)):
+            out[frow[fid], col] = any(state.fires[i] for i in idx if checks[i].severity == sev)
+    n_err, n_warn = state.count(checks, ERROR), state.count(checks, WARNING)
+    n_expl = state.count_explained()
+    out[_ROW_COUNTS, _C_ERR] = n_err
+    out[_ROW_COUNTS, _C_WARN] = n_warn
+    out[_ROW_COUNTS, _C_EXPL] = n_expl
+    out[_ROW_COUNTS, _C_NUM] = n_err + n_warn + n_expl
+    firing = [i for i, f in enumerate(state.fires) if f]
+    for k in range(_open_rows(checks)):
+        hit = firing[k] if k < len(firing) else None
+        r = first + k
+        c = checks[hit] if hit is not None else None
+        out[r, _C_N] = k + 1 if c is not None else ""
+        out[r, _C_SEV] = ("" if c is None else explained_word if state.explained[hit]
+                          else words.severity_word(c.severity))
+        out[r, _C_OCODE] = words.title(state.codes[hit]) if c is not None else ""
+        out[r, _C_CELL] = _address_list(form, c) if c is not None else ""
+        out[r, _C_MSG] = state.messages[hit] if c is not None else ""
+    none, wanted = words.phrase("explain_none"), words.phrase("explain_wanted")
+    short = words.phrase("explain_short", min=explain.min_length, max=explain.max_length)
+    for code in explain.codes:
+        r = _expl_row(form, code)
+        length = state.explanation_lengths[code]
+        out[r, _C_LEN] = length
+        fired = any(state.fires[i] for i, c in enumerate(checks) if _explained_code(form, c) == code)
+        out[r, _C_OCODE] = (none if not fired else explained_word if length >= explain.min_length
+                            else wanted if length == 0 else short)
+    status = status_text(n_err, n_warn, n_expl)
+    out[1, 0] = status
+    cell = status_cell(form)
+    return {SHEET_NAME: out, form.cover.name: {(cell.row - 1, cell.col - 1): status}}
+
+
 # -- writing ------------------------------------------------------------------------
 
 def add_checks(ctx):
@@ -496,8 +602,7 @@ def add_checks(ctx):
     ``ctx`` is write.BuildContext (workbook, sheets, form, prefill, previous, formats).
     The new sheet joins ``ctx.sheets``, so the writer protects it with the others.
     """
-    values = {k: v for k, v in (ctx.prefill or {}).items() if v not in (None, "")}
-    ws = write_checks(ctx.workbook, ctx.form, ctx.sheets, values, ctx.formats.get,
+    ws = write_checks(ctx.workbook, ctx.form, ctx.sheets, ctx.prefill, ctx.formats.get,
                       previous=ctx.previous)
     ctx.sheets[SHEET_NAME] = ws
     return ws
@@ -513,21 +618,21 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
     ``sheets`` maps sheet names (form.cover.name, form.table.name) to their
     xlsxwriter worksheets; ``values`` are the field values the workbook is
     written with (the pre-filled ones), and ``previous`` last year's values in its
-    上年 cells, for the formulas' stored results; ``make_format(**props)`` makes a
-    cell format (default: workbook.add_format).
+    上年 cells, for the formulas' stored results (:func:`results`); ``make_format(**props)``
+    makes a cell format (default: workbook.add_format).
     The sheet is protected here only if ``password`` is given.
     """
-    values = values or {}
     words = form.catalogue
     checks = compile_checks(form)
-    state = evaluate_checks(form, checks, values, previous)
+    stored = results(form, values, checks, previous)
+    shown = stored[SHEET_NAME]
     ws = workbook.add_worksheet(SHEET_NAME)
     formats = _formats(make_format or (lambda **props: workbook.add_format(props)))
     fields = form.fields
     first = _first_row(form)
-    frow = {f.id: first + i for i, f in enumerate(fields)}
-    crow = [first + i for i in range(len(checks))]
+    frow, crow = _rows(form, checks)
     explain = form.explanations
+    written: set[tuple[int, int]] = set()
 
     def src(fid: str) -> str:
         c = form.input_cell(fid)
@@ -540,27 +645,25 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
     def clean_ref(fid: str) -> str:
         return _xl(frow[fid], _C_CLEAN)
 
-    def formula(row: int, col: int, text: str, value, style=None) -> None:
-        _wrote(ws.write_formula(row, col, "=" + text, style or formats["hidden"], value))
+    def formula(row: int, col: int, text: str, style=None) -> None:
+        written.add((row, col))
+        _wrote(ws.write_formula(row, col, "=" + text, style or formats["hidden"], shown[row, col]))
 
     # Per field: length of its text, its type finding, clean value, required?
     for f in fields:
         r, x = frow[f.id], src(f.id)
         n = _xl(r, _C_LEN)
         ws.write_string(r, _C_FID, f.id, formats["hidden"])
-        formula(r, _C_LEN, f"IF(ISERROR({x}),-1,{_squeezed_len(x)})", state.lengths[f.id])
-        tcode = _type_code_formula(f, x, n, _xl(r, _C_CLEAN))
-        formula(r, _C_TCODE, tcode, state.type_codes[f.id])
+        formula(r, _C_LEN, f"IF(ISERROR({x}),-1,{_squeezed_len(x)})")
+        formula(r, _C_TCODE, _type_code_formula(f, x, n, _xl(r, _C_CLEAN)))
         if f.type == "choice":
-            formula(r, _C_NTEXT, f'IF({n}<=0,"",{_normalized(x)})',
-                    _py_normalized(values.get(f.id)) if state.lengths[f.id] > 0 else "")
-        formula(r, _C_CLEAN, _clean_formula(f, x, n, _xl(r, _C_TCODE), _xl(r, _C_NTEXT)),
-                state.clean[f.id])
+            formula(r, _C_NTEXT, f'IF({n}<=0,"",{_normalized(x)})')
+        formula(r, _C_CLEAN, _clean_formula(f, x, n, _xl(r, _C_TCODE), _xl(r, _C_NTEXT)))
         if f.required_when is None:
             req = "TRUE" if f.required else "FALSE"
         else:
             req = ex.to_excel(f.required_when, clean_ref)[0]
-        formula(r, _C_REQ, req, state.required[f.id])
+        formula(r, _C_REQ, req)
 
     # Per explainable code: the length of its explanation (hidden, in its own row).
     def expl_len_ref(code: str) -> str:
@@ -569,7 +672,6 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
     # Per check: its code, whether it fires, its message.
     for i, c in enumerate(checks):
         r = crow[i]
-        fire_value = state.fires[i]
         if c.kind == "required":
             fr = frow[c.field.id]
             fires = f"AND({_xl(fr, _C_REQ)},{_xl(fr, _C_LEN)}=0)"
@@ -584,14 +686,11 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
             message = _choose(tc, [(t.code, _message_formula(_type_message(form, t, c.field),
                                                              cells.__getitem__))
                                    for t in _type_checks(c.field)])
-            shown = _choose(tc, [(t.code, excel_text(words.title(t.code)))
-                                 for t in _type_checks(c.field)],
-                            default=excel_text(_type_label(form, c.field)))
-            code_cn = (words.title(state.codes[i]) if state.codes[i]
-                       else _type_label(form, c.field))
-            formula(r, _C_CODE, shown, code_cn, formats["text"])
-            formula(r, _C_KEY, f"{tc}&\"|{','.join(c.fields)}\"",
-                    f"{state.codes[i]}|{','.join(c.fields)}")
+            shown_code = _choose(tc, [(t.code, excel_text(words.title(t.code)))
+                                      for t in _type_checks(c.field)],
+                                 default=excel_text(_type_label(form, c.field)))
+            formula(r, _C_CODE, shown_code, formats["text"])
+            formula(r, _C_KEY, f"{tc}&\"|{','.join(c.fields)}\"")
         elif c.kind == "change":
             x, p = clean_ref(c.field.id), prev_ref(c.field.id)
             rule = c.change
@@ -617,15 +716,13 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
         ws.write_string(r, _C_CCELL, "、".join(_address(form, i) for i in c.fields),
                         formats["text"])
         fcell = _xl(r, _C_FIRES)
-        formula(r, _C_FIRES, fires, fire_value)
+        formula(r, _C_FIRES, fires)
         wcode = _explained_code(form, c)
         ecell = _xl(r, _C_EXPLD)
         explained_word = words.phrase("explained")
         if wcode is not None:
-            formula(r, _C_EXPLD, f"AND({fcell},{expl_len_ref(wcode)}>={explain.min_length})",
-                    state.explained[i])
-            formula(r, _C_KIND, f'IF({ecell},"{explained_word}","{severity_word}")',
-                    explained_word if state.explained[i] else severity_word)
+            formula(r, _C_EXPLD, f"AND({fcell},{expl_len_ref(wcode)}>={explain.min_length})")
+            formula(r, _C_KIND, f'IF({ecell},"{explained_word}","{severity_word}")')
             status = f'IF({fcell},IF({ecell},"{explained_word}","未通过"),"通过")'
         else:
             # Constants, not formulas: xlsxwriter's handling of each formula is what
@@ -633,83 +730,62 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
             ws.write_boolean(r, _C_EXPLD, False, formats["hidden"])
             ws.write_string(r, _C_KIND, severity_word, formats["hidden"])
             status = f'IF({fcell},"未通过","通过")'
-        formula(r, _C_STATUS, status, (explained_word if state.explained[i] else "未通过")
-                if fire_value else "通过", formats["status"])
-        formula(r, _C_TEXT, f'IF({fcell},{message},"")', state.messages[i], formats["wrap"])
+        formula(r, _C_STATUS, status, formats["status"])
+        formula(r, _C_TEXT, f'IF({fcell},{message},"")', formats["wrap"])
         # Running count of failing checks: the n-th open problem is where it first reaches n.
         above = f"{_xl(r - 1, _C_RUN)}+" if i else ""
-        formula(r, _C_RUN, f"{above}IF({fcell},1,0)", sum(state.fires[: i + 1]))
+        formula(r, _C_RUN, f"{above}IF({fcell},1,0)")
         if c.severity == ERROR:
-            formula(r, _C_ERR, f"IF({fcell},1,0)", int(fire_value))
+            formula(r, _C_ERR, f"IF({fcell},1,0)")
         elif wcode is None:
-            formula(r, _C_WARN, f"IF({fcell},1,0)", int(fire_value))
+            formula(r, _C_WARN, f"IF({fcell},1,0)")
         else:
-            formula(r, _C_WARN, f"IF(AND({fcell},NOT({ecell})),1,0)",
-                    int(fire_value and not state.explained[i]))
-            formula(r, _C_EXPL, f"IF({ecell},1,0)", int(state.explained[i]))
+            formula(r, _C_WARN, f"IF(AND({fcell},NOT({ecell})),1,0)")
+            formula(r, _C_EXPL, f"IF({ecell},1,0)")
 
     # Per field: does a check of its value fail? (for the input cells' colours;
     # blank required inputs are the writer's yellow)
-    touching: dict[str, list[int]] = {f.id: [] for f in fields}
-    for i, c in enumerate(checks):
-        if c.kind == "required":
-            continue
-        for fid in c.fields:
-            touching[fid].append(i)
+    touching = _touching(form, checks)
     for f in fields:
         r = frow[f.id]
         for col, sev in ((_C_FERR, ERROR), (_C_FWARN, WARNING)):
             idx = [i for i in touching[f.id] if checks[i].severity == sev]
             text = "OR(" + ",".join(_xl(crow[i], _C_FIRES) for i in idx) + ")" if idx else "FALSE"
-            formula(r, col, text, any(state.fires[i] for i in idx))
+            formula(r, col, text)
 
     # Totals, the open problems list, the cover line.
     last = crow[-1]
-    n_err = state.count(checks, ERROR)
-    n_warn = state.count(checks, WARNING)
-    n_expl = state.count_explained()
     err_total = _xl(_ROW_COUNTS, _C_ERR)
     warn_total = _xl(_ROW_COUNTS, _C_WARN)
     expl_total = _xl(_ROW_COUNTS, _C_EXPL)
     open_total = _xl(_ROW_COUNTS, _C_NUM)
-    for col, value in ((_C_ERR, n_err), (_C_WARN, n_warn), (_C_EXPL, n_expl)):
-        formula(_ROW_COUNTS, col, f"SUM({_xl(first, col)}:{_xl(last, col)})", value)
-    formula(_ROW_COUNTS, _C_NUM, f"{err_total}+{warn_total}+{expl_total}",
-            n_err + n_warn + n_expl)
+    for col in (_C_ERR, _C_WARN, _C_EXPL):
+        formula(_ROW_COUNTS, col, f"SUM({_xl(first, col)}:{_xl(last, col)})")
+    formula(_ROW_COUNTS, _C_NUM, f"{err_total}+{warn_total}+{expl_total}")
     ws.write_string(_ROW_COUNTS, _C_KEY, "合计", formats["hidden"])
 
     run_range = f"{_xl(first, _C_RUN)}:{_xl(last, _C_RUN)}"
-    firing = [i for i, f in enumerate(state.fires) if f]
-    kinds = [(words.phrase("explained") if e else words.severity_word(c.severity))
-             for c, e in zip(checks, state.explained)]
     for k in range(_open_rows(checks)):
         r = first + k
         n = k + 1
-        hit = firing[k] if k < len(firing) else None
         where = f"MATCH({n},{run_range},0)"
-        for col, src_col, value in (
-                (_C_SEV, _C_KIND, kinds[hit] if hit is not None else ""),
-                (_C_OCODE, _C_CODE, words.title(state.codes[hit]) if hit is not None else ""),
-                (_C_CELL, _C_CCELL, _address_list(form, checks[hit]) if hit is not None else ""),
-                (_C_MSG, _C_TEXT, state.messages[hit] if hit is not None else "")):
+        for col, src_col in ((_C_SEV, _C_KIND), (_C_OCODE, _C_CODE), (_C_CELL, _C_CCELL),
+                             (_C_MSG, _C_TEXT)):
             rng = f"{_xl(first, src_col)}:{_xl(last, src_col)}"
-            formula(r, col, f'IF({open_total}<{n},"",INDEX({rng},{where}))', value,
-                    formats["open_wrap"])
-        formula(r, _C_N, f'IF({open_total}<{n},"",{n})', n if hit is not None else "",
-                formats["open"])
+            formula(r, col, f'IF({open_total}<{n},"",INDEX({rng},{where}))', formats["open_wrap"])
+        formula(r, _C_N, f'IF({open_total}<{n},"",{n})', formats["open"])
 
     status = _status_formula(err_total, warn_total, expl_total)
-    status_value = status_text(n_err, n_warn, n_expl)
     ws.merge_range(0, 0, 0, _C_MSG, "校验结果", formats["title"])
     _wrote(ws.merge_range(1, 0, 1, _C_MSG, "", formats["summary"]))
-    formula(1, 0, status, status_value, formats["summary"])
+    formula(1, 0, status, formats["summary"])
     ws.set_row(2, 28)
     ws.merge_range(2, 0, 2, _C_MSG,
                    "本页随填写自动更新：下方列出尚未解决的问题（“错误”须改正，“警告”请核对），"
                    "右侧是全部校验项（只在屏幕上显示，不打印）。请按提示修改统计表和封面；表中的红色单元格有错误，橙色单元格请核对。",
                    formats["note"])
     if explain.codes:
-        _write_explanations(ws, form, checks, state, crow, formats, workbook)
+        written |= _write_explanations(ws, form, checks, shown, crow, formats, workbook)
     for col, text in ((_C_N, "序号"), (_C_SEV, "类别"), (_C_OCODE, "代码"), (_C_CELL, "单元格"),
                       (_C_MSG, "问题说明"), (_C_CODE, "校验项"), (_C_CSEV, "类别"),
                       (_C_CCELL, "单元格"), (_C_STATUS, "状态"), (_C_TEXT, "说明")):
@@ -731,10 +807,10 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
     # one page, so that a few problems print on one page, not on a hundred empty rows.
     ws.set_paper(9)
     ws.set_portrait()
-    shown = min(_open_rows(checks), _rows_on_first_page(ws, first))
-    ws.print_area(0, 0, first + shown - 1, _C_MSG)
+    printed = min(_open_rows(checks), _rows_on_first_page(ws, first))
+    ws.print_area(0, 0, first + printed - 1, _C_MSG)
     ws.fit_to_pages(1, 1)
-    ws.set_footer("&L" + words.phrase("print_limit", n=shown).replace("&", "&&")
+    ws.set_footer("&L" + words.phrase("print_limit", n=printed).replace("&", "&&")
                   + "&R第 &P 页，共 &N 页")
     if password is not None:
         ws.protect(password, {"select_locked_cells": True, "select_unlocked_cells": True})
@@ -744,6 +820,7 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
     cover = sheets[form.cover.name]
     ref = f"'{SHEET_NAME}'!"
     cover_formula = "=" + _status_formula(ref + err_total, ref + warn_total, ref + expl_total)
+    status_value = stored[form.cover.name][cell.row - 1, cell.col - 1]
     if cell.width > 1:
         _wrote(cover.merge_range(cell.row - 1, cell.col - 1, cell.row - 1, cell.last_col - 1, "",
                                  formats["cover"]))
@@ -753,6 +830,9 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
         # The line is for the person filling in, not for the paper copies: the
         # cover prints from the row below it.
         cover.print_area(1, 0, max(form.cover.rows, 2) - 1, form.cover.columns - 1)
+
+    missing = set(shown) - written
+    assert not missing, f"stored results of no formula: {sorted(missing)[:5]}"
 
     # Input cells turn red / orange while a check touching them fails. A blank
     # required input is the writer's (yellow); these colours are for values.
@@ -773,10 +853,13 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
     return ws
 
 
-def _write_explanations(ws, form: Form, checks: Sequence[Check], state: SheetState,
-                        crow: Sequence[int], formats: Mapping[str, object], workbook) -> None:
+def _write_explanations(ws, form: Form, checks: Sequence[Check],
+                        shown: Mapping[tuple[int, int], object], crow: Sequence[int],
+                        formats: Mapping[str, object], workbook) -> set[tuple[int, int]]:
     """The explanations block: per explainable code, its state and the open cell named
-    expl_<code>, at a fixed row (the open problems below come and go)."""
+    expl_<code>, at a fixed row (the open problems below come and go). Returns the
+    cells of its formulas (their stored results: ``shown``)."""
+    written: set[tuple[int, int]] = set()
     words = form.catalogue
     explain = form.explanations
     params = {"min": explain.min_length, "max": explain.max_length}
@@ -802,23 +885,21 @@ def _write_explanations(ws, form: Form, checks: Sequence[Check], state: SheetSta
         mine = [i for i, c in enumerate(checks) if _explained_code(form, c) == code]
         x = _xl(r, _C_MSG)
         n = _xl(r, _C_LEN)
-        length = state.explanation_lengths[code]
         _wrote(ws.write_formula(r, _C_LEN, f"=IF(ISERROR({x}),0,{_squeezed_len(x)})",
-                                formats["hidden"], length))
+                                formats["hidden"], shown[r, _C_LEN]))
         ws.merge_range(r, _C_N, r, _C_SEV, words.title(code), formats["expl_code"])
         fired = "OR(" + ",".join(_xl(crow[i], _C_FIRES) for i in mine) + ")" if mine else "FALSE"
-        any_fires = any(state.fires[i] for i in mine)
-        value = (none if not any_fires else explained if length >= explain.min_length
-                 else wanted if length == 0 else short)
         ws.merge_range(r, _C_OCODE, r, _C_CELL, "", formats["expl_status"])
         _wrote(ws.write_formula(
             r, _C_OCODE,
             f'=IF(NOT({fired}),"{none}",IF({n}>={explain.min_length},"{explained}",'
-            f'IF({n}=0,"{wanted}","{short}")))', formats["expl_status"], value))
+            f'IF({n}=0,"{wanted}","{short}")))', formats["expl_status"], shown[r, _C_OCODE]))
+        written |= {(r, _C_LEN), (r, _C_OCODE)}
         ws.write_blank(r, _C_MSG, None, formats["expl_input"])
         _wrote(ws.data_validation(r, _C_MSG, r, _C_MSG, validation))
         ws.set_row(r, 44)
         _wrote(workbook.define_name(form.explanation_name(code), f"='{SHEET_NAME}'!{x}"))
+    return written
 
 
 # Height of a row of the lists (points): two lines of a wrapped message.

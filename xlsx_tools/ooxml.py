@@ -466,17 +466,17 @@ class Package:
                 for info in self.infos:
                     if info.filename in self.new and info.filename not in seen:
                         seen.add(info.filename)
-                        members.append(_deflated(info.filename, self.new[info.filename]))
+                        members.append(deflated(info.filename, self.new[info.filename]))
                     else:
-                        members.append(_stored(fh, info))
+                        members.append(stored(fh, info))
         except OSError:
             raise PackageError("gone") from None
-        members += [_deflated(name, data) for name, data in self.new.items() if name not in seen
+        members += [deflated(name, data) for name, data in self.new.items() if name not in seen
                     and self.info(name) is None]
         return zip_bytes(members, date_time)
 
 
-def _stored(fh, info: zipfile.ZipInfo) -> Member:
+def stored(fh, info: zipfile.ZipInfo) -> Member:
     """A member as it is stored in the returned file: copied, not inflated and deflated again."""
     if info.flag_bits & 0x1:
         raise PackageError("malformed")
@@ -492,7 +492,7 @@ def _stored(fh, info: zipfile.ZipInfo) -> Member:
     return info.filename, info.compress_type, info.CRC, info.compress_size, info.file_size, raw
 
 
-def _deflated(name: str, data: bytes) -> Member:
+def deflated(name: str, data: bytes) -> Member:
     c = zlib.compressobj(6, zlib.DEFLATED, -15)
     raw = c.compress(data) + c.flush()
     return name, zipfile.ZIP_DEFLATED, zlib.crc32(data), len(raw), len(data), raw

@@ -35,7 +35,8 @@ class RosterError(Exception):
 
 # Characters no file name may hold on Windows (and "/" nowhere).
 UNSAFE_CHARS = '\\/:*?"<>|'
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters, and what XML cannot hold at all (U+FFFE, U+FFFF, lone surrogates).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _MAX_NAME_BYTES = 255        # longest file name on common file systems
 _SPACES = " \t\u3000\u00a0\ufeff"
 _DIGITS = dict(zip("123456789", "一二三四五六七八九"))

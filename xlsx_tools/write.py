@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 import os
+import re
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -28,12 +30,15 @@ from . import incell
 from .catalogue import render
 from .form import PREFILL_PREFIX, META_MAP_HEADER, META_SHEET, Cell, Field, Form, Sheet, cell_name, load_form
 from .previous import PreviousRound, previous_names, read_previous
+from .read.limits import MAX_TEXT
+from .stamp import SheetShown, Template
 from .xlsx_output import (Formats, OutputError, checked, excel_text, os_reason, quote_sheet,
                           row_points, text_lines)
 
 __all__ = [
-    "GenerateError", "BuildContext", "write_workbook", "generate_blank",
+    "GenerateError", "BuildContext", "SheetShown", "Stamper", "write_workbook", "generate_blank",
     "generate_from_roster", "prefill_keys", "blank_file_name", "RosterWorkbook", "roster_workbooks",
+    "unit_context", "unit_shown", "build_workbook", "write_bytes",
 ]
 
 # A workbook could not be written; the message is Chinese, for the user.
@@ -90,18 +95,24 @@ _SIGN_LINES = 3                 # a signature row is this many lines tall
 
 @dataclass
 class BuildContext:
-    """What a module adding to the workbook needs, at the end of building."""
+    """What a module adding to the workbook needs, at the end of building.
+
+    ``shown`` is what the unit's values make each sheet show (:func:`unit_shown`):
+    the writer writes it, and a stamped copy (:class:`Stamper`) holds the same.
+    ``workbook``, ``sheets`` and ``formats`` are there while a workbook is built.
+    """
     workbook: Any
     sheets: dict[str, Worksheet]
     form: Form
     inputs: dict[str, Cell]                 # field id -> its input cell
-    formats: Formats
+    formats: Formats | None
     prefill: dict[str, str]
     locked_inputs: set[str] = field(default_factory=set)
     password: str = ""
     # Last year's values shown in the 上年 cells (field id -> number); None: the workbook
     # has no 上年 cells (each input spans them, as the blank does).
     previous: dict[str, int | Decimal] | None = None
+    shown: dict[str, SheetShown] = field(default_factory=dict)
 
     def ref(self, field_id: str, from_sheet: str | None = None) -> str:
         """$C$5 on the same sheet, '统计表'!$C$5 from another."""
@@ -152,14 +163,45 @@ def write_workbook(path: str | Path, form: Form | None = None, prefill: dict | N
     one shows the label and a dash). Without it the inputs span those cells.
     """
     form = form or load_form()
-    prefill = _clean_prefill(form, prefill or {})
-    last_year = _clean_previous(form, previous)
-    password = form.password if password is None else password
-    path = Path(path)
+    data = build_workbook(unit_context(form, _clean_prefill(form, prefill or {}), password,
+                                       previous=_clean_previous(form, previous)))
+    return write_bytes(Path(path), data)
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    """Save a workbook's bytes; a file that cannot be written is a GenerateError."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as e:
+        raise GenerateError(f"无法写入文件“{path}”：{os_reason(e)}。") from e
+    return path
+
+
+def unit_context(form: Form, prefill: dict[str, str], password: str | None = None,
+                 locked: set[str] | None = None, checks: list | None = None,
+                 previous: dict[str, int | Decimal] | None = None) -> BuildContext:
+    """The context of one unit's workbook, before a workbook is built: its (clean) pre-filled
+    values, the inputs they lock (default: those with a value), last year's (clean) values
+    (None: no 上年 cells) and what its sheets show."""
+    inputs = {c.text: c for s in form.sheets for c in s.cells if c.kind == "input"}
+    if locked is None:
+        locked = {k for k, v in prefill.items() if v}
+    ctx = BuildContext(None, {}, form, inputs, None, prefill, set(locked),
+                       form.password if password is None else password, previous)
+    ctx.shown = unit_shown(ctx, checks)
+    return ctx
+
+
+def build_workbook(unit: BuildContext) -> bytes:
+    """The workbook of ``unit`` (:func:`unit_context`), built by xlsxwriter: its bytes."""
+    form, password = unit.form, unit.password
+    out = io.BytesIO()
     # The Normal style's font sets the unit of column widths; Arial (or its
     # metric twin Liberation Sans) measures alike in Excel, WPS and LibreOffice.
-    wb = _Workbook(str(path), {"in_memory": True, "default_format_properties":
-                               {"font_name": "Arial", "font_size": 10}})
+    # A value is written as the text it is: never turned into a formula or a link.
+    wb = _Workbook(out, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                         "default_format_properties": {"font_name": "Arial", "font_size": 10}})
     wb.structure_password = password
     wb.set_properties({
         "title": form.title, "subject": form.table_title, "author": form.issuer,
@@ -167,16 +209,14 @@ def write_workbook(path: str | Path, form: Form | None = None, prefill: dict | N
         "created": _created(form),
     })
     wb.set_calc_mode("auto")
-    formats = Formats(wb, font_name=FONT, font_size=_SIZES["body"])
-    inputs = {c.text: c for s in form.sheets for c in s.cells if c.kind == "input"}
-    locked = {k for k, v in prefill.items() if v}
-    sheets: dict[str, Worksheet] = {}
+    ctx = dataclasses.replace(unit, workbook=wb, sheets={},
+                              formats=Formats(wb, font_name=FONT, font_size=_SIZES["body"]))
+    sheets = ctx.sheets
     for sheet in form.sheets:
         sheets[sheet.name] = wb.add_worksheet(sheet.name)
-    ctx = BuildContext(wb, sheets, form, inputs, formats, prefill, locked, password, last_year)
     for sheet in form.sheets:
         _write_sheet(ctx, sheet)
-    help_name = form.instructions.get("sheet", "填报说明")
+    help_name = _help_sheet(form)
     sheets[help_name] = wb.add_worksheet(help_name)
     _write_instructions(ctx, sheets[help_name])
     # The checks that run while the workbook is filled: their sheet joins ctx.sheets
@@ -191,15 +231,14 @@ def write_workbook(path: str | Path, form: Form | None = None, prefill: dict | N
                               "select_locked_cells": True, "select_unlocked_cells": True})
     sheets[form.cover.name].activate()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         wb.close()
-    except OSError as e:
-        raise GenerateError(f"无法写入文件“{path}”：{os_reason(e)}。") from e
     except xlsxwriter.exceptions.XlsxWriterException as e:
-        cause = e.args[0] if e.args and isinstance(e.args[0], OSError) else None
-        reason = os_reason(cause) if cause else type(e).__name__
-        raise GenerateError(f"无法写入文件“{path}”：{reason}。") from e
-    return path
+        raise GenerateError(f"生成工作簿时出错（{type(e).__name__}）。") from e
+    return out.getvalue()
+
+
+# What an XML part cannot hold (xlsxwriter would write it into a formula's result as it is).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _clean_previous(form: Form, previous: Mapping[str, object] | None
@@ -226,25 +265,52 @@ def _clean_prefill(form: Form, prefill: dict) -> dict[str, str]:
         f = form.field(key)
         if value and f.choices and value not in f.choices:
             raise ValueError(f"{key} 的预填值“{value}”不在可选范围 {f.choices} 内")
+        if _NOT_XML.search(value):
+            raise ValueError(f"{key} 的预填值含有工作簿中不能保存的字符")
+        if len(value.encode("utf-16-le")) // 2 > MAX_TEXT:
+            raise GenerateError(f"“{f.label}”的预填值有 {len(value):,} 个字符，超过 Excel 一个单元格"
+                                f"最多 {MAX_TEXT:,} 个字符的上限。")
         out[key] = value
     return out
 
 
+# -- what the unit's values make the sheets show ----------------------------------
+
+
+def unit_shown(ctx: BuildContext, checks: list | None = None) -> dict[str, SheetShown]:
+    """Per sheet, what the unit's values make it show: the layout's cells and row heights,
+    填报说明's lines, the hidden sheet's pre-filled values, the checks' stored results."""
+    form = ctx.form
+    shown = {sheet.name: _layout_shown(ctx, sheet) for sheet in form.sheets}
+    lines = _instruction_lines(ctx)
+    shown[_help_sheet(form)] = SheetShown(
+        {(r, first): text for r, line in enumerate(lines) for text, _, first, _, _ in line.pieces},
+        {r: line.height for r, line in enumerate(lines)})
+    shown[META_SHEET] = SheetShown({(r, 1): v for r, (_, v) in enumerate(_meta_values(ctx))
+                                    if isinstance(v, int) or v})
+    for name, cells in incell.results(form, ctx.prefill, checks, ctx.previous).items():
+        shown.setdefault(name, SheetShown()).cells.update(cells)
+    return shown
+
+
+def _help_sheet(form: Form) -> str:
+    return form.instructions.get("sheet", "填报说明")
 
 
 # -- sheets of the layout ------------------------------------------------------
 
 
-def _write_sheet(ctx: BuildContext, sheet: Sheet) -> None:
-    ws = ctx.sheets[sheet.name]
+def _layout_shown(ctx: BuildContext, sheet: Sheet) -> SheetShown:
+    """A layout sheet's cells (each at its top-left), its rows, tall enough for their text,
+    and its page breaks."""
     is_cover = sheet.name == ctx.form.cover.name
     widths = sheet.widths
-    for i, w in enumerate(widths):
-        ws.set_column(i, i, w)
+    cells: dict[tuple[int, int], object] = {}
     heights: dict[int, float] = {}
     tall: list[tuple[Cell, float]] = []
     for cell in _cells_shown(ctx, sheet):
-        text, size = _write_cell(ctx, ws, sheet, cell, is_cover)
+        value, text, size = _cell_value(ctx, sheet, cell, is_cover)
+        cells[cell.row - 1, cell.col - 1] = value
         need = _height_needed(ctx, cell, text, size, widths)
         if cell.height == 1:
             heights[cell.row] = max(heights.get(cell.row, 0), need)
@@ -258,17 +324,51 @@ def _write_sheet(ctx: BuildContext, sheet: Sheet) -> None:
             for r in rows:
                 heights[r] = round(heights.get(r, row_points(1, _SIZES["body"])) + extra, 1)
     _fill_pages(heights, sheet)
-    for r in range(1, sheet.rows + 1):
-        ws.set_row(r - 1, heights.get(r, _EMPTY_ROW))
-    _page_setup(ws, sheet.rows, len(widths))
+    breaks = list(sheet.page_breaks) if is_cover else _group_breaks(sheet, heights, widths)
+    return SheetShown(cells, {r - 1: heights.get(r, _EMPTY_ROW) for r in range(1, sheet.rows + 1)},
+                      [r - 1 for r in breaks])
+
+
+def _cell_value(ctx: BuildContext, sheet: Sheet, cell: Cell, is_cover: bool
+                ) -> tuple[object, str, float]:
+    """What a layout cell holds for this unit (a formula's: its result), the text it shows
+    and its font size."""
+    fmt_for = _cover_format if is_cover else _table_format
+    if cell.kind == "input":
+        f = ctx.form.field(cell.text)
+        props = _input_format(f, is_cover, f.id in ctx.locked_inputs)
+        value = ctx.prefill.get(f.id, "")
+        return value, value, props.get("font_size", _SIZES["body"])
+    if cell.kind == "previous":
+        return (*_previous_value(ctx, cell), _PREVIOUS_SIZE)
+    if cell.kind == "special":
+        text, _, props = _special(ctx, sheet, cell)
+        return text, text, props.get("font_size", _SIZES["body"])
+    if cell.kind == "show":
+        props = fmt_for("show", ctx.form.field(cell.text))
+        value = ctx.prefill.get(cell.text, "")
+        return value, value, props.get("font_size", _SIZES["body"])
+    return cell.text, cell.text, fmt_for(cell.kind, None).get("font_size", _SIZES["body"])
+
+
+def _write_sheet(ctx: BuildContext, sheet: Sheet) -> None:
+    ws = ctx.sheets[sheet.name]
+    is_cover = sheet.name == ctx.form.cover.name
+    shown = ctx.shown[sheet.name]
+    for i, w in enumerate(sheet.widths):
+        ws.set_column(i, i, w)
+    for cell in _cells_shown(ctx, sheet):
+        _write_cell(ctx, ws, sheet, cell, is_cover, shown.cells[cell.row - 1, cell.col - 1])
+    for r, height in shown.rows.items():
+        ws.set_row(r, height)
+    _page_setup(ws, sheet.rows, len(sheet.widths))
     codes = [c.ref for c in sheet.cells
              if c.kind == "input" and _NUM_FORMATS.get(ctx.form.field(c.text).type) == "@"]
     if codes:
         # Phone numbers and postcodes are text on purpose: no green "number as text" marks.
         ws.ignore_errors({"number_stored_as_text": " ".join(codes)})
-    breaks = list(sheet.page_breaks) if is_cover else _group_breaks(sheet, heights, widths)
-    if breaks:
-        ws.set_h_pagebreaks([r - 1 for r in breaks])
+    if shown.breaks:
+        ws.set_h_pagebreaks(shown.breaks)
     if not is_cover:
         ws.repeat_rows(0, _title_rows(sheet) - 1)
 
@@ -374,36 +474,30 @@ def _height_needed(ctx: BuildContext, cell: Cell, text: str, size: float,
     return row_points(lines, size)
 
 
-def _write_cell(ctx: BuildContext, ws: Worksheet, sheet: Sheet, cell: Cell,
-                is_cover: bool) -> tuple[str, float]:
-    """Write one layout cell; return the text it shows and its font size."""
+def _write_cell(ctx: BuildContext, ws: Worksheet, sheet: Sheet, cell: Cell, is_cover: bool,
+                value) -> None:
+    """Write one layout cell holding ``value`` (:func:`_cell_value`)."""
     fmt_for = _cover_format if is_cover else _table_format
     if cell.kind == "input":
-        return _write_input(ctx, ws, cell, is_cover)
-    if cell.kind == "previous":
-        return _write_previous(ctx, ws, cell)
-    if cell.kind == "special":
-        text, formula, props = _special(ctx, sheet, cell)
+        _write_input(ctx, ws, cell, is_cover, value)
+    elif cell.kind == "previous":
+        _write_previous(ctx, ws, cell, value)
+    elif cell.kind == "special":
+        _, formula, props = _special(ctx, sheet, cell)
         fmt = ctx.formats.get(**props)
-        _place(ws, cell, "" if formula else text, fmt)
+        _place(ws, cell, "" if formula else value, fmt)
         if formula:
-            checked(ws.write_formula(cell.row - 1, cell.col - 1, formula, fmt, text), cell.address)
-        elif cell.text.startswith("signature_") and text.endswith("："):
-            _signature_line(ctx, ws, cell, text, props, fmt)
-        return text, props.get("font_size", _SIZES["body"])
-    if cell.kind == "show":
-        f = ctx.form.field(cell.text)
+            checked(ws.write_formula(cell.row - 1, cell.col - 1, formula, fmt, value), cell.address)
+        elif cell.text.startswith("signature_") and value.endswith("："):
+            _signature_line(ctx, ws, cell, value, props, fmt)
+    elif cell.kind == "show":
         src = ctx.ref(cell.text, sheet.name)
-        value = ctx.prefill.get(cell.text, "")
-        props = fmt_for("show", f)
-        fmt = ctx.formats.get(**props)
+        fmt = ctx.formats.get(**fmt_for("show", ctx.form.field(cell.text)))
         _place(ws, cell, "", fmt)
         checked(ws.write_formula(cell.row - 1, cell.col - 1, f'=IF({src}="","",{src})', fmt, value),
                cell.address)
-        return value, props.get("font_size", _SIZES["body"])
-    props = fmt_for(cell.kind, None)
-    _place(ws, cell, cell.text, ctx.formats.get(**props))
-    return cell.text, props.get("font_size", _SIZES["body"])
+    else:
+        _place(ws, cell, value, ctx.formats.get(**fmt_for(cell.kind, None)))
 
 
 def _signature_line(ctx: BuildContext, ws: Worksheet, cell: Cell, text: str, props: dict,
@@ -464,37 +558,42 @@ def _input_format(f: Field, on_cover: bool, locked: bool) -> dict:
     return props
 
 
-def _write_input(ctx: BuildContext, ws: Worksheet, cell: Cell, on_cover: bool) -> tuple[str, float]:
+def _write_input(ctx: BuildContext, ws: Worksheet, cell: Cell, on_cover: bool, value: str) -> None:
     f = ctx.form.field(cell.text)
-    value = ctx.prefill.get(f.id, "")
-    locked = f.id in ctx.locked_inputs
-    props = _input_format(f, on_cover, locked)
-    fmt = ctx.formats.get(**props)
+    fmt = ctx.formats.get(**_input_format(f, on_cover, f.id in ctx.locked_inputs))
     _place(ws, cell, value, fmt)
     r, c = cell.row - 1, cell.col - 1
     checked(ws.data_validation(r, c, r, c, _validation(ctx.form, f, cell)), f"{cell.address} 数据验证")
     _add_missing_highlight(ctx, ws, cell, f)
-    return value, props.get("font_size", _SIZES["body"])
 
 
-def _write_previous(ctx: BuildContext, ws: Worksheet, cell: Cell) -> tuple[str, float]:
+_PREVIOUS_SIZE = 9
+
+
+def _previous_value(ctx: BuildContext, cell: Cell) -> tuple[float | str, str]:
+    """Last year's value as its 上年 cell holds it (a number, or the label and a dash) and
+    the text it shows (“上年 120”, “上年 —”)."""
+    label = ctx.form.previous.label
+    value = ctx.previous.get(cell.text)
+    if value is None:
+        return f"{label} —", f"{label} —"
+    return float(value), f"{label} {value:,}"
+
+
+def _write_previous(ctx: BuildContext, ws: Worksheet, cell: Cell, value: float | str) -> None:
     """Last year's value: a locked grey number shown as “上年 120”, or “上年 —”."""
     f = ctx.form.field(cell.text)
     label = ctx.form.previous.label
     number = {"int": "#,##0", "amount": "#,##0.00"}[f.type]
     props = {"border": 1, "border_color": BORDER, "valign": "vcenter", "align": "center",
-             "bg_color": PREVIOUS_FILL, "font_color": PREVIOUS_FONT, "font_size": 9,
+             "bg_color": PREVIOUS_FILL, "font_color": PREVIOUS_FONT, "font_size": _PREVIOUS_SIZE,
              "shrink": True, "locked": True, "num_format": f'"{label} "{number}'}
     fmt = ctx.formats.get(**props)
-    value = ctx.previous.get(cell.text)
-    if value is None:
-        text = f"{label} —"
-        _place(ws, cell, text, fmt)
+    if isinstance(value, str):
+        _place(ws, cell, value, fmt)
     else:
-        text = f"{label} {value:,}"
         _place(ws, cell, "", fmt)
-        checked(ws.write_number(cell.row - 1, cell.col - 1, float(value), fmt), cell.address)
-    return text, 9
+        checked(ws.write_number(cell.row - 1, cell.col - 1, value, fmt), cell.address)
 
 
 # -- specials: the computed lines ------------------------------------------------
@@ -696,84 +795,92 @@ def _page_setup(ws: Worksheet, rows: int, cols: int) -> None:
 _HELP_WIDTHS = (6, 16, 18, 52)
 
 
-def _write_instructions(ctx: BuildContext, ws: Worksheet) -> None:
+@dataclass
+class _Line:
+    """A row of 填报说明: its pieces (text, style, first and last column, font size), its height."""
+    pieces: list[tuple[str, str, int, int, float]]
+    height: float
+
+
+def _instruction_lines(ctx: BuildContext) -> list[_Line]:
     """填报说明: the definition's [instructions], in the order of its headings (how to
     fill in, the periods, the schedule, the file name, the contacts), then the outline."""
-    form, fm = ctx.form, ctx.formats
+    form = ctx.form
     ins = form.instructions
     headings = list(ins.get("headings", [])) + [""] * 5
     schedule_header = list(ins.get("schedule_header", [])) + [""] * 3
+    cols = len(_HELP_WIDTHS)
+    lines: list[_Line] = []
 
     def in_form(t: str) -> str:
         """A text of the definition with the form's dates filled in ({example_date})."""
         return render(t, form.catalogue.all_context(), keep_unknown=True)
 
+    def line(*pieces: tuple[str, str, int, int, float]) -> None:
+        lines.append(_Line(list(pieces), max(
+            row_points(text_lines(text, sum(_HELP_WIDTHS[first: last + 1]), size), size)
+            for text, _, first, last, size in pieces)))
+
+    def full(words: str, style: str, size: float = 11) -> None:
+        if words:
+            line((in_form(words), style, 0, cols - 1, size))
+
+    full(ins.get("title", "填报说明"), "title", _SIZES["help_title"])
+    full(f"{form.title}（{form.notice}）" if form.notice else form.title, "center")
+    full(headings[0], "heading", 12)
+    for step in ins.get("steps", []):
+        full(step, "body")
+    if form.periods:
+        full(headings[1], "heading", 12)
+    for p in form.periods:
+        line((f"{p.name}（{'、'.join(p.batches)}）", "head", 0, 1, 11), (p.text, "body", 2, 3, 11))
+    if ins.get("schedule"):
+        full(headings[2], "heading", 12)
+        line((schedule_header[0], "head", 0, 1, 11), (schedule_header[1], "head", 2, 2, 11),
+             (schedule_header[2], "head", 3, 3, 11))
+    for stage, when, what in ins.get("schedule", []):
+        line((stage, "head", 0, 1, 11), (when, "body", 2, 2, 11), (what, "body", 3, 3, 11))
+    full(headings[3], "heading", 12)
+    full(ins.get("naming", ""), "body")
+    own = _own_file_name(form, ctx.prefill)
+    if own:
+        full(f"本文件应命名为：{own}", "body")
+    if ins.get("contacts"):
+        full(headings[4], "heading", 12)
+    for c in ins.get("contacts", []):
+        full(c, "body")
+    # The report outline (大纲) last, as a checklist to tick on paper.
+    full(ins.get("outline_title", ""), "heading", 12)
+    for item in ins.get("outline", []):
+        line((_UNCHECKED, "box", 0, 0, 14), (item, "body", 1, 3, 11))
+    return lines
+
+
+def _write_instructions(ctx: BuildContext, ws: Worksheet) -> None:
+    fm = ctx.formats
     cols = len(_HELP_WIDTHS)
     for i, w in enumerate(_HELP_WIDTHS):
         ws.set_column(i, i, w)
-    title = fm.get(bold=True, font_size=_SIZES["help_title"], align="center", valign="vcenter")
-    heading = fm.get(bold=True, font_size=12, bg_color=HEADING_FILL, valign="vcenter",
-                     border=1, border_color=BORDER)
-    body = fm.get(text_wrap=True, valign="vcenter", border=1, border_color=BORDER)
-    head = fm.get(bold=True, bg_color=LABEL_FILL, align="center", valign="vcenter",
-                  border=1, border_color=BORDER, text_wrap=True)
-    box = fm.get(align="center", valign="vcenter", border=1, border_color=BORDER,
-                 font_size=14)
-    row = 0
-
-    def line(text: str, fmt, first: int = 0, last: int = cols - 1, size: float = 11) -> float:
-        width = sum(_HELP_WIDTHS[first: last + 1])
-        if last > first:
-            checked(ws.merge_range(row, first, row, last, text, fmt), "填报说明")
-        else:
-            checked(ws.write_string(row, first, text, fmt), "填报说明")
-        return row_points(text_lines(text, width, size), size)
-
-    def full(words: str, fmt, size: float = 11) -> None:
-        nonlocal row
-        if words:
-            ws.set_row(row, line(in_form(words), fmt, size=size))
-            row += 1
-
-    full(ins.get("title", "填报说明"), title, _SIZES["help_title"])
-    full(f"{form.title}（{form.notice}）" if form.notice else form.title,
-         fm.get(align="center", valign="vcenter", text_wrap=True))
-    full(headings[0], heading, 12)
-    for step in ins.get("steps", []):
-        full(step, body)
-    if form.periods:
-        full(headings[1], heading, 12)
-    for p in form.periods:
-        h = max(line(f"{p.name}（{'、'.join(p.batches)}）", head, 0, 1),
-                line(p.text, body, 2, 3))
-        ws.set_row(row, h)
-        row += 1
-    if ins.get("schedule"):
-        full(headings[2], heading, 12)
-        h = max(line(schedule_header[0], head, 0, 1), line(schedule_header[1], head, 2, 2),
-                line(schedule_header[2], head, 3, 3))
-        ws.set_row(row, h)
-        row += 1
-    for stage, when, what in ins.get("schedule", []):
-        h = max(line(stage, head, 0, 1), line(when, body, 2, 2), line(what, body, 3, 3))
-        ws.set_row(row, h)
-        row += 1
-    full(headings[3], heading, 12)
-    full(ins.get("naming", ""), body)
-    own = _own_file_name(form, ctx.prefill)
-    if own:
-        full(f"本文件应命名为：{own}", body)
-    if ins.get("contacts"):
-        full(headings[4], heading, 12)
-    for c in ins.get("contacts", []):
-        full(c, body)
-    # The report outline (大纲) last, as a checklist to tick on paper.
-    full(ins.get("outline_title", ""), heading, 12)
-    for item in ins.get("outline", []):
-        h = max(line(_UNCHECKED, box, 0, 0, 14), line(item, body, 1, 3))
-        ws.set_row(row, h)
-        row += 1
-    _page_setup(ws, row, cols)
+    styles = {
+        "title": fm.get(bold=True, font_size=_SIZES["help_title"], align="center", valign="vcenter"),
+        "heading": fm.get(bold=True, font_size=12, bg_color=HEADING_FILL, valign="vcenter",
+                          border=1, border_color=BORDER),
+        "body": fm.get(text_wrap=True, valign="vcenter", border=1, border_color=BORDER),
+        "head": fm.get(bold=True, bg_color=LABEL_FILL, align="center", valign="vcenter",
+                       border=1, border_color=BORDER, text_wrap=True),
+        "box": fm.get(align="center", valign="vcenter", border=1, border_color=BORDER,
+                      font_size=14),
+        "center": fm.get(align="center", valign="vcenter", text_wrap=True),
+    }
+    lines = _instruction_lines(ctx)
+    for row, line in enumerate(lines):
+        for text, style, first, last, _ in line.pieces:
+            if last > first:
+                checked(ws.merge_range(row, first, row, last, text, styles[style]), "填报说明")
+            else:
+                checked(ws.write_string(row, first, text, styles[style]), "填报说明")
+        ws.set_row(row, line.height)
+    _page_setup(ws, len(lines), cols)
     ws.fit_to_pages(1, 1)      # one sheet of paper to keep beside the form
 
 
@@ -786,6 +893,15 @@ def _own_file_name(form: Form, prefill: dict[str, str]) -> str:
 # -- 表单信息 (hidden) ---------------------------------------------------------------
 
 
+def _meta_values(ctx: BuildContext) -> list[tuple[str, object]]:
+    """The hidden sheet's first rows: (title in column A, value in column B)."""
+    form = ctx.form
+    values: dict[str, Any] = {"form_id": form.id, "form_version": form.version}
+    for key in form.prefill_fields:
+        values[PREFILL_PREFIX + key] = ctx.prefill.get(key, "")
+    return [(title, values.get(key, "")) for key, title in form.meta_keys.items()]
+
+
 def _write_meta(ctx: BuildContext, ws: Worksheet) -> None:
     form = ctx.form
     fmt = ctx.formats.get()
@@ -794,13 +910,9 @@ def _write_meta(ctx: BuildContext, ws: Worksheet) -> None:
     ws.set_column(1, 1, 14)
     ws.set_column(2, 2, 10)
     ws.set_column(3, 3, 60)
-    values: dict[str, Any] = {"form_id": form.id, "form_version": form.version}
-    for key in form.prefill_fields:
-        values[PREFILL_PREFIX + key] = ctx.prefill.get(key, "")
     row = 0
-    for key, title in form.meta_keys.items():
+    for title, v in _meta_values(ctx):
         ws.write_string(row, 0, title, bold)
-        v = values.get(key, "")
         if isinstance(v, int):
             ws.write_number(row, 1, v, fmt)
         elif v:
@@ -833,24 +945,29 @@ def generate_from_roster(roster_path: str | Path, out_dir: str | Path, form: For
     """One pre-filled workbook per roster row, named by the definition's pattern.
 
     The roster is read and checked first; if any row is bad, RosterError
-    lists them all and nothing is written. ``jobs`` processes write the files
-    (default: one per CPU); the bytes do not depend on it. ``previous`` is last
-    round's merge output (a folder, or :func:`~xlsx_tools.previous.read_previous`'s
-    result): each unit found there (by name, or by its last year's name in the roster)
-    gets last year's values beside its inputs. A folder that is not one raises
-    :class:`~xlsx_tools.previous.PreviousError`.
+    lists them all and nothing is written. ``previous`` is last round's merge output
+    (a folder, or :func:`~xlsx_tools.previous.read_previous`'s result): each unit
+    found there (by name, or by its last year's name in the roster) gets last year's
+    values beside its inputs. A folder that is not one raises
+    :class:`~xlsx_tools.previous.PreviousError`. The form is built once (per shape of
+    unit) and each unit's values are stamped into it (:class:`Stamper`): the
+    workbooks hold what :func:`write_workbook` writes for each unit. ``jobs``
+    processes share the units (default: one per CPU, at most one per
+    ``_UNITS_PER_PROCESS`` units); the bytes do not depend on it.
     """
     from .roster import read_roster  # same layer; imported here to keep write.py standalone
 
     form = form or load_form()
     out = Path(out_dir)
-    tasks = [(out / w.file_name, form, w.prefill, password, w.previous)
+    tasks = [(out / w.file_name, w)
              for w in roster_workbooks(form, read_roster(roster_path, form), previous)]
-    jobs = min(jobs or os.cpu_count() or 1, len(tasks))
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks) // _UNITS_PER_PROCESS))
     if jobs <= 1:
-        return [_write_task(t) for t in tasks]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(_write_task, tasks, chunksize=max(1, len(tasks) // (jobs * 4))))
+        stamper = Stamper(form, password)
+        return [write_bytes(path, stamper.workbook(unit)) for path, unit in tasks]
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_start_stamping,
+                             initargs=(form, password)) as pool:
+        return list(pool.map(_stamp_task, tasks, chunksize=max(1, len(tasks) // (jobs * 4))))
 
 
 @dataclass(frozen=True)
@@ -866,16 +983,14 @@ def roster_workbooks(form: Form, entries, previous: str | Path | PreviousRound |
     """Each roster row's workbook (``entries``: :func:`~xlsx_tools.roster.read_roster`'s):
     its name, what the roster fills in and, with ``previous`` (last round's output: a
     folder or a PreviousRound), last year's values of the unit. The one place that
-    decides what a pre-filled workbook holds, whoever writes it."""
+    decides what a pre-filled workbook holds, whoever writes it (:func:`write_workbook`,
+    :class:`Stamper`). The values are checked here, so that a value no workbook can hold
+    stops the run before anything is written."""
     last_round = _previous_round(previous, form, entries)
-    return [RosterWorkbook(e.file_name(form), e.prefill(form),
-                           last_round.values_for(e.unit) if last_round is not None else None)
+    return [RosterWorkbook(e.file_name(form), _clean_prefill(form, e.prefill(form)),
+                           _clean_previous(form, last_round.values_for(e.unit))
+                           if last_round is not None else None)
             for e in entries]
-
-
-def _write_task(task: tuple) -> Path:
-    path, form, prefill, password, previous = task
-    return write_workbook(path, form, prefill, password, previous)
 
 
 def _previous_round(previous, form: Form, entries) -> PreviousRound | None:
@@ -885,3 +1000,52 @@ def _previous_round(previous, form: Form, entries) -> PreviousRound | None:
     if isinstance(previous, PreviousRound):
         return previous.with_names(names)
     return read_previous(previous, form, names)
+
+
+class Stamper:
+    """The workbooks of a run, stamped (:mod:`xlsx_tools.stamp`): the form built once per
+    *shape* of unit (which pre-filled inputs have a value, and whether the workbook has
+    上年 cells: what decides the styles, the cells and the rows), with placeholders where
+    the roster's values go and every 上年 cell showing its dash, and each unit's workbook
+    that template showing the unit's values (last year's numbers among them). The
+    placeholders are no unit's text, so a unit's bytes depend only on the form, the
+    password and the unit."""
+
+    def __init__(self, form: Form, password: str | None = None):
+        self.form = form
+        self.password = form.password if password is None else password
+        self.checks = incell.compile_checks(form)
+        self._templates: dict[tuple[frozenset[str], bool], Template] = {}
+
+    def workbook(self, unit: RosterWorkbook) -> bytes:
+        """The bytes of the workbook of ``unit`` (:func:`roster_workbooks`)."""
+        form = self.form
+        ctx = unit_context(form, {k: unit.prefill.get(k, "") for k in form.prefill_fields},
+                           self.password, checks=self.checks, previous=unit.previous)
+        shape = (frozenset(ctx.locked_inputs), ctx.previous is not None)
+        template = self._templates.get(shape)
+        if template is None:
+            locked, has_previous = shape
+            prefill = {k: _PLACEHOLDER.format(k) if k in locked else "" for k in form.prefill_fields}
+            built = unit_context(form, prefill, self.password, locked=set(locked), checks=self.checks,
+                                 previous={} if has_previous else None)
+            template = self._templates[shape] = Template(build_workbook(built), built.shown)
+        return template.stamp(ctx.shown)
+
+
+# A template holds this where a pre-filled value goes: private-use characters, no unit's text.
+_PLACEHOLDER = "\ue000{}\ue000"
+# Each process builds its own template, which costs about what 25 stamped workbooks do:
+# another process is worth it from this many units on.
+_UNITS_PER_PROCESS = 50
+_STAMPER: Stamper | None = None     # a worker process's
+
+
+def _start_stamping(form: Form, password: str | None) -> None:
+    global _STAMPER
+    _STAMPER = Stamper(form, password)
+
+
+def _stamp_task(task: tuple[Path, RosterWorkbook]) -> Path:
+    path, unit = task
+    return write_bytes(path, _STAMPER.workbook(unit))
