@@ -11,14 +11,18 @@ Shared by the tests of several parts:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import pickle
 import tempfile
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
 from _libreoffice import convert
+from openpyxl.utils.indexed_list import IndexedList
 
 from xlsx_tools.bench import FIXED_TIME
 from xlsx_tools.form import NAME_PREFIX, Form, load_form
@@ -122,16 +126,60 @@ def input_cells(wb: openpyxl.Workbook) -> dict[str, tuple[str, str]]:
     return out
 
 
+# Loading is most of a fill's time (a form's workbook: ~0.16 s to load, ~0.02 s to
+# unpickle), so each source's loaded workbook is kept pickled, by its bytes' hash.
+_LOADED: OrderedDict[bytes, tuple[bytes, dict[str, list[int]]]] = OrderedDict()
+_LOADED_MAX = 16
+
+
+def _stale_keys(wb: openpyxl.Workbook) -> dict[str, list[int]]:
+    """Where a style table's lookup misses a style it holds, by position in its lookup.
+
+    openpyxl's loader changes some cell styles after using them as keys of a style
+    table's lookup (IndexedList._dict), so a lookup for an equal style misses and
+    its save writes a duplicate. Pickling rebuilds the lookup; dropping these keys
+    from the copy's makes it save the bytes a fresh load saves (tests/test_fill.py).
+    """
+    stale = {}
+    for name, table in vars(wb).items():
+        if isinstance(table, IndexedList):
+            missed = [i for i, key in enumerate(table._dict) if key not in table._dict]
+            if missed:
+                stale[name] = missed
+    return stale
+
+
+def load_for_filling(source: Path) -> openpyxl.Workbook:
+    """A workbook as ``openpyxl.load_workbook(source)`` gives it, loaded once per content."""
+    data = Path(source).read_bytes()
+    key = hashlib.blake2b(data, digest_size=16).digest()
+    if key in _LOADED:
+        _LOADED.move_to_end(key)
+    else:
+        wb = openpyxl.load_workbook(source, keep_vba=False)
+        _LOADED[key] = (pickle.dumps(wb, pickle.HIGHEST_PROTOCOL), _stale_keys(wb))
+        if len(_LOADED) > _LOADED_MAX:
+            _LOADED.popitem(last=False)
+    pickled, stale = _LOADED[key]
+    wb = pickle.loads(pickled)
+    for name, missed in stale.items():
+        table, drop = getattr(wb, name), set(missed)
+        table._dict = {k: i for n, (k, i) in enumerate(table._dict.items()) if n not in drop}
+    return wb
+
+
 def fill_workbook(source: Path, target: Path, values: Mapping[str, object] | None = None,
-                  edit: Callable[[openpyxl.Workbook], None] | None = None) -> Path:
+                  edit: Callable[[openpyxl.Workbook], None] | None = None,
+                  load: Callable[[Path], openpyxl.Workbook] = load_for_filling) -> Path:
     """Copy ``source`` to ``target`` with ``values`` typed into the inputs, as a filler would.
 
     Each value goes where the field's defined name points. A value None clears
     the cell; a str starting with "=" is a formula (saved, as openpyxl does,
     without a result). ``edit(wb)`` may change anything else before saving (a
     label, the protection, rows inserted with :func:`shift_like_excel`...).
+    ``load`` reads ``source`` (by default once per content, see load_for_filling).
     """
-    wb = openpyxl.load_workbook(source, keep_vba=False)
+    wb = load(source)
     cells = input_cells(wb)
     for field_id, value in (values or {}).items():
         sheet, ref = cells[field_id]
