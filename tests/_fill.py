@@ -11,14 +11,24 @@ Shared by the tests of several parts:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
+import pickle
+import posixpath
+import re
 import tempfile
 import uuid
+import zipfile
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from xml.etree import ElementTree
 
 import openpyxl
 from _libreoffice import convert
+from openpyxl.utils.indexed_list import IndexedList
 
 from xlsx_tools.bench import FIXED_TIME
 from xlsx_tools.form import NAME_PREFIX, Form, load_form
@@ -122,16 +132,128 @@ def input_cells(wb: openpyxl.Workbook) -> dict[str, tuple[str, str]]:
     return out
 
 
+# Loading is most of a fill's time (a form's workbook: ~0.16 s to load, ~0.02 s to
+# unpickle), so each source is loaded once, by its bytes' hash, and kept pickled.
+
+@dataclass(frozen=True)
+class _Loaded:
+    """A loaded workbook, pickled, and what a copy needs to save what a fresh load saves."""
+    pickled: bytes
+    # Style tables' lookups (IndexedList._dict): the keys a fresh load misses. openpyxl's
+    # loader changes some cell styles after using them as keys, so a lookup for an equal
+    # style misses and the save writes a duplicate; unpickling rebuilds the lookup.
+    stale: dict[str, list[int]]
+    # Each sheet's merged ranges as its file lists them. The loader makes a set of them
+    # in that order, and a save writes them in the set's order; the set unpickling
+    # rebuilds (from the loaded set's order) may iterate in another.
+    merged: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, wb: openpyxl.Workbook, data: bytes) -> _Loaded:
+        stale = {}
+        for name, table in vars(wb).items():
+            if isinstance(table, IndexedList):
+                missed = [i for i, key in enumerate(table._dict) if key not in table._dict]
+                if missed:
+                    stale[name] = missed
+        return cls(pickle.dumps(wb, pickle.HIGHEST_PROTOCOL), stale, _merged_as_listed(data))
+
+    def copy(self) -> openpyxl.Workbook:
+        wb = pickle.loads(self.pickled)
+        for name, missed in self.stale.items():
+            table, drop = getattr(wb, name), set(missed)
+            table._dict = {k: i for n, (k, i) in enumerate(table._dict.items()) if n not in drop}
+        for ws in wb.worksheets:
+            ranges = ws.merged_cells
+            if ranges.ranges:
+                by_coord = {r.coord: r for r in ranges.ranges}
+                # Built as the loader builds it: MultiCellRange(list) sets ranges = set(list).
+                ranges.ranges = set(by_coord[c] for c in self.merged[ws.title])
+        return wb
+
+
+_SML = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def _merged_as_listed(data: bytes) -> dict[str, list[str]]:
+    """Sheet name -> the refs of its mergeCell elements, in the file's order."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        book = ElementTree.fromstring(z.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+        targets = {r.get("Id"): r.get("Target") for r in rels}
+        out = {}
+        for sheet in book.iter(f"{_SML}sheet"):
+            target = targets[sheet.get(_REL_ID)]
+            part = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
+            out[sheet.get("name")] = [m.decode() for m in re.findall(rb'<mergeCell ref="([^"]+)"',
+                                                                      z.read(part))]
+    return out
+
+
+def parts_but_save_time(data: bytes) -> dict[str, bytes]:
+    """An .xlsx's members, the save time openpyxl writes into docProps/core.xml left out."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        parts = {i.filename: z.read(i.filename) for i in z.infolist()}
+    parts["docProps/core.xml"] = re.sub(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>", b"",
+                                        parts["docProps/core.xml"])
+    return parts
+
+
+def _saved(wb: openpyxl.Workbook) -> dict[str, bytes]:
+    buf = io.BytesIO()
+    wb.save(buf)
+    return parts_but_save_time(buf.getvalue())
+
+
+# None: a source whose copy would not save what a fresh load saves (then it is loaded afresh).
+_LOADED: OrderedDict[bytes, _Loaded | None] = OrderedDict()
+_LOADED_MAX = 16
+
+
+def _load_once(source: Path) -> _Loaded | None:
+    data = Path(source).read_bytes()
+    key = hashlib.blake2b(data, digest_size=16).digest()
+    if key in _LOADED:
+        _LOADED.move_to_end(key)
+        return _LOADED[key]
+    wb = openpyxl.load_workbook(io.BytesIO(data), keep_vba=False)
+    try:
+        loaded: _Loaded | None = _Loaded.of(wb, data)
+        if _saved(loaded.copy()) != _saved(wb):
+            loaded = None
+    except (KeyError, ValueError, zipfile.BadZipFile):    # parts not where it looks for them
+        loaded = None
+    _LOADED[key] = loaded
+    if len(_LOADED) > _LOADED_MAX:
+        _LOADED.popitem(last=False)
+    return _LOADED[key]
+
+
+def load_for_filling(source: Path) -> openpyxl.Workbook:
+    """A workbook as ``openpyxl.load_workbook(source)`` gives it, loaded once per content:
+    a copy that saves, unchanged or changed, the bytes the fresh load would (tests/test_fill.py)."""
+    loaded = _load_once(source)
+    return loaded.copy() if loaded is not None else openpyxl.load_workbook(source, keep_vba=False)
+
+
+def loads_once(source: Path) -> bool:
+    """Whether fills of ``source`` copy one load (else each loads it afresh)."""
+    return _load_once(source) is not None
+
+
 def fill_workbook(source: Path, target: Path, values: Mapping[str, object] | None = None,
-                  edit: Callable[[openpyxl.Workbook], None] | None = None) -> Path:
+                  edit: Callable[[openpyxl.Workbook], None] | None = None,
+                  load: Callable[[Path], openpyxl.Workbook] = load_for_filling) -> Path:
     """Copy ``source`` to ``target`` with ``values`` typed into the inputs, as a filler would.
 
     Each value goes where the field's defined name points. A value None clears
     the cell; a str starting with "=" is a formula (saved, as openpyxl does,
     without a result). ``edit(wb)`` may change anything else before saving (a
     label, the protection, rows inserted with :func:`shift_like_excel`...).
+    ``load`` reads ``source`` (by default once per content, see load_for_filling).
     """
-    wb = openpyxl.load_workbook(source, keep_vba=False)
+    wb = load(source)
     cells = input_cells(wb)
     for field_id, value in (values or {}).items():
         sheet, ref = cells[field_id]
@@ -169,8 +291,6 @@ def shift_like_excel(wb: openpyxl.Workbook, sheet: str, at: int, count: int, axi
     columns as Excel does: cells, merged ranges and defined names move with them,
     and a name into deleted cells becomes #REF!. openpyxl moves only the cells.
     """
-    import re
-
     from openpyxl.utils import column_index_from_string, get_column_letter
     ws = wb[sheet]
     rows = axis == "rows"

@@ -6,6 +6,11 @@ import shutil
 
 import pytest
 
+try:
+    from xdist.scheduler import LoadFileScheduling
+except ImportError:      # pytest-xdist (the test extra) not installed: the suite runs in one process
+    LoadFileScheduling = None
+
 from xlsx_tools.form import load_form
 
 
@@ -45,3 +50,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "libreoffice" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    # With -n, a test file runs whole in one worker: the module fixtures that make a
+    # file's workbooks (and re-save them in LibreOffice) run once, not once a worker.
+    # Another --dist than the default (load) is left as asked.
+    if config.getvalue("dist") == "load":
+        return LoadFileScheduling(config, log)
+    return None

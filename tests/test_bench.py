@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from xlsx_tools.bench import TreeMemory, unzip_and_parse
+from xlsx_tools.bench import TreeMemory, make_workbooks, unzip_and_parse
 from xlsx_tools.form import META_SHEET, load_form
 from xlsx_tools.validate import validate_paths
 
@@ -107,38 +107,46 @@ def test_tree_memory_counts_the_workers_of_a_process():
 
 
 def test_the_set_of_workbooks_is_made_once_and_nothing_else_is_removed(bench_run):
+    """The bench's cache, by the function the bench makes its set with (make_workbooks)."""
     work, done, _numbers = bench_run
     assert done.returncode == 0, done.stderr
     files = work / "w" / "files"
     theirs = files / "notes-of-someone.txt"
     theirs.write_text("not the bench's")
     before = {p.name: p.stat().st_mtime_ns for p in files.glob("*.xlsx")}
-    again, _ = _bench(work, sizes="5")
-    assert again.returncode == 0, again.stderr
-    assert "workbooks: reusing 5" in again.stdout
+    said: list[str] = []
+    assert {p.name for p in make_workbooks(work / "w", 5, FORM, jobs=2, say=said.append)} == set(before)
+    assert said == [f"workbooks: reusing 5 in {files}"]
     assert {p.name: p.stat().st_mtime_ns for p in files.glob("*.xlsx")} == before
     # One of its files gone: the bench makes its set again, and removes only what it had made.
     (files / min(before)).unlink()
-    remade, _ = _bench(work, sizes="2")
-    assert remade.returncode == 0, remade.stderr
-    assert "workbooks: 2 in" in remade.stdout
+    said.clear()
+    assert len(make_workbooks(work / "w", 2, FORM, jobs=2, say=said.append)) == 2
+    assert len(said) == 1 and said[0].startswith("workbooks: 2 in ")
     assert theirs.read_text() == "not the bench's"
     assert len(list(files.glob("*.xlsx"))) == 2
 
 
-def test_without_calamine_the_bench_says_so_and_measures_the_rest(bench_run):
-    done, numbers = _bench(bench_run[0], sizes="2", hide_calamine=True)
+@pytest.fixture(scope="module")
+def bench_without_calamine_against_a_baseline(bench_run):
+    """One more run: python-calamine hidden, and the package's own tree as the baseline."""
+    tree = Path(__file__).resolve().parents[1]
+    return _bench(bench_run[0], "--baseline", str(tree), sizes="2", hide_calamine=True)
+
+
+def test_without_calamine_the_bench_says_so_and_measures_the_rest(bench_without_calamine_against_a_baseline):
+    done, numbers = bench_without_calamine_against_a_baseline
     assert done.returncode == 0, done.stderr
     assert "python-calamine is not installed" in done.stdout
     assert "python-calamine (the 3 sheets)" not in done.stdout
     row = json.loads(numbers.read_text(encoding="utf-8"))["results"]["2"]
-    assert set(row) == set(STEPS) - {"calamine"}
+    assert set(row) == set(STEPS) - {"calamine"} | {"baseline"}
+    assert all(row[step]["ok"] for step in row)
 
 
-def test_a_baseline_tree_is_measured_on_the_same_files(bench_run):
+def test_a_baseline_tree_is_measured_on_the_same_files(bench_without_calamine_against_a_baseline):
     """The package's own tree as the baseline: the step runs and is compared."""
-    tree = Path(__file__).resolve().parents[1]
-    done, numbers = _bench(bench_run[0], "--baseline", str(tree), sizes="2")
+    done, numbers = bench_without_calamine_against_a_baseline
     assert done.returncode == 0, done.stderr
     assert "validate / baseline (CPU)" in done.stdout
     row = json.loads(numbers.read_text(encoding="utf-8"))["results"]["2"]

@@ -23,8 +23,8 @@ import openpyxl
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from _fill import (FORM, blank_workbook, file_name_for, make_filled, resave_with_libreoffice,
-                   shift_like_excel, valid_values)
+from _fill import (FORM, blank_workbook, file_name_for, load_for_filling, make_filled,
+                   resave_with_libreoffice, shift_like_excel, valid_values)
 from xlsx_tools.form import META_KEYS, META_SHEET, NAME_PREFIX, cell_name, parse_cell
 from xlsx_tools.read import RawValue, WorkbookData
 from xlsx_tools.rules import (FIELD_CODES, Finding, check_workbook, field_title,
@@ -295,8 +295,9 @@ ON_VALUES = [c for c in CASES if not c.breaks and c.values_only]
 def _make_cases(cases: list[Case], root: Path) -> dict[str, Path]:
     """The cases' workbooks, generated and filled once (in two forked processes:
     openpyxl's load and save are most of this module's time)."""
-    for case in cases:            # generate the blanks before forking, once
-        blank_workbook(case.prefill)
+    # The blanks generated and loaded before forking, once: both workers fill copies of them.
+    for blank in {blank_workbook(case.prefill) for case in cases}:
+        load_for_filling(blank)
     jobs = [(CASES.index(c), str(root)) for c in cases]
     with multiprocessing.get_context("fork").Pool(2) as pool:
         paths = pool.map(_make_case, jobs, chunksize=4)
