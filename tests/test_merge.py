@@ -474,6 +474,8 @@ def test_summaries_open_in_libreoffice_and_convert_to_pdf(merged, tmp_path):
         pdf = tmp_path / f"{book.stem}.pdf"
         assert pdf.exists() and pdf.stat().st_size > 1000, book.name
         text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+        # A title wrapped in a narrowed column prints over two lines: compare without white space.
+        text = "".join(text.split())
         assert "提交情况" in text
         if book.stem != OVERVIEW_STEM:
             assert "分类统计" in text and "合计" in text
