@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from xlsx_tools.clean import clean_value
 from xlsx_tools.form import META_SHEET, NAME_PREFIX, cell_name, load_form
-from xlsx_tools.gather import iter_workbook_files
+from xlsx_tools.gather import iter_returned_files
 from xlsx_tools.read import (
     KINDS,
     MAX_ARCHIVE_UNCOMPRESSED,
@@ -606,7 +606,7 @@ def test_folder_walk_survives_symlink_loops_and_yields_each_file_once(work, fill
     (folder / "sub" / "notes.txt").write_text("x")
     (folder / "~$a.xlsx").write_bytes(b"lock")
     (folder / "link-to-a.xlsx").symlink_to(folder / "a.xlsx")
-    found = list(iter_workbook_files([folder, folder / "a.xlsx", folder / "sub" / "notes.txt"]))
+    found = list(iter_returned_files([folder, folder / "a.xlsx", folder / "sub" / "notes.txt"]))
     names = [p.name for p in found]
     assert names.count("a.xlsx") + names.count("link-to-a.xlsx") == 1
     assert "b.XLS" in names and "dangling.xlsx" in names and "notes.txt" in names
@@ -631,7 +631,7 @@ def test_folder_walk_does_not_recurse(work, filled):
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(len(inspect.stack()) + 60)
     try:
-        found = [p.name for p in iter_workbook_files([deep])]
+        found = [p.name for p in iter_returned_files([deep])]
     finally:
         sys.setrecursionlimit(limit)
     assert found == ["x.xlsx"]
@@ -645,7 +645,7 @@ def test_folder_walk_yields_what_it_cannot_list(work):
     (folder / "x.xlsx").write_bytes(b"")
     folder.chmod(0)
     try:
-        assert list(iter_workbook_files([folder])) == [folder]
+        assert list(iter_returned_files([folder])) == [folder]
     finally:
         folder.chmod(0o755)
 
