@@ -82,7 +82,7 @@ CREATE TABLE versions (
     unit              TEXT,
     category          TEXT,
     placed_by         TEXT,               -- table | name | roster, NULL when not placed
-    status            TEXT NOT NULL,      -- validate's: accepted | warnings | explained | rejected
+    status            TEXT NOT NULL,      -- validate's (accepted, warnings, explained, rejected, unreadable)
     verdict           TEXT NOT NULL,
     errors            INTEGER NOT NULL,
     warnings          INTEGER NOT NULL,
