@@ -71,6 +71,7 @@ from .merge import (
 from .roster import RosterEntry, read_roster, unit_key
 from .store import Store, Stored, sender_name, too_large_reason
 from .validate import UNREADABLE, FileResult, find_files, validate_file
+from .writing import CannotWrite, write_file
 
 __all__ = [
     "ANNOTATED",
@@ -678,9 +679,10 @@ class Round:
             write_outputs(result, out_dir)
             return result, Path(out_dir)
         base = self.folder / SUMMARIES
-        base.mkdir(exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=_BUILDING, dir=base))
+        work = None
         try:
+            base.mkdir(exist_ok=True)
+            work = Path(tempfile.mkdtemp(prefix=_BUILDING, dir=base))
             write_outputs(result, work)
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             target, n = base / stamp, 1
@@ -688,8 +690,13 @@ class Round:
                 n += 1
                 target = base / f"{stamp}-{n}"
             os.replace(work, target)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
+        except BaseException as e:
+            if work is not None:
+                shutil.rmtree(work, ignore_errors=True)
+            if isinstance(e, CannotWrite):   # said of summaries/, never of the build's temporary name
+                raise e.naming(base) from None
+            if isinstance(e, OSError):
+                raise CannotWrite(base, e, "汇总文件夹") from None
             raise
         result.outputs = [target / p.name for p in result.outputs]
         return result, target
@@ -719,7 +726,7 @@ class Round:
 
         target = self.folder / WORKBOOKS / blank_file_name(self.form)
         if not target.exists():
-            _made_once(target, lambda p: write_workbook(p, self.form))
+            write_file(target, lambda p: write_workbook(p, self.form))
         return target
 
     def prefilled_workbook(self, unit: Unit) -> tuple[Path, str] | None:
@@ -732,7 +739,7 @@ class Round:
             return None
         target = self.folder / WORKBOOKS / f"unit-{unit.id}.xlsx"
         if not target.exists():
-            _made_once(target, lambda p: write_workbook(p, self.form, entry.prefill(self.form)))
+            write_file(target, lambda p: write_workbook(p, self.form, entry.prefill(self.form)))
         return target, entry.file_name(self.form)
 
 
@@ -748,17 +755,6 @@ def _text(value: object) -> str | None:
 
 def _shown_time(iso: str) -> str:
     return iso[:16].replace("T", " ")
-
-
-def _made_once(target: Path, make) -> None:
-    """Write through a temporary name, so a file cut short is never taken for made."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{target.name}")
-    try:
-        make(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _as_result(v: VersionRow) -> FileResult:

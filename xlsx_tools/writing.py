@@ -46,9 +46,26 @@ class CannotWrite(OutputError, OSError):
     def __str__(self) -> str:
         return f"无法写入{self.what}“{self.target}”：{self.reason}。"
 
+    def __reduce__(self):
+        # Made again as it is when it comes back from a worker process.
+        return (_again, (self.target, self.what, self.reason, self.errno))
+
     def naming(self, given: str | Path, what: str | None = None) -> CannotWrite:
         """The same failure said of the path the user gave (a folder above the file)."""
         return CannotWrite(given, what=self.what if what is None else what, reason=self.reason)
+
+
+def _again(target: Path, what: str, reason: str, number: int | None) -> CannotWrite:
+    e = CannotWrite(target, what=what, reason=reason)
+    e.errno = number
+    return e
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def _file_in_the_way(target: Path) -> Path | None:
@@ -61,9 +78,9 @@ def _file_in_the_way(target: Path) -> Path | None:
     return None
 
 
-# errno -> why, for a clerk. EACCES is also what Windows says of a file open in Excel.
+# errno -> why, for a clerk.
 _REASONS = {
-    errno.EACCES: "没有写入权限（如果同名文件正在 Excel 或 WPS 中打开，请先关闭）",
+    errno.EACCES: "没有写入权限",
     errno.EPERM: "没有写入权限",
     errno.EROFS: "磁盘或文件夹是只读的",
     errno.ENOSPC: "磁盘空间不足",
@@ -88,6 +105,9 @@ def why_not_written(e: OSError | None, target: str | Path) -> str:
         return "路径中有一部分不是文件夹"
     if isinstance(e, IsADirectoryError) or e.errno == errno.EISDIR:
         return f"已有一个名为“{target.name}”的文件夹"
+    if e.errno == errno.EACCES and _is_file(target):
+        # What Windows says of a file open in Excel or WPS too.
+        return "没有写入权限，或这个文件正在 Excel 或 WPS 中打开（请先关闭它）"
     if e.errno in _REASONS:
         return _REASONS[e.errno]
     return f"写入时出错（系统错误代码 {e.errno}）" if e.errno else "写入失败"
@@ -119,29 +139,48 @@ def write_file(path: str | Path, write: Callable[[Path], None], what: str = "") 
 def write_files(folder: str | Path, files: Mapping[str, Callable[[Path], None]], what: str = "",
                 shown: str | Path | None = None) -> list[Path]:
     """Write several files into ``folder``, all or none: each is written under a
-    temporary name, and only when every one is complete are they renamed into place.
+    temporary name, and only when every one is complete are they put in place.
 
     ``files`` maps each file's name to ``write(temporary path)``. Raises
     :class:`CannotWrite` naming ``shown`` (default ``folder``) when any cannot be
-    written; then none of them is replaced and no temporary file stays.
+    written or put in place (a folder of its name, a file of it open in Excel on
+    Windows); then what was there before is there still, and no temporary file stays.
     """
     folder = Path(folder)
     made: list[tuple[Path, Path]] = []
-    current = folder      # what was being written when it failed
+    kept: list[tuple[Path, Path]] = []    # (a target, what it was: set aside until all are in place)
+    placed: list[Path] = []
+    current = folder                      # what was being written when it failed
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for name, write in files.items():
             current = folder / name
+            if current.is_dir():
+                raise IsADirectoryError(errno.EISDIR, "", str(current))
             tmp = _temporary(folder, current.suffix)
             made.append((tmp, current))
             write(tmp)
         for tmp, current in made:
+            if current.is_dir():   # made since it was looked at: never moved aside
+                raise IsADirectoryError(errno.EISDIR, "", str(current))
+            if os.path.lexists(current):
+                aside = _temporary(folder, current.suffix)
+                os.replace(current, aside)
+                kept.append((current, aside))
             os.replace(tmp, current)
-    except OSError as e:
+            placed.append(current)
+    except BaseException as e:
+        # Put back what was there: none of the set is replaced.
+        _unlink(placed)
+        for old, aside in kept:
+            try:
+                os.replace(aside, old)
+            except OSError:
+                pass
         _unlink(tmp for tmp, _ in made)
-        raise CannotWrite(shown if shown is not None else folder, what=what,
-                          reason=why_not_written(e, current)) from None
-    except BaseException:
-        _unlink(tmp for tmp, _ in made)
+        if isinstance(e, OSError):
+            raise CannotWrite(shown if shown is not None else folder, e, what=what,
+                              reason=why_not_written(e, current)) from None
         raise
+    _unlink(aside for _, aside in kept)
     return [target for _, target in made]

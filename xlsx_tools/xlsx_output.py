@@ -9,6 +9,7 @@ other module that touches xlsxwriter directly is ``write`` (its workbook protect
 from __future__ import annotations
 
 import datetime as dt
+import io
 import math
 import unicodedata
 from decimal import Decimal
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import xlsxwriter
-import xlsxwriter.exceptions
 
 from .form import cell_name
 from .writing import OutputError
@@ -121,24 +121,24 @@ class TableFormats:
 def new_workbook(path: str | Path, title: str, created: dt.datetime, author: str = "xlsx-tools",
                  cls: type = xlsxwriter.Workbook, **options: Any) -> Any:
     """A workbook that keeps every text a text (no numbers, formulas or links guessed),
-    dated ``created`` so that the same inputs give the same bytes."""
-    # In memory: nothing is written until close, and only to ``path`` (no temporary
-    # files elsewhere to fail or to be named).
-    wb = cls(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
-                         "strings_to_urls": False, "in_memory": True, **options})
+    dated ``created`` so that the same inputs give the same bytes.
+
+    It is made in memory and written to ``path`` by :func:`close_workbook`: nothing
+    else is written anywhere, and a file that cannot be written fails there, once.
+    """
+    made = io.BytesIO()
+    wb = cls(made, {"strings_to_numbers": False, "strings_to_formulas": False,
+                    "strings_to_urls": False, "in_memory": True, **options})
     wb.set_properties({"title": title, "author": author, "created": created})
+    wb.xlsx_tools_target = (Path(path), made)
     return wb
 
 
 def close_workbook(wb: Any) -> None:
-    """Write a workbook out; a file that cannot be created is an OSError."""
-    try:
-        wb.close()
-    except xlsxwriter.exceptions.FileCreateError as e:
-        cause = e.args[0] if e.args and isinstance(e.args[0], OSError) else None
-        if cause is not None:
-            raise OSError(cause.errno, cause.strerror, cause.filename) from e
-        raise OSError(str(e)) from e
+    """Write a workbook of :func:`new_workbook` out; a file that cannot be written is an OSError."""
+    wb.close()
+    path, made = wb.xlsx_tools_target
+    path.write_bytes(made.getvalue())
 
 
 # -- tables ------------------------------------------------------------------------------

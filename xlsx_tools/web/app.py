@@ -44,11 +44,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from ..read import MAX_FILE_BYTES
-from ..reminders import LAST_RECEIVED, reminder_columns, reminders, write_reminders_xlsx
 from ..catalogue import STATUSES as STATUS_TABLE
 from ..catalogue import status_word
 from ..merge import ST_DUPLICATE
+from ..read import MAX_FILE_BYTES
+from ..reminders import LAST_RECEIVED, reminder_columns, reminders, write_reminders_xlsx
 from ..round import (
     ST_ACCEPTED,
     ST_EXPLAINED,
@@ -66,6 +66,7 @@ from ..round import (
     extra_columns,
 )
 from ..rules import code_title
+from ..writing import CannotWrite
 from .security import CSRF_FIELD, SESSION_COOKIE, Auth, Guard, check_csrf, csrf_token, safe_next
 from .uploads import UploadError, receive_upload
 
@@ -407,7 +408,12 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
         return page(request, "error.html", status_code=exc.status_code, title="出错了", message=message)
 
     async def server_error(request: Request, exc: Exception) -> Response:
-        message = f"服务器处理这个请求时出错（{type(exc).__name__}）。其他功能不受影响，请稍后重试。"
+        if isinstance(exc, CannotWrite):   # a file the page asked for could not be made in the round's folder
+            message = f"{exc}其他功能不受影响。"
+        elif isinstance(exc, OSError):
+            message = f"{CannotWrite(rnd.folder, exc, '轮次文件夹')}其他功能不受影响。"
+        else:
+            message = "服务器处理这个请求时出错。其他功能不受影响，请稍后重试。"
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": message}, 500)
         return page(request, "error.html", status_code=500, title="出错了", message=message)
