@@ -413,7 +413,9 @@ def _submission(form: Form, r: FileResult, roster: RosterIndex) -> Submission:
         roster_row=roster.position.get(key) if key else None)
     if batch is None:
         s.status = _file_status(s)
-        s.note = f"无法从表中或文件名中确定{form.column_header('batch')}，未计入任何批次的汇总。"
+        # Why it could not be read, when it could not, then why it is in no batch.
+        s.note = (r.reason or "") + (f"无法从表中或文件名中确定{form.column_header('batch')}，"
+                                     "未计入任何批次的汇总。")
     elif how == "name" and r.failed:
         s.note = "批次和单位按文件名识别。"
     elif how == "roster":
