@@ -61,7 +61,10 @@ def _can_unshare(*args: str) -> bool:
 
 
 def run(kind: str, work: Path, *args: str | Path, timeout: float = 120) -> tuple[int, str, str]:
-    """``xlsx-tools ARGS`` in ``work`` as the place of ``kind`` needs it."""
+    """``xlsx-tools ARGS`` in ``work`` as the place of ``kind`` needs it: in this process
+    (click's CliRunner) where nothing about the process must change, else a program of its own."""
+    if kind == "under_a_file":
+        return _here(work, args)
     command = [sys.executable, "-m", "xlsx_tools.cli", *map(str, args)]
     env = {**os.environ, "CI": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     extra: dict = {}
@@ -75,6 +78,20 @@ def run(kind: str, work: Path, *args: str | Path, timeout: float = 120) -> tuple
     done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True,
                           timeout=timeout, check=False, **extra)
     return done.returncode, done.stdout, done.stderr
+
+
+def _here(work: Path, args) -> tuple[int, str, str]:
+    from click.testing import CliRunner
+
+    from xlsx_tools.cli import main
+
+    before = os.getcwd()
+    os.chdir(work)
+    try:
+        result = CliRunner().invoke(main, [str(a) for a in args], prog_name="xlsx-tools")
+    finally:
+        os.chdir(before)
+    return result.exit_code, result.stdout, result.stderr
 
 
 # English a system or a library would say, and the names of temporary files.

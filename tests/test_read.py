@@ -40,7 +40,7 @@ from xlsx_tools.read import (
     read_workbook,
 )
 from xlsx_tools.read.assemble import read_path
-from xlsx_tools.read.fast import fast_shared_strings
+from xlsx_tools.read.fast import SOUND, fast_shared_strings
 from xlsx_tools.read.package import Package
 from xlsx_tools.read.refusal import IDENTITY_KINDS
 from xlsx_tools.read.parse import parse_shared_strings
@@ -357,7 +357,9 @@ def test_shared_strings_with_entities_runs_and_phonetics(work, filled):
            '<si><t>line1_x000D_\r\nline2</t></si>'
            '<si><t>12</t></si></sst>').encode()
     expected = ["A & B <C> 中文", "富 文本", "漢字", "", "line1\r\nline2", "12"]
-    assert fast_shared_strings(sst) == parse_shared_strings(sst) == expected
+    assert parse_shared_strings(sst) == expected
+    # The fast path gives the same, where this Python's re reads it right (fast.SOUND).
+    assert fast_shared_strings(sst) == (expected if SOUND else None)
     # The parser gives the same: put the table into a workbook and read a cell that uses it.
     table_xml = table_part(filled, TABLE)
     cell = FORM.input_cell("unit_name")

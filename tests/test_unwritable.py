@@ -61,14 +61,17 @@ def test_validate_report_that_cannot_be_written(work, kind):
     assert not leftovers(work / given.parent)
 
 
-@pytest.mark.parametrize("kind", PLACES)
+# The four places on the first and on merge (which writes a set); one or two elsewhere, for
+# each command's own way to the same sentence.
+
+@pytest.mark.parametrize("kind", ["disk_full", "under_a_file"])
 def test_validate_json_that_cannot_be_written(work, kind):
     given = place(kind, work) / "结果.json"
     _fails_once(work, kind, given, "validate", *FILES, "--json", given, "--jobs", "1")
     assert not leftovers(work / given.parent)
 
 
-@pytest.mark.parametrize("kind", PLACES)
+@pytest.mark.parametrize("kind", ["read_only", "file_too_big"])
 def test_annotated_copies_that_cannot_be_written_are_one_sentence_for_the_run(work, kind):
     given = place(kind, work) / "退回"
     code, out, err = run(kind, work, "validate", *FILES, "--annotate", given, "--jobs", "1")
@@ -114,14 +117,14 @@ def test_merge_replaces_none_of_the_summaries_when_one_cannot_be_written(work):
     assert not leftovers(out)
 
 
-@pytest.mark.parametrize("kind", PLACES)
+@pytest.mark.parametrize("kind", ["under_a_file", "disk_full"])
 def test_generate_out_that_cannot_be_written(work, kind):
     given = place(kind, work) / "统计表"
     _fails_once(work, kind, given, "generate", "--out", given)
     assert not leftovers(work / given.parent)
 
 
-@pytest.mark.parametrize("kind", ["read_only", "disk_full"])
+@pytest.mark.parametrize("kind", ["read_only"])
 def test_generate_roster_that_cannot_be_written_is_one_sentence(work, kind):
     given = place(kind, work) / "下发"
     _fails_once(work, kind, given, "generate", "--roster", "名单.csv", "--out", given)

@@ -191,7 +191,7 @@ def serve_command(folder: Path, host: str, port: int, password: str | None, no_b
         from .web.server import serve
     except ImportError as e:
         _fail(f"缺少浏览器界面所需的程序包（{e.name}）。"
-              "请重新安装 xlsx-tools：python3 -m pip install xlsx-tools", 1)
+              "请在 xlsx-tools 的文件夹中重新安装：.venv/bin/python -m pip install .", 1)
     rnd = _open(folder)
 
     try:
