@@ -151,6 +151,14 @@ def test_round_status_remind_that_cannot_be_written(work, a_round):
     _fails_once(work, "under_a_file", given, "round", "status", a_round, "--remind", given)
 
 
+def test_a_round_it_may_read_but_not_write_is_one_sentence(work, a_round):
+    place("read_only", work)      # skips where no unprivileged user can be had
+    for p in [work / a_round, *(work / a_round).rglob("*")]:
+        p.chmod(p.stat().st_mode & ~0o222)
+    for args in (["round", "receive", a_round, FILES[0]], ["merge", "--round", a_round]):
+        _fails_once(work, "read_only", a_round, *args)
+
+
 def test_merge_round_out_that_cannot_be_written(work, a_round):
     given = place("under_a_file", work) / "汇总"
     _fails_once(work, "under_a_file", given, "merge", "--round", a_round, "--out", given)

@@ -25,11 +25,14 @@ def _fail(message: str, code: int = 1) -> None:
 
 def _open(folder: Path):
     from .round import Round, RoundError
+    from .writing import CannotWrite
 
     try:
         return Round.open(folder)
     except RoundError as e:
         _fail(str(e), 2)
+    except CannotWrite as e:   # a round it may read but not write: read-only, or a full disk
+        fail_to_write(e, folder, "轮次文件夹")
 
 
 @click.group("round", cls=Group, options_metavar="[选项]", subcommand_metavar="命令 [参数]...")
