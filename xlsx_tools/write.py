@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 import os
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -28,7 +29,8 @@ from . import incell
 from .catalogue import render
 from .form import PREFILL_PREFIX, META_MAP_HEADER, META_SHEET, Cell, Field, Form, Sheet, cell_name, load_form
 from .previous import PreviousRound, previous_names, read_previous
-from .xlsx_output import (Formats, OutputError, checked, excel_text, os_reason, quote_sheet,
+from .writing import write_file
+from .xlsx_output import (Formats, OutputError, checked, excel_text, quote_sheet,
                           row_points, text_lines)
 
 __all__ = [
@@ -158,8 +160,10 @@ def write_workbook(path: str | Path, form: Form | None = None, prefill: dict | N
     path = Path(path)
     # The Normal style's font sets the unit of column widths; Arial (or its
     # metric twin Liberation Sans) measures alike in Excel, WPS and LibreOffice.
-    wb = _Workbook(str(path), {"in_memory": True, "default_format_properties":
-                               {"font_name": "Arial", "font_size": 10}})
+    # Made in memory, then written whole (write_file): no half file on a full disk.
+    made = io.BytesIO()
+    wb = _Workbook(made, {"in_memory": True, "default_format_properties":
+                          {"font_name": "Arial", "font_size": 10}})
     wb.structure_password = password
     wb.set_properties({
         "title": form.title, "subject": form.table_title, "author": form.issuer,
@@ -191,14 +195,11 @@ def write_workbook(path: str | Path, form: Form | None = None, prefill: dict | N
                               "select_locked_cells": True, "select_unlocked_cells": True})
     sheets[form.cover.name].activate()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         wb.close()
-    except OSError as e:
-        raise GenerateError(f"无法写入文件“{path}”：{os_reason(e)}。") from e
     except xlsxwriter.exceptions.XlsxWriterException as e:
-        cause = e.args[0] if e.args and isinstance(e.args[0], OSError) else None
-        reason = os_reason(cause) if cause else type(e).__name__
-        raise GenerateError(f"无法写入文件“{path}”：{reason}。") from e
+        raise GenerateError(f"生成“{path.name}”时出错，未能写出工作簿。") from e
+    # CannotWrite (a GenerateError) when it cannot be written.
+    write_file(path, lambda tmp: tmp.write_bytes(made.getvalue()), what="统计表")
     return path
 
 
