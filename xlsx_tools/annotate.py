@@ -369,8 +369,13 @@ class _Styles:
         if not 0 <= xf < len(self.keys):
             return None
         key = self.keys[xf]
-        return next((i for i, k in enumerate(self.keys) if i != xf and k == key
-                     and not self.is_marked(i)), None)
+        same = [i for i, k in enumerate(self.keys) if i != xf and k == key and not self.is_marked(i)]
+        # Of formats alike but for the order of their attributes (a workbook may hold such
+        # twins), the one whose mark is this one: marked again, the copy is the same bytes.
+        mark = self.items["cellXfs"][xf]
+        again = {"fillId": mark.get("fillId") or "0", "applyFill": "1"}
+        return next((i for i in same if with_attrs(self.data, self.items["cellXfs"][i], again)
+                     == self._raw(mark)), same[0] if same else None)
 
     def _key(self, el: El) -> bytes:
         tag = QNAME.match(self.data, el.start)
