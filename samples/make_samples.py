@@ -54,6 +54,7 @@ from pathlib import Path
 
 import openpyxl
 
+from xlsx_tools.catalogue import status_word
 from xlsx_tools.form import NAME_PREFIX, Form, load_form
 from xlsx_tools.merge import merge_results, write_outputs
 from xlsx_tools.validate import FileResult
@@ -109,7 +110,7 @@ class Sample:
     recommending_unit: str
     values: dict[str, object] = field(default_factory=dict)
     file_name: str = ""
-    expect: str = "已通过"            # the status in 提交情况
+    expect: str = "accepted"          # its status code in 提交情况 (catalogue.toml's [statuses])
     codes: list[str] = field(default_factory=list)   # findings the file must have
     how: str = ""                    # "" | "libreoffice" | "xls"
     on_roster: bool = True
@@ -260,7 +261,7 @@ def make_round(form: Form) -> tuple[list[Sample], list[Sample]]:
         files.append(s)
 
     def pick(batch: str, k: int = 0, category: str | None = None) -> Sample:
-        return [s for s in files if s.batch == batch and not s.codes and not s.how and s.expect == "已通过"
+        return [s for s in files if s.batch == batch and not s.codes and not s.how and s.expect == "accepted"
                 and not s.note and (category is None or s.platform_category == category)][k]
 
     def spoil(s: Sample, expect: str, code: str, note: str, **changes: object) -> None:
@@ -268,40 +269,40 @@ def make_round(form: Form) -> tuple[list[Sample], list[Sample]]:
         s.expect, s.codes, s.note = expect, s.codes + [code], note
 
     s = pick("第一批", 0)
-    spoil(s, "未通过", "R01", "中小企业服务次数大于服务次数",
+    spoil(s, "rejected", "R01", "中小企业服务次数大于服务次数",
           sme_service_count=int(s.values["service_count"]) + 37)
     s = pick("第二批", 0)
-    spoil(s, "未通过", "R05", "有论坛参会人数，论坛数为 0", forums=0)
+    spoil(s, "rejected", "R05", "有论坛参会人数，论坛数为 0", forums=0)
     s = pick("第四批", 0)
-    spoil(s, "未通过", "R11", "选了“是”，新基地数量为 0",
+    spoil(s, "rejected", "R11", "选了“是”，新基地数量为 0",
           has_base_expansion="是", new_bases=0, new_bases_completed=0)
     s = pick("第三批", 0)
-    spoil(s, "未通过", "missing", "联系人和提供服务次数没有填", contact_person=None, service_count=None)
+    spoil(s, "rejected", "missing", "联系人和提供服务次数没有填", contact_person=None, service_count=None)
     s = pick("第一批", 0)
-    spoil(s, "有警告", "R03", "服务企业数量大于服务次数",
+    spoil(s, "warnings", "R03", "服务企业数量大于服务次数",
           served_companies=int(s.values["service_count"]) + 12)
     s = pick("第二批", 0)
-    spoil(s, "有警告", "R06", "举办了培训会，培训人数为 0", training_attendees=0)
+    spoil(s, "warnings", "R06", "举办了培训会，培训人数为 0", training_attendees=0)
     s = pick("第三批", 0)
-    spoil(s, "有警告", "too_short", "软硬件基础情况只写了几个字", summary_infrastructure="条件良好。")
+    spoil(s, "warnings", "too_short", "软硬件基础情况只写了几个字", summary_infrastructure="条件良好。")
     s = pick("第一批", 0, "检验检测")
-    spoil(s, "有警告", "M04", "提供服务次数多填了一位数",
+    spoil(s, "warnings", "M04", "提供服务次数多填了一位数",
           service_count=int(s.values["service_count"]) * 40)
     s = pick("第三批", 0)
     s.file_name = f"统计表-{s.unit_name}.xlsx"
-    s.expect, s.codes, s.note = "有警告", ["R18"], "文件名不符合“第X批-XXX类-单位名称”"
+    s.expect, s.codes, s.note = "warnings", ["R18"], "文件名不符合“第X批-XXX类-单位名称”"
     s = pick("第二批", 0)
     # LibreOffice drops the workbook's structure protection when it saves, which
     # R21 may report: a warning, so the file is added either way.
     s.how, s.note, s.tolerate = "libreoffice", "在 LibreOffice 中打开后另存", ["R21"]
     s = pick("平台项目", 0)
-    s.how, s.expect, s.codes, s.note = "xls", "未通过", ["xls"], "另存为旧版 .xls 格式"
+    s.how, s.expect, s.codes, s.note = "xls", "unreadable", ["xls"], "另存为旧版 .xls 格式"
     s.file_name = str(Path(s.file_name).with_suffix(".xls"))
 
     # A unit that never sends its table.
     s = pick("第三批", 0)
     files.remove(s)
-    s.expect, s.codes, s.note = "未提交", ["M03"], "名单内单位，没有提交"
+    s.expect, s.codes, s.note = "missing", ["M03"], "名单内单位，没有提交"
     missing = s
 
     # A unit that sends twice: a first version, then a corrected one (which the
@@ -311,17 +312,17 @@ def make_round(form: Form) -> tuple[list[Sample], list[Sample]]:
                     values=dict(first.values))
     first.values["fill_date"] = dt.date(2022, 9, 8)
     first.values["service_count"] = int(first.values["service_count"]) - 100
-    first.expect, first.codes, first.note = "重复", ["M01"], "初稿，之后又提交了修改稿"
+    first.expect, first.codes, first.note = "duplicate", ["M01"], "初稿，之后又提交了修改稿"
     second.values["fill_date"] = dt.date(2022, 9, 26)
     second.file_name = first.file_name.replace(".xlsx", " (1).xlsx")
-    second.expect, second.codes, second.note = "有警告", ["R18"], "修改稿（填报日期较晚，汇总采用这一份）"
+    second.expect, second.codes, second.note = "warnings", ["R18"], "修改稿（填报日期较晚，汇总采用这一份）"
     files.insert(files.index(first) + 1, second)
 
     # A platform that is not on the roster.
     extra = Sample("燕山工业互联网数据研究院", "第二批", "信息服务", "中国电子信息行业联合会")
     extra.values = plausible_values(form, rnd, extra, len(roster))
     extra.file_name = form.file_stem(extra.batch, extra.platform_category, extra.unit_name) + ".xlsx"
-    extra.expect, extra.codes, extra.on_roster, extra.note = "名单外", ["M02"], False, "不在名单上的平台"
+    extra.expect, extra.codes, extra.on_roster, extra.note = "off_roster", ["M02"], False, "不在名单上的平台"
     files.append(extra)
 
     # Last year: every roster unit but the new 平台项目 platforms, a little lower than
@@ -340,18 +341,18 @@ def make_round(form: Form) -> tuple[list[Sample], list[Sample]]:
     # Far from last year, the filler says nothing: R23, 有警告.
     s = pick("第四批", 0)
     s.previous["service_count"] = int(s.values["service_count"]) // 6
-    s.expect, s.codes, s.note = "有警告", ["R23"], "提供服务次数是上年的 6 倍"
+    s.expect, s.codes, s.note = "warnings", ["R23"], "提供服务次数是上年的 6 倍"
     # Far from last year, and the filler explains why in the workbook: 已说明.
     s = pick("第二批", 0)
     s.previous["deals_amount"] = Decimal(s.values["deals_amount"]) * 10
     s.explanations = {"R23": "上年有一项大额技术转让合同，本年度没有同类项目，签约金额下降属实。"}
-    s.expect, s.codes, s.note = "已说明", ["R23"], "签约金额不到上年的五分之一，写了审核说明"
+    s.expect, s.codes, s.note = "explained", ["R23"], "签约金额不到上年的五分之一，写了审核说明"
     # A warning the filler explains: R06 with its 审核说明, 已说明.
     s = pick("第一批", 0)
     s.values.update(other_exchanges=2, other_exchange_attendees=0)
     s.previous.update(other_exchanges=2, other_exchange_attendees=0)
     s.explanations = {"R06": "其他交流会均为线上技术交流，未统计参会人数，特此说明。"}
-    s.expect, s.codes, s.note = "已说明", ["R06"], "举办了其他交流会，参会人数为 0，写了审核说明"
+    s.expect, s.codes, s.note = "explained", ["R06"], "举办了其他交流会，参会人数为 0，写了审核说明"
     # Renamed since last round: found by the roster's 上年单位名称.
     s = pick("第一批", 0)
     s.previous_name = s.unit_name[:2] + next(d for d in DOMAINS[s.platform_category]
@@ -460,8 +461,8 @@ def write_previous(form: Form, roster: list[Sample], folder: Path) -> None:
                   form.keys["category"]: s.platform_category, "recommending_unit": s.recommending_unit,
                   "fill_date": dt.date(2021, 9, 15)}
         name = form.file_stem(s.batch, s.platform_category, unit) + ".xlsx"
-        results.append(FileResult(file=name, path=Path(name), status="accepted", verdict="通过",
-                                  values=values, unit=unit, batch=s.batch,
+        results.append(FileResult(file=name, path=Path(name), status="accepted",
+                                  verdict=status_word("accepted"), values=values, unit=unit, batch=s.batch,
                                   category=s.platform_category, recommending=s.recommending_unit,
                                   date=values["fill_date"]))
     folder.mkdir(parents=True, exist_ok=True)
@@ -491,7 +492,7 @@ def build(out: Path = HERE, libreoffice: bool = True) -> list[Sample]:
         tmp = Path(tmp_name)
         to_convert: dict[str, list[Path]] = {"xlsx": [], "xls": []}
         for n, s in enumerate(files):
-            if s.expect == "未提交":
+            if s.expect == "missing":
                 continue
             blank = tmp / f"blank-{n}.xlsx"
             # As generate --roster --previous makes it: last year beside the inputs.
@@ -542,7 +543,7 @@ def texts(roster: list[Sample], files: list[Sample]) -> dict[str, bytes]:
         "roster": [{"unit_name": s.unit_name, "batch": s.batch, "platform_category": s.platform_category,
                     "recommending_unit": s.recommending_unit, "previous_name": s.previous_name}
                    for s in roster],
-        "files": [{"file": s.file_name if s.expect != "未提交" else None, "unit_name": s.unit_name,
+        "files": [{"file": s.file_name if s.expect != "missing" else None, "unit_name": s.unit_name,
                    "batch": s.batch, "platform_category": s.platform_category,
                    "recommending_unit": s.recommending_unit, "status": s.expect, "codes": s.codes,
                    "tolerate": s.tolerate,
@@ -561,7 +562,7 @@ def texts(roster: list[Sample], files: list[Sample]) -> dict[str, bytes]:
 
 def _readme(roster: list[Sample], files: list[Sample]) -> str:
     """samples/README.md: what is here, and which file carries which mistake."""
-    sent = [s for s in files if s.expect != "未提交"]
+    sent = [s for s in files if s.expect != "missing"]
     lines = [
         "# 示例数据：一轮模拟的回收情况",
         "",
@@ -575,7 +576,8 @@ def _readme(roster: list[Sample], files: list[Sample]) -> str:
         f"- `returned/`：收回的 {len(sent)} 个文件，由 xlsx-tools 按名单和上年结果生成预填表"
         "（`generate --roster --previous`，数字项旁显示上年数值），再填入数据，"
         "其中有些带有实际工作中常见的问题（见下表），两个文件的警告由填报单位写了审核说明。",
-        "- `expected.json`：每个文件应得的状态、填入的数值和上年数值，测试据此核对汇总结果。",
+        "- `expected.json`：每个文件应得的状态（状态代码，见 `xlsx_tools/catalogue.toml` 的 `[statuses]`）、"
+        "填入的数值和上年数值，测试据此核对汇总结果。",
         "",
         "汇总这些文件，并与上年对比：",
         "",
@@ -587,9 +589,10 @@ def _readme(roster: list[Sample], files: list[Sample]) -> str:
     ]
     for s in files:
         if s.note:
-            lines.append(f"| {s.file_name if s.expect != '未提交' else '（没有文件）'} | {s.batch} | "
-                         f"{s.note}{'（' + '、'.join(s.codes) + '）' if s.codes else ''} | {s.expect} |")
-    lines += ["", "其余文件填写完整、正确，状态为“已通过”。", ""]
+            lines.append(f"| {s.file_name if s.expect != 'missing' else '（没有文件）'} | {s.batch} | "
+                         f"{s.note}{'（' + '、'.join(s.codes) + '）' if s.codes else ''} | "
+                         f"{status_word(s.expect)} |")
+    lines += ["", f"其余文件填写完整、正确，状态为“{status_word('accepted')}”。", ""]
     return "\n".join(lines)
 
 
@@ -601,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.check:
         files = build()
         print(f"wrote {HERE / 'roster.csv'}, {HERE / 'previous'} and "
-              f"{sum(1 for f in files if f.expect != '未提交')} files in {HERE / 'returned'}")
+              f"{sum(1 for f in files if f.expect != 'missing')} files in {HERE / 'returned'}")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)

@@ -27,6 +27,7 @@ from _packages import EXTRA_SHEET, add_picture_and_sheet, members, respell, writ
 from _spell import (
     CANONICAL,
     SPELLINGS,
+    Spelling,
     everything,
     respell_workbook,
     strict_workbook,
@@ -385,6 +386,13 @@ def test_a_spelling_the_reader_reads_is_annotated_as_the_typed_one(noted, as_typ
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(spelling=SPELLINGS)
 @example(spelling=everything(11))
+# Found by hypothesis: two cell formats alike but for their attributes' order, a mark of the
+# second (annotated again, it was taken for a mark of the first, and a new format added).
+@example(spelling=Spelling(
+    seed=10000001, declaration=0, bom=False, utf16=False, prefix="x", prefix_share=1.0, declare_low=True,
+    prefix_package=True, shuffle_attributes=True, single_quotes=0.0, space_in_tags=False,
+    space_between=False, char_refs=0.0, cdata=0.0, comments=0.0, long_empty=False, drop_refs=1.0,
+    to_shared=0.0, to_inline=1.0, runs=0.0, phonetic=0.5, shuffle_entries=False, stored=0.0))
 def test_any_spelling_the_reader_reads_is_annotated_as_the_typed_one(noted, as_typed, tmp_path_factory,
                                                                        spelling) -> None:
     work = tmp_path_factory.mktemp("spelled")

@@ -9,8 +9,10 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
+from xlsx_tools.catalogue import status_word
 from xlsx_tools.cli import main
-from xlsx_tools.round import Round
+from xlsx_tools.round import (ST_ACCEPTED, ST_EXPLAINED, ST_FAILED, ST_MISSING, ST_RECEIVED_BEFORE,
+                              ST_TO_CONFIRM, ST_UNREADABLE, ST_WARNINGS, Round)
 
 ROOT = Path(__file__).resolve().parent.parent
 RETURNED = ROOT / "samples" / "returned"
@@ -39,15 +41,18 @@ def test_the_readme_commands_run_a_round(tmp_path):
     got = _run("round", "receive", folder, RETURNED)
     assert got.exit_code == 0, got.output
     lines = got.output.splitlines()
-    statuses = ("已通过", "有警告", "已说明", "未通过", "无法读取")
-    assert sum(1 for line in lines if line.split("  ")[0] in statuses) == 41
+    verdicts = (ST_ACCEPTED, ST_WARNINGS, ST_EXPLAINED, ST_FAILED, ST_UNREADABLE)
+    assert sum(1 for line in lines if line.split("  ")[0] in verdicts) == 41
     assert lines[-2].startswith("共收到 41 个文件")
     status = _run("round", "status", folder, "--remind", tmp_path / "催报名单.xlsx")
     assert status.exit_code == 0, status.output
     rows = [line for line in status.output.splitlines() if re.match(r"^\s+\d+  ", line)]
-    assert len(rows) == 41 and "[名单外]" in status.output
-    counts = "未提交 1，已通过 26，有警告 6，已说明 2，未通过 4，无法读取 1，重复 1"
-    assert f"共 41 个单位：{counts}（其中名单外 1 个）" in status.output
+    off_roster = status_word("off_roster")
+    assert len(rows) == 41 and f"[{off_roster}]" in status.output
+    counts = "，".join(f"{word} {n}" for word, n in (
+        (ST_MISSING, 1), (ST_ACCEPTED, 26), (ST_WARNINGS, 6), (ST_EXPLAINED, 2), (ST_FAILED, 4),
+        (ST_UNREADABLE, 1), (ST_TO_CONFIRM, 1)))
+    assert f"共 41 个单位：{counts}（其中{off_roster} 1 个）" in status.output
     sheet = openpyxl.load_workbook(tmp_path / "催报名单.xlsx").active
     assert len(list(sheet.iter_rows(min_row=4))) == 6
     merged = _run("merge", "--round", folder)
@@ -58,7 +63,7 @@ def test_the_readme_commands_run_a_round(tmp_path):
     out = _run("merge", "--round", folder, "--out", tmp_path / "汇总结果")
     assert out.exit_code == 0 and (tmp_path / "汇总结果" / "汇总-第一批.csv").is_file()
     again = _run("round", "receive", folder, RETURNED / "第一批-信息服务类-滨海产业链数据科技信息研究所.xlsx")
-    assert again.output.startswith("重复  ")
+    assert again.output.startswith(f"{ST_RECEIVED_BEFORE}  ")
 
 
 def test_mistakes_are_told_in_chinese_with_exit_2(tmp_path):

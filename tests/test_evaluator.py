@@ -32,6 +32,7 @@ from _fill import (FORM, blank_workbook, file_name_for, fill_workbook, resave_wi
                    valid_values)
 from _libreoffice import convert
 from xlsx_tools import incell
+from xlsx_tools.catalogue import status_word
 from xlsx_tools.cli import main
 from xlsx_tools.form import FormError, load_form
 from xlsx_tools.previous import PreviousError, read_previous
@@ -518,8 +519,9 @@ def test_two_rounds_in_a_row_compare_with_last_year(two_rounds):
     heads = [c.value for c in sub[3]]
     status = {r[heads.index("单位名称")]: r[heads.index("状态")]
               for r in sub.iter_rows(min_row=4, values_only=True)}
-    assert status == {"甲检测研究院": "有警告", "乙检测研究院": "已说明", "丙检测研究院": "有警告",
-                      "丁检测研究院": "已通过", "戊检测研究院": "已说明", "己检测研究院": "未提交"}
+    assert status == {u: status_word(code) for u, code in (
+        ("甲检测研究院", "warnings"), ("乙检测研究院", "explained"), ("丙检测研究院", "warnings"),
+        ("丁检测研究院", "accepted"), ("戊检测研究院", "explained"), ("己检测研究院", "missing"))}
 
 
 @pytest.mark.libreoffice

@@ -32,13 +32,14 @@ from xlsx_tools.merge import (
     OVERVIEW_STEM,
     ST_ACCEPTED,
     ST_FAILED,
+    ST_UNREADABLE,
     ST_WARNINGS,
     SUBMISSION_COLUMNS,
     batch_file_stem,
     merge_paths,
 )
 from xlsx_tools.report import write_json, write_report_xlsx
-from xlsx_tools.validate import UNREADABLE, validate_paths
+from xlsx_tools.validate import FAILED, UNREADABLE, validate_paths
 
 FORM = load_form()
 # The unit name of the corpus's base workbook carries this ASCII mark, which
@@ -176,7 +177,7 @@ def test_validate_reads_every_good_file(round_, validated):
     by = {round_.rel(Path(f.file)): f for f in validated.files}
     for rel, unit in round_.added.items():
         f = by[rel]
-        assert f.readable and f.status != "rejected", (rel, [x.message for x in f.findings])
+        assert f.readable and not f.failed, (rel, [x.message for x in f.findings])
         assert f.unit == unit
 
 
@@ -184,7 +185,7 @@ def test_validate_refuses_every_bad_file_with_a_chinese_reason(round_, validated
     by = {round_.rel(Path(f.file)): f for f in validated.files}
     for rel, kinds in round_.refused.items():
         f = by[rel]
-        assert f.status == "rejected", rel
+        assert f.failed, rel
         if kinds != ("",):
             assert f.verdict == UNREADABLE and f.kind in kinds, (rel, f.kind, f.reason)
         reason = f.reason or " ".join(x.message for x in f.findings if x.severity == "error")
@@ -209,9 +210,15 @@ def test_each_corpus_case_in_the_mixed_folder(round_, merged, case):
         assert s.added and s.status in ADDED, (case, s.status, s.note)
         assert s.unit == round_.added[rel]
     else:
-        assert not s.added and s.status == ST_FAILED, (case, s.status)
+        assert not s.added and s.status == _refused_word(s.result), (case, s.status)
         why = s.result.reason or " ".join(f.message for f in s.findings if f.severity == "error")
         assert is_chinese(why), (case, why)
+
+
+def _refused_word(f) -> str:
+    """What merge calls a file it does not add: 无法读取 if it could not be read (as validate
+    says), 不通过 if it has errors."""
+    return ST_UNREADABLE if not f.readable else ST_FAILED
 
 
 def test_annotated_copies_of_the_mixed_folder(round_, validated, tmp_path):
@@ -249,7 +256,7 @@ def test_reports_list_every_file_with_its_reason(round_, validated, tmp_path):
     assert set(by) == _everything(round_)
     for rel in round_.refused:
         f = by[rel]
-        assert f["status"] == "rejected"
+        assert f["status"] in FAILED
         assert any(is_chinese(x["message"]) for x in f["findings"]), rel
         if f["verdict"] == UNREADABLE:
             assert is_chinese(f["reason"]), rel
@@ -285,7 +292,7 @@ def test_merge_lists_every_file(round_, merged):
     assert sorted(listed) == sorted(files)
     for s in result.submissions:
         if s.result is not None and round_.rel(Path(s.file)) in round_.refused:
-            assert s.status == ST_FAILED and not s.added
+            assert s.status == _refused_word(s.result) and not s.added
             assert is_chinese(s.note)
 
 
@@ -309,15 +316,16 @@ def test_merge_workbooks_show_every_file(round_, merged):
     by_file = {str(r[col_file]): r for r in rows[rows.index(header) + 1:] if r and r[col_file]}
     f_header = next(r for r in findings if r and FINDING_COLUMNS["message"] in r)
     f_file, f_message = (f_header.index(FINDING_COLUMNS[k]) for k in ("file", "message"))
+    words = {round_.rel(Path(f.file)): _refused_word(f) for f in result.files}
     reasons = {round_.rel(Path(f.file)):
                f.reason or next(x.message for x in f.findings if x.severity == "error")
-               for f in result.files if f.status == "rejected"}
+               for f in result.files if f.failed}
     for rel in _everything(round_):
         match = [f for f in by_file if f.endswith(rel)]
         assert len(match) == 1, rel
         row = by_file[match[0]]
         if rel in round_.refused:
-            assert row[col_status] == ST_FAILED and is_chinese(row[col_note]), (rel, row)
+            assert row[col_status] == words[rel] and is_chinese(row[col_note]), (rel, row)
             # The file's own reason is in 问题清单, on its row.
             assert any(str(r[f_file]).endswith(rel) and r[f_message] == reasons[rel]
                        for r in findings[findings.index(f_header) + 1:] if r), rel

@@ -35,7 +35,7 @@ from xlsx_tools import report as report_module
 from xlsx_tools import rules as rules_module
 from xlsx_tools import validate as validate_module
 from xlsx_tools.form import load_form
-from xlsx_tools.merge import ST_FAILED, merge_paths
+from xlsx_tools.merge import ST_UNREADABLE, merge_paths
 from xlsx_tools.report import annotate_workbooks, write_json, write_report_xlsx
 from xlsx_tools.validate import UNREADABLE, validate_file, validate_paths
 
@@ -182,7 +182,7 @@ def test_the_merge_adds_up_every_good_file_whatever_else_is_there(round_, patche
     assert added == {p.name for p in good} | {GBK_NAME, POISON["report"]}
     for s in result.submissions:
         if s.result is not None and Path(s.file).name == POISON["merge"]:
-            assert s.status == ST_FAILED and not s.added
+            assert s.status == ST_UNREADABLE and not s.added
 
 
 def test_the_command_writes_its_json_and_reports_every_file_without_a_traceback(round_, tmp_path):

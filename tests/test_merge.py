@@ -25,10 +25,13 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from xlsx_tools.catalogue import status_word
 from xlsx_tools.cli import main
 from xlsx_tools.form import load_form
-from xlsx_tools.merge import (ALL_CATEGORIES, OVERVIEW_STEM, STATUSES, batch_file_stem, column_title,
-                              merge_config, merge_paths, merge_results, write_outputs)
+from xlsx_tools.merge import ADDED as MERGE_ADDED
+from xlsx_tools.merge import (ALL_CATEGORIES, OVERVIEW_STEM, ST_ACCEPTED, ST_DUPLICATE, ST_MISSING,
+                              ST_OFF_ROSTER, ST_UNREADABLE, ST_WARNINGS, STATUSES, batch_file_stem,
+                              column_title, merge_config, merge_paths, merge_results, write_outputs)
 from xlsx_tools.rules import Finding, code_title, field_title
 from xlsx_tools.validate import FileResult
 from _libreoffice import convert
@@ -40,7 +43,7 @@ ROSTER = SAMPLES / "roster.csv"
 PREVIOUS = SAMPLES / "previous"
 FORM = load_form()
 NUMERIC = [f for f in FORM.fields if f.numeric]
-ADDED = {"已通过", "有警告", "已说明", "名单外"}
+ADDED = set(MERGE_ADDED)
 
 
 def _expected() -> dict:
@@ -61,7 +64,7 @@ def _typed(field_id: str, value: object) -> object:
 
 def _added_inputs(batch: str | None = None) -> list[dict]:
     return [e for e in _expected()["files"]
-            if e["status"] in ADDED and (batch is None or e["batch"] == batch)]
+            if status_word(e["status"]) in ADDED and (batch is None or e["batch"] == batch)]
 
 
 def _sums(entries: list[dict]) -> dict[str, object]:
@@ -111,9 +114,9 @@ def test_every_file_and_roster_unit_is_listed_with_its_status(merged):
         row = by_key[(e["file"], e["unit_name"])]
         codes = {f.code for f in row.findings}
         assert set(e["codes"]) <= codes, (e["file"], codes)
-        if row.status != e["status"]:
+        if row.status != status_word(e["status"]):
             # A warning the sample may also carry (R21 after a LibreOffice save) makes it 有警告.
-            assert e["status"] == "已通过" and row.status == "有警告", (e["file"], row.status)
+            assert e["status"] == "accepted" and row.status == ST_WARNINGS, (e["file"], row.status)
             assert codes <= set(e["tolerate"]), (e["file"], codes)
         assert row.batch == e["batch"]
         assert row.on_roster is e["on_roster"]
@@ -130,7 +133,7 @@ def test_each_status_in_the_samples(merged):
 
 def test_duplicate_keeps_the_later_fill_date(merged):
     result, _, _ = merged
-    dup = [r for r in result.submissions if r.status == "重复"]
+    dup = [r for r in result.submissions if r.status == ST_DUPLICATE]
     assert len(dup) == 1
     same_unit = [r for r in result.batches[dup[0].batch].entries if r.unit == dup[0].unit]
     assert len(same_unit) == 2
@@ -268,10 +271,10 @@ def test_overview_rows_and_national_totals(merged):
     assert ws.cell(rows["全国合计"], heads["收到文件数"]).value == len(list(RETURNED.iterdir()))
     assert ws.cell(rows["全国合计"], heads["名单内单位数"]).value == len(_expected()["roster"])
     for status in STATUSES:
-        want = sum(1 for e in _expected()["files"] if e["status"] == status)
+        want = sum(1 for e in _expected()["files"] if status_word(e["status"]) == status)
         column = [ws.cell(rows[b], heads[status]).value for b in result.batches]
         assert sum(column) == ws.cell(rows["全国合计"], heads[status]).value
-        if status not in ("已通过", "有警告"):  # the LibreOffice copy may move between these two
+        if status not in (ST_ACCEPTED, ST_WARNINGS):  # the LibreOffice copy may move between these two
             assert sum(column) == want, status
 
 
@@ -415,12 +418,12 @@ def test_each_recommending_unit_gets_its_own_workbook(merged):
                   for r in range(4, sub.max_row + 1)]
         assert sorted(u for u, _ in listed) == sorted(e["unit_name"] for e in entries)
         for e in entries:
-            assert (e["unit_name"], e["status"]) in listed or \
-                (e["unit_name"], "有警告") in listed and e["tolerate"], (rec, e["unit_name"])
+            assert (e["unit_name"], status_word(e["status"])) in listed or \
+                (e["unit_name"], ST_WARNINGS) in listed and e["tolerate"], (rec, e["unit_name"])
         ws = wb["汇总"]
         total_row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "合计")
         titles = {ws.cell(3, c).value: c for c in range(1, ws.max_column + 1)}
-        added = [e for e in entries if e["status"] in ADDED]
+        added = [e for e in entries if status_word(e["status"]) in ADDED]
         assert total_row - 4 == len(added)
         for f in NUMERIC:
             assert _cell_number(ws.cell(total_row, titles[column_title(FORM, f)]).value, f) == \
@@ -450,7 +453,8 @@ def test_overview_breaks_the_round_down_by_recommending_unit(merged):
         assert row[heads.index("工作簿")] == f"推荐单位/{rec}.xlsx"
     assert total[heads.index("收到文件数")] == len(result.files)
     assert total[heads.index("计入汇总平台数")] == result.added
-    assert total[heads.index("已说明")] == sum(1 for e in _expected()["files"] if e["status"] == "已说明")
+    explained = status_word("explained")
+    assert total[heads.index(explained)] == sum(1 for e in _expected()["files"] if e["status"] == "explained")
 
 
 def test_same_bytes_on_a_second_merge(merged, tmp_path):
@@ -489,8 +493,7 @@ def _result(name: str, unit: str, batch: str = "第一批", status: str = "accep
     vals = {FORM.keys["unit"]: unit, FORM.keys["batch"]: batch, FORM.keys["category"]: "检验检测",
             "fill_date": fill_date, **values}
     findings = [Finding("R01", "error", (), (), "错")] if status == "rejected" else []
-    return FileResult(file=name, path=Path(name), status=status,
-                      verdict={"accepted": "通过", "rejected": "不通过"}.get(status, "有警告"),
+    return FileResult(file=name, path=Path(name), status=status, verdict=status_word(status),
                       findings=findings, values=vals, unit=unit, batch=batch,
                       category="检验检测", date=fill_date, mtime=mtime)
 
@@ -517,8 +520,8 @@ def test_one_file_per_unit_is_added_by_the_stated_rule(files):
         else:
             assert added == []
         if len(mine) > 1:
-            assert sum(1 for r in mine if r.status != "重复") == 1
-            assert all(any(f.code == "M01" for f in r.findings) for r in mine if r.status == "重复")
+            assert sum(1 for r in mine if r.status != ST_DUPLICATE) == 1
+            assert all(any(f.code == "M01" for f in r.findings) for r in mine if r.status == ST_DUPLICATE)
 
 
 # Each example writes every summary; a dozen, with the sums floats get wrong, are plenty.
@@ -548,7 +551,7 @@ def test_m04_flags_a_value_far_above_the_median():
     flagged = [(r.name, f.fields) for r in merged.batches["第一批"].entries
                for f in r.findings if f.code == "M04"]
     assert flagged == [("big.xlsx", ("service_count",))]
-    assert next(r for r in merged.batches["第一批"].entries if r.name == "big.xlsx").status == "有警告"
+    assert next(r for r in merged.batches["第一批"].entries if r.name == "big.xlsx").status == ST_WARNINGS
 
 
 @pytest.mark.parametrize("counts, big", [
@@ -570,7 +573,7 @@ def test_unit_names_match_the_roster_across_widths_and_spaces(tmp_path):
     from xlsx_tools.roster import read_roster
     merged = merge_results([_result("a.xlsx", "某某(北京) 检测研究院")], FORM, read_roster(roster))
     rows = merged.batches["第一批"].entries
-    assert [(r.status, r.on_roster) for r in rows] == [("已通过", True)]
+    assert [(r.status, r.on_roster) for r in rows] == [(ST_ACCEPTED, True)]
 
 
 def test_a_unit_returned_under_another_batch_is_off_roster_there_and_missing_here(tmp_path):
@@ -581,10 +584,10 @@ def test_a_unit_returned_under_another_batch_is_off_roster_there_and_missing_her
     merged = merge_results([_result("a.xlsx", "甲检测研究院", batch="第一批")], FORM, read_roster(roster))
     first = merged.batches["第一批"].entries
     second = merged.batches["第二批"].entries
-    assert [(r.status, r.added) for r in first] == [("名单外", True)]
+    assert [(r.status, r.added) for r in first] == [(ST_OFF_ROSTER, True)]
     m02 = [f for f in first[0].findings if f.code == "M02"]
     assert m02 and "第二批" in m02[0].message
-    assert [(r.status, r.added, r.result) for r in second] == [("未提交", False, None)]
+    assert [(r.status, r.added, r.result) for r in second] == [(ST_MISSING, False, None)]
     assert [f.code for f in second[0].findings] == ["M03"]
 
 
@@ -620,7 +623,7 @@ def test_a_file_with_no_batch_is_listed_in_the_overview(tmp_path):
     overview = openpyxl.load_workbook(out / f"{OVERVIEW_STEM}.xlsx")["总览"]
     heads = {overview.cell(3, c).value: c for c in range(1, overview.max_column + 1)}
     rows = {overview.cell(r, 1).value: r for r in range(4, overview.max_row + 1)}
-    for head in ("收到文件数", "未通过"):
+    for head in ("收到文件数", ST_UNREADABLE):
         assert overview.cell(rows["无法识别批次"], heads[head]).value == 1
         assert overview.cell(rows["全国合计"], heads[head]).value == 1
     assert overview.cell(rows["全国合计"], heads["计入汇总平台数"]).value == 0
@@ -638,7 +641,7 @@ def test_cli_merges_the_samples(tmp_path):
         assert (out / f"{batch_file_stem(batch)}.xlsx").exists()
         assert (out / f"{batch_file_stem(batch)}.csv").exists()
     assert (out / f"{OVERVIEW_STEM}.xlsx").exists()
-    assert "未提交" in res.output and "重复" in res.output
+    assert ST_MISSING in res.output and ST_DUPLICATE in res.output
     assert "Traceback" not in res.output
 
 
@@ -712,7 +715,7 @@ def test_samples_are_what_the_script_says():
     for name, content in module.texts(roster, files).items():
         assert (SAMPLES / name).read_bytes() == content, f"{name}: run python3 samples/make_samples.py"
     assert sorted(p.name for p in RETURNED.iterdir()) == \
-        sorted(f.file_name for f in files if f.expect != "未提交")
+        sorted(f.file_name for f in files if f.expect != "missing")
 
 
 def test_returned_workbooks_hold_the_values_in_expected_json():

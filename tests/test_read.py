@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from xlsx_tools.clean import clean_value
 from xlsx_tools.form import META_SHEET, NAME_PREFIX, cell_name, load_form
-from xlsx_tools.gather import iter_workbook_files
+from xlsx_tools.gather import iter_returned_files
 from xlsx_tools.read import (
     KINDS,
     MAX_ARCHIVE_UNCOMPRESSED,
@@ -40,7 +40,7 @@ from xlsx_tools.read import (
     read_workbook,
 )
 from xlsx_tools.read.assemble import read_path
-from xlsx_tools.read.fast import fast_shared_strings
+from xlsx_tools.read.fast import SOUND, fast_shared_strings
 from xlsx_tools.read.package import Package
 from xlsx_tools.read.refusal import IDENTITY_KINDS
 from xlsx_tools.read.parse import parse_shared_strings
@@ -357,7 +357,9 @@ def test_shared_strings_with_entities_runs_and_phonetics(work, filled):
            '<si><t>line1_x000D_\r\nline2</t></si>'
            '<si><t>12</t></si></sst>').encode()
     expected = ["A & B <C> 中文", "富 文本", "漢字", "", "line1\r\nline2", "12"]
-    assert fast_shared_strings(sst) == parse_shared_strings(sst) == expected
+    assert parse_shared_strings(sst) == expected
+    # The fast path gives the same, where this Python's re reads it right (fast.SOUND).
+    assert fast_shared_strings(sst) == (expected if SOUND else None)
     # The parser gives the same: put the table into a workbook and read a cell that uses it.
     table_xml = table_part(filled, TABLE)
     cell = FORM.input_cell("unit_name")
@@ -606,7 +608,7 @@ def test_folder_walk_survives_symlink_loops_and_yields_each_file_once(work, fill
     (folder / "sub" / "notes.txt").write_text("x")
     (folder / "~$a.xlsx").write_bytes(b"lock")
     (folder / "link-to-a.xlsx").symlink_to(folder / "a.xlsx")
-    found = list(iter_workbook_files([folder, folder / "a.xlsx", folder / "sub" / "notes.txt"]))
+    found = list(iter_returned_files([folder, folder / "a.xlsx", folder / "sub" / "notes.txt"]))
     names = [p.name for p in found]
     assert names.count("a.xlsx") + names.count("link-to-a.xlsx") == 1
     assert "b.XLS" in names and "dangling.xlsx" in names and "notes.txt" in names
@@ -631,7 +633,7 @@ def test_folder_walk_does_not_recurse(work, filled):
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(len(inspect.stack()) + 60)
     try:
-        found = [p.name for p in iter_workbook_files([deep])]
+        found = [p.name for p in iter_returned_files([deep])]
     finally:
         sys.setrecursionlimit(limit)
     assert found == ["x.xlsx"]
@@ -645,7 +647,7 @@ def test_folder_walk_yields_what_it_cannot_list(work):
     (folder / "x.xlsx").write_bytes(b"")
     folder.chmod(0)
     try:
-        assert list(iter_workbook_files([folder])) == [folder]
+        assert list(iter_returned_files([folder])) == [folder]
     finally:
         folder.chmod(0o755)
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from xlsx_tools.form import META_SHEET, cell_name, load_form
 from xlsx_tools.read import RejectedFile, read_workbook
 from xlsx_tools.read.assemble import read_path
-from xlsx_tools.read.fast import _DEC, _HEX, decode, fast_shared_strings, fast_sheet
+from xlsx_tools.read.fast import _DEC, _HEX, SOUND, decode, fast_shared_strings, fast_sheet
 from xlsx_tools.read.model import SheetCells, Stored
 from xlsx_tools.read.parse import SML, parse_shared_strings, parse_sheet
 
@@ -63,12 +63,14 @@ def expected(filled):
 
 
 def test_the_fast_path_takes_the_spelling_the_writers_use(filled, work):
-    """Else the tests below would compare the parse with itself."""
+    """Else the tests below would compare the parse with itself. Where this Python's re
+    misreads possessive quantifiers (before 3.11.5, fast.SOUND), it takes none: the parse reads."""
     for path in (filled, respell_workbook(filled, work / "canonical.xlsx", CANONICAL, SHEETS)):
         with zipfile.ZipFile(path) as z:
             for sheet in SHEETS:
                 data = z.read(table_part(path, sheet))
-                assert fast_sheet(data, [((1, 1), b"A1")]) is not None, (path.name, sheet)
+                taken = fast_sheet(data, [((1, 1), b"A1")]) is not None
+                assert taken is SOUND, (path.name, sheet)
 
 
 @slow(25)

@@ -32,10 +32,11 @@ from xlsx_tools.round import (
     FILES,
     FORM_FILE,
     ST_ACCEPTED,
-    ST_DUPLICATE,
     ST_EXPLAINED,
     ST_FAILED,
     ST_MISSING,
+    ST_RECEIVED_BEFORE,
+    ST_TO_CONFIRM,
     ST_UNREADABLE,
     ST_WARNINGS,
     STATUSES,
@@ -50,9 +51,9 @@ SAMPLES = ROOT / "samples"
 RETURNED = SAMPLES / "returned"
 ROSTER = SAMPLES / "roster.csv"
 FORM = load_form()
-# merge's word for a file in 提交情况 -> the round's for its unit (a round tells unreadable apart).
-ROUND_WORD = {"未通过": ST_FAILED, "有警告": ST_WARNINGS, "已说明": ST_EXPLAINED, "已通过": ST_ACCEPTED,
-              "名单外": ST_ACCEPTED}
+# samples/expected.json's status codes (merge's, across a batch) -> the round's word for the unit.
+ROUND_WORD = {"rejected": ST_FAILED, "warnings": ST_WARNINGS, "explained": ST_EXPLAINED,
+              "accepted": ST_ACCEPTED, "off_roster": ST_ACCEPTED}
 # The roster's columns that are not fields, as the shipped definition declares them.
 CONTACT, PHONE = (next(c for c in FORM.roster_columns if c.key == k) for k in ("contact", "phone"))
 
@@ -181,9 +182,9 @@ def test_each_unit_shows_the_status_the_samples_expect(sample_round):
         if not sent:
             assert u.status == ST_MISSING and u.chosen is None
         elif len(sent) > 1:
-            # Two files of one unit in one receiving: the one merge takes, and 重复 until a clerk pins.
-            assert u.status == ST_DUPLICATE
-            taken = [f["file"] for f in sent if f["status"] != "重复"]
+            # Two files of one unit in one receiving: the one merge takes, and 待确认 until a clerk pins.
+            assert u.status == ST_TO_CONFIRM
+            taken = [f["file"] for f in sent if f["status"] != "duplicate"]
             assert [u.chosen.file_name] == taken
         elif sent[0]["file"].endswith(".xls"):
             assert u.status == ST_UNREADABLE and u.chosen.reason
@@ -219,7 +220,7 @@ def test_the_same_bytes_again_are_one_version_and_a_new_file_the_latest(tmp_path
     with Round.init(tmp_path / "轮次", ROSTER) as rnd:
         [r1] = rnd.receive([first])
         [again] = rnd.receive([first])
-        assert again.repeat and again.status == ST_DUPLICATE and again.version.id == r1.version.id
+        assert again.repeat and again.status == ST_RECEIVED_BEFORE and again.version.id == r1.version.id
         unit = rnd.unit(r1.version.unit_id)
         assert len(unit.versions) == 1 and len(unit.versions[0].receipts) == 2
         assert unit.status == ST_ACCEPTED
@@ -240,7 +241,7 @@ def test_the_same_bytes_again_are_one_version_and_a_new_file_the_latest(tmp_path
 
 def test_pinning_settles_a_duplicate(sample_round):
     rnd, _ = sample_round
-    dup = next(u for u in rnd.units() if u.status == ST_DUPLICATE)
+    dup = next(u for u in rnd.units() if u.status == ST_TO_CONFIRM)
     other = next(v for v in dup.versions if not v.chosen)
     rnd.pin(dup.id, other.id)
     try:
@@ -248,7 +249,7 @@ def test_pinning_settles_a_duplicate(sample_round):
         assert after.chosen.id == other.id and after.status == other.status
     finally:
         rnd.pin(dup.id, None)
-    assert rnd.unit(dup.id).status == ST_DUPLICATE
+    assert rnd.unit(dup.id).status == ST_TO_CONFIRM
 
 
 def test_merge_of_the_round_adds_up_what_merge_of_the_folder_does(sample_round, tmp_path):
@@ -372,7 +373,7 @@ def test_a_zip_of_returns_is_unpacked_each_file_under_its_own_name(tmp_path):
         receipts = rnd.receive([archive, gbk])
         assert [(r.file_name, r.archive_name, r.status) for r in receipts] == [
             (good.name, "某省回收.zip", ST_ACCEPTED), (other.name, "某省回收.zip", ST_ACCEPTED),
-            (good.name, "gbk.zip", ST_DUPLICATE)]
+            (good.name, "gbk.zip", ST_RECEIVED_BEFORE)]
         archives = [r for r in rnd.receipts() if r.row.is_archive]
         assert [a.file_name for a in archives] == ["某省回收.zip", "gbk.zip"]
         assert "略过系统文件 2 个" in archives[0].row.note

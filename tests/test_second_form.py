@@ -135,7 +135,7 @@ def test_the_shipped_form_refuses_these_workbooks_as_another_table(round_):
     root, _ = round_
     result = validate_file(next((root / "回收").glob("甲组-制造业-甲研究所.xlsx")), SHIPPED)
     assert (result.status, result.kind, [f.code for f in result.findings]) == \
-        ("rejected", "other_form", ["R20"])
+        ("unreadable", "other_form", ["R20"])
 
 
 def test_merge_adds_up_each_batch_with_the_definitions_words(round_):

@@ -19,7 +19,7 @@ from xlsx_tools.cli import main
 from xlsx_tools.form import META_SHEET
 from xlsx_tools.report import (ANNOTATION_SHEET, annotate_workbooks, write_json,
                                write_report_xlsx)
-from xlsx_tools.validate import find_files, validate_file, validate_paths
+from xlsx_tools.validate import UNREADABLE, VERDICTS, find_files, validate_file, validate_paths
 
 
 def at(field_id: str) -> str:
@@ -46,6 +46,8 @@ def returned(tmp_path_factory) -> Path:
 GOOD = "第一批-检验检测类-甲检测研究院.xlsx"
 WARN = "第一批-检验检测类-乙检测研究院.xlsx"
 BAD = "第二批-信息服务类-丙信息中心.xlsx"
+ODD = ("旧格式.xls", "损坏.xlsx", "说明.txt")     # each 无法读取, with its reason
+N = 3 + len(ODD)                                  # the files of the folder
 
 
 def by_name(run) -> dict:
@@ -55,7 +57,8 @@ def by_name(run) -> dict:
 def test_folders_are_walked_in_a_fixed_order_and_nothing_is_lost(returned) -> None:
     run = validate_paths([returned], FORM, jobs=1)
     names = [r.path.name for r in run.files]
-    assert sorted(names) == sorted([GOOD, WARN, BAD, "旧格式.xls", "损坏.xlsx"])
+    # Every file a person put there, a note too; not Excel's lock file.
+    assert sorted(names) == sorted([GOOD, WARN, BAD, *ODD])
     assert names == [p.name for p, _ in find_files([returned])]
     r = by_name(run)
     assert (r[GOOD].status, r[GOOD].verdict) == ("accepted", "通过")
@@ -66,14 +69,14 @@ def test_folders_are_walked_in_a_fixed_order_and_nothing_is_lost(returned) -> No
         ("R01", (at("sme_service_count"), at("service_count"))),
         ("missing", (at("national_projects"),)),
     ]
-    for odd in ("旧格式.xls", "损坏.xlsx"):
-        assert (r[odd].status, r[odd].verdict) == ("rejected", "无法读取")
+    for odd in ODD:
+        assert (r[odd].status, r[odd].verdict) == ("unreadable", "无法读取")
         assert r[odd].reason and len(r[odd].findings) == 1
         assert r[odd].findings[0].message == r[odd].reason
-    assert run.counts() == {"通过": 1, "有警告": 1, "已说明": 0, "不通过": 1, "无法读取": 2}
+    assert run.counts() == {"通过": 1, "有警告": 1, "已说明": 0, "不通过": 1, "无法读取": len(ODD)}
     assert sorted(run.flatten(("name", "code", "severity"))) == sorted([
         (WARN, "R03", "warning"), (BAD, "missing", "error"), (BAD, "R01", "error"),
-        ("旧格式.xls", r["旧格式.xls"].kind, "error"), ("损坏.xlsx", r["损坏.xlsx"].kind, "error")])
+        *((odd, r[odd].kind, "error") for odd in ODD)])
     assert run.exit_code == 1
 
 
@@ -82,8 +85,8 @@ def test_several_processes_give_the_same_results_in_the_same_order(returned) -> 
     one = validate_paths([returned], FORM, jobs=1, progress=lambda d, t: seen_one.append((d, t)))
     two = validate_paths([returned], FORM, jobs=2, progress=lambda d, t: seen_two.append((d, t)))
     assert two.to_dict() == one.to_dict()
-    assert seen_one == [(i, 5) for i in range(6)]
-    assert seen_two[0] == (0, 5) and seen_two[-1] == (5, 5)
+    assert seen_one == [(i, N) for i in range(N + 1)]
+    assert seen_two[0] == (0, N) and seen_two[-1] == (N, N)
     assert [d for d, _ in seen_two] == sorted(d for d, _ in seen_two)
 
 
@@ -93,12 +96,12 @@ def test_files_given_twice_or_through_a_link_loop_are_checked_once(returned, tmp
         found = find_files([returned, returned / GOOD])
     finally:
         os.unlink(returned / "第二批" / "回到上层")
-    assert len(found) == len({p.resolve() for p, _ in found}) == 5
+    assert len(found) == len({p.resolve() for p, _ in found}) == N
 
 
 def test_a_missing_file_is_rejected_not_raised(tmp_path) -> None:
     r = validate_file(tmp_path / "没有这个文件.xlsx", FORM)
-    assert r.status == "rejected" and r.verdict == "无法读取" and r.reason
+    assert r.status == "unreadable" and r.verdict == "无法读取" and r.reason
 
 
 def test_json_shape(returned, tmp_path) -> None:
@@ -106,12 +109,12 @@ def test_json_shape(returned, tmp_path) -> None:
     out = write_json(run, tmp_path / "结果.json")
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["form"] == FORM.id
-    assert len(data["files"]) == 5
+    assert len(data["files"]) == N
     files = {Path(f["file"]).name: f for f in data["files"]}
     for f in data["files"]:
         assert {"file", "status", "unit", "batch", "category", "findings",
                 "values"} <= set(f)
-        assert f["status"] in ("accepted", "warnings", "explained", "rejected")
+        assert f["status"] in ("accepted", "warnings", "explained", "rejected", "unreadable")
         for finding in f["findings"]:
             assert set(finding) == {"code", "severity", "fields", "cells", "message",
                                     "explanation"}
@@ -126,7 +129,7 @@ def test_json_shape(returned, tmp_path) -> None:
     assert v["fill_date"] == "2022-09-15"
     assert v["national_projects"] is None and v["fax"] is None
     xls = files["旧格式.xls"]
-    assert xls["status"] == "rejected" and xls["values"] == {} and xls["reason"]
+    assert xls["status"] == "unreadable" and xls["values"] == {} and xls["reason"]
     assert xls["findings"][0]["severity"] == "error"
 
 
@@ -147,9 +150,10 @@ def test_report_workbook_lists_every_finding_and_every_file(returned, tmp_path) 
     assert r01[1] == "丙信息中心" and r01[2].startswith(at("sme_service_count")) and r01[4] == "错误"
     assert {r[4] for r in rows} <= {"错误", "警告"}
     files = [[c.value for c in row] for row in wb["文件情况"].iter_rows(min_row=2)]
-    assert len(files) == 5
-    assert sorted(r[4] for r in files) == sorted(["通过", "有警告", "不通过", "无法读取", "无法读取"])
-    assert all(r[8] for r in files if r[4] == "无法读取")
+    assert len(files) == N
+    verdicts = [*(VERDICTS[s] for s in ("accepted", "warnings", "rejected")), *[UNREADABLE] * len(ODD)]
+    assert sorted(r[4] for r in files) == sorted(verdicts)
+    assert all(r[8] for r in files if r[4] == UNREADABLE)
     assert write_report_xlsx(run, tmp_path / "again.xlsx").read_bytes() == out.read_bytes()
 
 
@@ -164,7 +168,7 @@ def test_annotated_copies_mark_each_finding_and_leave_the_originals_alone(return
     outcome = annotate_workbooks(run, tmp_path / "退回")
     assert _digest(returned) == before
     assert sorted(p.name for p in outcome.written) == sorted([WARN, BAD])
-    assert sorted(Path(f).name for f, _ in outcome.skipped) == sorted(["旧格式.xls", "损坏.xlsx"])
+    assert sorted(Path(f).name for f, _ in outcome.skipped) == sorted(ODD)
 
     original = by_name(run)[BAD]
     copy = tmp_path / "退回" / BAD
@@ -242,7 +246,7 @@ def test_cli_exit_codes(returned, tmp_path) -> None:
     assert warn.exit_code == 0 and "有警告" in warn.output
     everything = invoke(str(returned), "--jobs", "1")
     assert everything.exit_code == 1
-    assert "共 5 个文件：通过 1，有警告 1，已说明 0，不通过 1，无法读取 2" in everything.output
+    assert f"共 {N} 个文件：通过 1，有警告 1，已说明 0，不通过 1，无法读取 {len(ODD)}" in everything.output
     missing = invoke(str(tmp_path / "没有这个文件夹"))
     assert missing.exit_code == 2 and "找不到" in missing.output
     assert invoke().exit_code == 2

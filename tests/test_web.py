@@ -18,7 +18,7 @@ from _round_files import for_units, marked_workbook, roster_of
 from _web import DESKTOP, LiveServer, chromium
 
 from xlsx_tools.form import load_form
-from xlsx_tools.round import ST_MISSING, ST_UNREADABLE, Round
+from xlsx_tools.round import ST_ACCEPTED, ST_FAILED, ST_MISSING, ST_UNREADABLE, Round
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -69,7 +69,7 @@ def test_a_clerk_runs_the_round_in_the_browser(tmp_path, page):
         missing = next(u for u in rnd.units() if u.status == ST_MISSING)
         assert missing.unit in rows.inner_text()
         # A unit that must correct its return: its findings and its annotated copy.
-        failed = next(u for u in rnd.units() if u.status == "未通过")
+        failed = next(u for u in rnd.units() if u.status == ST_FAILED)
         page.goto(server.url)
         page.get_by_role("link", name=failed.unit, exact=True).click()
         assert page.locator("h1").inner_text().startswith(failed.unit)
@@ -119,7 +119,7 @@ def test_a_real_drop_shows_the_verdict(tmp_path, page):
         page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
         page.wait_for_function(DONE)
         row = page.locator("#upload-list li").first
-        assert row.locator(".pill").inner_text() == "未通过"
+        assert row.locator(".pill").inner_text() == ST_FAILED
         assert "太湖集成电路封装计量测试研究所（第一批）" in row.inner_text()
         [v] = rnd.units()[0].versions
         assert v.row.sent_mtime == 1663200000.0
@@ -137,7 +137,7 @@ def test_500_files_dropped_at_once_are_all_received_and_listed(tmp_path, page):
         page.set_input_files("#file-input", [str(p) for p in files])
         page.wait_for_function(DONE, timeout=120_000)
         assert page.locator("#upload-summary").inner_text() == "已收到 500 个文件。"
-        page.wait_for_function("document.querySelector('#counts').textContent.includes('已通过 500')")
+        page.wait_for_function(f"document.querySelector('#counts').textContent.includes('{ST_ACCEPTED} 500')")
         assert page.locator("#units tbody tr").count() == 500
         assert sorted(page.locator("#units tbody tr td:nth-child(2) a").all_inner_texts()) == units
         assert rnd.ledger.counts() == {"units": 500, "versions": 500, "receipts": 500}

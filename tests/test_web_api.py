@@ -25,7 +25,7 @@ import pytest
 from _web import LiveServer
 
 from xlsx_tools.read import MAX_FILE_BYTES
-from xlsx_tools.round import FILES, ST_ACCEPTED, ST_DUPLICATE, ST_FAILED, Round
+from xlsx_tools.round import FILES, ST_ACCEPTED, ST_FAILED, ST_RECEIVED_BEFORE, Round
 from xlsx_tools.store import INCOMING
 from xlsx_tools.web.server import bind
 
@@ -62,7 +62,7 @@ def test_upload_answers_in_validates_json_with_the_version(served):
     assert failed["version"]["unit"]["unit"] == "太湖集成电路封装计量测试研究所"
     assert passed["status"] == "accepted" and passed["version"]["round_status"] == ST_ACCEPTED
     again = _post(client, FAILED_FILE).json()["files"][0]
-    assert again["version"]["repeat"] and again["version"]["round_status"] == ST_DUPLICATE
+    assert again["version"]["repeat"] and again["version"]["round_status"] == ST_RECEIVED_BEFORE
     assert again["version"]["id"] == failed["version"]["id"]
     # The units, as the first page lists them, filtered as it filters.
     units = client.get("/api/units", params={"status": ST_FAILED}).json()

@@ -25,11 +25,9 @@ The original file is never written.
 
 from __future__ import annotations
 
-import errno
 import os
 import posixpath
 import re
-import tempfile
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +70,7 @@ from .read.refs import split_ref
 from .rules import Finding
 from .read.refusal import RejectedFile
 from .validate import FileResult, ValidationRun, isolated, unreadable
+from .writing import CannotWrite, write_file
 
 __all__ = [
     "ANNOTATION_SHEET",
@@ -134,16 +133,21 @@ class AnnotateError(Exception):
         return RejectedFile("annotate_failed", self.variant).reason
 
 
-class AnnotateWriteError(Exception):
-    """A copy cannot be written where it was asked for: one Chinese sentence.
+class AnnotateWriteError(CannotWrite):
+    """A copy cannot be written where it was asked for: one Chinese sentence (``message``)
+    naming the folder of the copies.
 
     ``written`` holds the copies written before it (each complete).
     """
 
-    def __init__(self, message: str, written: Sequence[Path] = ()):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, failure: CannotWrite, written: Sequence[Path] = ()):
+        super().__init__(failure.target, what=failure.what, reason=failure.reason)
+        self.errno = failure.errno
         self.written = list(written)
+
+    @property
+    def message(self) -> str:
+        return str(self)
 
 
 # The PackageError kinds that say why a readable workbook got no copy (annotate_failed's
@@ -219,38 +223,12 @@ def _unique_name(name: str, used: set[str]) -> str:
 # -- writing the copy -------------------------------------------------------------------
 
 def _write_copy(target: Path, data: bytes) -> None:
-    """Through a temporary file in the same folder, then renamed; a failure in Chinese."""
-    folder = target.parent
-    tmp: str | None = None
+    """Through a temporary file in the same folder, then renamed; a failure in Chinese,
+    naming the folder the copies go to."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".xlsx", dir=folder)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-        tmp = None
-    except OSError as e:
-        raise AnnotateWriteError(f"无法在“{folder}”中写入标注副本：{_why_not_written(e, target)}。") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-
-
-def _why_not_written(e: OSError, target: Path) -> str:
-    if isinstance(e, (NotADirectoryError, FileExistsError)) or e.errno in (errno.ENOTDIR, errno.EEXIST):
-        for part in (target.parent, *target.parent.parents):
-            if part.exists() and not part.is_dir():
-                return f"“{part}”是一个文件，不是文件夹"
-        return "路径中有一部分不是文件夹"
-    if isinstance(e, IsADirectoryError) or e.errno == errno.EISDIR:
-        return f"已有名为“{target.name}”的文件夹"
-    return {errno.EACCES: "没有写入权限", errno.EPERM: "没有写入权限", errno.EROFS: "磁盘为只读",
-            errno.ENOSPC: "磁盘空间不足", errno.EDQUOT: "磁盘配额已用完",
-            errno.ENAMETOOLONG: "路径过长", errno.ENOENT: "文件夹不存在或无法创建"
-            }.get(e.errno, "写入失败，请检查该文件夹能否写入")
+        write_file(target, lambda tmp: tmp.write_bytes(data))
+    except CannotWrite as e:
+        raise AnnotateWriteError(e.naming(target.parent, "标注副本的文件夹")) from None
 
 
 # -- the notes and the listing, in words ---------------------------------------------------
@@ -391,8 +369,13 @@ class _Styles:
         if not 0 <= xf < len(self.keys):
             return None
         key = self.keys[xf]
-        return next((i for i, k in enumerate(self.keys) if i != xf and k == key
-                     and not self.is_marked(i)), None)
+        same = [i for i, k in enumerate(self.keys) if i != xf and k == key and not self.is_marked(i)]
+        # Of formats alike but for the order of their attributes (a workbook may hold such
+        # twins), the one whose mark is this one: marked again, the copy is the same bytes.
+        mark = self.items["cellXfs"][xf]
+        again = {"fillId": mark.get("fillId") or "0", "applyFill": "1"}
+        return next((i for i in same if with_attrs(self.data, self.items["cellXfs"][i], again)
+                     == self._raw(mark)), same[0] if same else None)
 
     def _key(self, el: El) -> bytes:
         tag = QNAME.match(self.data, el.start)

@@ -23,6 +23,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .gather import is_system_name
 from .read import MAX_ARCHIVE_UNCOMPRESSED, MAX_FILE_BYTES, MAX_MEMBERS, MAX_RATIO, RATIO_FLOOR
 from .store import Store, Stored, sender_name, too_large_reason
 
@@ -30,9 +31,6 @@ __all__ = ["Member", "Unpacked", "is_archive_name", "unpack"]
 
 _UTF8_FLAG = 0x800
 _ENCRYPTED_FLAG = 0x1
-# What file managers put into a zip that is no one's return.
-_SYSTEM_PARTS = ("__MACOSX/",)
-_SYSTEM_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
 _MB = 1024 * 1024
 
 
@@ -83,9 +81,11 @@ def _decoded(info: zipfile.ZipInfo) -> str:
     return info.filename
 
 
-def _is_system(inner: str, name: str) -> bool:
-    return (any(part in inner for part in _SYSTEM_PARTS) or name.lower() in _SYSTEM_NAMES
-            or name.startswith(("._", "~$", ".~lock.")))
+def _is_system(inner: str) -> bool:
+    """What file managers put into a zip that is no one's return: the folder walk's rule,
+    for the file and every folder above it in the zip."""
+    parts = [p for p in inner.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    return any(is_system_name(part) for part in parts)
 
 
 def _mtime(info: zipfile.ZipInfo) -> float | None:
@@ -124,7 +124,7 @@ def unpack(path: str | Path, store: Store) -> Unpacked:
                 continue
             inner = _decoded(info)
             name = sender_name(inner)
-            if _is_system(inner, name):
+            if _is_system(inner):
                 out.skipped.append(name)
                 continue
             out.members.append(_member(zf, info, inner, name, store))

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Iterable, Mapping
 
-__all__ = ["Code", "Catalogue", "CatalogueError", "CATALOGUE", "SEVERITIES", "render"]
+__all__ = ["Code", "Catalogue", "CatalogueError", "CATALOGUE", "SEVERITIES", "STATUSES", "render",
+           "status_word", "status_meaning"]
 
 SEVERITIES = ("error", "warning")
 DEFAULT = "default"
@@ -114,7 +115,11 @@ class Catalogue:
         return entry
 
     def override(self, table: Mapping[str, Any]) -> None:
-        """Replace entries with the ones of a table shaped like catalogue.toml."""
+        """Replace entries with the ones of a table shaped like catalogue.toml
+        (but its statuses, which every command and form says alike)."""
+        if "statuses" in table:
+            raise CatalogueError("状态的说法（[catalogue.statuses]）在各命令和各表单中都一样，"
+                                 "不能在表单定义中改。")
         for name, raw in (table.get("codes") or {}).items():
             known = self.get(name)
             severity = raw.get("severity", known.severity if known else None)
@@ -194,6 +199,18 @@ class Catalogue:
         return self.parent.phrase(name, **params) if self.parent is not None else ""
 
 
+def _statuses(data: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    out = {}
+    for code, entry in data.get("statuses", {}).items():
+        if not entry.get("word") or not entry.get("meaning"):
+            raise CatalogueError(f"状态 {code} 缺少 word 或 meaning。")
+        out[code] = (entry["word"], entry["meaning"])
+    words = [w for w, _ in out.values()]
+    if len(set(words)) != len(words):
+        raise CatalogueError("两个状态用了同一个词。")
+    return out
+
+
 def _from_table(data: Mapping[str, Any]) -> Catalogue:
     cat = Catalogue()
     for name, raw in data.get("codes", {}).items():
@@ -205,12 +222,20 @@ def _from_table(data: Mapping[str, Any]) -> Catalogue:
     return cat
 
 
-def _shipped() -> Catalogue:
-    text = (resources.files("xlsx_tools") / "catalogue.toml").read_text(encoding="utf-8")
-    return _from_table(tomllib.loads(text))
+_SHIPPED = tomllib.loads((resources.files("xlsx_tools") / "catalogue.toml").read_text(encoding="utf-8"))
+CATALOGUE = _from_table(_SHIPPED)
+# Status code -> (word, meaning): what a file or a unit is, said alike by validate, merge
+# and the round (catalogue.toml's [statuses]; the same for every form).
+STATUSES: dict[str, tuple[str, str]] = _statuses(_SHIPPED)
 
 
-CATALOGUE = _shipped()
+def status_word(code: str) -> str:
+    """The word a person reads for a status code (accepted -> 通过)."""
+    return STATUSES[code][0]
+
+
+def status_meaning(code: str) -> str:
+    return STATUSES[code][1]
 
 
 def codes_of(source: str, catalogue: Catalogue = CATALOGUE) -> tuple[str, ...]:

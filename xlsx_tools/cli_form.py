@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from .cli_words import a_file
+
 __all__ = ["form_option", "form_from_option"]
 
 
@@ -27,7 +29,7 @@ def form_from_option(form_path: Path | None):
     used is a Chinese message and exit 2 (not found) or 1 (wrong inside)."""
     from .form import FormError, load_form
 
-    if form_path is not None and not form_path.is_file():
+    if form_path is not None and not a_file(form_path):
         click.echo(f"找不到表单定义文件“{form_path}”。", err=True)
         raise SystemExit(2)
     try:

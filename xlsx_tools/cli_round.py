@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from .cli_form import form_from_option, form_option
+from .cli_words import NO_FILES, Command, Group, a_file, fail_to_write, found, in_the_way
 
 __all__ = ["register"]
 
@@ -24,14 +25,17 @@ def _fail(message: str, code: int = 1) -> None:
 
 def _open(folder: Path):
     from .round import Round, RoundError
+    from .writing import CannotWrite
 
     try:
         return Round.open(folder)
     except RoundError as e:
         _fail(str(e), 2)
+    except CannotWrite as e:   # a round it may read but not write: read-only, or a full disk
+        fail_to_write(e, folder, "轮次文件夹")
 
 
-@click.group("round", options_metavar="[选项]", subcommand_metavar="命令 [参数]...")
+@click.group("round", cls=Group, options_metavar="[选项]", subcommand_metavar="命令 [参数]...")
 def round_group() -> None:
     """一轮回收工作：建立轮次文件夹，收取回收的文件，查看谁交了、谁没交。
 
@@ -60,7 +64,7 @@ def init_command(folder: Path, roster_path: Path | None, form_path: Path | None,
 
     if roster_path is None:
         _fail("请用 --roster 给出平台名单，例如：xlsx-tools round init 2022年评估 --roster 名单.csv", 2)
-    if not roster_path.is_file():
+    if not a_file(roster_path):
         _fail(f"找不到名单文件“{roster_path}”。", 2)
     form = form_from_option(form_path)
     try:
@@ -70,7 +74,7 @@ def init_command(folder: Path, roster_path: Path | None, form_path: Path | None,
     except RoundError as e:
         _fail(str(e), 2)
     except OSError as e:
-        _fail(f"无法创建轮次文件夹“{folder}”：{e.strerror or e}")
+        fail_to_write(e, folder, "轮次文件夹")
     with rnd:
         n = len(rnd.units())
         click.echo(f"已建立轮次文件夹：{folder}（{rnd.form.title}，名单 {n} 个单位）")
@@ -102,7 +106,7 @@ def _receipt_line(r) -> str:
 def receive_command(folder: Path, paths: tuple[Path, ...]) -> None:
     """收取回收的文件：文件、文件夹（连同子文件夹）或 .zip 压缩包。
 
-    每个文件都保存进轮次文件夹并校验、记录；同样内容的文件再次收到时记为“重复”，不另算版本。
+    每个文件都保存进轮次文件夹并校验、记录；同样内容的文件再次收到时记为“已收到过”，不另算版本。
     全部记录完毕时退出码为 0，用法错误为 2。
     """
     from collections import Counter
@@ -112,7 +116,7 @@ def receive_command(folder: Path, paths: tuple[Path, ...]) -> None:
     if not paths:
         _fail(f"请给出要收取的文件或文件夹，例如：xlsx-tools round receive {folder} 回收文件夹", 2)
     for p in paths:
-        if not p.exists():
+        if not found(p):
             _fail(f"找不到“{p}”，请检查文件或文件夹的路径。", 2)
     with _open(folder) as rnd:
         receipts = rnd.receive(paths, source="cli")
@@ -122,7 +126,7 @@ def receive_command(folder: Path, paths: tuple[Path, ...]) -> None:
         shown = "，".join(f"{s} {counts[s]}" for s in STATUSES if counts[s])
         click.echo(f"共收到 {len(receipts)} 个文件" + (f"：{shown}" if shown else "。"))
         if not receipts:
-            _fail("在给出的位置没有找到要收取的文件。", 2)
+            _fail(NO_FILES, 2)
         click.echo(f"查看各单位情况：xlsx-tools round status {folder}")
 
 
@@ -130,18 +134,20 @@ def receive_command(folder: Path, paths: tuple[Path, ...]) -> None:
 @click.argument("folder", type=click.Path(path_type=Path), metavar="轮次文件夹")
 @click.option("--remind", "remind_path", type=click.Path(dir_okay=False, path_type=Path),
               metavar="催报名单.xlsx",
-              help="另把催报名单（未提交、未通过、无法读取的单位）写入此 Excel 文件。")
+              help="另把催报名单（未提交、不通过、无法读取的单位）写入此 Excel 文件。")
 def status_command(folder: Path, remind_path: Path | None) -> None:
     """按名单列出每个单位的状态、采用的文件和收到时间，最后是合计。"""
+    from .catalogue import status_word
     from .reminders import write_reminders_xlsx
     from .round import STATUSES, display
 
+    off_roster = status_word("off_roster")
     with _open(folder) as rnd:
         units = rnd.units()
         for i, u in enumerate(units, start=1):
             v = u.chosen
             file = f"  {v.file_name}（{v.received_at[:16].replace('T', ' ')}）" if v else ""
-            mark = "" if u.on_roster else "  [名单外]"
+            mark = "" if u.on_roster else f"  [{off_roster}]"
             category = display(rnd.form, "category", u.category)
             click.echo(f"{i:>4}  {u.status}  {u.batch}  {category}  {u.unit}{mark}{file}")
         counts = rnd.counts(units)
@@ -149,7 +155,7 @@ def status_command(folder: Path, remind_path: Path | None) -> None:
         off = sum(1 for u in units if not u.on_roster)
         line = f"共 {len(units)} 个单位：{shown}"
         if off:
-            line += f"（其中名单外 {off} 个）"
+            line += f"（其中{off_roster} {off} 个）"
         click.echo(line)
         unplaced = rnd.unplaced()
         if unplaced:
@@ -162,16 +168,16 @@ def status_command(folder: Path, remind_path: Path | None) -> None:
             try:
                 click.echo(f"催报名单已写入 {write_reminders_xlsx(rnd, remind_path, units)}")
             except OSError as e:
-                _fail(f"无法写入“{remind_path}”：{e.strerror or e}")
+                fail_to_write(e, remind_path)
 
 
-@click.command("serve", options_metavar="[选项]")
+@click.command("serve", cls=Command, options_metavar="[选项]")
 @click.argument("folder", type=click.Path(path_type=Path), metavar="轮次文件夹")
-@click.option("--host", default="127.0.0.1", show_default=True, metavar="地址",
-              help="监听的地址。默认只有本机可以访问；"
+@click.option("--host", default="127.0.0.1", metavar="地址",
+              help="监听的地址（默认为 127.0.0.1，只有本机可以访问）；"
                    "在局域网中使用（如 0.0.0.0）时必须同时给出 --password。")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, metavar="端口",
-              help="端口号（默认自动选一个空闲端口）。")
+@click.option("--port", type=int, default=0, metavar="端口",
+              help="端口号，0 到 65535（默认自动选一个空闲端口）。")
 @click.option("--password", default=None, envvar="XLSX_TOOLS_PASSWORD", metavar="密码",
               help="访问密码：网页先要登录，接口用 HTTP Basic 认证（用户名任意）。"
                    "也可以用环境变量 XLSX_TOOLS_PASSWORD 给出。")
@@ -181,6 +187,8 @@ def serve_command(folder: Path, host: str, port: int, password: str | None, no_b
 
     启动后显示网址；按 Ctrl+C 停止。
     """
+    if not 0 <= port <= 65535:
+        _fail(f"端口号须在 0 到 65535 之间，而不是 {port}。", 2)
     if host not in _LOOPBACK and not password:
         _fail(f"在 {host} 上监听时，局域网中的其他电脑也能访问，必须用 --password 设置访问密码。", 2)
     if password is not None and len(password) < 6:
@@ -189,16 +197,28 @@ def serve_command(folder: Path, host: str, port: int, password: str | None, no_b
         from .web.server import serve
     except ImportError as e:
         _fail(f"缺少浏览器界面所需的程序包（{e.name}）。"
-              "请重新安装 xlsx-tools：python3 -m pip install xlsx-tools", 1)
+              "请在 xlsx-tools 的文件夹中重新安装：.venv/bin/python -m pip install .", 1)
     rnd = _open(folder)
 
     try:
         serve(rnd, host=host, port=port, password=password, open_browser=not no_browser,
               say=lambda text: click.echo(text))
     except OSError as e:
-        _fail(f"无法在 {host}:{port} 上启动：{e.strerror or e}。请换一个端口（--port）。")
+        _fail(f"无法在 {host}:{port} 上启动：{_why_not_served(e, port)}。")
     finally:
         rnd.close()
+
+
+def _why_not_served(e: OSError, port: int) -> str:
+    import errno
+    import socket
+
+    if isinstance(e, socket.gaierror):
+        return "无法识别这个地址，请检查 --host"
+    return {errno.EADDRINUSE: f"端口 {port} 已被占用，请换一个端口（--port）或不给 --port",
+            errno.EACCES: "没有使用这个端口的权限（1024 以下的端口须有管理员权限），请换一个端口（--port）",
+            errno.EADDRNOTAVAIL: "本机没有这个地址，请检查 --host"
+            }.get(e.errno, f"系统错误代码 {e.errno}")
 
 
 def _merge_round(round_dir: Path, out_dir: Path | None, given: dict) -> None:
@@ -207,13 +227,13 @@ def _merge_round(round_dir: Path, out_dir: Path | None, given: dict) -> None:
     if given.get("paths") or given.get("roster_path") or given.get("form_path"):
         _fail("使用 --round 时按轮次文件夹中的表单定义、名单和收到的文件汇总，"
               "不要再给出文件、文件夹、--roster 或 --form。", 2)
-    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+    if out_dir is not None and in_the_way(out_dir):
         _fail(f"“{out_dir}”是一个文件，--out 须为文件夹。", 2)
     with _open(round_dir) as rnd:
         try:
             result, written = rnd.merge(out_dir)
         except OSError as e:
-            _fail(f"无法写入汇总文件：{e.filename or out_dir}（{e.strerror or '写入失败'}）")
+            fail_to_write(e, out_dir if out_dir is not None else round_dir, "汇总文件夹")
         unit_word = merge_config(rnd.form).say("unit_word")
         click.echo(f"按每个单位采用的版本汇总：共 {len(result.files)} 个文件，"
                    f"计入汇总 {result.added} 个{unit_word}。")

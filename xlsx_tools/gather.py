@@ -1,7 +1,11 @@
-"""Gather the files of a round: every file given, and every candidate in the folders given.
+"""Gather the files of a round: every file given, and every file in the folders given.
 
-Used by validate and merge, so both find the same files and show them by the
-same names.
+Used by validate, merge and the round, so all find the same files and show them
+by the same names. A folder walk takes every file a person may have put there
+(a PDF, a Word file, a .xls, a .csv sent by mistake is listed as 无法读取 with
+its reason) and leaves out only what the system or an office program made
+(:func:`is_system_name`): no filler sends those, and listing them would bury
+the returns under noise.
 """
 
 from __future__ import annotations
@@ -10,25 +14,29 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-__all__ = ["WORKBOOK_EXTENSIONS", "iter_workbook_files", "shown_path"]
+__all__ = ["SYSTEM_NAMES", "is_system_name", "iter_returned_files", "shown_path"]
 
-# Extensions of files that are, or are often mistaken for, workbooks: a folder
-# walk reports each of them, so a clerk sees why a .xls or .csv was not read.
-WORKBOOK_EXTENSIONS = frozenset({
-    ".xlsx", ".xlsm", ".xltx", ".xltm", ".xlsb", ".xls", ".xlt", ".xml",
-    ".et", ".ett", ".ods", ".fods", ".csv", ".tsv", ".numbers", ".wps",
-})
+# Files and folders (by name, any case) that Windows and macOS make by themselves.
+SYSTEM_NAMES = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini", "__macosx"})
 
 
-def iter_workbook_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Every file to check under ``paths``, each once, in a stable order.
+def is_system_name(name: str) -> bool:
+    """A file or folder no filler sends: hidden (a name starting with a dot: .DS_Store,
+    macOS's ._name beside each file, LibreOffice's lock .~lock.name#, a .git folder),
+    Excel's and WPS's owner file of an open workbook (~$name.xlsx), Windows' Thumbs.db,
+    ehthumbs.db and desktop.ini, and the __MACOSX folder of a zip made on a Mac."""
+    return name.startswith((".", "~$")) or name.lower() in SYSTEM_NAMES
 
-    A path given by name is always yielded (the reader says why it is no
-    workbook); inside folders, files with a workbook-like extension are. Folders
-    are walked recursively, following symlinks but never twice into the same
-    real folder, so a symlink loop ends. What cannot be listed (no permission)
-    is yielded itself, so it is reported rather than silently missing. Office's
-    lock files (~$name.xlsx, .~lock.name#) are skipped: they are no one's return.
+
+def iter_returned_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Every file under ``paths``, each once, in a stable order.
+
+    A path given by name is always yielded, whatever it is (the reader says why
+    it is no workbook). Inside folders every file is, but for the system's
+    (:func:`is_system_name`: hidden files and folders, lock files, Thumbs.db...).
+    Folders are walked recursively, following symlinks but never twice into the
+    same real folder, so a symlink loop ends. What cannot be listed (no
+    permission) is yielded itself, so it is reported rather than silently missing.
     """
     seen_dirs: set[str] = set()
     seen_files: set[str] = set()
@@ -53,6 +61,8 @@ def iter_workbook_files(paths: Iterable[str | Path]) -> Iterator[Path]:
                 is_dir = entry.is_dir()   # follows symlinks; a loop is stopped by seen_dirs
             except OSError:
                 is_dir = False
+            if is_system_name(p.name) and p is not top:
+                continue
             if is_dir:
                 key = real(p)
                 if key in seen_dirs:
@@ -64,7 +74,7 @@ def iter_workbook_files(paths: Iterable[str | Path]) -> Iterator[Path]:
                     yield p   # cannot be listed: reported, not skipped
                     continue
                 stack.append(iter(entries))
-            elif _is_candidate(p.name):
+            else:
                 k = real(p)
                 if k not in seen_files:
                     seen_files.add(k)
@@ -83,12 +93,6 @@ def iter_workbook_files(paths: Iterable[str | Path]) -> Iterator[Path]:
             if k not in seen_files:
                 seen_files.add(k)
                 yield p
-
-
-def _is_candidate(name: str) -> bool:
-    if name.startswith(("~$", ".~lock.")):
-        return False
-    return os.path.splitext(name)[1].lower() in WORKBOOK_EXTENSIONS
 
 
 def shown_path(path: str | Path) -> str:

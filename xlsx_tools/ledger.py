@@ -38,12 +38,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .writing import CannotWrite
 
 __all__ = ["FILE_NAME", "SCHEMA_VERSION", "Ledger", "LedgerError", "ReceiptRow", "UnitRow", "VersionRow"]
 
@@ -82,7 +85,7 @@ CREATE TABLE versions (
     unit              TEXT,
     category          TEXT,
     placed_by         TEXT,               -- table | name | roster, NULL when not placed
-    status            TEXT NOT NULL,      -- validate's: accepted | warnings | explained | rejected
+    status            TEXT NOT NULL,      -- validate's (accepted, warnings, explained, rejected, unreadable)
     verdict           TEXT NOT NULL,
     errors            INTEGER NOT NULL,
     warnings          INTEGER NOT NULL,
@@ -111,6 +114,18 @@ CREATE TABLE receipts (
 );
 CREATE INDEX receipts_version ON receipts(version_id);
 """
+
+
+def _unwritable(path: Path) -> OSError | None:
+    """Why the ledger or its folder cannot be written (the ledger writes beside itself), if so."""
+    try:
+        with open(path, "r+b"):
+            pass
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as e:
+        return e
+    return None
 
 
 class LedgerError(Exception):
@@ -244,6 +259,10 @@ class Ledger:
         try:
             version = int(ledger.meta().get("schema", "0"))
         except (sqlite3.DatabaseError, ValueError) as e:
+            ledger.close()
+            cause = _unwritable(path)
+            if cause is not None:   # SQLite says so of a round it may read but not write (WAL)
+                raise CannotWrite(path.parent, cause, "轮次文件夹") from None
             raise LedgerError(f"“{path}”不是 xlsx-tools 的轮次数据库，或已损坏。") from e
         if version > SCHEMA_VERSION:
             raise LedgerError(f"“{path}”由更新版本的 xlsx-tools 创建，请升级后再打开。")

@@ -33,12 +33,14 @@ from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 
+from .catalogue import status_meaning, status_word
 from .form import PREVIOUS_PREFIX, Field, Form, load_form
 from .previous import PreviousRound, previous_names, read_previous
 from .roster import UNSAFE_CHARS, RosterEntry, read_roster, unit_key
 from .rules import (ERROR, WARNING, Finding, all_explained, count_explained, count_severity,
                     field_title)
 from .validate import FileResult, isolated, validate_paths
+from .writing import write_files
 from .xlsx_output import (
     DATE_WIDTH_SAMPLE,
     TableFormats,
@@ -54,20 +56,23 @@ from .xlsx_output import (
 __all__ = [
     "merge_paths", "merge_results", "write_outputs", "MergeResult", "BatchSummary",
     "Submission", "MergeConfig", "merge_config", "batch_file_stem", "column_title", "STATUSES",
-    "OVERVIEW_STEM", "UNKNOWN_BATCH", "choose_file", "place_file", "RosterIndex", "unit_key",
+    "OVERVIEW_STEM", "UNKNOWN_BATCH", "ADDED", "choose_file", "place_file", "RosterIndex", "unit_key",
     "recommending_folder", "recommending_file_stem",
 ]
 
-# One status per row of 提交情况.
-ST_ACCEPTED = "已通过"
-ST_WARNINGS = "有警告"
-ST_EXPLAINED = "已说明"       # only warnings, each explained by the filler: added like 有警告
-ST_FAILED = "未通过"
-ST_MISSING = "未提交"
-ST_OFF_ROSTER = "名单外"
-ST_DUPLICATE = "重复"
-STATUSES = (ST_ACCEPTED, ST_WARNINGS, ST_EXPLAINED, ST_FAILED, ST_MISSING, ST_OFF_ROSTER,
+# One status per row of 提交情况, in the words of every command (catalogue.toml's [statuses]).
+ST_ACCEPTED = status_word("accepted")
+ST_WARNINGS = status_word("warnings")
+ST_EXPLAINED = status_word("explained")   # only warnings, each explained by the filler
+ST_FAILED = status_word("rejected")
+ST_UNREADABLE = status_word("unreadable")
+ST_MISSING = status_word("missing")
+ST_OFF_ROSTER = status_word("off_roster")
+ST_DUPLICATE = status_word("duplicate")
+STATUSES = (ST_ACCEPTED, ST_WARNINGS, ST_EXPLAINED, ST_FAILED, ST_UNREADABLE, ST_MISSING, ST_OFF_ROSTER,
             ST_DUPLICATE)
+# The statuses of the rows whose values are added up.
+ADDED = (ST_ACCEPTED, ST_WARNINGS, ST_EXPLAINED, ST_OFF_ROSTER)
 
 OVERVIEW_STEM = "汇总-总览"
 UNKNOWN_BATCH = "无法识别批次"
@@ -416,7 +421,7 @@ def _choice_key(r: FileResult) -> tuple:
 
 def choose_file(results: Sequence[FileResult]) -> FileResult:
     """M01's choice among one unit's files: a readable one, the latest fill date, mtime, name."""
-    usable = [r for r in results if r.status != "rejected"] or list(results)
+    usable = [r for r in results if not r.failed] or list(results)
     return max(usable, key=_choice_key)
 
 
@@ -465,7 +470,9 @@ def _outliers(form: Form, config: MergeConfig, rows: list[Submission]) -> None:
 
 def _file_status(s: Submission) -> str:
     r = s.result
-    if r.status == "rejected" or s.errors:
+    if not r.readable:
+        return ST_UNREADABLE
+    if r.failed or s.errors:
         return ST_FAILED
     if s.on_roster is False:
         return ST_OFF_ROSTER
@@ -503,8 +510,10 @@ def _submission(form: Form, r: FileResult, roster: RosterIndex) -> Submission:
         roster_row=roster.position.get(key) if key else None)
     if batch is None:
         s.status = _file_status(s)
-        s.note = f"无法从表中或文件名中确定{form.column_header('batch')}，未计入任何批次的汇总。"
-    elif how == "name" and r.status == "rejected":
+        # Why it could not be read, when it could not, then why it is in no batch.
+        s.note = (r.reason or "") + (f"无法从表中或文件名中确定{form.column_header('batch')}，"
+                                     "未计入任何批次的汇总。")
+    elif how == "name" and r.failed:
         s.note = "批次和单位按文件名识别。"
     elif how == "roster":
         s.note = "表中未填批次，按名单中该单位的批次归入。"
@@ -597,11 +606,11 @@ def merge_results(files: Sequence[FileResult], form: Form | None = None,
         _off_roster(form, batch, subs, names)
         not_taken = _duplicates(form, batch, subs)
         candidates = [s for s in subs if id(s) not in not_taken]
-        _outliers(form, config, [s for s in candidates if s.result.status != "rejected"])
+        _outliers(form, config, [s for s in candidates if not s.result.failed])
         for s in candidates:
             s.status = _file_status(s)
-            s.added = s.status != ST_FAILED
-            if s.status == ST_FAILED:
+            s.added = s.status in ADDED
+            if not s.added:
                 s.note = (s.note + (s.result.reason or _failed_note(s))).strip()
             elif s.status == ST_OFF_ROSTER:
                 s.note = (s.note + "不在名单内，已计入汇总，请核实。").strip()
@@ -1120,9 +1129,10 @@ def _submissions_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submissi
     ws = wb.add_worksheet("提交情况")
     ws.write_string(0, 0, title, fmt.title)
     rule = form.catalogue.message("M01", "rule", date_label=form.column_header("date") or "日期")
-    ws.merge_range(1, 0, 1, 8, "状态：已通过、有警告、已说明（警告都已由填报单位写明审核说明）、"
-                   "名单外（不在名单内，已计入汇总）的文件计入汇总；"
-                   "未通过、重复的文件不计入；未提交为名单内没有收到文件的单位。" + rule, fmt.note)
+    left_out = [st for st in STATUSES if st not in ADDED and st != ST_MISSING]
+    ws.merge_range(1, 0, 1, 8, f"状态：{'、'.join(ADDED)}的文件计入汇总（{ST_OFF_ROSTER}的单位请核实）；"
+                   f"{'、'.join(left_out)}的文件不计入；{ST_MISSING}：{status_meaning('missing')}。" + rule,
+                   fmt.note)
     ws.set_row(1, 48)
     headers = column_headers(form, SUBMISSION_COLUMNS)
     cols = [k for k in SUBMISSION_COLUMNS if (with_batch or k != "batch") and _has(form, k)]
@@ -1342,27 +1352,23 @@ def _recommending_sheet(wb, fmt: _Formats, form: Form, groups: dict[str, list[Su
 
 
 def write_outputs(result: MergeResult, out_dir: str | Path) -> list[Path]:
-    """Write every batch's summary (.xlsx and .csv) and the overview; return the paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    """Write every batch's summary (.xlsx and .csv) and the overview; return the paths.
+
+    All or none: when any cannot be written, none replaces what was there and
+    :class:`~xlsx_tools.writing.CannotWrite` names ``out_dir``.
+    """
+    files: dict[str, Callable[[Path], None]] = {}
     for batch, b in result.batches.items():
-        xlsx = out / f"{batch_file_stem(batch)}.xlsx"
-        _write_batch(xlsx, result, b)
-        csv_path = out / f"{batch_file_stem(batch)}.csv"
-        _write_csv(csv_path, result.form, b, result.previous_fields)
-        written += [xlsx, csv_path]
-    overview = out / f"{OVERVIEW_STEM}.xlsx"
+        stem = batch_file_stem(batch)
+        files[f"{stem}.xlsx"] = lambda p, b=b: _write_batch(p, result, b)
+        files[f"{stem}.csv"] = lambda p, b=b: _write_csv(p, result.form, b, result.previous_fields)
     groups = result.by_recommending()
     stems = _recommending_paths(groups)
-    _write_overview(overview, result, groups, stems)
-    written.append(overview)
-    if groups:
-        folder = out / recommending_folder(result.form)
-        folder.mkdir(exist_ok=True)
-        for name, rows in groups.items():
-            path = folder / f"{stems[name]}.xlsx"
-            _write_recommending(path, result, name, rows)
-            written.append(path)
+    files[f"{OVERVIEW_STEM}.xlsx"] = lambda p: _write_overview(p, result, groups, stems)
+    folder = recommending_folder(result.form)
+    for name, rows in groups.items():
+        files[f"{folder}/{stems[name]}.xlsx"] = lambda p, name=name, rows=rows: _write_recommending(
+            p, result, name, rows)
+    written = write_files(out_dir, files, what="汇总文件夹")
     result.outputs = written
     return written

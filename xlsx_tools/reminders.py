@@ -1,7 +1,7 @@
 """The 催报 list: the units that have not returned their table, or must send it again.
 
 A unit is on it when its status is one of :data:`xlsx_tools.round.TO_REMIND`
-(未提交, 未通过, 无法读取), with what it has to do and, where the roster has
+(未提交, 不通过, 无法读取), with what it has to do and, where the roster has
 them, how to reach it: the roster's columns that are not fields
 (:attr:`~xlsx_tools.roster.RosterEntry.extra`; the shipped definition declares
 a contact person, phones and an e-mail address, and any other column a roster
@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from .form import Form
-from .round import ST_FAILED, ST_MISSING, ST_UNREADABLE, Round, Unit, display, extra_columns
+from .catalogue import STATUSES
+from .round import ST_FAILED, ST_MISSING, ST_UNREADABLE, TO_REMIND, Round, Unit, display, extra_columns
+from .writing import write_file
 from .xlsx_output import TableFormats, close_workbook, new_workbook, print_setup, write_table
 
 __all__ = ["LAST_RECEIVED", "Reminder", "reminder_columns", "reminders", "write_reminders_xlsx"]
@@ -26,8 +28,8 @@ __all__ = ["LAST_RECEIVED", "Reminder", "reminder_columns", "reminders", "write_
 LAST_RECEIVED = {"file_name": "最近收到的文件", "received_at": "收到时间"}
 # Columns (by key) that wrap at a fixed width, so the list prints legibly on A4 landscape.
 _WRAP = {"unit": 26, "recommending": 20, "todo": 34, "file_name": 30}
-LEGEND = ("未提交：名单内尚未收到统计表的单位；未通过：统计表有错误，须按标注副本修改后重新提交；"
-          "无法读取：收到的文件无法读取，须重新发送。")
+_MEANINGS = dict(STATUSES.values())   # word -> meaning
+LEGEND = "；".join(f"{word}：{_MEANINGS[word]}" for word in TO_REMIND) + "。"
 
 
 def reminder_columns(form: Form) -> dict[str, str]:
@@ -76,6 +78,12 @@ def write_reminders_xlsx(rnd: Round, path: str | Path, units: list[Unit] | None 
     form = rnd.form
     first = reminder_columns(form)
     extra = extra_columns(form, [r.unit for r in items])
+    write_file(path, lambda tmp: _write_list(tmp, form, items, first, extra), what="催报名单")
+    return path
+
+
+def _write_list(path: Path, form: Form, items: list[Reminder], first: dict[str, str],
+                extra: dict[str, str]) -> None:
     wb = new_workbook(path, "催报名单", form.output_time)
     fmt = TableFormats(wb)
     ws = wb.add_worksheet("催报名单")
@@ -98,9 +106,7 @@ def write_reminders_xlsx(rnd: Round, path: str | Path, units: list[Unit] | None 
     wrap = {1 + i: _WRAP[k] for i, k in enumerate(columns) if k in _WRAP}
     write_table(ws, fmt, 2, headers, rows, 40, formats, wrap=wrap)
     print_setup(ws, repeat=(2, 2), fit_width=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
     close_workbook(wb)
-    return path
 
 
 def _shown(value: object) -> str:

@@ -7,33 +7,19 @@ are made in annotate.py (re-exported here).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from .annotate import ANNOTATION_SHEET, AnnotateOutcome, annotate_workbook, annotate_workbooks
 from .form import Form
 from .rules import Finding, field_title
 from .validate import UNREADABLE, VERDICTS, FileResult, ValidationRun, isolated
+from .writing import write_file
 from .xlsx_output import close_workbook, fit_width, new_workbook, page_widths, text_lines
 
 __all__ = ["write_json", "write_report_xlsx", "annotate_workbooks", "annotate_workbook",
            "ANNOTATION_SHEET", "AnnotateOutcome"]
 
 AUTHOR = "xlsx-tools"
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # -- JSON ----------------------------------------------------------------------
@@ -58,7 +44,7 @@ def write_json(run: ValidationRun, path: str | Path) -> Path:
     path = Path(path)
     files = _isolate(run, "report_failed", _json_of)
     text = json.dumps({"form": run.form.id, "files": files}, ensure_ascii=False, indent=2) + "\n"
-    _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+    write_file(path, lambda p: p.write_text(text, encoding="utf-8"), what="结果文件")
     return path
 
 
@@ -130,7 +116,7 @@ def write_report_xlsx(run: ValidationRun, path: str | Path) -> Path:
                widths={8: 50})
         close_workbook(wb)
 
-    _atomic_write(path, write)
+    write_file(path, write, what="问题清单")
     return path
 
 

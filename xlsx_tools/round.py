@@ -2,7 +2,7 @@
 
     rnd = Round.init("2022年评估", roster="名单.csv")      # or Round.open("2022年评估")
     rnd.receive(["回收", "某省.zip"])                     # files, folders, .zip archives
-    [(u.unit, u.status) for u in rnd.units()]               # 未提交 / 已通过 / ... / 重复
+    [(u.unit, u.status) for u in rnd.units()]               # 未提交 / 通过 / ... / 待确认
     rnd.pin(unit_id, version_id)                            # the clerk chooses a version
     rnd.merge()                                             # summaries of each unit's chosen version
 
@@ -30,7 +30,7 @@ merge places it (:func:`xlsx_tools.merge.place_file`), and only then recorded
 in one ledger transaction. The same bytes received again are one version. A
 unit's latest version is the one received last; when one receiving brought
 several different files for a unit, the latest of them is taken as merge's M01
-takes one, and the unit shows 重复 until the clerk pins a version.
+takes one, and the unit shows 待确认 until the clerk pins a version.
 
 The round knows the form's roles (unit, batch, category, recommending unit,
 fill date: :data:`xlsx_tools.form.ROLES`), never a table's field ids: the
@@ -58,12 +58,13 @@ from .archive import is_archive_name, unpack
 from .form import Form, load_form
 from .ledger import FILE_NAME as LEDGER_FILE
 from .ledger import Ledger, LedgerError, ReceiptRow, UnitRow, VersionRow
+from .catalogue import status_word
 from .merge import (
     _growth,
     ST_ACCEPTED,
-    ST_DUPLICATE,
     ST_FAILED,
     ST_MISSING,
+    ST_UNREADABLE,
     ST_WARNINGS,
     MergeResult,
     RosterIndex,
@@ -76,6 +77,7 @@ from .previous import PreviousError, PreviousRound, previous_names, read_previou
 from .roster import RosterEntry, read_roster, unit_key
 from .store import Store, Stored, sender_name, too_large_reason
 from .validate import UNREADABLE, FileResult, find_files, validate_file
+from .writing import CannotWrite, write_file
 
 __all__ = [
     "ANNOTATED",
@@ -84,10 +86,11 @@ __all__ = [
     "PREVIOUS",
     "STATUSES",
     "ST_ACCEPTED",
-    "ST_DUPLICATE",
     "ST_EXPLAINED",
     "ST_FAILED",
     "ST_MISSING",
+    "ST_RECEIVED_BEFORE",
+    "ST_TO_CONFIRM",
     "ST_UNREADABLE",
     "ST_WARNINGS",
     "SUMMARIES",
@@ -103,14 +106,16 @@ __all__ = [
     "display",
 ]
 
-# A unit's status: merge's words where they mean the same (提交情况).
-ST_EXPLAINED = "已说明"      # only warnings, each explained by the filler (validate's "explained")
-ST_UNREADABLE = UNREADABLE
-STATUSES = (ST_MISSING, ST_ACCEPTED, ST_WARNINGS, ST_EXPLAINED, ST_FAILED, ST_UNREADABLE, ST_DUPLICATE)
+# A unit's status, a version's and a receipt's: the words of every command
+# (catalogue.toml's [statuses]), merge's where they mean the same.
+ST_EXPLAINED = status_word("explained")   # only warnings, each explained by the filler
+ST_TO_CONFIRM = status_word("to_confirm")             # a unit: several files at once, one taken
+ST_RECEIVED_BEFORE = status_word("received_before")   # a receipt: the same bytes again
+STATUSES = (ST_MISSING, ST_ACCEPTED, ST_WARNINGS, ST_EXPLAINED, ST_FAILED, ST_UNREADABLE, ST_TO_CONFIRM)
 # Who the 催报 list names: not returned, or must send again.
 TO_REMIND = (ST_MISSING, ST_FAILED, ST_UNREADABLE)
 _BY_STATUS = {"accepted": ST_ACCEPTED, "warnings": ST_WARNINGS, "explained": ST_EXPLAINED,
-              "rejected": ST_FAILED}
+              "rejected": ST_FAILED, "unreadable": ST_UNREADABLE}
 
 FORM_FILE = "form.toml"
 ROSTER_STEM = "roster"
@@ -159,7 +164,7 @@ def extra_columns(form: Form, units: Iterable[Unit]) -> dict[str, str]:
 
 
 def file_status(v: VersionRow) -> str:
-    """The round's word for one version: 已通过, 有警告, 已说明, 未通过 or 无法读取."""
+    """The round's word for one version: 通过, 有警告, 已说明, 不通过 or 无法读取."""
     if v.reason is not None:
         return ST_UNREADABLE
     return _BY_STATUS.get(v.status, ST_FAILED)
@@ -290,10 +295,10 @@ class Receipt:
 
     @property
     def status(self) -> str:
-        """The file's word: its version's, 重复 for bytes received before, 无法读取 if not kept."""
+        """The file's word: its version's, 已收到过 for bytes received before, 无法读取 if not kept."""
         if self.version is None:
             return ST_UNREADABLE
-        return ST_DUPLICATE if self.repeat else self.version.status
+        return ST_RECEIVED_BEFORE if self.repeat else self.version.status
 
     @property
     def file_name(self) -> str:
@@ -306,7 +311,7 @@ class Receipt:
             out = self.version.result()
             out["file"] = shown
         else:
-            out = {"file": shown, "status": "rejected", "verdict": UNREADABLE, "unit": None,
+            out = {"file": shown, "status": "unreadable", "verdict": UNREADABLE, "unit": None,
                    "batch": None, "category": None, "recommending": None,
                    "findings": [{"code": self.row.kind, "severity": "error", "fields": [], "cells": [],
                                  "message": self.reason}],
@@ -453,7 +458,7 @@ class Round:
         """Receive files, every candidate under folders (validate's rules), and .zip archives.
 
         One call is one receiving: several different files for one unit among
-        them are told apart as merge's M01 does, and the unit shows 重复.
+        them are told apart as merge's M01 does, and the unit shows 待确认.
         """
         batch_id = batch_id or new_batch_id()
         out: list[Receipt] = []
@@ -559,7 +564,7 @@ class Round:
         try:
             result = validate_file(path, self.form, shown=name, file_name=name, previous=self.previous)
         except Exception as e:  # noqa: BLE001 - one odd file never stops receiving
-            result = FileResult(file=name, path=path, status="rejected", verdict=UNREADABLE,
+            result = FileResult(file=name, path=path, status="unreadable", verdict=UNREADABLE,
                                 reason=f"校验这个文件时出错（{type(e).__name__}），无法校验。",
                                 kind="unreadable", file_name=name)
         result.mtime = mtime
@@ -616,7 +621,7 @@ class Round:
             results = [_as_result(v.row) for v in together]
             taken = choose_file(results)
             chosen = next(v for v, r in zip(together, results) if r is taken)
-            status = ST_DUPLICATE
+            status = ST_TO_CONFIRM
             date_label = self.form.column_header("date") or "日期"
             note = (f"同一次收到该单位 {len(together)} 个不同的文件，默认采用“{chosen.file_name}”"
                     f"（{date_label}最晚的一份；相同时取文件修改时间最晚的）。请确认采用哪一份。")
@@ -734,9 +739,10 @@ class Round:
             write_outputs(result, out_dir)
             return result, Path(out_dir)
         base = self.folder / SUMMARIES
-        base.mkdir(exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=_BUILDING, dir=base))
+        work = None
         try:
+            base.mkdir(exist_ok=True)
+            work = Path(tempfile.mkdtemp(prefix=_BUILDING, dir=base))
             write_outputs(result, work)
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             target, n = base / stamp, 1
@@ -744,8 +750,13 @@ class Round:
                 n += 1
                 target = base / f"{stamp}-{n}"
             os.replace(work, target)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
+        except BaseException as e:
+            if work is not None:
+                shutil.rmtree(work, ignore_errors=True)
+            if isinstance(e, CannotWrite):   # said of summaries/, never of the build's temporary name
+                raise e.naming(base) from None
+            if isinstance(e, OSError):
+                raise CannotWrite(base, e, "汇总文件夹") from None
             raise
         result.outputs = [target / p.name for p in result.outputs]
         return result, target
@@ -775,7 +786,7 @@ class Round:
 
         target = self.folder / WORKBOOKS / blank_file_name(self.form)
         if not target.exists():
-            _made_once(target, lambda p: write_workbook(p, self.form))
+            write_file(target, lambda p: write_workbook(p, self.form))
         return target
 
     def prefilled_workbook(self, unit: Unit) -> tuple[Path, str] | None:
@@ -790,7 +801,7 @@ class Round:
         [made] = roster_workbooks(self.form, [entry], self.previous)
         target = self.folder / WORKBOOKS / f"unit-{unit.id}.xlsx"
         if not target.exists():
-            _made_once(target, lambda p: write_workbook(p, self.form, made.prefill, None, made.previous))
+            write_file(target, lambda p: write_workbook(p, self.form, made.prefill, None, made.previous))
         return target, made.file_name
 
 
@@ -806,17 +817,6 @@ def _text(value: object) -> str | None:
 
 def _shown_time(iso: str) -> str:
     return iso[:16].replace("T", " ")
-
-
-def _made_once(target: Path, make) -> None:
-    """Write through a temporary name, so a file cut short is never taken for made."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{target.name}")
-    try:
-        make(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _as_result(v: VersionRow) -> FileResult:

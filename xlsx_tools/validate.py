@@ -22,8 +22,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from .catalogue import status_word
 from .form import Form, load_form
-from .gather import iter_workbook_files, shown_path
+from .gather import iter_returned_files, shown_path
 from .previous import PreviousRound
 from .read import MAX_SECONDS, RejectedFile, open_workbook
 from .read.refusal import too_slow
@@ -32,13 +33,17 @@ from .rules import (ERROR, WARNING, Finding, all_explained, count_explained, cou
 
 __all__ = [
     "FileResult", "ValidationRun", "validate_file", "validate_paths", "find_files",
-    "VERDICTS", "UNREADABLE", "json_value", "isolated", "unreadable", "time_limit", "OutOfTime",
+    "VERDICTS", "UNREADABLE", "FAILED", "json_value", "isolated", "unreadable", "time_limit", "OutOfTime",
 ]
 
-# status -> verdict, and the verdict of a file that could not be read. "explained": only
-# warnings, each explained by the filler (审核说明).
-VERDICTS = {"accepted": "通过", "warnings": "有警告", "explained": "已说明", "rejected": "不通过"}
-UNREADABLE = "无法读取"
+# A file's status (--json "status") -> its verdict, the word every command says
+# (catalogue.toml's [statuses]); and the verdict of a file that could not be read.
+# "explained": only warnings, each explained by the filler (审核说明).
+VERDICTS = {code: status_word(code)
+            for code in ("accepted", "warnings", "explained", "rejected", "unreadable")}
+UNREADABLE = VERDICTS["unreadable"]
+# The statuses of a file that is not taken as it is (exit code 1; never added up).
+FAILED = ("rejected", "unreadable")
 
 
 @dataclass
@@ -46,8 +51,8 @@ class FileResult:
     """The outcome for one file."""
     file: str                          # the path as found (given, or under a given folder)
     path: Path
-    status: str                        # accepted | warnings | explained | rejected
-    verdict: str                       # 通过 | 有警告 | 已说明 | 不通过 | 无法读取
+    status: str                        # accepted | warnings | explained | rejected | unreadable
+    verdict: str                       # its word: 通过 | 有警告 | 已说明 | 不通过 | 无法读取
     findings: list[Finding] = field(default_factory=list)
     values: dict[str, object] = field(default_factory=dict)   # clean values by field id
     # The values of the form's roles (form.keys): who sent it, batch, category...
@@ -81,6 +86,11 @@ class FileResult:
         return self.reason is None
 
     @property
+    def failed(self) -> bool:
+        """Rejected or unreadable: to be sent again, never added up."""
+        return self.status in FAILED
+
+    @property
     def name(self) -> str:
         # The sender's name where the file is stored under another; else the name as
         # shown (a name that is not UTF-8 shown as GB18030, never as surrogates).
@@ -110,7 +120,7 @@ class ValidationRun:
 
     @property
     def has_errors(self) -> bool:
-        return any(r.status == "rejected" for r in self.files)
+        return any(r.failed for r in self.files)
 
     @property
     def exit_code(self) -> int:
@@ -118,7 +128,7 @@ class ValidationRun:
 
     def counts(self) -> dict[str, int]:
         """Files per verdict, every verdict present (0 when none)."""
-        out = {v: 0 for v in (*VERDICTS.values(), UNREADABLE)}
+        out = {v: 0 for v in VERDICTS.values()}
         for r in self.files:
             out[r.verdict] += 1
         return out
@@ -164,7 +174,7 @@ def _rejected(form: Form, path: Path, shown: str, refusal: RejectedFile,
     """The file as 无法读取; the reason in the form's words (its catalogue)."""
     reason = refusal.reason_in(form.catalogue)
     return FileResult(
-        file=shown, path=path, status="rejected", verdict=UNREADABLE,
+        file=shown, path=path, status="unreadable", verdict=UNREADABLE,
         findings=[Finding(refusal.code, ERROR, (), (), reason)],
         reason=reason, kind=refusal.kind, mtime=_mtime(path), file_name=file_name)
 
@@ -291,13 +301,14 @@ def _text(value: object) -> str | None:
 # -- many files ------------------------------------------------------------------
 
 def find_files(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
-    """(path, name to show) for every given file, and every candidate under given folders.
+    """(path, name to show) for every given file, and every file under given folders.
 
-    Files given by name are taken whatever their suffix (a wrong kind is then
-    rejected visibly); folders are walked by the reader's rules (workbook-like
-    extensions, no lock files, each real file once, symlink loops ended).
+    Whatever it is, a file is taken (a wrong kind is then 无法读取, with its
+    reason); a folder walk leaves out only the system's files (hidden files, lock
+    files, Thumbs.db: :func:`~xlsx_tools.gather.is_system_name`), takes each real
+    file once and ends symlink loops.
     """
-    return [(p, shown_path(p)) for p in iter_workbook_files(paths)]
+    return [(p, shown_path(p)) for p in iter_returned_files(paths)]
 
 
 # Each worker process loads the form (and last round's values) once.

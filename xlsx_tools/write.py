@@ -32,7 +32,8 @@ from .form import PREFILL_PREFIX, META_MAP_HEADER, META_SHEET, Cell, Field, Form
 from .previous import PreviousRound, previous_names, read_previous
 from .read.limits import MAX_TEXT
 from .stamp import SheetShown, Template
-from .xlsx_output import (Formats, OutputError, checked, excel_text, os_reason, quote_sheet,
+from .writing import write_file
+from .xlsx_output import (Formats, OutputError, checked, excel_text, quote_sheet,
                           row_points, text_lines)
 
 __all__ = [
@@ -169,13 +170,9 @@ def write_workbook(path: str | Path, form: Form | None = None, prefill: dict | N
 
 
 def write_bytes(path: Path, data: bytes) -> Path:
-    """Save a workbook's bytes; a file that cannot be written is a GenerateError."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    except OSError as e:
-        raise GenerateError(f"无法写入文件“{path}”：{os_reason(e)}。") from e
-    return path
+    """Save a workbook's bytes whole (a temporary file renamed)."""
+    # CannotWrite (a GenerateError) when it cannot be written: one sentence naming the path.
+    return write_file(path, lambda tmp: tmp.write_bytes(data), what="统计表")
 
 
 def unit_context(form: Form, prefill: dict[str, str], password: str | None = None,

@@ -9,7 +9,7 @@ other module that touches xlsxwriter directly is ``write`` (its workbook protect
 from __future__ import annotations
 
 import datetime as dt
-import errno
+import io
 import math
 import unicodedata
 from decimal import Decimal
@@ -17,15 +17,14 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import xlsxwriter
-import xlsxwriter.exceptions
 
 from .form import cell_name
+from .writing import OutputError
 
 __all__ = [
     "OutputError", "text_width", "text_lines", "row_points", "fit_width", "excel_text",
     "quote_sheet", "sheet_ref", "checked", "Formats", "TableFormats", "new_workbook", "close_workbook",
-    "write_table", "page_widths", "print_setup", "printed_width", "LEAST_SCALE", "os_reason",
-    "DATE_WIDTH_SAMPLE",
+    "write_table", "page_widths", "print_setup", "printed_width", "LEAST_SCALE", "DATE_WIDTH_SAMPLE",
 ]
 
 # Points per text line for a font size, and the padding of a cell.
@@ -33,10 +32,6 @@ _LINE = 1.45
 _PAD = 6.0
 # A date shown as yyyy-mm-dd is this wide.
 DATE_WIDTH_SAMPLE = "0000-00-00"
-
-
-class OutputError(Exception):
-    """A workbook could not be written; the message is Chinese, for the user."""
 
 
 # -- measuring text ------------------------------------------------------------------
@@ -126,22 +121,24 @@ class TableFormats:
 def new_workbook(path: str | Path, title: str, created: dt.datetime, author: str = "xlsx-tools",
                  cls: type = xlsxwriter.Workbook, **options: Any) -> Any:
     """A workbook that keeps every text a text (no numbers, formulas or links guessed),
-    dated ``created`` so that the same inputs give the same bytes."""
-    wb = cls(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
-                         "strings_to_urls": False, **options})
+    dated ``created`` so that the same inputs give the same bytes.
+
+    It is made in memory and written to ``path`` by :func:`close_workbook`: nothing
+    else is written anywhere, and a file that cannot be written fails there, once.
+    """
+    made = io.BytesIO()
+    wb = cls(made, {"strings_to_numbers": False, "strings_to_formulas": False,
+                    "strings_to_urls": False, "in_memory": True, **options})
     wb.set_properties({"title": title, "author": author, "created": created})
+    wb.xlsx_tools_target = (Path(path), made)
     return wb
 
 
 def close_workbook(wb: Any) -> None:
-    """Write a workbook out; a file that cannot be created is an OSError."""
-    try:
-        wb.close()
-    except xlsxwriter.exceptions.FileCreateError as e:
-        cause = e.args[0] if e.args and isinstance(e.args[0], OSError) else None
-        if cause is not None:
-            raise OSError(cause.errno, cause.strerror, cause.filename) from e
-        raise OSError(str(e)) from e
+    """Write a workbook of :func:`new_workbook` out; a file that cannot be written is an OSError."""
+    wb.close()
+    path, made = wb.xlsx_tools_target
+    path.write_bytes(made.getvalue())
 
 
 # -- tables ------------------------------------------------------------------------------
@@ -257,18 +254,3 @@ def print_setup(ws, repeat: tuple[int, int] | None = None, fit_width: bool = Fal
             ws.fit_to_pages(1, 0)
         else:
             ws.set_print_scale(LEAST_SCALE)
-
-
-_OS_REASONS = {errno.ENOTDIR: "路径中有一个同名的文件，不是文件夹",
-               errno.EACCES: "没有写入权限，或同名文件正在被 Excel/WPS 打开",
-               errno.EPERM: "没有写入权限",
-               errno.ENOSPC: "磁盘空间不足", errno.EROFS: "磁盘是只读的",
-               errno.ENAMETOOLONG: "文件名太长", errno.EEXIST: "同名的文件夹已存在",
-               errno.EISDIR: "已有一个同名的文件夹"}
-
-
-def os_reason(e: OSError | None) -> str:
-    """Why a file could not be written, in Chinese."""
-    if e is None:
-        return "写入失败"
-    return _OS_REASONS.get(e.errno, f"系统错误（{e.errno}）" if e.errno else "写入失败")

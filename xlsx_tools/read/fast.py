@@ -35,7 +35,7 @@ from .model import Cell, SheetCells, Stored
 from .parse import SML, ooxml_unescape, truthy
 from .refusal import reject
 
-__all__ = ["decode", "fast_shared_strings", "fast_sheet"]
+__all__ = ["SOUND", "decode", "fast_shared_strings", "fast_sheet"]
 
 # Possessive quantifiers throughout: the grammar never needs to take back what
 # it matched (each piece starts with its own literal), and sre runs them faster.
@@ -120,8 +120,23 @@ _T_AT = re.compile(rb'<t(?: xml:space="preserve")?(?:/>|>([^<]*)</t>)')
 _TYPES = {t.encode(): t for t in ("b", "d", "e", "inlineStr", "n", "s", "str")} | {b"": "n"}
 
 
+def _possessives_are_sound() -> bool:
+    """Does this Python's ``re`` match possessive quantifiers as documented? CPython before
+    3.11.5 (Debian 12 ships 3.11.2) matches some wrongly (python/cpython#106052, #100061),
+    and this path's grammar would then misread cells: there, the parse reads every sheet."""
+    cell = b'<c r="A1" s="41" t="inlineStr"><is><t>&#34920;&#21333;</t></is></c>'
+    return (re.fullmatch(b"(?:ab?c)*+", b"a") is None
+            and re.findall(b"(((?!C).)++)", b"ABC") == [(b"AB", b"B")]
+            and _CELL_AT.fullmatch(cell) is not None)
+
+
+SOUND = _possessives_are_sound()
+
+
 def fast_sheet(data: bytes, wanted: Iterable[tuple[tuple[int, int], bytes]]) -> SheetCells | None:
     """What :func:`.parse.parse_sheet` gives for ``data``, or None to let it decide."""
+    if not SOUND:
+        return None
     m = _PROLOG.match(data)
     root = _ROOT.match(data, m.end())
     if root is None:
@@ -164,6 +179,8 @@ def fast_sheet(data: bytes, wanted: Iterable[tuple[tuple[int, int], bytes]]) -> 
 
 def fast_shared_strings(data: bytes) -> list[str] | None:
     """What :func:`.parse.parse_shared_strings` gives for ``data``, or None to let it decide."""
+    if not SOUND:
+        return None
     root = _SST_ROOT.match(data, _PROLOG.match(data).end())
     if root is None or dict(_ROOT_ATTR.findall(root.group(1))).get(b"xmlns") not in _DEFAULT_NS:
         return None

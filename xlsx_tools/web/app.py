@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import tempfile
 import zipfile
@@ -43,11 +44,30 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from ..catalogue import STATUSES as STATUS_TABLE
+from ..catalogue import status_word
+from ..merge import ST_DUPLICATE
 from ..merge import recommending_folder
 from ..read import MAX_FILE_BYTES
 from ..reminders import LAST_RECEIVED, reminder_columns, reminders, write_reminders_xlsx
-from ..round import STATUSES, Round, RoundError, Unit, display, extra_columns
+from ..round import (
+    ST_ACCEPTED,
+    ST_EXPLAINED,
+    ST_FAILED,
+    ST_MISSING,
+    ST_RECEIVED_BEFORE,
+    ST_TO_CONFIRM,
+    ST_UNREADABLE,
+    ST_WARNINGS,
+    STATUSES,
+    Round,
+    RoundError,
+    Unit,
+    display,
+    extra_columns,
+)
 from ..rules import code_title
+from ..writing import CannotWrite
 from .security import CSRF_FIELD, SESSION_COOKIE, Auth, Guard, check_csrf, csrf_token, safe_next
 from .uploads import UploadError, receive_upload
 
@@ -55,8 +75,13 @@ __all__ = ["create_app"]
 
 _HERE = resources.files(__package__)
 SOURCE_CN = {"cli": "命令行", "web": "浏览器", "api": "接口"}
-STATUS_CLASS = {"未提交": "missing", "已通过": "ok", "有警告": "warn", "已说明": "explained",
-                "未通过": "bad", "无法读取": "bad", "重复": "dup"}
+# The look of each status (the words are catalogue.toml's); upload.js gets them from the page.
+STATUS_CLASS = {ST_MISSING: "missing", ST_ACCEPTED: "ok", ST_WARNINGS: "warn", ST_EXPLAINED: "explained",
+                ST_FAILED: "bad", ST_UNREADABLE: "bad", ST_TO_CONFIRM: "dup", ST_RECEIVED_BEFORE: "dup"}
+# What an upload can come back as, in the order the drop area counts them.
+UPLOAD_STATUSES = (ST_ACCEPTED, ST_WARNINGS, ST_EXPLAINED, ST_FAILED, ST_UNREADABLE, ST_RECEIVED_BEFORE)
+OFF_ROSTER = status_word("off_roster")   # not a status of the round: a filter, and a tag
+STATUS_WORDS = {code: word for code, (word, _) in STATUS_TABLE.items()}
 SORTS = ("row", "unit", "batch", "category", "recommending", "status", "file", "received")
 
 
@@ -102,7 +127,12 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
     # The roles the tables show, in order, headed as the form heads them (its roster's headers).
     role_header = {r: rnd.form.column_header(r) for r in ("unit", "batch", "category", "recommending")
                    if rnd.form.role(r)}
+    upload_words = json.dumps({"order": UPLOAD_STATUSES, "class": STATUS_CLASS, "unreadable": ST_UNREADABLE},
+                              ensure_ascii=False)
     templates.env.globals.update(status_class=STATUS_CLASS, source_cn=SOURCE_CN, statuses=STATUSES,
+                                 off_roster=OFF_ROSTER, received_before=ST_RECEIVED_BEFORE,
+                                 upload_words=upload_words, status_words=STATUS_WORDS,
+                                 statuses_not_added="、".join((ST_FAILED, ST_UNREADABLE, ST_DUPLICATE)),
                                  code_title=code_title, role_header=role_header,
                                  can_explain=rnd.form.explainable)
 
@@ -126,7 +156,7 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
         chosen = {k: q.get(k, "") for k in ("status", "batch", "category", "recommending", "q")}
         shown = [u for u in units
                  if (not chosen["status"] or u.status == chosen["status"]
-                     or (chosen["status"] == "名单外" and not u.on_roster))
+                     or (chosen["status"] == OFF_ROSTER and not u.on_roster))
                  and (not chosen["batch"] or u.batch == chosen["batch"])
                  and (not chosen["category"] or u.category == chosen["category"])
                  and (not chosen["recommending"] or u.recommending == chosen["recommending"])
@@ -417,7 +447,12 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
         return page(request, "error.html", status_code=exc.status_code, title="出错了", message=message)
 
     async def server_error(request: Request, exc: Exception) -> Response:
-        message = f"服务器处理这个请求时出错（{type(exc).__name__}）。其他功能不受影响，请稍后重试。"
+        if isinstance(exc, CannotWrite):   # a file the page asked for could not be made in the round's folder
+            message = f"{exc}其他功能不受影响。"
+        elif isinstance(exc, OSError):
+            message = f"{CannotWrite(rnd.folder, exc, '轮次文件夹')}其他功能不受影响。"
+        else:
+            message = "服务器处理这个请求时出错。其他功能不受影响，请稍后重试。"
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": message}, 500)
         return page(request, "error.html", status_code=500, title="出错了", message=message)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import resource
 import shutil
 import statistics
@@ -36,6 +37,7 @@ from ..bench import make_workbooks
 from ..form import Form, load_form
 from ..round import Round
 from ..validate import FileResult, validate_file
+from .app import UPLOAD_STATUSES
 from .server import BackgroundServer
 
 __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "PAGE_TARGET_MS", "main"]
@@ -47,7 +49,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 DONE = "document.getElementById('upload-summary').textContent.startsWith('已收到')"
 # The first line of the drop list shows a verdict (a new drop starts the list afresh).
-VERDICT = ("['已通过', '有警告', '已说明', '未通过', '无法读取', '重复'].includes("
+VERDICT = (f"{json.dumps(list(UPLOAD_STATUSES), ensure_ascii=False)}.includes("
            "(document.querySelector('#upload-list li .pill') || {}).textContent)")
 
 

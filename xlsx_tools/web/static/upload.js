@@ -11,8 +11,9 @@
   var countsLine = document.getElementById("upload-counts");
   var bar = document.getElementById("upload-bar");
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
-  var CLASS = {"未提交": "missing", "已通过": "ok", "有警告": "warn", "已说明": "explained",
-               "未通过": "bad", "无法读取": "bad", "重复": "dup"};
+  // The statuses' words and looks, as the server says them (catalogue.toml's [statuses]).
+  var STATUSES = JSON.parse(drop.getAttribute("data-statuses"));
+  var CLASS = STATUSES["class"];
   var AT_ONCE = 3;
   var queue = [], running = 0, total = 0, done = 0, failed = [], bytesTotal = 0, bytesDone = {};
   var tally = {}, batch = null, refreshTimer = null;
@@ -30,7 +31,8 @@
     return n < 1024 * 1024 ? Math.max(1, Math.round(n / 1024)) + " KB" : (n / 1048576).toFixed(1) + " MB";
   }
 
-  var ORDER = ["已通过", "有警告", "已说明", "未通过", "无法读取", "重复", "上传失败"];
+  var FAILED_UPLOAD = "上传失败";
+  var ORDER = STATUSES.order.concat([FAILED_UPLOAD]);
 
   // What the answers change is drawn at most five times a second: the first answer at once,
   // those that come within the next 200 ms together. With hundreds of files coming back,
@@ -85,9 +87,9 @@
     entries.forEach(function (entry, i) {
       var target = rows[i];
       target.textContent = "";
-      var status = entry.version ? entry.version.round_status : "无法读取";
+      var status = entry.version ? entry.version.round_status : STATUSES.unreadable;
       tally[status] = (tally[status] || 0) + 1;
-      target.className = status === "已通过" ? "ok" : "problem";
+      target.className = CLASS[status] === "ok" ? "ok" : "problem";
       target.appendChild(pill(status));
       target.appendChild(document.createTextNode(" "));
       target.appendChild(el("span", "name", entry.file));
@@ -150,10 +152,10 @@
 
   function fail(item, why) {
     failed.push(item.file);
-    tally["上传失败"] = (tally["上传失败"] || 0) + 1;
+    tally[FAILED_UPLOAD] = (tally[FAILED_UPLOAD] || 0) + 1;
     item.row.className = "problem";
     item.row.textContent = "";
-    item.row.appendChild(pill("上传失败"));
+    item.row.appendChild(pill(FAILED_UPLOAD));
     item.row.lastChild.className = "pill st-bad";
     item.row.appendChild(document.createTextNode(" "));
     item.row.appendChild(el("span", "name", item.file.name));
