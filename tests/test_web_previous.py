@@ -21,7 +21,7 @@ from _web import DESKTOP, LiveServer, chromium
 
 from xlsx_tools.form import load_form
 from xlsx_tools.merge import recommending_folder
-from xlsx_tools.round import ST_EXPLAINED, ST_WARNINGS, Round
+from xlsx_tools.round import ST_ACCEPTED, ST_EXPLAINED, ST_WARNINGS, Round
 
 pytest.importorskip("playwright.sync_api")
 
@@ -101,7 +101,7 @@ def test_a_clerk_sees_explained_warnings_and_last_year_in_the_browser(made, tmp_
         page.set_input_files("#file-input", [str(p) for p in paths.values()])
         page.wait_for_function(DONE, timeout=60_000)
         pills = page.locator("#upload-list li .pill").all_inner_texts()
-        assert sorted(pills) == sorted([ST_WARNINGS, ST_EXPLAINED, ST_WARNINGS, "已通过"])
+        assert sorted(pills) == sorted([ST_WARNINGS, ST_EXPLAINED, ST_WARNINGS, ST_ACCEPTED])
         page.wait_for_function("document.querySelector('#counts').textContent.includes('已说明 1')")
         # The roster filtered by 已说明, then by 推荐单位 (choosing in the list filters at once).
         with page.expect_navigation():

@@ -157,7 +157,7 @@ def write_files(folder: str | Path, files: Mapping[str, Callable[[Path], None]],
             current = folder / name
             if current.is_dir():
                 raise IsADirectoryError(errno.EISDIR, "", str(current))
-            # A name may be in a subfolder (推荐单位/…): its temporary file beside it.
+            # A name may be in a subfolder (a recommending unit's folder): its temporary file beside it.
             current.parent.mkdir(parents=True, exist_ok=True)
             tmp = _temporary(current.parent, current.suffix)
             made.append((tmp, current))
