@@ -1151,6 +1151,8 @@ def _annotate(pkg: Package, form: Form, findings: list[Finding]) -> bytes:
     if ANNOTATION_SHEET in workbook.names and not before:    # a chart sheet of that name
         raise AnnotateError()
     notes = _notes_by_sheet(findings, list(sheet_parts))
+    # A merged range's notes in the findings' order, whichever of its cells each names.
+    rank = {id(f): i for i, f in enumerate(findings)}
     vml_ids = _VmlIds(pkg)
 
     for name, part in sheet_parts.items():
@@ -1163,7 +1165,7 @@ def _annotate(pkg: Package, form: Form, findings: list[Finding]) -> bytes:
             continue
         sheet = _Sheet(pkg.read(part) or b"")
         sheet.deselect()
-        marks = _mark_cells(sheet, styles, notes.get(name, {}), before)
+        marks = _mark_cells(sheet, styles, notes.get(name, {}), before, rank)
         _rework_notes(pkg, types, sheet, part, rels, comments_rel,
                       {at: _note_lines(form, found) for at, found in marks.items()}, vml_ids)
         if sheet.changed:
@@ -1199,7 +1201,7 @@ def _annotate(pkg: Package, form: Form, findings: list[Finding]) -> bytes:
 
 
 def _mark_cells(sheet: _Sheet, styles: _Styles, cells: dict[tuple[int, int], list[Finding]],
-                before: bool) -> dict[tuple[int, int], list[Finding]]:
+                before: bool, rank: dict[int, int] | None = None) -> dict[tuple[int, int], list[Finding]]:
     """Each cell with findings (a merged range's top-left) gets a copy of its format with the
     fill of the worst; with ``before``, the cells an earlier run marked get theirs back.
     Returns the findings by marked cell."""
@@ -1207,6 +1209,9 @@ def _mark_cells(sheet: _Sheet, styles: _Styles, cells: dict[tuple[int, int], lis
     for (row, col), found in cells.items():
         merged = marks.setdefault(sheet.top_left(row, col), [])
         merged += [f for f in found if f not in merged]
+    if rank:
+        for merged in marks.values():
+            merged.sort(key=lambda f: rank.get(id(f), len(rank)))
     if before:
         for row, col, xf in sheet.cell_styles():
             if (row, col) not in marks and styles.is_marked(xf):
