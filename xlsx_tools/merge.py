@@ -830,7 +830,7 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, title: str | 
         for i, (f, what) in enumerate(columns):
             c = col + i
             if what == "growth":
-                _write_growth(ws, r, c, _growth(s.result.values.get(f.id), last_year.get(f.id)),
+                _write_growth(ws, r, c, growth_rate(s.result.values.get(f.id), last_year.get(f.id)),
                               fmt.text, fmt.percent)
                 widths[c] = max(widths[c], 7)
                 continue
@@ -870,7 +870,7 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, title: str | 
             widths[c] = max(widths[c], _width(f"{_number(total):,.2f}"))
         elif what == "growth":
             now, then, _n = _like_for_like(f, b.rows)
-            _write_growth(ws, total_row, c, _growth(now, then), fmt.total_text, fmt.total_percent)
+            _write_growth(ws, total_row, c, growth_rate(now, then), fmt.total_text, fmt.total_percent)
         elif c == unit_col:
             ws.write_string(total_row, c, config.say("count_total", count=len(b.rows)), fmt.total_text)
         else:
@@ -957,7 +957,7 @@ def _write_growth(ws, row: int, col: int, growth: float | None, text_fmt, percen
         ws.write_number(row, col, growth, percent_fmt)
 
 
-def _growth(now: object, then: object) -> float | None:
+def growth_rate(now: object, then: object) -> float | None:
     """(now - then) / then, None when either is missing or last year's is 0."""
     if now is None or then is None or Decimal(then) == 0:
         return None
@@ -1096,7 +1096,7 @@ def _previous_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: Merg
             ws.write_string(r, 1, f.unit, fmt.text)
             ws.write_number(r, 2, _number(now), cf)
             ws.write_number(r, 3, _number(then), cf)
-            _write_growth(ws, r, 4, _growth(now, then) if n else None, fmt.text, fmt.percent)
+            _write_growth(ws, r, 4, growth_rate(now, then) if n else None, fmt.text, fmt.percent)
             ws.write_number(r, 5, n, fmt.int)
             r += 1
         blocks.append((first, r - 1))

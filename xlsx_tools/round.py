@@ -60,7 +60,7 @@ from .ledger import FILE_NAME as LEDGER_FILE
 from .ledger import Ledger, LedgerError, ReceiptRow, UnitRow, VersionRow
 from .catalogue import status_word
 from .merge import (
-    _growth,
+    growth_rate,
     ST_ACCEPTED,
     ST_FAILED,
     ST_MISSING,
@@ -190,7 +190,7 @@ def year_on_year(form: Form, result: dict[str, Any] | None) -> list[YearOnYear]:
     previous = (result or {}).get("previous") or {}
     values = (result or {}).get("values") or {}
     return [YearOnYear(f.id, form.field_title(f.id), values.get(f.id), previous[f.id],
-                       _growth(_number(values.get(f.id)), _number(previous[f.id])))
+                       growth_rate(_number(values.get(f.id)), _number(previous[f.id])))
             for f in form.fields if f.numeric and previous.get(f.id) is not None]
 
 
