@@ -28,8 +28,8 @@ from . import incell
 from .catalogue import render
 from .form import PREFILL_PREFIX, META_MAP_HEADER, META_SHEET, Cell, Field, Form, Sheet, cell_name, load_form
 from .previous import PreviousRound, previous_names, read_previous
-from .xlsx_output import (Formats, OutputError, checked, excel_text, os_reason, quote_sheet,
-                          row_points, text_lines)
+from .xlsx_output import (Formats, OutputError, broken, checked, excel_text, os_reason,
+                          quote_sheet, row_points, text_lines)
 
 __all__ = [
     "GenerateError", "BuildContext", "write_workbook", "generate_blank",
@@ -69,7 +69,6 @@ BORDER = "#808080"
 _EMPTY_ROW = 40.0        # spacer rows of the cover
 # Printable height of an A4 page with the margins of _page_setup, less a little.
 _PAGE_FILL = round((842 - (0.7 + 0.8) * 72) * 0.94, 1)
-_LONGTEXT_LINES = 6      # a summary's input row is at least this tall
 _SIZES = {"cover_title": 26, "cover": 15, "cover_small": 14, "declaration_title": 22,
           "table_title": 16, "body": 11, "note": 10.5, "help_title": 16}
 
@@ -77,6 +76,10 @@ _SIZES = {"cover_title": 26, "cover": 15, "cover_small": 14, "declaration_title"
 # leading zeros (010-, 100080) are kept.
 _NUM_FORMATS = {"int": "0", "amount": "0.00", "date": 'yyyy"年"m"月"d"日"',
                 "phone": "@", "mobile": "@", "postcode": "@"}
+# Inputs of these types shrink to fit their cell rather than wrap; these hold no wide
+# characters.
+_SHRINK = ("int", "amount", "date")
+_NARROW = ("phone", "mobile", "email", "postcode")
 # Default length limits where the form gives none.
 _LENGTH = {"text": 200, "longtext": 2000, "phone": 40, "mobile": 20, "email": 100, "postcode": 6}
 
@@ -359,19 +362,32 @@ def _one_line(cell: Cell) -> bool:
 
 def _height_needed(ctx: BuildContext, cell: Cell, text: str, size: float,
                    widths: tuple[float, ...]) -> float:
-    span = sum(widths[cell.col - 1: cell.last_col])
+    span = _span(widths, cell)
     lines = text_lines(text, span, size) if text and not _one_line(cell) else 1
-    if cell.kind == "input" and ctx.form.field(cell.text).type == "longtext":
-        lines = max(lines, _LONGTEXT_LINES)
-    if cell.kind in ("input", "show") and cell.sheet == ctx.form.cover.name \
-            and ctx.form.field(cell.text).type == "text":
-        # A unit's name typed later in the table is often longer than one line here.
-        lines = max(lines, 2)
+    if cell.kind in ("input", "show"):
+        # Tall enough for the longest text the field takes (no program grows a row, nor a
+        # merged cell, as a filler types): nothing typed is clipped, on screen or on paper.
+        lines = max(lines, text_lines(_longest_text(ctx.form.field(cell.text)), span, size))
     if cell.kind == "special" and cell.text == "title":
         return row_points(lines, size) + 20
     if cell.kind == "special" and cell.text.startswith("signature_"):
         lines = max(lines, _SIGN_LINES)
     return row_points(lines, size)
+
+
+def _span(widths: tuple[float, ...], cell: Cell) -> float:
+    return sum(widths[cell.col - 1: cell.last_col])
+
+
+def _longest_text(f: Field) -> str:
+    """The widest text a field's input takes: its length limit in wide characters (in
+    narrow ones for codes and e-mail), its longest choice; a number or a date shrinks to
+    fit its cell instead."""
+    if f.type in _SHRINK:
+        return ""
+    if f.choices:
+        return max((f.shown(c) for c in f.choices), key=len)
+    return ("0" if f.type in _NARROW else "国") * _length_limit(f)
 
 
 def _write_cell(ctx: BuildContext, ws: Worksheet, sheet: Sheet, cell: Cell,
@@ -384,6 +400,10 @@ def _write_cell(ctx: BuildContext, ws: Worksheet, sheet: Sheet, cell: Cell,
         return _write_previous(ctx, ws, cell)
     if cell.kind == "special":
         text, formula, props = _special(ctx, sheet, cell)
+        if not formula and props.get("text_wrap"):
+            # An indent level is about three characters' width.
+            text = broken(text, _span(sheet.widths, cell) - 3 * props.get("indent", 0),
+                          props.get("font_size", _SIZES["body"]))
         fmt = ctx.formats.get(**props)
         _place(ws, cell, "" if formula else text, fmt)
         if formula:
@@ -402,8 +422,11 @@ def _write_cell(ctx: BuildContext, ws: Worksheet, sheet: Sheet, cell: Cell,
                cell.address)
         return value, props.get("font_size", _SIZES["body"])
     props = fmt_for(cell.kind, None)
-    _place(ws, cell, cell.text, ctx.formats.get(**props))
-    return cell.text, props.get("font_size", _SIZES["body"])
+    size = props.get("font_size", _SIZES["body"])
+    # Broken here, not by the program showing it, to keep a unit such as “(万元)” whole.
+    text = broken(cell.text, _span(sheet.widths, cell), size) if props.get("text_wrap") else cell.text
+    _place(ws, cell, text, ctx.formats.get(**props))
+    return text, size
 
 
 def _signature_line(ctx: BuildContext, ws: Worksheet, cell: Cell, text: str, props: dict,
@@ -449,7 +472,9 @@ def _cover_format(kind: str, f: Field | None) -> dict:
 
 
 def _input_format(f: Field, on_cover: bool, locked: bool) -> dict:
-    props: dict[str, Any] = {"locked": locked, "valign": "vcenter", "text_wrap": True}
+    # Text wraps in a row tall enough for it (_longest_text); a number stays one line.
+    fit = {"shrink": True} if f.type in _SHRINK else {"text_wrap": True}
+    props: dict[str, Any] = {"locked": locked, "valign": "vcenter", **fit}
     if f.type in _NUM_FORMATS:
         props["num_format"] = _NUM_FORMATS[f.type]
     if f.type == "longtext":
@@ -723,6 +748,7 @@ def _write_instructions(ctx: BuildContext, ws: Worksheet) -> None:
 
     def line(text: str, fmt, first: int = 0, last: int = cols - 1, size: float = 11) -> float:
         width = sum(_HELP_WIDTHS[first: last + 1])
+        text = broken(text, width, size)
         if last > first:
             checked(ws.merge_range(row, first, row, last, text, fmt), "填报说明")
         else:
