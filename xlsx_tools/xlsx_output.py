@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import math
 import re
 import unicodedata
 from decimal import Decimal
@@ -49,8 +50,10 @@ def text_width(text: object, size: float = 11) -> float:
 
 
 def text_lines(text: str, width_units: float, size: float = 11) -> int:
-    """Lines a wrapped text takes in a cell of the given width (broken as :func:`broken_lines`)."""
-    return len(broken_lines(text, width_units, size))
+    """Lines a wrapped text takes in a cell of the given width (at least; a text broken by
+    :func:`broken` takes exactly its lines)."""
+    usable = max(width_units - 1.5, 1.0)
+    return sum(max(1, math.ceil(text_width(p, size) / usable)) for p in str(text).split("\n"))
 
 
 # Line breaking that keeps punctuation with its text (避头尾): no line starts with a
