@@ -11,7 +11,6 @@ while it is filled (``incell``). The same inputs give the same bytes.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import datetime as dt
 import io
 import os
@@ -356,7 +355,7 @@ def _cell_value(ctx: BuildContext, sheet: Sheet, cell: Cell, is_cover: bool
     props = fmt_for(cell.kind, None)
     size = props.get("font_size", _SIZES["body"])
     # Broken here, not by the program showing it, to keep a unit such as “(万元)” whole.
-    text = _label_broken(cell.text, _span(sheet.widths, cell), size) if props.get("text_wrap") \
+    text = broken(cell.text, _span(sheet.widths, cell), size) if props.get("text_wrap") \
         else cell.text
     return text, text, size
 
@@ -480,12 +479,6 @@ def _height_needed(ctx: BuildContext, cell: Cell, text: str, size: float,
     if cell.kind == "special" and cell.text.startswith("signature_"):
         lines = max(lines, _SIGN_LINES)
     return row_points(lines, size)
-
-
-@functools.lru_cache(maxsize=4096)
-def _label_broken(text: str, width: float, size: float) -> str:
-    """A label's text broken for its cell: the same for every unit, so computed once."""
-    return broken(text, width, size)
 
 
 def _span(widths: tuple[float, ...], cell: Cell) -> float:

@@ -9,6 +9,7 @@ other module that touches xlsxwriter directly is ``write`` (its workbook protect
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import math
 import re
@@ -45,6 +46,9 @@ def text_width(text: object, size: float = 11) -> float:
                for line in lines) * size / 11
 
 
+# Cached: the writer measures the same labels, instructions and longest texts for every
+# unit it stamps.
+@functools.lru_cache(maxsize=8192)
 def text_lines(text: str, width_units: float, size: float = 11) -> int:
     """Lines a wrapped text takes in a cell of the given width (at least; a text broken by
     :func:`broken` takes exactly its lines)."""
@@ -126,6 +130,7 @@ def broken_lines(text: object, width_units: float, size: float = 11) -> list[str
     return lines
 
 
+@functools.lru_cache(maxsize=8192)
 def broken(text: str, width_units: float, size: float = 11) -> str:
     """A text with its line breaks written in (:func:`broken_lines`), so that every program
     breaks it the same way, keeping punctuation and bracketed units with their text."""
