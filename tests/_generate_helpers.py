@@ -19,6 +19,22 @@ def norm(text: str) -> str:
     return re.sub(r"\s+", "", text or "")
 
 
+# A unit in brackets at the end of a label: "(个)", "（万元）", "(个(套))".
+_UNIT_AT_END = re.compile(r"[(（].*[)）]$")
+
+
+def labels_name_field(label: str, labels: list[str]) -> bool:
+    """The layout's labels left of an input (nearest first, as ``Form.label_for``) name
+    the field of ``label``: the nearest is that label or starts with it, or the group's
+    label and the nearest make it; or the nearest says the same but writes its unit in
+    brackets another way (the spec's 个(套) in brackets, the layout's 个/套)."""
+    nearest = labels[0]
+    if label in {nearest} | {f"{g} {nearest}" for g in labels[1:]} or nearest.startswith(label):
+        return True
+    stem = _UNIT_AT_END.sub("", label)
+    return stem != label and _UNIT_AT_END.sub("", nearest) == stem
+
+
 def convert(files: list[Path], outdir: Path, fmt: str = "pdf") -> list[Path]:
     """Convert many files in ONE soffice call (to PDF unless told otherwise)."""
     return convert_files(files, outdir, fmt, timeout=300)

@@ -4,6 +4,7 @@ counts the pages of a filled form with 2 problems and of a batch summary."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from _generate_helpers import convert, norm, pdf_pages
 from xlsx_tools.form import load_form
 from xlsx_tools.incell import SHEET_NAME
 from xlsx_tools.merge import merge_config, merge_paths
-from xlsx_tools.write import generate_blank
+from xlsx_tools.write import generate_blank, write_workbook
+from xlsx_tools.xlsx_output import row_points, text_lines, text_width
 
 FORM = load_form()
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -60,6 +62,124 @@ def test_the_checks_sheet_prints_one_page_of_its_list(blank):
     # Its rows are tall enough for a message of two lines.
     list_rows = [ws.row_dimensions[r].height for r in range(last - 5, last + 1)]
     assert min(list_rows) >= 2 * 11 * 1.4
+
+
+# -- what a filler types fits its cell --------------------------------------------
+
+def _extent(ws, address: str) -> tuple[range, range]:
+    """The rows and columns of the cell at ``address`` (its merged range, if any)."""
+    row, col = openpyxl.utils.cell.coordinate_to_tuple(address)
+    for m in ws.merged_cells.ranges:
+        if (m.min_row, m.min_col) == (row, col):
+            return range(m.min_row, m.max_row + 1), range(m.min_col, m.max_col + 1)
+    return range(row, row + 1), range(col, col + 1)
+
+
+def _width(ws, cols: range) -> float:
+    return sum(ws.column_dimensions[openpyxl.utils.get_column_letter(c)].width for c in cols)
+
+
+def _longest_allowed(ws, address: str) -> str:
+    """The longest text the cell's data validation lets a filler type (a list: its
+    longest choice), in wide characters; "" for a cell that takes no text."""
+    for dv in ws.data_validations.dataValidation:
+        if address in dv.sqref:
+            if dv.type == "list":
+                return max(dv.formula1.strip('"').split(","), key=len)
+            if dv.type == "textLength":
+                return "国" * int(dv.formula2 or dv.formula1)
+            return ""
+    raise AssertionError(f"{address} has no data validation")
+
+
+@pytest.mark.parametrize("last_year", [False, True], ids=["blank", "with-last-year"])
+def test_every_input_has_room_for_what_its_field_takes(tmp_path, last_year):
+    """Text wraps in rows tall enough for the longest text the cell accepts; a number or a
+    date stays one line and shrinks to fit (the two layouts: inputs spanning the 上年 cells
+    or beside them)."""
+    wb = openpyxl.load_workbook(write_workbook(tmp_path / "form.xlsx", FORM,
+                                               previous={} if last_year else None))
+    for f in FORM.fields:
+        cell = FORM.input_cell(f.id)
+        ws = wb[cell.sheet]
+        c = ws[cell.ref]
+        longest = _longest_allowed(ws, cell.ref)
+        if f.type in ("int", "amount", "date"):
+            assert c.alignment.shrink_to_fit and not c.alignment.wrap_text, f.id
+            continue
+        assert c.alignment.wrap_text and longest, f.id
+        if f.type in ("phone", "mobile", "email", "postcode"):
+            longest = "0" * len(longest)        # codes and addresses of narrow characters
+        rows, cols = _extent(ws, cell.ref)
+        size = c.font.sz
+        height = sum(ws.row_dimensions[r].height for r in rows)
+        assert height >= row_points(text_lines(longest, _width(ws, cols), size), size) - 0.5, f.id
+
+
+def test_a_prefilled_value_longer_than_a_line_has_its_rows(tmp_path):
+    unit = FORM.keys["unit"]
+    name = "某某省工业和信息化产业技术基础公共服务平台检验检测与认证认可综合研究院有限公司"
+    wb = openpyxl.load_workbook(write_workbook(tmp_path / "pre.xlsx", FORM, prefill={unit: name}))
+    places = [FORM.input_cell(unit)] + FORM.show_cells(unit)
+    assert len(places) > 1
+    for cell in places:
+        ws = wb[cell.sheet]
+        rows, cols = _extent(ws, cell.ref)
+        size = ws[cell.ref].font.sz
+        lines = text_lines(name, _width(ws, cols), size)
+        assert lines > 1
+        assert sum(ws.row_dimensions[r].height for r in rows) >= row_points(lines, size) - 0.5
+
+
+# -- label typography ------------------------------------------------------------
+
+# 避头尾: marks that never start a line, and marks that never end one.
+_CLOSING = "，。、；：？！）)】」』”’》"
+_OPENING = "（(【「『“‘《"
+
+
+def _broken_texts(wb):
+    """(sheet, cell, its lines, the width they have) of every locked text written with
+    line breaks in it: the labels of the layout, the notes, 填报说明."""
+    for ws in wb.worksheets:
+        if ws.sheet_state != "visible" or ws.title == SHEET_NAME:
+            continue
+        for row in ws.iter_rows():
+            for c in row:
+                if isinstance(c.value, str) and "\n" in c.value and c.protection.locked:
+                    rows, cols = _extent(ws, c.coordinate)
+                    indent = 3 * (c.alignment.indent or 0)
+                    yield ws.title, c, c.value.split("\n"), _width(ws, cols) - indent
+
+
+def test_labels_keep_punctuation_and_units_with_their_text(blank):
+    wb = openpyxl.load_workbook(blank)
+    texts = list(_broken_texts(wb))
+    sheets = {s for s, *_ in texts}
+    assert {FORM.table.name, FORM.instructions["sheet"]} <= sheets
+    for sheet, c, lines, width in texts:
+        where = f"{sheet}!{c.coordinate}"
+        for line in lines[1:]:
+            assert line and line[0] not in _CLOSING, (where, lines)
+        for line in lines[:-1]:
+            assert line and line[-1] not in _OPENING, (where, lines)
+        for line in lines:
+            # Each line fits as broken, so no program breaks it again elsewhere.
+            assert text_width(line, c.font.sz) <= width - 1.5, (where, line)
+        # A bracketed unit, (万元), is cut only when it is wider than a line.
+        for m in re.finditer(r"[(（][^()（）]*[)）]", c.value):
+            group = m.group().replace("\n", "")
+            assert "\n" not in m.group() or text_width(group, c.font.sz) > width - 1.5, (where, lines)
+
+
+def test_the_layout_labels_are_the_definitions_and_nest_no_brackets(blank):
+    """R21 compares a returned copy's labels with the definition: the breaks written in
+    are the only difference (whitespace), and no label nests a bracket in a bracket."""
+    wb = openpyxl.load_workbook(blank)
+    for c in FORM.label_cells():
+        shown = wb[c.sheet][c.ref].value
+        assert "".join(str(shown).split()) == "".join(c.text.split()), c.address
+        assert not re.search(r"[(（][^)）]*[(（]", c.text), c.address
 
 
 def test_no_label_group_splits_across_pages(blank):
@@ -117,15 +237,25 @@ def _pages(pdf: Path) -> int:
 
 
 @pytest.mark.libreoffice
-def test_page_counts_in_libreoffice(tmp_path, summaries):
+def test_page_counts_in_libreoffice(tmp_path, summaries, blank):
     filled = make_filled(tmp_path, _two_problems(), name="filled.xlsx")
     # The foot of each printed page of 校验结果 says what the print lists.
     foot = norm(openpyxl.load_workbook(filled)[SHEET_NAME].oddFooter.left.text)
     assert foot
     batch = tmp_path / "batch.xlsx"
     batch.write_bytes((summaries / "汇总-第一批.xlsx").read_bytes())
-    pdfs = {p.stem: p for p in convert([filled, batch], tmp_path / "pdf")}
+    empty = tmp_path / "blank.xlsx"
+    empty.write_bytes(blank.read_bytes())
+    pdfs = {p.stem: p for p in convert([filled, batch, empty], tmp_path / "pdf")}
     pages = [norm(t) for t in pdf_pages(pdfs["filled"])]
     assert sum(1 for t in pages if foot in t) == 1
-    assert len(pages) <= 10
+    # Cover and declaration, 统计表 with room for every field's longest text (7 pages),
+    # 填报说明, 校验结果.
+    assert len(pages) <= 11
+    assert _pages(pdfs["blank"]) == len(pages)
     assert _pages(pdfs["batch"]) <= 12
+    # As LibreOffice lays it out (in a locale without Chinese line-breaking rules), no
+    # printed line of the form's own texts starts with a closing mark.
+    text = subprocess.run(["pdftotext", str(pdfs["blank"]), "-"], check=True, capture_output=True,
+                          text=True).stdout
+    assert [line for line in text.splitlines() if line and line[0] in _CLOSING] == []

@@ -33,7 +33,7 @@ from .previous import PreviousRound, previous_names, read_previous
 from .read.limits import MAX_TEXT
 from .stamp import SheetShown, Template
 from .writing import write_file
-from .xlsx_output import (Formats, OutputError, checked, excel_text, quote_sheet,
+from .xlsx_output import (Formats, OutputError, broken, checked, excel_text, quote_sheet,
                           row_points, text_lines)
 
 __all__ = [
@@ -75,7 +75,6 @@ BORDER = "#808080"
 _EMPTY_ROW = 40.0        # spacer rows of the cover
 # Printable height of an A4 page with the margins of _page_setup, less a little.
 _PAGE_FILL = round((842 - (0.7 + 0.8) * 72) * 0.94, 1)
-_LONGTEXT_LINES = 6      # a summary's input row is at least this tall
 _SIZES = {"cover_title": 26, "cover": 15, "cover_small": 14, "declaration_title": 22,
           "table_title": 16, "body": 11, "note": 10.5, "help_title": 16}
 
@@ -83,6 +82,10 @@ _SIZES = {"cover_title": 26, "cover": 15, "cover_small": 14, "declaration_title"
 # leading zeros (010-, 100080) are kept.
 _NUM_FORMATS = {"int": "0", "amount": "0.00", "date": 'yyyy"年"m"月"d"日"',
                 "phone": "@", "mobile": "@", "postcode": "@"}
+# Inputs of these types shrink to fit their cell rather than wrap; these hold no wide
+# characters.
+_SHRINK = ("int", "amount", "date")
+_NARROW = ("phone", "mobile", "email", "postcode")
 # Default length limits where the form gives none.
 _LENGTH = {"text": 200, "longtext": 2000, "phone": 40, "mobile": 20, "email": 100, "postcode": 6}
 
@@ -339,13 +342,22 @@ def _cell_value(ctx: BuildContext, sheet: Sheet, cell: Cell, is_cover: bool
     if cell.kind == "previous":
         return (*_previous_value(ctx, cell), _PREVIOUS_SIZE)
     if cell.kind == "special":
-        text, _, props = _special(ctx, sheet, cell)
-        return text, text, props.get("font_size", _SIZES["body"])
+        text, formula, props = _special(ctx, sheet, cell)
+        size = props.get("font_size", _SIZES["body"])
+        if not formula and props.get("text_wrap"):
+            # An indent level is about three characters' width.
+            text = broken(text, _span(sheet.widths, cell) - 3 * props.get("indent", 0), size)
+        return text, text, size
     if cell.kind == "show":
         props = fmt_for("show", ctx.form.field(cell.text))
         value = ctx.prefill.get(cell.text, "")
         return value, value, props.get("font_size", _SIZES["body"])
-    return cell.text, cell.text, fmt_for(cell.kind, None).get("font_size", _SIZES["body"])
+    props = fmt_for(cell.kind, None)
+    size = props.get("font_size", _SIZES["body"])
+    # Broken here, not by the program showing it, to keep a unit such as “(万元)” whole.
+    text = broken(cell.text, _span(sheet.widths, cell), size) if props.get("text_wrap") \
+        else cell.text
+    return text, text, size
 
 
 def _write_sheet(ctx: BuildContext, sheet: Sheet) -> None:
@@ -456,19 +468,32 @@ def _one_line(cell: Cell) -> bool:
 
 def _height_needed(ctx: BuildContext, cell: Cell, text: str, size: float,
                    widths: tuple[float, ...]) -> float:
-    span = sum(widths[cell.col - 1: cell.last_col])
+    span = _span(widths, cell)
     lines = text_lines(text, span, size) if text and not _one_line(cell) else 1
-    if cell.kind == "input" and ctx.form.field(cell.text).type == "longtext":
-        lines = max(lines, _LONGTEXT_LINES)
-    if cell.kind in ("input", "show") and cell.sheet == ctx.form.cover.name \
-            and ctx.form.field(cell.text).type == "text":
-        # A unit's name typed later in the table is often longer than one line here.
-        lines = max(lines, 2)
+    if cell.kind in ("input", "show"):
+        # Tall enough for the longest text the field takes (no program grows a row, nor a
+        # merged cell, as a filler types): nothing typed is clipped, on screen or on paper.
+        lines = max(lines, text_lines(_longest_text(ctx.form.field(cell.text)), span, size))
     if cell.kind == "special" and cell.text == "title":
         return row_points(lines, size) + 20
     if cell.kind == "special" and cell.text.startswith("signature_"):
         lines = max(lines, _SIGN_LINES)
     return row_points(lines, size)
+
+
+def _span(widths: tuple[float, ...], cell: Cell) -> float:
+    return sum(widths[cell.col - 1: cell.last_col])
+
+
+def _longest_text(f: Field) -> str:
+    """The widest text a field's input takes: its length limit in wide characters (in
+    narrow ones for codes and e-mail), its longest choice; a number or a date shrinks to
+    fit its cell instead."""
+    if f.type in _SHRINK:
+        return ""
+    if f.choices:
+        return max((f.shown(c) for c in f.choices), key=len)
+    return ("0" if f.type in _NARROW else "国") * _length_limit(f)
 
 
 def _write_cell(ctx: BuildContext, ws: Worksheet, sheet: Sheet, cell: Cell, is_cover: bool,
@@ -540,7 +565,9 @@ def _cover_format(kind: str, f: Field | None) -> dict:
 
 
 def _input_format(f: Field, on_cover: bool, locked: bool) -> dict:
-    props: dict[str, Any] = {"locked": locked, "valign": "vcenter", "text_wrap": True}
+    # Text wraps in a row tall enough for it (_longest_text); a number stays one line.
+    fit = {"shrink": True} if f.type in _SHRINK else {"text_wrap": True}
+    props: dict[str, Any] = {"locked": locked, "valign": "vcenter", **fit}
     if f.type in _NUM_FORMATS:
         props["num_format"] = _NUM_FORMATS[f.type]
     if f.type == "longtext":
@@ -814,6 +841,9 @@ def _instruction_lines(ctx: BuildContext) -> list[_Line]:
         return render(t, form.catalogue.all_context(), keep_unknown=True)
 
     def line(*pieces: tuple[str, str, int, int, float]) -> None:
+        # Broken here, not by the program showing it: no line starts with “。” or “、”.
+        pieces = tuple((broken(text, sum(_HELP_WIDTHS[first: last + 1]), size), style, first, last,
+                        size) for text, style, first, last, size in pieces)
         lines.append(_Line(list(pieces), max(
             row_points(text_lines(text, sum(_HELP_WIDTHS[first: last + 1]), size), size)
             for text, _, first, last, size in pieces)))

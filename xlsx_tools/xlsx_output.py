@@ -9,8 +9,10 @@ other module that touches xlsxwriter directly is ``write`` (its workbook protect
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import math
+import re
 import unicodedata
 from decimal import Decimal
 from pathlib import Path
@@ -22,9 +24,10 @@ from .form import cell_name
 from .writing import OutputError
 
 __all__ = [
-    "OutputError", "text_width", "text_lines", "row_points", "fit_width", "excel_text",
-    "quote_sheet", "sheet_ref", "checked", "Formats", "TableFormats", "new_workbook", "close_workbook",
-    "write_table", "page_widths", "print_setup", "printed_width", "LEAST_SCALE", "DATE_WIDTH_SAMPLE",
+    "OutputError", "text_width", "text_lines", "broken_lines", "broken", "row_points", "fit_width",
+    "excel_text", "quote_sheet", "sheet_ref", "checked", "Formats", "TableFormats", "new_workbook",
+    "close_workbook", "write_table", "page_widths", "print_setup", "printed_width", "LEAST_SCALE",
+    "DATE_WIDTH_SAMPLE",
 ]
 
 # Points per text line for a font size, and the padding of a cell.
@@ -43,10 +46,95 @@ def text_width(text: object, size: float = 11) -> float:
                for line in lines) * size / 11
 
 
+# Cached: the writer measures the same labels, instructions and longest texts for every
+# unit it stamps.
+@functools.lru_cache(maxsize=8192)
 def text_lines(text: str, width_units: float, size: float = 11) -> int:
-    """Lines a wrapped text takes in a cell of the given width."""
+    """Lines a wrapped text takes in a cell of the given width (at least; a text broken by
+    :func:`broken` takes exactly its lines)."""
     usable = max(width_units - 1.5, 1.0)
     return sum(max(1, math.ceil(text_width(p, size) / usable)) for p in str(text).split("\n"))
+
+
+# Line breaking that keeps punctuation with its text (避头尾): no line starts with a
+# closing mark and none ends with an opening one. Spreadsheet programs apply these rules
+# only in some locales (LibreOffice in an English one starts lines with "。" and "、").
+_NO_LINE_START = frozenset("，。、；：？！）)]】」』”’》〉…%,.;:?!·—～")
+_NO_LINE_END = frozenset("（([【「『“‘《〈")
+_OPEN, _CLOSE = "（([【", "）)]】"
+# A word or number of Latin letters and digits is never broken (nor an e-mail, a URL).
+_WORD = re.compile(r"[A-Za-z0-9@._\-+/:]+")
+
+
+def _pieces(paragraph: str, usable: float, size: float) -> list[str]:
+    """The paragraph in pieces no line breaks inside: a Latin word or number (with the
+    character it counts), a bracketed group that fits a line (a unit such as “(万元)” goes
+    to the next line whole), or one character; each with the closing marks after it and
+    the opening marks before it."""
+    atoms: list[str] = []
+    i = 0
+    while i < len(paragraph):
+        ch = paragraph[i]
+        word = _WORD.match(paragraph, i)
+        if word and word.end() > i + 1:
+            i = word.end()
+            # A number keeps the character it counts: 20日, 27号, 2022年.
+            if i < len(paragraph) and unicodedata.east_asian_width(paragraph[i]) in "WF" \
+                    and paragraph[i] not in _OPEN:
+                i += 1
+            atoms.append(paragraph[word.start():i])
+            continue
+        if ch in _OPEN:
+            depth, j = 0, i
+            while j < len(paragraph):
+                depth += (paragraph[j] in _OPEN) - (paragraph[j] in _CLOSE)
+                j += 1
+                if depth == 0:
+                    break
+            group = paragraph[i:j]
+            if depth == 0 and text_width(group, size) <= usable:
+                atoms.append(group)
+                i = j
+                continue
+        atoms.append(ch)
+        i += 1
+    pieces: list[str] = []
+    for atom in atoms:
+        if pieces and (atom[0] in _NO_LINE_START or pieces[-1][-1] in _NO_LINE_END
+                       or atom.isspace()):
+            pieces[-1] += atom
+        else:
+            pieces.append(atom)
+    return pieces
+
+
+def broken_lines(text: object, width_units: float, size: float = 11) -> list[str]:
+    """The lines of a wrapped text in a cell of the given width: filled greedily, broken
+    between pieces of :func:`_pieces` (a piece wider than the cell is cut where it must)."""
+    usable = max(width_units - 1.5, 1.0)
+    lines: list[str] = []
+    for paragraph in str(text if text is not None else "").split("\n"):
+        line = ""
+        for piece in _pieces(paragraph, usable, size):
+            if line and text_width(line + piece.rstrip(), size) > usable:
+                lines.append(line.rstrip())
+                line = piece.lstrip()
+            else:
+                line += piece
+            while text_width(line, size) > usable and len(line) > 1:
+                cut = next(k for k in range(len(line) - 1, 0, -1)
+                           if text_width(line[:k], size) <= usable or k == 1)
+                lines.append(line[:cut])
+                line = line[cut:]
+        lines.append(line.rstrip())
+    return lines
+
+
+@functools.lru_cache(maxsize=8192)
+def broken(text: str, width_units: float, size: float = 11) -> str:
+    """A text with its line breaks written in (:func:`broken_lines`), so that every program
+    breaks it the same way, keeping punctuation and bracketed units with their text."""
+    return "\n".join(broken_lines(text, width_units, size))
 
 
 def row_points(lines: int, size: float = 11) -> float:
