@@ -44,6 +44,7 @@ from .writing import write_files
 from .xlsx_output import (
     DATE_WIDTH_SAMPLE,
     TableFormats,
+    broken,
     close_workbook,
     new_workbook,
     print_setup,
@@ -921,6 +922,8 @@ def _indicators_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary,
     names = [str(s.result.values.get(unit.id) or "") for s in b.rows]
     name_width = min(max([text_width(n) for n in [heads[1], *names]]) + 2, 24)
     widths = [6, name_width, *[9] * len(fields)]
+    # Broken here, not by the program showing them, to keep a unit such as “(场)” whole.
+    heads = [broken(h, w, 10) for h, w in zip(heads, widths)]
     for c, (h, w) in enumerate(zip(heads, widths)):
         ws.write_string(1, c, h, fmt.head)
         ws.set_column(c, c, w)
