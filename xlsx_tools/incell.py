@@ -56,6 +56,7 @@ from decimal import Decimal
 from typing import Callable, Mapping, Sequence
 
 from . import expr as ex
+from .catalogue import status_word
 from .clean import clean_value
 from .form import SHEET_TYPES, Cell, ChangeRule, Field, Form, Rule, cell_name
 from .read import RawValue
@@ -509,6 +510,16 @@ def _touching(form: Form, checks: Sequence[Check]) -> dict[str, list[int]]:
     return touching
 
 
+def _check_status(c: Check, fires: bool, explained: bool) -> str:
+    """A check's word in 校验结果, the word a whole file gets for the same: 通过, 不通过 (an
+    error), 有警告, 已说明 (one status means the same everywhere)."""
+    if not fires:
+        return status_word("accepted")
+    if explained:
+        return status_word("explained")
+    return status_word("rejected" if c.severity == ERROR else "warnings")
+
+
 def results(form: Form, values: Mapping[str, object] | None = None,
             checks: Sequence[Check] | None = None,
             previous: Mapping[str, object] | None = None) -> dict[str, dict[tuple[int, int], object]]:
@@ -548,7 +559,7 @@ def results(form: Form, values: Mapping[str, object] | None = None,
         if wcode is not None:
             out[r, _C_EXPLD] = explained
             out[r, _C_KIND] = explained_word if explained else words.severity_word(c.severity)
-        out[r, _C_STATUS] = (explained_word if explained else "未通过") if fire else "通过"
+        out[r, _C_STATUS] = _check_status(c, fire, explained)
         out[r, _C_TEXT] = state.messages[i]
         running += fire
         out[r, _C_RUN] = running
@@ -723,13 +734,14 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
         if wcode is not None:
             formula(r, _C_EXPLD, f"AND({fcell},{expl_len_ref(wcode)}>={explain.min_length})")
             formula(r, _C_KIND, f'IF({ecell},"{explained_word}","{severity_word}")')
-            status = f'IF({fcell},IF({ecell},"{explained_word}","未通过"),"通过")'
+            status = (f'IF({fcell},IF({ecell},"{_check_status(c, True, True)}",'
+                      f'"{_check_status(c, True, False)}"),"{_check_status(c, False, False)}")')
         else:
             # Constants, not formulas: xlsxwriter's handling of each formula is what
             # writing a workbook costs.
             ws.write_boolean(r, _C_EXPLD, False, formats["hidden"])
             ws.write_string(r, _C_KIND, severity_word, formats["hidden"])
-            status = f'IF({fcell},"未通过","通过")'
+            status = f'IF({fcell},"{_check_status(c, True, False)}","{_check_status(c, False, False)}")'
         formula(r, _C_STATUS, status, formats["status"])
         formula(r, _C_TEXT, f'IF({fcell},{message},"")', formats["wrap"])
         # Running count of failing checks: the n-th open problem is where it first reaches n.
