@@ -45,6 +45,7 @@ from xlsx_tools.round import (
 )
 from xlsx_tools.store import INCOMING, Store, sender_name
 from xlsx_tools.validate import validate_file
+from xlsx_tools.write import generate_from_roster
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -283,15 +284,22 @@ def test_units_off_the_roster_and_files_of_no_unit_are_kept_apart(tmp_path):
 
 # -- what is made ---------------------------------------------------------------------------
 
-def test_blank_and_prefilled_workbooks(sample_round):
+def test_blank_and_prefilled_workbooks(sample_round, tmp_path):
     rnd, _ = sample_round
-    unit = rnd.units()[0]
+    units = rnd.units()
+    unit = units[0]
     path, name = rnd.prefilled_workbook(unit)
     assert name == FORM.file_stem(unit.batch, unit.category, unit.unit) + ".xlsx"
     result = validate_file(path, rnd.form, file_name=name)
     assert (result.unit, result.batch, result.category, result.recommending) == \
         (unit.unit, unit.batch, unit.category, unit.recommending)
     assert validate_file(rnd.blank_workbook(), rnd.form).readable
+    # The same bytes as generate --roster writes for each unit.
+    generated = {p.name: p.read_bytes() for p in generate_from_roster(ROSTER, tmp_path, FORM)}
+    for u in [unit, units[-1]]:
+        if u.on_roster:
+            path, name = rnd.prefilled_workbook(u)
+            assert path.read_bytes() == generated[name], name
 
 
 def test_reminders_list_who_owes_a_return_with_contacts(tmp_path):

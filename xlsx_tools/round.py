@@ -342,6 +342,7 @@ class Round:
         self._roster: list[RosterEntry] | None = None
         self._index: RosterIndex | None = None
         self._previous: PreviousRound | None | bool = False   # False: not read yet
+        self._stamper = None     # write.Stamper, made on the first pre-filled workbook
 
     # -- making and opening ----------------------------------------------------------
 
@@ -792,7 +793,7 @@ class Round:
     def prefilled_workbook(self, unit: Unit) -> tuple[Path, str] | None:
         """A roster unit's pre-filled workbook and the name to give it; None for a unit off the roster.
         With last round's values (``previous/``) it shows the unit's beside each numeric input."""
-        from .write import roster_workbooks, write_workbook
+        from .write import Stamper, roster_workbooks
 
         entry = next((e for e in self.roster if e.row == unit.row.roster_row), None) \
             if unit.on_roster else None
@@ -801,7 +802,12 @@ class Round:
         [made] = roster_workbooks(self.form, [entry], self.previous)
         target = self.folder / WORKBOOKS / f"unit-{unit.id}.xlsx"
         if not target.exists():
-            write_file(target, lambda p: write_workbook(p, self.form, made.prefill, None, made.previous))
+            # Stamped into the form built once, as generate --roster does: a page that
+            # offers every unit's workbook in one .zip makes them all at once.
+            if self._stamper is None:
+                self._stamper = Stamper(self.form)
+            data = self._stamper.workbook(made)
+            write_file(target, lambda p: p.write_bytes(data))
         return target, made.file_name
 
 
