@@ -15,9 +15,10 @@ from _generate_helpers import convert, norm, pdf_pages
 
 from xlsx_tools.form import load_form
 from xlsx_tools.incell import SHEET_NAME
-from xlsx_tools.merge import merge_config, merge_paths
+from xlsx_tools.merge import batch_file_stem, merge_config, merge_paths
+from xlsx_tools.rules import field_title
 from xlsx_tools.write import generate_blank, write_workbook
-from xlsx_tools.xlsx_output import row_points, text_lines, text_width
+from xlsx_tools.xlsx_output import LANDSCAPE_PX, row_points, text_lines, text_width
 
 FORM = load_form()
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -62,6 +63,9 @@ def test_the_checks_sheet_prints_one_page_of_its_list(blank):
     # Its rows are tall enough for a message of two lines.
     list_rows = [ws.row_dimensions[r].height for r in range(last - 5, last + 1)]
     assert min(list_rows) >= 2 * 11 * 1.4
+    # A problem's number sits level with its message, whatever the fonts' line heights.
+    for r in range(last - 5, last + 1):
+        assert {ws.cell(r, c).alignment.vertical for c in range(1, 6)} == {"center"}, r
 
 
 # -- what a filler types fits its cell --------------------------------------------
@@ -210,6 +214,92 @@ def test_the_batch_summary_prints_its_main_indicators(summaries):
     assert _print_rows(full) == (1, 1)
 
 
+def _area(ws) -> tuple[int, int, int, int]:
+    """The print area's first and last row and column (1-based)."""
+    area = ws.print_area if isinstance(ws.print_area, str) else ws.print_area[0]
+    lo, hi = area.split("!")[-1].replace("$", "").split(":")
+    return (*openpyxl.utils.cell.coordinate_to_tuple(lo), *openpyxl.utils.cell.coordinate_to_tuple(hi))
+
+
+def _px(ws, first: int, last: int) -> float:
+    """Printed width of columns first..last in Excel's pixels (xlsxwriter's conversion)."""
+    return sum(int(ws.column_dimensions[openpyxl.utils.get_column_letter(c)].width * 7 + 0.5) + 5
+               for c in range(first, last + 1))
+
+
+def test_the_full_tables_note_prints_at_full_size(summaries):
+    config = merge_config(FORM)
+    one_recommending = sorted((summaries / "推荐单位").iterdir())[0]
+    for name in ("汇总-第一批.xlsx", one_recommending.relative_to(summaries)):
+        ws = openpyxl.load_workbook(summaries / name)["汇总"]
+        r0, c0, r1, c1 = _area(ws)
+        assert (r0, r1, c0) == (1, 1, 1)
+        # The title and the note under it span the printed columns, which one landscape
+        # page holds at 100 %: the note prints at its 10 pt, not shrunk to fit.
+        assert any((m.min_row, m.max_row, m.min_col, m.max_col) == (1, 1, 1, c1)
+                   for m in ws.merged_cells.ranges)
+        assert _px(ws, 1, c1) <= LANDSCAPE_PX < _px(ws, 1, c1 + 1)
+        assert config.say("print_note", columns=ws.max_column,
+                          print_sheet=config.say("print_sheet")) in ws["A1"].value
+        # Tall enough for the title and a line of note.
+        assert ws["A1"].alignment.wrap_text and ws.row_dimensions[1].height >= 24 + 10 * 1.4
+
+
+def test_the_overview_prints_its_counts_and_the_sums_by_batch(summaries):
+    config = merge_config(FORM)
+    wb = openpyxl.load_workbook(summaries / "汇总-总览.xlsx")
+    ws = wb["总览"]
+    counts = next(m for m in ws.merged_cells.ranges if m.min_row == 2 and m.min_col == 2)
+    # Printed: the batches and their counts (and the note under them), one page wide.
+    r0, c0, r1, c1 = _area(ws)
+    assert (r0, c0, c1) == (1, 1, counts.max_col)
+    assert ws.cell(r1, 1).value == config.say("overview_note",
+                                              batches_sheet=config.say("batches_sheet"))
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth in (None, 1)
+    # The sums: a row per field, a column per batch and the grand total, each the batch
+    # workbook's own total (分类统计, column 全部).
+    sums = wb[config.say("batches_sheet")]
+    assert wb.sheetnames.index(sums.title) == wb.sheetnames.index("总览") + 1
+    head = [c.value for c in sums[2]]
+    batches = [b for b in FORM.batches if b in head]
+    assert batches and head[3 + len(batches)] == config.say("grand_total")
+    assert sums.print_title_rows == "$2:$2" and sums.page_setup.fitToWidth in (None, 1)
+    numeric = {field_title(FORM, f.id) for f in FORM.fields if f.numeric}
+    rows = {sums.cell(r, 2).value: r for r in range(3, sums.max_row + 1)
+            if sums.cell(r, 2).value in numeric}
+    assert set(rows) == numeric
+    for b in batches:
+        col = head.index(b) + 1
+        cat = openpyxl.load_workbook(summaries / f"{batch_file_stem(b)}.xlsx")["分类统计"]
+        whole = [c.value for c in cat[2]].index("全部") + 1
+        theirs = {cat.cell(r, 2).value: cat.cell(r, whole).value for r in range(3, cat.max_row + 1)}
+        for label, r in rows.items():
+            assert sums.cell(r, col).value == pytest.approx(theirs[label]), (b, label)
+    grand = 4 + len(batches)
+    for label, r in rows.items():
+        assert sums.cell(r, grand).value == pytest.approx(
+            sum(sums.cell(r, head.index(b) + 1).value for b in batches)), label
+
+
+@pytest.mark.parametrize("name", ["汇总-第一批.xlsx", "汇总-总览.xlsx"])
+def test_a_tables_rows_read_level(summaries, name):
+    """In every row of a table its cells share one vertical alignment (a wrapped text
+    beside one-line values), and the row's number (序号) is centred, not run into the
+    column after it."""
+    wb = openpyxl.load_workbook(summaries / name)
+    for title in ("提交情况", "问题清单", merge_config(FORM).say("print_sheet")):
+        if title not in wb.sheetnames:
+            continue
+        ws = wb[title]
+        top = next(r for r in range(1, 5) if ws.cell(r, 1).value == "序号")
+        for r in range(top + 1, ws.max_row + 1):
+            if not isinstance(ws.cell(r, 1).value, int):
+                continue
+            assert ws.cell(r, 1).alignment.horizontal == "center", (title, r)
+            looks = {ws.cell(r, c).alignment.vertical for c in range(1, ws.max_column + 1)}
+            assert looks == {"center"}, (title, r, looks)
+
+
 @pytest.mark.parametrize("name", ["汇总-第一批.xlsx", "汇总-总览.xlsx"])
 def test_tables_print_at_8_points_or_more(summaries, name):
     wb = openpyxl.load_workbook(summaries / name)
@@ -244,9 +334,11 @@ def test_page_counts_in_libreoffice(tmp_path, summaries, blank):
     assert foot
     batch = tmp_path / "batch.xlsx"
     batch.write_bytes((summaries / "汇总-第一批.xlsx").read_bytes())
+    overview = tmp_path / "overview.xlsx"
+    overview.write_bytes((summaries / "汇总-总览.xlsx").read_bytes())
     empty = tmp_path / "blank.xlsx"
     empty.write_bytes(blank.read_bytes())
-    pdfs = {p.stem: p for p in convert([filled, batch, empty], tmp_path / "pdf")}
+    pdfs = {p.stem: p for p in convert([filled, batch, overview, empty], tmp_path / "pdf")}
     pages = [norm(t) for t in pdf_pages(pdfs["filled"])]
     assert sum(1 for t in pages if foot in t) == 1
     # Cover and declaration, 统计表 with room for every field's longest text (7 pages),
@@ -254,6 +346,9 @@ def test_page_counts_in_libreoffice(tmp_path, summaries, blank):
     assert len(pages) <= 11
     assert _pages(pdfs["blank"]) == len(pages)
     assert _pages(pdfs["batch"]) <= 12
+    # The overview of the 41 sample files: its counts on one page, the sums by batch on
+    # one more, then every file and every finding (a column per field printed 9 pages).
+    assert _pages(pdfs["overview"]) <= 12
     # As LibreOffice lays it out (in a locale without Chinese line-breaking rules), no
     # printed line of the form's own texts starts with a closing mark.
     text = subprocess.run(["pdftotext", str(pdfs["blank"]), "-"], check=True, capture_output=True,

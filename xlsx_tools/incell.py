@@ -990,8 +990,8 @@ def _formats(make: Callable[..., object]) -> dict[str, object]:
         "text": fmt(border=1, text_wrap=True),
         "wrap": fmt(border=1, text_wrap=True),
         # The open problems: no borders, so the unused rows stay empty on screen and paper.
-        "open": fmt(align="center"),
-        "open_wrap": fmt(text_wrap=True),
+        "open": fmt(align="center", valign="vcenter"),
+        "open_wrap": fmt(text_wrap=True, valign="vcenter"),
         "status": fmt(border=1, align="center"),
         "header": fmt(bold=True, border=1, bg_color="#D9D9D9", align="center"),
         "title": fmt(bold=True, font_size=14, align="center"),

@@ -43,11 +43,13 @@ from .validate import FileResult, isolated, validate_paths
 from .writing import write_files
 from .xlsx_output import (
     DATE_WIDTH_SAMPLE,
+    LANDSCAPE_PX,
     TableFormats,
     broken,
     close_workbook,
     new_workbook,
     print_setup,
+    printed_width,
     row_points,
     text_lines,
     text_width,
@@ -107,6 +109,11 @@ WORDS = {
     "count_total": "共 {count} 个单位",
     "added_heading": "计入汇总单位数",
     "overview_title": "各批次汇总总览",
+    # The overview's sums, a row per field and a column per batch (the sheet that prints).
+    "batches_sheet": "分批次统计",
+    "batches_title": "各批次分项合计（计入汇总的{unit_word}）",
+    "overview_note": ("各项数值之和见“{batches_sheet}”工作表（每项一行、每个批次一列，供打印）；"
+                      "本表打印时只打印提交与汇总情况。"),
     "grand_total": "合计",
     "unit_word": "单位",     # what the command's lines call what is added up
     # A recommending unit's own workbook ({recommending}, {count}).
@@ -763,6 +770,8 @@ class _Formats(TableFormats):
         self.prev_amount = mk(border=1, num_format="#,##0.00", font_color="#595959",
                               bg_color="#EDEDED")
         self.note_line = mk(italic=True, font_color="#595959")
+        # A title with a note on the line under it (a rich text), over several columns.
+        self.title_block = mk(text_wrap=True, valign="top")
         self.wrap_cell = mk(border=1, text_wrap=True)
 
     def previous(self, f: Field):
@@ -808,9 +817,7 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, title: str | 
             columns += [(f, "prev"), (f, "growth")]
     extra = ["汇总状态", "文件"]
     ncols = 1 + len(columns) + len(extra)
-    ws.write_string(0, 0, title or config.say("summary_title", batch=b.batch, count=len(b.rows)),
-                    fmt.title)
-    ws.set_row(0, 24)
+    heading = title or config.say("summary_title", batch=b.batch, count=len(b.rows))
     # Two header rows: the table's section, then the label with its unit.
     ws.merge_range(1, 0, 2, 0, "序号", fmt.head)
     col = 1
@@ -825,7 +832,7 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, title: str | 
 
     widths = [4] + [0] * len(columns) + [_width(e) for e in extra]
     for r, s in enumerate(b.rows, start=3):
-        ws.write_number(r, 0, r - 2, fmt.int)
+        ws.write_number(r, 0, r - 2, fmt.serial)
         lines = 1
         last_year = s.previous
         for i, (f, what) in enumerate(columns):
@@ -895,12 +902,16 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, title: str | 
     ws.autofilter(2, 0, max(2, total_row - 1), ncols - 1)
     # A column per field does not read on paper (some 170 columns would print dozens of
     # pages, or at a few points): the paper copy is the main indicators' sheet, and the
-    # full table prints only its title and a note saying so.
-    note_col = unit_col + 2
-    ws.write_string(0, note_col, config.say("print_note", columns=ncols,
-                                            print_sheet=config.say("print_sheet")), fmt.note_line)
+    # full table prints only its title and, under it, a note saying so, across the
+    # columns one page holds at full size (so the note prints at 10 pt).
+    note = config.say("print_note", columns=ncols, print_sheet=config.say("print_sheet"))
+    last = max(c for c in range(ncols) if c == 0 or printed_width(ws, 0, c) <= LANDSCAPE_PX)
+    if last:
+        ws.merge_range(0, 0, 0, last, "", fmt.title_block)
+    ws.write_rich_string(0, 0, fmt.title, heading, fmt.note_line, "\n" + note, fmt.title_block)
+    ws.set_row(0, 24 + row_points(1, 10))
     print_setup(ws)
-    ws.print_area(0, 0, 0, note_col + 8)
+    ws.print_area(0, 0, 0, last)
     ws.fit_to_pages(1, 1)
 
 
@@ -929,7 +940,7 @@ def _indicators_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary,
         ws.set_column(c, c, w)
     ws.set_row(1, row_points(max(text_lines(h, w, 10) for h, w in zip(heads, widths)), 10))
     for r, (s, name) in enumerate(zip(b.rows, names), start=2):
-        ws.write_number(r, 0, r - 1, fmt.int)
+        ws.write_number(r, 0, r - 1, fmt.serial)
         ws.write_string(r, 1, name, fmt.wrap_cell)
         lines = text_lines(name, name_width, 10)
         if lines > 1:
@@ -994,22 +1005,34 @@ def _like_for_like(f: Field, rows: Sequence[Submission]) -> tuple[int | Decimal,
 
 def _category_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: MergeConfig) -> dict[str, int]:
     """分类统计; returns the row of each numeric field (and ``platforms``) for the charts."""
-    ws = wb.add_worksheet("分类统计")
-    cats = [*form.categories, ALL_CATEGORIES]
-    totals = b.category_totals()
-    ws.write_string(0, 0, config.say("categories_title", batch=b.batch), fmt.title)
-    ws.set_row(0, 24)
     category = form.role_field("category")
-    headers = ["部分", "指标", "单位", *[c if c == ALL_CATEGORIES else category.shown(c) for c in cats]]
+    totals = b.category_totals()
+    columns = {cat if cat == ALL_CATEGORIES else category.shown(cat): totals[cat]
+               for cat in [*form.categories, ALL_CATEGORIES]}
+    return _totals_sheet(wb, fmt, form, config, "分类统计",
+                         config.say("categories_title", batch=b.batch), columns)
+
+
+def _totals_sheet(wb, fmt: _Formats, form: Form, config: MergeConfig, name: str, title: str,
+                  columns: dict[str, dict[str, int | Decimal]]) -> dict[str, int]:
+    """A sheet of every numeric field's sum (a row each) per column of ``columns`` (its
+    header: the platform count under ``"platforms"`` and the sums by field id), and the
+    shares; returns the row of each field (and ``platforms``). Few columns, so it prints
+    one page wide at 10 pt with its header on every page: the sums as read on paper."""
+    ws = wb.add_worksheet(name)
+    ws.write_string(0, 0, title, fmt.title)
+    ws.set_row(0, 24)
+    headers = ["部分", "指标", "单位", *columns]
     for c, h in enumerate(headers):
         ws.write_string(1, c, h, fmt.head)
+    sums = list(columns.values())
     where: dict[str, int] = {}
     r = 2
     ws.write_string(r, 0, "", fmt.text)
     ws.write_string(r, 1, config.say("count_heading"), fmt.text)
     ws.write_string(r, 2, "个", fmt.text)
-    for j, cat in enumerate(cats):
-        ws.write_number(r, 3 + j, totals[cat]["platforms"], fmt.int)
+    for j, t in enumerate(sums):
+        ws.write_number(r, 3 + j, t["platforms"], fmt.int)
     where["platforms"] = r
     for f in _numeric_fields(form):
         r += 1
@@ -1018,15 +1041,15 @@ def _category_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: Merg
         ws.write_string(r, 1, field_title(form, f.id), fmt.text)
         ws.write_string(r, 2, f.unit, fmt.text)
         cf = fmt.amount if f.type == "amount" else fmt.int
-        for j, cat in enumerate(cats):
-            ws.write_number(r, 3 + j, _number(totals[cat][f.id]), cf)
+        for j, t in enumerate(sums):
+            ws.write_number(r, 3 + j, _number(t[f.id]), cf)
     for share in config.shares:
         r += 1
         ws.write_string(r, 0, "比例", fmt.text)
         ws.write_string(r, 1, share.title, fmt.text)
         ws.write_string(r, 2, "%", fmt.text)
-        for j, cat in enumerate(cats):
-            part, whole = totals[cat][share.part], totals[cat][share.whole]
+        for j, t in enumerate(sums):
+            part, whole = t[share.part], t[share.whole]
             if whole:
                 ws.write_number(r, 3 + j, float(Decimal(part) / Decimal(whole)), fmt.percent)
             else:
@@ -1034,7 +1057,7 @@ def _category_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: Merg
     ws.set_column(0, 0, 18)
     ws.set_column(1, 1, 44)
     ws.set_column(2, 2, 6)
-    ws.set_column(3, 3 + len(cats) - 1, 16)
+    ws.set_column(3, 3 + len(sums) - 1, 16)
     ws.freeze_panes(2, 3)
     print_setup(ws, repeat=(1, 1), fit_width=True)
     last = r
@@ -1084,6 +1107,7 @@ def _previous_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: Merg
     ws = wb.add_worksheet(config.say("previous_sheet", previous_label=label))
     top = 0
     ws.write_string(top, 0, config.say("previous_title", batch=b.batch), fmt.title)
+    ws.set_row(top, 24)
     heads = ["指标", "单位", "本年", label, config.say("growth"), config.say("count_heading")]
     for c, h in enumerate(heads):
         ws.write_string(top + 1, c, h, fmt.head)
@@ -1142,7 +1166,7 @@ def _submissions_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submissi
     # A batch's sheets name the file; the overview, across folders, gives its path.
     records = _submission_records(entries, full_path=with_batch)
     rows = [[i + 1, *[rec[k] for k in cols]] for i, rec in enumerate(records)]
-    formats = [fmt.int] + [fmt.int if k in ("errors", "warnings", "explained")
+    formats = [fmt.serial] + [fmt.int if k in ("errors", "warnings", "explained")
                            else fmt.wrap if k == "note" else fmt.text for k in cols]
     write_table(ws, fmt, 2, ["序号", *[headers[k] for k in cols]], rows, 50, formats,
                  wrap={1 + cols.index("note"): 50})
@@ -1157,7 +1181,7 @@ def _findings_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission]
     # The code as the other reports show it: R01 as is, a field-level code in Chinese.
     rows = [[i + 1, *[form.catalogue.title(rec[k]) if k == "code" else rec[k] for k in cols]]
             for i, rec in enumerate(records)]
-    formats = [fmt.int] + [fmt.wrap if k in ("message", "explanation") else fmt.text for k in cols]
+    formats = [fmt.serial] + [fmt.wrap if k in ("message", "explanation") else fmt.text for k in cols]
     ws.write_string(0, 0, f"问题清单（共 {len(rows)} 条）", fmt.title)
     write_table(ws, fmt, 1, ["序号", *[headers[k] for k in cols]], rows, 40, formats,
                 wrap={1 + cols.index("message"): 80, 1 + cols.index("explanation"): 40})
@@ -1317,8 +1341,22 @@ def _write_overview(path: Path, result: MergeResult,
     ws.set_column(first, first + len(numeric) - 1, 14)
     ws.set_row(2, 60)
     ws.freeze_panes(3, 1)
+    # A column per field prints a page or more for each few fields, with the batches'
+    # names alone repeated: on paper the sheet is its counts, and the sums are a row per
+    # field in the next sheet, a column per batch.
+    batches_sheet = config.say("batches_sheet")
+    note_row = r + 2
+    ws.merge_range(note_row, 0, note_row, len(counts),
+                   config.say("overview_note", batches_sheet=batches_sheet), fmt.note)
+    ws.set_row(note_row, row_points(2, 10))
     print_setup(ws, repeat=(1, 2))
-    ws.repeat_columns(0, 0)
+    ws.print_area(0, 0, note_row, len(counts))
+    ws.fit_to_pages(1, 0)
+    columns = {batch: {"platforms": len(b.rows), **b.totals} for batch, b in result.batches.items()}
+    added = sum(len(b.rows) for b in result.batches.values())
+    columns[config.say("grand_total")] = {"platforms": added, **grand}
+    _totals_sheet(wb, fmt, form, config, batches_sheet,
+                  config.say("batches_title", unit_word=config.say("unit_word")), columns)
     if groups:
         _recommending_sheet(wb, fmt, form, groups, stems or {})
     everything = result.submissions

@@ -102,7 +102,7 @@ def _write_list(path: Path, form: Form, items: list[Reminder], first: dict[str, 
         rows.append([i, *cells[:len(first)], *(r.unit.extra.get(k, "") for k in extra),
                      *cells[len(first):]])
     columns = [*first, *extra, *LAST_RECEIVED]
-    formats = [fmt.int] + [fmt.wrap if k in _WRAP else fmt.text for k in columns]
+    formats = [fmt.serial] + [fmt.wrap if k in _WRAP else fmt.text for k in columns]
     wrap = {1 + i: _WRAP[k] for i, k in enumerate(columns) if k in _WRAP}
     write_table(ws, fmt, 2, headers, rows, 40, formats, wrap=wrap)
     print_setup(ws, repeat=(2, 2), fit_width=True)

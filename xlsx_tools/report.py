@@ -98,11 +98,15 @@ def write_report_xlsx(run: ValidationRun, path: str | Path) -> Path:
         wb = new_workbook(tmp, "校验结果", run.form.output_time, AUTHOR)
         head = wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1,
                               "text_wrap": True, "valign": "vcenter"})
-        wrap = wb.add_format({"text_wrap": True, "valign": "top"})
-        error = wb.add_format({"font_color": "#9C0006", "bg_color": "#FFC7CE", "valign": "top"})
-        warning = wb.add_format({"font_color": "#9C5700", "bg_color": "#FFEB9C", "valign": "top"})
-        explained = wb.add_format({"bg_color": "#DDEBF7", "valign": "top"})
-        verdict_fmt = {VERDICTS["accepted"]: wb.add_format({"bg_color": "#C6EFCE", "valign": "top"}),
+        # Bordered cells: on paper a row of wrapped texts is told from the next by its lines.
+        wrap = wb.add_format({"text_wrap": True, "valign": "top", "border": 1})
+        error = wb.add_format({"font_color": "#9C0006", "bg_color": "#FFC7CE", "valign": "top",
+                               "border": 1})
+        warning = wb.add_format({"font_color": "#9C5700", "bg_color": "#FFEB9C", "valign": "top",
+                                 "border": 1})
+        explained = wb.add_format({"bg_color": "#DDEBF7", "valign": "top", "border": 1})
+        verdict_fmt = {VERDICTS["accepted"]: wb.add_format({"bg_color": "#C6EFCE", "valign": "top",
+                                                            "border": 1}),
                        VERDICTS["warnings"]: warning, VERDICTS["explained"]: explained,
                        VERDICTS["rejected"]: error, UNREADABLE: error}
         error_word = run.form.catalogue.severity_word("error")

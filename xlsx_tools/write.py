@@ -549,9 +549,14 @@ def _table_format(kind: str, f: Field | None) -> dict:
     if kind in ("label", "blank"):
         return {**base, "bg_color": LABEL_FILL, "align": "center"}
     if kind == "show":
-        return {**base, "bg_color": LABEL_FILL, "align": "left",
+        # Aligned as the input it shows: a count shown elsewhere is centred like the counts.
+        return {**base, "bg_color": LABEL_FILL, "align": _table_align(f),
                 "num_format": _NUM_FORMATS.get(f.type, "General")}
     raise ValueError(kind)
+
+
+def _table_align(f: Field) -> str:
+    return "center" if f.type in ("int", "amount", "choice") else "left"
 
 
 def _cover_format(kind: str, f: Field | None) -> dict:
@@ -572,7 +577,7 @@ def _input_format(f: Field, on_cover: bool, locked: bool) -> dict:
         props["num_format"] = _NUM_FORMATS[f.type]
     if f.type == "longtext":
         props["valign"] = "top"
-    props["align"] = "center" if f.type in ("int", "amount", "choice") and not on_cover else "left"
+    props["align"] = "left" if on_cover else _table_align(f)
     if on_cover:
         props.update({"font_size": _SIZES["cover"], "bottom": 1, "valign": "bottom"})
     else:

@@ -27,6 +27,7 @@ __all__ = [
     "OutputError", "text_width", "text_lines", "broken_lines", "broken", "row_points", "fit_width",
     "excel_text", "quote_sheet", "sheet_ref", "checked", "Formats", "TableFormats", "new_workbook",
     "close_workbook", "write_table", "page_widths", "print_setup", "printed_width", "LEAST_SCALE",
+    "LANDSCAPE_PX",
     "DATE_WIDTH_SAMPLE",
 ]
 
@@ -191,7 +192,8 @@ class Formats:
 
 class TableFormats:
     """The looks of the toolkit's plain tables (the summaries, the 催报 list), by name:
-    宋体 10 pt, a title, a note, the header, and bordered cells by the kind of value."""
+    宋体 10 pt, a title, a note, the header, and bordered cells by the kind of value, all
+    centred upright (a row's short values level with its wrapped ones, on screen and paper)."""
 
     def __init__(self, workbook):
         self.make = mk = Formats(workbook, font_name="宋体", font_size=10, valign="vcenter").get
@@ -199,8 +201,10 @@ class TableFormats:
         self.note = mk(text_wrap=True, valign="top")
         self.head = mk(bold=True, text_wrap=True, align="center", border=1, bg_color="#D9E1F2")
         self.text = mk(border=1)
-        self.wrap = mk(border=1, text_wrap=True, valign="top")
+        self.wrap = mk(border=1, text_wrap=True)
         self.int = mk(border=1, num_format="#,##0")
+        # A row's number (序号) centred: right-aligned it reads as part of the next column.
+        self.serial = mk(border=1, align="center")
         self.amount = mk(border=1, num_format="#,##0.00")
         self.date = mk(border=1, num_format="yyyy-mm-dd")
         self.percent = mk(border=1, num_format="0.0%")
@@ -232,7 +236,7 @@ def close_workbook(wb: Any) -> None:
 # -- tables ------------------------------------------------------------------------------
 
 # A4 landscape less xlsxwriter's default side margins (0.7 in each), in pixels at 96 dpi.
-_LANDSCAPE_PX = round((11.69 - 1.4) * 96)
+LANDSCAPE_PX = round((11.69 - 1.4) * 96)
 # Text of the tables is 10 pt; printed at this scale or more it stays at 8 pt or more.
 LEAST_SCALE = 80
 
@@ -255,7 +259,7 @@ def _capped(widths: list[float], budget_px: int, least: float = 8) -> float | No
 def page_widths(widths: Sequence[float]) -> list[float]:
     """Column widths narrowed (the widest first, their text then wraps) so that a table is
     one landscape A4 page wide at 8 pt or more."""
-    cap = _capped(list(widths), _LANDSCAPE_PX * 100 // LEAST_SCALE)
+    cap = _capped(list(widths), LANDSCAPE_PX * 100 // LEAST_SCALE)
     return [w if cap is None else min(w, cap) for w in widths]
 
 
@@ -338,7 +342,7 @@ def print_setup(ws, repeat: tuple[int, int] | None = None, fit_width: bool = Fal
     if repeat_cols:
         ws.repeat_columns(*repeat_cols)
     if fit_width:
-        if printed_width(ws) * LEAST_SCALE / 100 <= _LANDSCAPE_PX:
+        if printed_width(ws) * LEAST_SCALE / 100 <= LANDSCAPE_PX:
             ws.fit_to_pages(1, 0)
         else:
             ws.set_print_scale(LEAST_SCALE)
