@@ -36,6 +36,7 @@ from _spell import (
 from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from _examples import examples
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 
@@ -382,7 +383,7 @@ def test_a_spelling_the_reader_reads_is_annotated_as_the_typed_one(noted, as_typ
     _spelled_and_annotated(noted, as_typed, tmp_path, NAMED_SPELLINGS[name])
 
 
-@settings(max_examples=6, deadline=None,
+@settings(max_examples=examples(6), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(spelling=SPELLINGS)
 @example(spelling=everything(11))
@@ -493,7 +494,8 @@ def _top_left(ws, row: int, col: int) -> tuple[int, int]:
     return row, col
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(20), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(chosen=findings_strategy)
 def test_any_cells_are_marked_and_nothing_else_changes(small, tmp_path, chosen) -> None:
     findings = [Finding("R99", severity, (), tuple(f"{s}!{openpyxl.utils.get_column_letter(c)}{r}"

@@ -21,6 +21,7 @@ from _libreoffice import convert
 from _spell import CANONICAL, SPELLINGS, everything, respell_workbook
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
+from _examples import examples
 
 from xlsx_tools.form import META_SHEET, cell_name, load_form
 from xlsx_tools.read import RejectedFile, read_workbook
@@ -33,8 +34,8 @@ FORM = load_form()
 SHEETS = (FORM.cover.name, FORM.table.name, META_SHEET)
 
 
-def slow(examples: int) -> settings:
-    return settings(max_examples=examples, deadline=None,
+def slow(n: int) -> settings:
+    return settings(max_examples=examples(n), deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
