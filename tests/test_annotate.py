@@ -53,6 +53,7 @@ from xlsx_tools.annotate import (
     annotated_bytes,
 )
 from xlsx_tools.cli import main
+from xlsx_tools.incell import SHEET_NAME as CHECKS_SHEET
 from xlsx_tools.read.assemble import read_path
 from xlsx_tools.rules import Finding
 from xlsx_tools.validate import FileResult, validate_file, validate_paths
@@ -332,8 +333,11 @@ def annotated_with(path: Path, findings: list[Finding], out: Path) -> Path:
 def shown(path: Path, work: Path) -> dict[tuple[str, str], tuple]:
     """What a copy shows on the form's sheets and the listing: each cell's value, fill, note
     and format. Read by openpyxl from the copy written again in the canonical spelling
-    (openpyxl itself does not read every legal one: a comment between elements, for one)."""
-    canonical = respell_workbook(path, work / f"canonical-{path.parent.name}.xlsx", CANONICAL, ())
+    (openpyxl itself does not read every legal one: a comment between elements, for one).
+    The in-sheet checks' sheet, which nothing here looks at, is left empty: its two thousand
+    formulas were most of the copy's writing and loading."""
+    canonical = respell_workbook(path, work / f"canonical-{path.parent.name}.xlsx", CANONICAL, (),
+                                 emptied=(CHECKS_SHEET,))
     wb = openpyxl.load_workbook(canonical)
     out = {}
     for name in (*(s.name for s in FORM.sheets), ANNOTATION_SHEET):
