@@ -10,6 +10,7 @@ give the same way; and they open a sample of spellings in LibreOffice.
 
 from __future__ import annotations
 
+import re
 import zipfile
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -106,12 +107,15 @@ edits = st.lists(st.tuples(st.sampled_from(["insert", "insert", "replace", "dele
                  min_size=1, max_size=3)
 
 
+_EDGE = re.compile(rb"[<>]")
+
+
 def _damage(data: bytes, plan, lo: int, hi: int) -> bytes:
     """Apply the edits; half of them at a tag's edge, where the result is more often XML."""
     for op, where, token, n, at_edge in plan:
         at = lo + int(where * (hi - lo))
         if at_edge:
-            edges = [i for i in range(lo, min(hi, len(data))) if data[i] in b"<>"]
+            edges = [m.start() for m in _EDGE.finditer(data, lo, min(hi, len(data)))]
             if edges:
                 at = edges[int(where * (len(edges) - 1))] + (data[edges[int(where * (len(edges) - 1))]] == 62)
         if op == "copy":   # an element again elsewhere: a cell, a row, a run twice
