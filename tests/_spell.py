@@ -350,11 +350,16 @@ def _sheets_read(parts: dict[str, bytes], sheet_names: tuple[str, ...]) -> dict[
     return out
 
 
-def respell_workbook(src: Path, dst: Path, spelling: Spelling, sheets: tuple[str, ...]) -> Path:
-    """Write ``src`` to ``dst`` in ``spelling``; ``sheets``: the sheets whose cells to re-spell."""
+def respell_workbook(src: Path, dst: Path, spelling: Spelling, sheets: tuple[str, ...],
+                     emptied: tuple[str, ...] = ()) -> Path:
+    """Write ``src`` to ``dst`` in ``spelling``; ``sheets``: the sheets whose cells to re-spell;
+    ``emptied``: sheets written without their cells (what the caller does not look at)."""
     rng = random.Random(spelling.seed)
     parts = _read_parts(src)
     trees = {n: ET.fromstring(d) for n, d in parts.items() if n.endswith((".xml", ".rels"))}
+    for part in _sheets_read(parts, emptied).values():
+        for data in trees[part].iter(_q("sheetData")):
+            data.clear()
     sst_name = "xl/sharedStrings.xml"
     if sst_name not in trees:
         trees[sst_name] = ET.Element(_q("sst"))

@@ -36,6 +36,7 @@ from _spell import (
 from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from _examples import examples
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 
@@ -52,6 +53,7 @@ from xlsx_tools.annotate import (
     annotated_bytes,
 )
 from xlsx_tools.cli import main
+from xlsx_tools.incell import SHEET_NAME as CHECKS_SHEET
 from xlsx_tools.read.assemble import read_path
 from xlsx_tools.rules import Finding
 from xlsx_tools.validate import FileResult, validate_file, validate_paths
@@ -331,8 +333,11 @@ def annotated_with(path: Path, findings: list[Finding], out: Path) -> Path:
 def shown(path: Path, work: Path) -> dict[tuple[str, str], tuple]:
     """What a copy shows on the form's sheets and the listing: each cell's value, fill, note
     and format. Read by openpyxl from the copy written again in the canonical spelling
-    (openpyxl itself does not read every legal one: a comment between elements, for one)."""
-    canonical = respell_workbook(path, work / f"canonical-{path.parent.name}.xlsx", CANONICAL, ())
+    (openpyxl itself does not read every legal one: a comment between elements, for one).
+    The in-sheet checks' sheet, which nothing here looks at, is left empty: its two thousand
+    formulas were most of the copy's writing and loading."""
+    canonical = respell_workbook(path, work / f"canonical-{path.parent.name}.xlsx", CANONICAL, (),
+                                 emptied=(CHECKS_SHEET,))
     wb = openpyxl.load_workbook(canonical)
     out = {}
     for name in (*(s.name for s in FORM.sheets), ANNOTATION_SHEET):
@@ -382,7 +387,7 @@ def test_a_spelling_the_reader_reads_is_annotated_as_the_typed_one(noted, as_typ
     _spelled_and_annotated(noted, as_typed, tmp_path, NAMED_SPELLINGS[name])
 
 
-@settings(max_examples=6, deadline=None,
+@settings(max_examples=examples(6), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(spelling=SPELLINGS)
 @example(spelling=everything(11))
@@ -493,7 +498,8 @@ def _top_left(ws, row: int, col: int) -> tuple[int, int]:
     return row, col
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(20), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(chosen=findings_strategy)
 def test_any_cells_are_marked_and_nothing_else_changes(small, tmp_path, chosen) -> None:
     findings = [Finding("R99", severity, (), tuple(f"{s}!{openpyxl.utils.get_column_letter(c)}{r}"

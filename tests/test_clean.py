@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import example, assume, given, settings
 from hypothesis import strategies as st
+from _examples import examples
 
 from xlsx_tools.clean import DATE_MAX, DATE_MIN, FINDING_CODES, clean_value, normalize_text
 from xlsx_tools.form import load_form
@@ -63,7 +64,7 @@ def renderings(d: Decimal, unit: str) -> st.SearchStrategy:
     return st.sampled_from(texts + cells)
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(field=st.sampled_from(INTS), n=st.integers(0, 10**12), data=st.data())
 def test_whole_numbers_typed_any_usual_way_read_to_the_same_number(field, n, data):
     typed = data.draw(renderings(Decimal(n), field.unit))
@@ -73,14 +74,14 @@ def test_whole_numbers_typed_any_usual_way_read_to_the_same_number(field, n, dat
     assert (result.value, result.code) == (n, None), typed
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(field=st.sampled_from(INTS), n=st.integers(0, 10**9), data=st.data())
 def test_whole_number_with_trailing_zero_decimals_is_whole(field, n, data):
     zeros = data.draw(st.integers(1, 3))
     assert clean(field, f"{n}." + "0" * zeros).value == n
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(field=st.sampled_from(INTS), d=st.decimals(min_value=0, max_value=10**6, places=3,
                                                  allow_nan=False))
 def test_fractions_are_not_whole_and_give_no_value(field, d):
@@ -89,7 +90,7 @@ def test_fractions_are_not_whole_and_give_no_value(field, d):
         assert (clean(field, typed).code, clean(field, typed).value) == ("not_whole", None)
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(field=st.sampled_from(INTS + AMOUNTS), n=st.integers(1, 10**9))
 def test_negative_numbers_are_reported(field, n):
     for typed in (-n, float(-n), f"-{n}", f"－{n}", f"\u2212{n}", f"-{n:,}"):
@@ -97,7 +98,7 @@ def test_negative_numbers_are_reported(field, n):
         assert (result.code, result.value) == ("negative", None), typed
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(field=st.sampled_from(AMOUNTS),
        d=st.decimals(min_value=0, max_value=10**9, places=2, allow_nan=False), data=st.data())
 def test_amounts_up_to_two_decimals_read_exactly(field, d, data):
@@ -106,7 +107,7 @@ def test_amounts_up_to_two_decimals_read_exactly(field, d, data):
     assert result.code is None and result.value == d, (typed, result)
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(field=st.sampled_from(AMOUNTS),
        d=st.decimals(min_value=0, max_value=10**6, places=4, allow_nan=False))
 def test_amounts_with_more_than_two_decimals_are_reported(field, d):
@@ -115,7 +116,7 @@ def test_amounts_with_more_than_two_decimals_are_reported(field, d):
         assert clean(field, typed).code == "too_many_decimals", typed
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(field=st.sampled_from(AMOUNTS),
        parts=st.lists(st.decimals(min_value=0, max_value=1000, places=2, allow_nan=False),
                       min_size=1, max_size=6))
@@ -128,7 +129,7 @@ def test_float_sums_of_two_decimal_amounts_are_not_too_many_decimals(field, part
     assert result.code is None and result.value == sum(parts)
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(field=st.sampled_from(INTS + AMOUNTS), text=st.text(max_size=30))
 @example(field=INTS[0], text="۰")       # a digit of another script is not read as a number
 @example(field=INTS[0], text="२०२२")
@@ -184,7 +185,7 @@ def excel_serial(d: dt.date) -> int:
     return (d - dt.date(1899, 12, 30)).days
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(field=st.sampled_from(DATES), d=st.dates(DATE_MIN, DATE_MAX), data=st.data())
 def test_dates_typed_any_usual_way_read_to_the_same_date(field, d, data):
     y, m, day = d.year, d.month, d.day
@@ -298,7 +299,7 @@ ANY_CELL = st.one_of(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(field=st.sampled_from(FORM.fields), value=ANY_CELL, formula=st.none() | st.text(max_size=5),
        is_date=st.booleans())
 def test_any_cell_value_in_any_field_never_crashes(field, value, formula, is_date):

@@ -25,6 +25,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from _examples import examples
 
 from _evaluator import REASON, explain, fill_many, set_previous, write_previous_round
 from _hostile import rewrite_zip, table_part
@@ -85,7 +86,7 @@ def test_a_definition_that_does_not_fit_is_refused_in_chinese(change, words):
     assert words in str(e.value)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.one_of(st.none(), st.integers(0, 10**7), st.decimals(0, 10**6, places=2)),
        st.one_of(st.none(), st.integers(0, 10**7), st.decimals(0, 10**6, places=2)))
 def test_a_change_rule_fires_over_max_ratio_or_under_its_inverse_above_the_floor(value, previous):

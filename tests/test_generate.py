@@ -15,6 +15,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings, strategies as st
+from _examples import examples
 from openpyxl.utils.protection import hash_password
 
 from xlsx_tools import expr as ex
@@ -393,7 +394,7 @@ def test_roster_without_a_column_or_rows(tmp_path, form):
 _NAME_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.text(_NAME_CHARS, min_size=1, max_size=40))
 def test_any_unit_name_is_either_a_safe_file_name_or_refused(form, name):
     with tempfile.TemporaryDirectory() as d:

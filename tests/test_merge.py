@@ -24,6 +24,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from _examples import examples
 
 from xlsx_tools.catalogue import status_word
 from xlsx_tools.cli import main
@@ -503,7 +504,7 @@ def _result(name: str, unit: str, batch: str = "第一批", status: str = "accep
                       category="检验检测", date=fill_date, mtime=mtime)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["甲院", "乙院", "丙院"]),
                           st.dates(dt.date(2022, 9, 1), dt.date(2022, 9, 5)),
                           st.integers(0, 2), st.booleans()),
@@ -530,7 +531,7 @@ def test_one_file_per_unit_is_added_by_the_stated_rule(files):
 
 
 # Each example writes every summary; a dozen, with the sums floats get wrong, are plenty.
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.decimals(min_value=0, max_value=10 ** 7, places=2, allow_nan=False),
                 min_size=1, max_size=30))
 @example([Decimal("0.1"), Decimal("0.2")])

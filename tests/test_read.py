@@ -26,6 +26,7 @@ from _hostile import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from _examples import examples
 
 from xlsx_tools.clean import clean_value
 from xlsx_tools.form import META_SHEET, NAME_PREFIX, cell_name, load_form
@@ -588,7 +589,8 @@ def test_limits_are_sane():
 
 # -- damage anywhere ---------------------------------------------------------------
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cut=st.floats(0, 1), flips=st.lists(st.tuples(st.floats(0, 1), st.integers(1, 255)), max_size=4))
 def test_damaged_bytes_give_a_workbook_or_a_rejection_never_a_crash(filled, tmp_path_factory, cut, flips):
     data = bytearray(filled.read_bytes())

@@ -10,6 +10,7 @@ give the same way; and they open a sample of spellings in LibreOffice.
 
 from __future__ import annotations
 
+import re
 import zipfile
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -21,6 +22,7 @@ from _libreoffice import convert
 from _spell import CANONICAL, SPELLINGS, everything, respell_workbook
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
+from _examples import examples
 
 from xlsx_tools.form import META_SHEET, cell_name, load_form
 from xlsx_tools.read import RejectedFile, read_workbook
@@ -33,8 +35,8 @@ FORM = load_form()
 SHEETS = (FORM.cover.name, FORM.table.name, META_SHEET)
 
 
-def slow(examples: int) -> settings:
-    return settings(max_examples=examples, deadline=None,
+def slow(n: int) -> settings:
+    return settings(max_examples=examples(n), deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
@@ -105,12 +107,15 @@ edits = st.lists(st.tuples(st.sampled_from(["insert", "insert", "replace", "dele
                  min_size=1, max_size=3)
 
 
+_EDGE = re.compile(rb"[<>]")
+
+
 def _damage(data: bytes, plan, lo: int, hi: int) -> bytes:
     """Apply the edits; half of them at a tag's edge, where the result is more often XML."""
     for op, where, token, n, at_edge in plan:
         at = lo + int(where * (hi - lo))
         if at_edge:
-            edges = [i for i in range(lo, min(hi, len(data))) if data[i] in b"<>"]
+            edges = [m.start() for m in _EDGE.finditer(data, lo, min(hi, len(data)))]
             if edges:
                 at = edges[int(where * (len(edges) - 1))] + (data[edges[int(where * (len(edges) - 1))]] == 62)
         if op == "copy":   # an element again elsewhere: a cell, a row, a run twice

@@ -22,6 +22,7 @@ from typing import Callable
 import openpyxl
 import pytest
 from hypothesis import given, settings, strategies as st
+from _examples import examples
 
 from _fill import (FORM, blank_workbook, file_name_for, load_for_filling, make_filled,
                    resave_with_libreoffice, shift_like_excel, valid_values)
@@ -447,7 +448,7 @@ NAME = file_name_for(valid_values())
 counts = st.integers(min_value=0, max_value=10**6)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(counts, counts)
 def test_r01_fires_exactly_when_the_part_exceeds_the_whole(whole, part) -> None:
     values = {**valid_values(), "service_count": whole, "sme_service_count": part,
@@ -456,7 +457,7 @@ def test_r01_fires_exactly_when_the_part_exceeds_the_whole(whole, part) -> None:
     assert ("R01" in codes) == (part > whole)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.decimals(min_value=0, max_value=10**6, places=2, allow_nan=False), counts)
 def test_r07_and_r08_are_the_two_sides_of_one_pair(amount, signed) -> None:
     values = {**valid_values(), "deals_amount": amount, "deals_signed": signed}
@@ -465,7 +466,7 @@ def test_r07_and_r08_are_the_two_sides_of_one_pair(amount, signed) -> None:
     assert ("R08" in codes) == (signed > 0 and amount == 0)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.dictionaries(st.sampled_from([f.id for f in FORM.fields if f.numeric]),
                        st.one_of(counts, st.just(None), st.just("x")), max_size=8))
 def test_findings_are_in_layout_order_and_unreadable_inputs_keep_rules_silent(changes) -> None:

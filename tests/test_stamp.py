@@ -14,6 +14,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
+from _examples import examples
 
 from xlsx_tools import incell
 from xlsx_tools.form import load_form
@@ -148,7 +149,8 @@ _LAST_YEAR = st.one_of(st.none(), st.dictionaries(
                                         st.decimals(0, 10 ** 9, places=2).map(float)), max_size=12))
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(8), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(unit=_TEXT, rec=st.one_of(st.just(""), _TEXT), batch=st.sampled_from(FORM.batches),
        category=st.sampled_from(FORM.categories), previous=_LAST_YEAR)
 def test_any_unit_stamps_as_it_builds(stamper, unit, rec, batch, category, previous):

@@ -293,8 +293,9 @@ def make_workbooks(workdir: str | Path, n: int, form: Form | None = None, jobs: 
     bases_dir, files_dir = workdir / "bases", workdir / "files"
     bases_dir.mkdir(parents=True, exist_ok=True)
     files_dir.mkdir(parents=True, exist_ok=True)
+    # File i is made from base i % (number of combos): fewer files than combos need fewer bases.
     tasks = [(str(bases_dir / f"base-{i:02d}.xlsx"), str(form.source), b, c)
-             for i, (b, c) in enumerate(_combos(form))]
+             for i, (b, c) in enumerate(_combos(form))][:max(n, 1)]
     t0 = time.perf_counter()
     key = _inputs_key(form)
     manifest_path = workdir / "manifest.json"

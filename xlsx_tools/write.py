@@ -33,8 +33,8 @@ from .previous import PreviousRound, previous_names, read_previous
 from .read.limits import MAX_TEXT
 from .stamp import SheetShown, Template
 from .writing import write_file
-from .xlsx_output import (Formats, OutputError, broken, checked, excel_text, quote_sheet,
-                          row_points, text_lines)
+from .xlsx_output import (Formats, FormulaWorksheet, OutputError, broken, checked, excel_text,
+                          quote_sheet, row_points, text_lines)
 
 __all__ = [
     "GenerateError", "BuildContext", "SheetShown", "Stamper", "write_workbook", "generate_blank",
@@ -129,6 +129,7 @@ class _Workbook(xlsxwriter.Workbook):
     """xlsxwriter has no workbook protection; add <workbookProtection> to workbook.xml."""
 
     structure_password: str | None = None
+    worksheet_class = FormulaWorksheet
 
     def _write_workbook_pr(self) -> None:
         super()._write_workbook_pr()

@@ -19,16 +19,16 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
 
 from .form import cell_name
 from .writing import OutputError
 
 __all__ = [
     "OutputError", "text_width", "text_lines", "broken_lines", "broken", "row_points", "fit_width",
-    "excel_text", "quote_sheet", "sheet_ref", "checked", "Formats", "TableFormats", "new_workbook",
-    "close_workbook", "write_table", "page_widths", "print_setup", "printed_width", "LEAST_SCALE",
-    "LANDSCAPE_PX",
-    "DATE_WIDTH_SAMPLE",
+    "excel_text", "quote_sheet", "sheet_ref", "checked", "FormulaWorksheet", "Formats", "TableFormats",
+    "new_workbook", "close_workbook", "write_table", "page_widths", "print_setup", "printed_width",
+    "LEAST_SCALE", "LANDSCAPE_PX", "DATE_WIDTH_SAMPLE",
 ]
 
 # Points per text line for a font size, and the padding of a cell.
@@ -173,6 +173,29 @@ def checked(code: Any, what: str) -> None:
 
 
 # -- workbooks and formats ------------------------------------------------------------------
+
+class FormulaWorksheet(Worksheet):
+    """xlsxwriter's worksheet, its preparation of a formula remembered across workbooks.
+
+    xlsxwriter runs 30 to 130 regular expressions over each formula it is given (for
+    Excel's newer functions): that was half of building a form's workbook, whose checks
+    are some two thousand formulas, the same for every unit. The prepared text depends
+    only on the formula, the arguments and the worksheet's use_future_functions.
+    """
+
+    def _prepare_formula(self, formula, *args, **kwargs):
+        key = (formula, args, tuple(sorted(kwargs.items())), self.use_future_functions)
+        prepared = _PREPARED.get(key)
+        if prepared is None:
+            if len(_PREPARED) >= _PREPARED_MOST:     # a long-running serve: stay bounded
+                _PREPARED.clear()
+            prepared = _PREPARED[key] = super()._prepare_formula(formula, *args, **kwargs)
+        return prepared
+
+
+_PREPARED: dict[tuple, str] = {}
+_PREPARED_MOST = 50_000
+
 
 class Formats:
     """xlsxwriter formats made once per distinct look, in a fixed order (same bytes)."""
