@@ -151,6 +151,10 @@ def test_report_workbook_lists_every_finding_and_every_file(returned, tmp_path) 
     assert {r[4] for r in rows} <= {"错误", "警告"}
     files = [[c.value for c in row] for row in wb["文件情况"].iter_rows(min_row=2)]
     assert len(files) == N
+    # Files by their names in the folder they came from, the folder at the top of each page.
+    assert sorted(r[0] for r in files) == sorted(os.path.relpath(r.file, returned) for r in run.files)
+    for sheet in wb.worksheets:
+        assert str(returned) in sheet.oddHeader.left.text
     verdicts = [*(VERDICTS[s] for s in ("accepted", "warnings", "rejected")), *[UNREADABLE] * len(ODD)]
     assert sorted(r[4] for r in files) == sorted(verdicts)
     assert all(r[8] for r in files if r[4] == UNREADABLE)

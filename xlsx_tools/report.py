@@ -7,6 +7,7 @@ are made in annotate.py (re-exported here).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from .annotate import ANNOTATION_SHEET, AnnotateOutcome, annotate_workbook, annotate_workbooks
@@ -110,21 +111,37 @@ def write_report_xlsx(run: ValidationRun, path: str | Path) -> Path:
                        VERDICTS["warnings"]: warning, VERDICTS["explained"]: explained,
                        VERDICTS["rejected"]: error, UNREADABLE: error}
         error_word = run.form.catalogue.severity_word("error")
-        rows = _report_rows(run)
+        folder, shown = _shown_names([r.file for r in run.files])
+        # The files by their names under the folder they all came from (a full path wraps
+        # into several lines of a narrow column); the folder is printed at each page's top.
+        rows = [([(shown.get(found[0], found[0]), *found[1:]) for found in findings],
+                 (shown.get(row[0], row[0]), *row[1:])) for findings, row in _report_rows(run)]
         _table(wb.add_worksheet("问题清单"), finding_header(run.form),
                [x for found, _ in rows for x in found], head, wrap,
                lambda row, col: (error if row[4] == error_word else warning) if col == 4 else None,
-               widths={6: 70, 7: 40})
+               widths={6: 70, 7: 40}, folder=folder)
         _table(wb.add_worksheet("文件情况"), file_header(run.form), [row for _, row in rows], head, wrap,
                lambda row, col: verdict_fmt.get(row[4]) if col == 4 else None,
-               widths={8: 50})
+               widths={8: 50}, folder=folder)
         close_workbook(wb)
 
     write_file(path, write, what="问题清单")
     return path
 
 
-def _table(ws, header, rows, head, wrap, special, widths: dict[int, float]) -> None:
+def _shown_names(files: list[str]) -> tuple[str, dict[str, str]]:
+    """The folder every file is in (at any depth) and each file's path under it; no folder
+    when they share none (or are given in different ways)."""
+    try:
+        folder = os.path.commonpath([os.path.dirname(f) for f in files]) if files else ""
+    except ValueError:        # absolute and relative paths, or two drives
+        folder = ""
+    if folder in ("", "."):
+        return "", {}
+    return folder, {f: os.path.relpath(f, folder) for f in files}
+
+
+def _table(ws, header, rows, head, wrap, special, widths: dict[int, float], folder: str = "") -> None:
     ws.write_row(0, 0, header, head)
     for i, row in enumerate(rows, start=1):
         for j, value in enumerate(row):
@@ -136,6 +153,10 @@ def _table(ws, header, rows, head, wrap, special, widths: dict[int, float]) -> N
     ws.set_paper(9)
     ws.fit_to_pages(1, 0)
     ws.repeat_rows(0)
+    if folder:
+        # A header is at most 255 characters, "&" its escape; a long folder keeps its end.
+        words = f"文件夹：{folder}".replace("&", "&&")
+        ws.set_header("&L" + (words if len(words) <= 240 else "…" + words[-239:]))
     column_widths = page_widths([widths.get(j) or fit_width([title, *(str(r[j]) for r in rows)],
                                                             most=40)
                                  for j, title in enumerate(header)])
