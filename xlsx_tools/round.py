@@ -793,7 +793,7 @@ class Round:
     def prefilled_workbook(self, unit: Unit) -> tuple[Path, str] | None:
         """A roster unit's pre-filled workbook and the name to give it; None for a unit off the roster.
         With last round's values (``previous/``) it shows the unit's beside each numeric input."""
-        from .write import Stamper, roster_workbooks
+        from .write import Stamper, roster_workbooks, write_bytes
 
         entry = next((e for e in self.roster if e.row == unit.row.roster_row), None) \
             if unit.on_roster else None
@@ -806,8 +806,7 @@ class Round:
             # offers every unit's workbook in one .zip makes them all at once.
             if self._stamper is None:
                 self._stamper = Stamper(self.form)
-            data = self._stamper.workbook(made)
-            write_file(target, lambda p: p.write_bytes(data))
+            write_bytes(target, self._stamper.workbook(made))
         return target, made.file_name
 
 
