@@ -136,7 +136,7 @@ def click_in_chinese() -> Iterator[None]:
 def _char_width(ch: str) -> int:
     if unicodedata.combining(ch):
         return 0
-    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+    return 2 if _wide(ch) else 1
 
 
 def display_width(text: str) -> int:

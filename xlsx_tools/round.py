@@ -365,8 +365,8 @@ class Round:
                              "而不是文字或字典。")
         entries = read_roster(roster, form)
         previous_files = _previous_summaries(Path(previous)) if previous is not None else []
-        if previous_files:
-            _read_previous(previous_files[0].parent, form, entries)   # refused now, not at receiving
+        # Refused now, not at receiving; kept for the opened round (the folder gets a copy).
+        last = _read_previous(previous_files[0].parent, form, entries) if previous_files else None
         folder.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
         try:
@@ -391,7 +391,10 @@ class Round:
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
-        return cls.open(folder)
+        rnd = cls.open(folder)
+        if previous_files:
+            rnd._previous = last
+        return rnd
 
     @classmethod
     def open(cls, folder: str | Path) -> Round:

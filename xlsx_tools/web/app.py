@@ -65,6 +65,7 @@ from ..round import (
     Unit,
     display,
     extra_columns,
+    year_on_year,
 )
 from ..rules import code_title
 from ..writing import CannotWrite
@@ -205,6 +206,10 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
 
     # -- one unit ------------------------------------------------------------------------
 
+    def _year_on_year(v, result: dict[str, Any] | None) -> list:
+        # The version's result as already read (Round.year_on_year would read it again).
+        return year_on_year(rnd.form, result if v is not None and v.readable else None)
+
     def unit_details(unit: Unit) -> dict[str, Any]:
         v = unit.chosen
         result = v.result() if v is not None else None
@@ -219,7 +224,7 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
         flagged = {i: f for f in errors_last for i in f["fields"]}
         return {"unit": unit, "result": result, "findings": findings, "explainable": explainable,
                 "flagged": flagged,
-                "year_on_year": rnd.year_on_year(v), "previous_label": rnd.form.previous.label,
+                "year_on_year": _year_on_year(v, result), "previous_label": rnd.form.previous.label,
                 "roster_facts": rnd.roster_facts(unit),
                 "annotated": v is not None and v.readable and bool(v.errors or v.warnings)}
 
@@ -230,8 +235,9 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
     def api_unit(request: Request) -> Response:
         unit = unit_or_404(request.path_params["unit_id"])
         v = unit.chosen
-        return JSONResponse({**unit.to_dict(), "result": v.result() if v is not None else None,
-                             "year_on_year": [y.to_dict() for y in rnd.year_on_year(v)]})
+        result = v.result() if v is not None else None
+        return JSONResponse({**unit.to_dict(), "result": result,
+                             "year_on_year": [y.to_dict() for y in _year_on_year(v, result)]})
 
     async def choose(request: Request) -> Response:
         unit_id = request.path_params["unit_id"]
