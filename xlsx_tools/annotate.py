@@ -70,7 +70,7 @@ from .read.refs import split_ref
 from .rules import Finding
 from .read.refusal import RejectedFile
 from .validate import FileResult, ValidationRun, isolated, unreadable
-from .writing import CannotWrite, write_file
+from .writing import CannotWrite, write_bytes
 
 __all__ = [
     "ANNOTATION_SHEET",
@@ -226,7 +226,7 @@ def _write_copy(target: Path, data: bytes) -> None:
     """Through a temporary file in the same folder, then renamed; a failure in Chinese,
     naming the folder the copies go to."""
     try:
-        write_file(target, lambda tmp: tmp.write_bytes(data))
+        write_bytes(target, data)
     except CannotWrite as e:
         raise AnnotateWriteError(e.naming(target.parent, "标注副本的文件夹")) from None
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import math
 import statistics
@@ -299,7 +300,7 @@ class MergeResult:
     outputs: list[Path] = field(default_factory=list)
     previous: PreviousRound | None = None         # last round's output, when given
 
-    @property
+    @functools.cached_property
     def previous_fields(self) -> list[str]:
         """Numeric fields with a previous value for at least one platform added up."""
         if self.previous is None:
@@ -770,9 +771,6 @@ class _Formats(TableFormats):
         self.prev_amount = mk(border=1, num_format="#,##0.00", font_color="#595959",
                               bg_color="#EDEDED")
         self.note_line = mk(italic=True, font_color="#595959")
-        # A title with a note on the line under it (a rich text), over several columns.
-        self.title_block = mk(text_wrap=True, valign="top")
-        self.wrap_cell = mk(border=1, text_wrap=True)
 
     def previous(self, f: Field):
         return self.prev_amount if f.type == "amount" else self.prev_int
@@ -907,8 +905,8 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, title: str | 
     note = config.say("print_note", columns=ncols, print_sheet=config.say("print_sheet"))
     last = max(c for c in range(ncols) if c == 0 or printed_width(ws, 0, c) <= LANDSCAPE_PX)
     if last:
-        ws.merge_range(0, 0, 0, last, "", fmt.title_block)
-    ws.write_rich_string(0, 0, fmt.title, heading, fmt.note_line, "\n" + note, fmt.title_block)
+        ws.merge_range(0, 0, 0, last, "", fmt.note)
+    ws.write_rich_string(0, 0, fmt.title, heading, fmt.note_line, "\n" + note, fmt.note)
     ws.set_row(0, 24 + row_points(1, 10))
     print_setup(ws)
     ws.print_area(0, 0, 0, last)
@@ -941,7 +939,7 @@ def _indicators_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary,
     ws.set_row(1, row_points(max(text_lines(h, w, 10) for h, w in zip(heads, widths)), 10))
     for r, (s, name) in enumerate(zip(b.rows, names), start=2):
         ws.write_number(r, 0, r - 1, fmt.serial)
-        ws.write_string(r, 1, name, fmt.wrap_cell)
+        ws.write_string(r, 1, name, fmt.wrap)
         lines = text_lines(name, name_width, 10)
         if lines > 1:
             ws.set_row(r, row_points(lines, 10))

@@ -32,7 +32,7 @@ from .form import PREFILL_PREFIX, META_MAP_HEADER, META_SHEET, Cell, Field, Form
 from .previous import PreviousRound, previous_names, read_previous
 from .read.limits import MAX_TEXT
 from .stamp import SheetShown, Template
-from .writing import write_file
+from .writing import write_bytes as write_data
 from .xlsx_output import (Formats, FormulaWorksheet, OutputError, broken, checked, excel_text,
                           quote_sheet, row_points, text_lines)
 
@@ -176,7 +176,7 @@ def write_workbook(path: str | Path, form: Form | None = None, prefill: dict | N
 def write_bytes(path: Path, data: bytes) -> Path:
     """Save a workbook's bytes whole (a temporary file renamed)."""
     # CannotWrite (a GenerateError) when it cannot be written: one sentence naming the path.
-    return write_file(path, lambda tmp: tmp.write_bytes(data), what="统计表")
+    return write_data(path, data, what="统计表")
 
 
 def unit_context(form: Form, prefill: dict[str, str], password: str | None = None,

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-__all__ = ["OutputError", "CannotWrite", "why_not_written", "write_file", "write_files"]
+__all__ = ["OutputError", "CannotWrite", "why_not_written", "write_file", "write_bytes", "write_files"]
 
 TEMP_PREFIX = ".tmp-"   # hidden, so a folder walk never takes a temporary file for a return
 
@@ -134,6 +134,11 @@ def write_file(path: str | Path, write: Callable[[Path], None], what: str = "") 
     """
     path = Path(path)
     return write_files(path.parent, {path.name: write}, what=what, shown=path)[0]
+
+
+def write_bytes(path: str | Path, data: bytes, what: str = "") -> Path:
+    """:func:`write_file` of bytes made beforehand."""
+    return write_file(path, lambda tmp: tmp.write_bytes(data), what=what)
 
 
 def write_files(folder: str | Path, files: Mapping[str, Callable[[Path], None]], what: str = "",
