@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import csv
 import io
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from .form import Form, load_form
+from .roster import unit_key
 
 __all__ = ["PreviousRound", "PreviousError", "read_previous", "same_name", "SUMMARY_GLOB"]
 
@@ -34,9 +34,8 @@ class PreviousError(Exception):
     """Last round's output cannot be used; the message says why, in Chinese."""
 
 
-def same_name(text: object) -> str:
-    """A unit's name as names are compared: without whitespace, full/half width alike."""
-    return "".join(unicodedata.normalize("NFKC", "" if text is None else str(text)).split())
+# A unit's name as names are compared: the roster's (no white space, full/half width alike).
+same_name = unit_key
 
 
 @dataclass

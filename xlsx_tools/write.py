@@ -848,11 +848,11 @@ def _instruction_lines(ctx: BuildContext) -> list[_Line]:
 
     def line(*pieces: tuple[str, str, int, int, float]) -> None:
         # Broken here, not by the program showing it: no line starts with “。” or “、”.
-        pieces = tuple((broken(text, sum(_HELP_WIDTHS[first: last + 1]), size), style, first, last,
-                        size) for text, style, first, last, size in pieces)
-        lines.append(_Line(list(pieces), max(
-            row_points(text_lines(text, sum(_HELP_WIDTHS[first: last + 1]), size), size)
-            for text, _, first, last, size in pieces)))
+        spans = [sum(_HELP_WIDTHS[first: last + 1]) for _, _, first, last, _ in pieces]
+        pieces = tuple((broken(text, span, size), style, first, last, size)
+                       for (text, style, first, last, size), span in zip(pieces, spans))
+        lines.append(_Line(list(pieces), max(row_points(text_lines(text, span, size), size)
+                                             for (text, _, _, _, size), span in zip(pieces, spans))))
 
     def full(words: str, style: str, size: float = 11) -> None:
         if words:
