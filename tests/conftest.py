@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import _bytecode  # noqa: F401  (first: the package and test modules compile once, outside the tree)
 import _examples  # noqa: F401  (hypothesis's profile: "ci" where CI is set, "dev" elsewhere)
 import pytest
 
