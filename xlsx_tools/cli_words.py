@@ -32,6 +32,8 @@ from pathlib import Path
 
 import click
 
+from .line_rules import NO_LINE_END, NO_LINE_START
+
 __all__ = ["CLICK_WORDS", "click_in_chinese", "HelpFormatter", "Context", "Command", "Group",
            "HELP_WORDS", "VERSION_WORDS", "NO_FILES", "fail_to_write", "display_width", "wrap",
            "found", "a_file", "in_the_way"]
@@ -144,11 +146,6 @@ def display_width(text: str) -> int:
     return sum(_char_width(ch) for ch in click.unstyle(text))
 
 
-# A line never starts with a closing mark, nor ends with an opening one.
-_NO_LINE_START = set("，。、；：？！）》」』】〕”’…—·%,.;:?!)]}")
-_NO_LINE_END = set("（《「『【〔“‘([{")
-
-
 def _wide(ch: str) -> bool:
     return unicodedata.east_asian_width(ch) in "WF"
 
@@ -164,22 +161,22 @@ def _tokens(text: str) -> list[str]:
                 pieces[-1] += ch
             else:
                 pieces.append(ch)
-        elif _wide(ch) or ch in _NO_LINE_START or ch in _NO_LINE_END:
+        elif _wide(ch) or ch in NO_LINE_START or ch in NO_LINE_END:
             pieces.append(ch)
         elif pieces and not pieces[-1].isspace() and not _wide(pieces[-1][-1]) \
-                and pieces[-1][-1] not in _NO_LINE_START and pieces[-1][-1] not in _NO_LINE_END:
+                and pieces[-1][-1] not in NO_LINE_START and pieces[-1][-1] not in NO_LINE_END:
             pieces[-1] += ch
         else:
             pieces.append(ch)
     out: list[str] = []
     glue_next = False
     for piece in pieces:
-        if out and not piece.isspace() and (glue_next or piece[0] in _NO_LINE_START) \
+        if out and not piece.isspace() and (glue_next or piece[0] in NO_LINE_START) \
                 and not out[-1].isspace():
             out[-1] += piece
         else:
             out.append(piece)
-        glue_next = not piece.isspace() and piece[-1] in _NO_LINE_END
+        glue_next = not piece.isspace() and piece[-1] in NO_LINE_END
     return out
 
 

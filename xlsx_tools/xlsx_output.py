@@ -22,6 +22,7 @@ import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
 from .form import cell_name
+from .line_rules import NO_LINE_END, NO_LINE_START
 from .writing import OutputError
 
 __all__ = [
@@ -57,11 +58,7 @@ def text_lines(text: str, width_units: float, size: float = 11) -> int:
     return sum(max(1, math.ceil(text_width(p, size) / usable)) for p in str(text).split("\n"))
 
 
-# Line breaking that keeps punctuation with its text (避头尾): no line starts with a
-# closing mark and none ends with an opening one. Spreadsheet programs apply these rules
-# only in some locales (LibreOffice in an English one starts lines with "。" and "、").
-_NO_LINE_START = frozenset("，。、；：？！）)]】」』”’》〉…%,.;:?!·—～")
-_NO_LINE_END = frozenset("（([【「『“‘《〈")
+# Line breaking keeps punctuation with its text: see line_rules.
 _OPEN, _CLOSE = "（([【", "）)]】"
 # A word or number of Latin letters and digits is never broken (nor an e-mail, a URL).
 _WORD = re.compile(r"[A-Za-z0-9@._\-+/:]+")
@@ -101,7 +98,7 @@ def _pieces(paragraph: str, usable: float, size: float) -> list[str]:
         i += 1
     pieces: list[str] = []
     for atom in atoms:
-        if pieces and (atom[0] in _NO_LINE_START or pieces[-1][-1] in _NO_LINE_END
+        if pieces and (atom[0] in NO_LINE_START or pieces[-1][-1] in NO_LINE_END
                        or atom.isspace()):
             pieces[-1] += atom
         else:
