@@ -46,12 +46,10 @@ def check_previous_dir(previous_dir: Path | None) -> None:
 def read_previous_or_exit(previous_dir: Path | None, form, entries=None):
     """Last round's values (None without --previous); one Chinese sentence and exit 1
     for a folder that is not a merge output."""
-    from .previous import PreviousError, previous_names, read_previous
+    from .previous import PreviousError, last_round
 
-    if previous_dir is None:
-        return None
     try:
-        return read_previous(previous_dir, form, previous_names(entries or [], form))
+        return last_round(previous_dir, form, entries or [])
     except PreviousError as e:
         click.echo(str(e), err=True)
         raise SystemExit(1) from None

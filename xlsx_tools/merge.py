@@ -36,7 +36,7 @@ import pandas as pd
 
 from .catalogue import status_meaning, status_word
 from .form import PREVIOUS_PREFIX, Field, Form, load_form
-from .previous import PreviousRound, previous_names, read_previous
+from .previous import PreviousRound, last_round
 from .roster import UNSAFE_CHARS, RosterEntry, read_roster, unit_key
 from .rules import (ERROR, WARNING, Finding, all_explained, count_explained, count_severity,
                     field_title)
@@ -367,15 +367,10 @@ def merge_paths(paths: str | Path | Iterable[str | Path], out_dir: str | Path | 
         entries = read_roster(roster, form)
     else:
         entries = list(roster)
-    last_round: PreviousRound | None = None
-    if previous is not None:
-        names = previous_names(entries or [], form)
-        last_round = (previous.with_names(names) if isinstance(previous, PreviousRound)
-                      else read_previous(previous, form, names))
-    files = validate_paths(paths, form=form, jobs=jobs, progress=progress,
-                           previous=last_round).files
+    before = last_round(previous, form, entries or [])
+    files = validate_paths(paths, form=form, jobs=jobs, progress=progress, previous=before).files
     result = merge_results(files, form, entries)
-    result.previous = last_round
+    result.previous = before
     if out_dir is not None:
         write_outputs(result, out_dir)
     return result

@@ -137,6 +137,19 @@ def _number(text: str, type_: str) -> int | Decimal | None:
     return d
 
 
+def last_round(previous: str | Path | PreviousRound | None, form: Form,
+               entries: Iterable = ()) -> PreviousRound | None:
+    """Last round for this year's roster ``entries`` (their names last year, see
+    :func:`previous_names`): read from its folder, or one already read renamed; None for
+    None. A folder that is not a merge output raises :class:`PreviousError`."""
+    if previous is None:
+        return None
+    names = previous_names(entries, form)
+    if isinstance(previous, PreviousRound):
+        return previous.with_names(names)
+    return read_previous(previous, form, names)
+
+
 def previous_names(entries: Iterable, form: Form) -> dict[str, str]:
     """this year's name -> last year's, from roster entries (their ``extra`` column
     named by ``[previous] name_key``)."""

@@ -73,7 +73,7 @@ from .merge import (
     place_file,
     write_outputs,
 )
-from .previous import PreviousError, PreviousRound, previous_names, read_previous
+from .previous import PreviousError, PreviousRound, last_round
 from .roster import RosterEntry, read_roster, unit_key
 from .store import Store, Stored, sender_name, too_large_reason
 from .validate import UNREADABLE, FileResult, find_files, validate_file
@@ -843,7 +843,7 @@ def _roster_units(entries: list[RosterEntry]) -> list[dict[str, Any]]:
 
 def _read_previous(folder: Path, form: Form, entries: list[RosterEntry]) -> PreviousRound:
     try:
-        return read_previous(folder, form, previous_names(entries, form))
+        return last_round(folder, form, entries)
     except PreviousError as e:
         raise RoundError(str(e)) from e
 

@@ -29,7 +29,7 @@ from . import expr as ex
 from . import incell
 from .catalogue import render
 from .form import PREFILL_PREFIX, META_MAP_HEADER, META_SHEET, Cell, Field, Form, Sheet, cell_name, load_form
-from .previous import PreviousRound, previous_names, read_previous
+from .previous import PreviousRound, last_round
 from .read.limits import MAX_TEXT
 from .stamp import SheetShown, Template
 from .writing import write_bytes as write_data
@@ -1019,20 +1019,11 @@ def roster_workbooks(form: Form, entries, previous: str | Path | PreviousRound |
     decides what a pre-filled workbook holds, whoever writes it (:func:`write_workbook`,
     :class:`Stamper`). The values are checked here, so that a value no workbook can hold
     stops the run before anything is written."""
-    last_round = _previous_round(previous, form, entries)
+    before = last_round(previous, form, entries)
     return [RosterWorkbook(e.file_name(form), _clean_prefill(form, e.prefill(form)),
-                           _clean_previous(form, last_round.values_for(e.unit))
-                           if last_round is not None else None)
+                           _clean_previous(form, before.values_for(e.unit))
+                           if before is not None else None)
             for e in entries]
-
-
-def _previous_round(previous, form: Form, entries) -> PreviousRound | None:
-    if previous is None:
-        return None
-    names = previous_names(entries, form)
-    if isinstance(previous, PreviousRound):
-        return previous.with_names(names)
-    return read_previous(previous, form, names)
 
 
 class Stamper:
