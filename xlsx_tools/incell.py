@@ -59,6 +59,7 @@ from . import expr as ex
 from .catalogue import status_word
 from .clean import clean_value
 from .form import SHEET_TYPES, Cell, ChangeRule, Field, Form, Rule, cell_name
+from .previous import previous_number
 from .read import RawValue
 from .xlsx_output import checked, excel_text, printed_width, row_points, sheet_ref, text_lines
 
@@ -391,13 +392,6 @@ def _py_len(v: object) -> int:
     return len(text)
 
 
-def _previous_number(v: object) -> int | Decimal | None:
-    """Last year's value as the sheet's ISNUMBER sees it (a number, not text)."""
-    if isinstance(v, bool) or not isinstance(v, (int, float, Decimal)):
-        return None
-    return Decimal(repr(round(v, 10))) if isinstance(v, float) else v
-
-
 def evaluate_checks(form: Form, checks: Sequence[Check], raw: Mapping[str, object],
                     previous: Mapping[str, object] | None = None,
                     explanations: Mapping[str, object] | None = None) -> SheetState:
@@ -451,7 +445,7 @@ def evaluate_checks(form: Form, checks: Sequence[Check], raw: Mapping[str, objec
             cell = {"value": _excel_shown(raw.get(c.field.id)), "n": str(lengths[c.field.id])}
             message = _fill(_type_message(form, t, c.field), cell) if t else ""
         elif c.kind == "change":
-            v, p = values[c.field.id], _previous_number(previous.get(c.field.id))
+            v, p = values[c.field.id], previous_number(previous.get(c.field.id))
             fire = c.change.fires(v, p)
             code = c.code
             up = fire and Decimal(v) > Decimal(p)

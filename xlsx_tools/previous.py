@@ -137,6 +137,20 @@ def _number(text: str, type_: str) -> int | Decimal | None:
     return d
 
 
+def previous_number(value: object) -> int | Decimal | None:
+    """A number as a 上年 cell holds it (what the sheet's ISNUMBER takes): an int, or a
+    Decimal exact to 10 places for a float (a whole one as an int); anything else, and a
+    float that is no number (NaN, infinity), None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return None
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        d = Decimal(repr(round(value, 10)))
+        return int(d) if d == d.to_integral_value() else d
+    return value
+
+
 def last_round(previous: str | Path | PreviousRound | None, form: Form,
                entries: Iterable = ()) -> PreviousRound | None:
     """Last round for this year's roster ``entries`` (their names last year, see

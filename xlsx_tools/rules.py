@@ -29,7 +29,7 @@ from .catalogue import CATALOGUE, field_codes
 from .clean import clean_value
 from .incell import explanation_cell
 from .form import META_SHEET, PREFILL_PREFIX, Field, Form, load_form, parse_cell
-from .previous import PreviousRound
+from .previous import PreviousRound, previous_number
 from .read import RawValue, WorkbookData
 
 __all__ = [
@@ -241,18 +241,6 @@ def check_rules(form: Form, data: WorkbookData, values: Mapping[str, object]) ->
 
 # -- last year --------------------------------------------------------------------
 
-def _number(value: object) -> int | Decimal | None:
-    """A number as a 上年 cell holds it (int or float), exact; anything else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
-        return None
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return None
-        d = Decimal(repr(round(value, 10)))
-        return int(d) if d == d.to_integral_value() else d
-    return value
-
-
 def workbook_previous(form: Form, data: WorkbookData) -> dict[str, int | Decimal]:
     """Last year's values as the workbook's 上年 cells (prev_<id>) hold them."""
     out: dict[str, int | Decimal] = {}
@@ -260,7 +248,7 @@ def workbook_previous(form: Form, data: WorkbookData) -> dict[str, int | Decimal
         return out   # a workbook without 上年 cells (most of a round's, before --previous)
     for fid in form.previous_fields:
         raw = data.named.get(form.previous_name(fid))
-        v = _number(raw.value) if raw is not None and raw.formula is None else None
+        v = previous_number(raw.value) if raw is not None and raw.formula is None else None
         if v is not None:
             out[fid] = v
     return out

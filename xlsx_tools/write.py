@@ -29,7 +29,7 @@ from . import expr as ex
 from . import incell
 from .catalogue import render
 from .form import PREFILL_PREFIX, META_MAP_HEADER, META_SHEET, Cell, Field, Form, Sheet, cell_name, load_form
-from .previous import PreviousRound, last_round
+from .previous import PreviousRound, last_round, previous_number
 from .read.limits import MAX_TEXT
 from .stamp import SheetShown, Template
 from .writing import write_bytes as write_data
@@ -248,10 +248,9 @@ def _clean_previous(form: Form, previous: Mapping[str, object] | None
         return None
     out: dict[str, int | Decimal] = {}
     for fid in form.previous_fields:
-        v = previous.get(fid)
-        if isinstance(v, bool) or not isinstance(v, (int, float, Decimal)):
-            continue
-        out[fid] = Decimal(str(v)) if isinstance(v, float) else v
+        v = previous_number(previous.get(fid))
+        if v is not None:
+            out[fid] = v
     return out
 
 
