@@ -433,17 +433,16 @@ def _numeric_fields(form: Form) -> list[Field]:
     return [f for f in form.fields if f.numeric]
 
 
+def _sum(f: Field, values: Iterable[object]) -> int | Decimal:
+    """The field's values added up, exactly (an amount as a Decimal, a count as an int);
+    an empty one counts nothing."""
+    if f.type == "amount":
+        return sum((Decimal(v) for v in values if v is not None), Decimal(0))
+    return sum(int(v) for v in values if v is not None)
+
+
 def _sums(form: Form, rows: Sequence[Submission]) -> dict[str, int | Decimal]:
-    out: dict[str, int | Decimal] = {}
-    for f in _numeric_fields(form):
-        zero: int | Decimal = Decimal(0) if f.type == "amount" else 0
-        total = zero
-        for s in rows:
-            v = s.result.values.get(f.id)
-            if v is not None:
-                total += Decimal(v) if f.type == "amount" else int(v)
-        out[f.id] = total
-    return out
+    return {f.id: _sum(f, (s.result.values.get(f.id) for s in rows)) for f in _numeric_fields(form)}
 
 
 def _show(value: object) -> str:
@@ -972,28 +971,14 @@ def growth_rate(now: object, then: object) -> float | None:
 
 
 def _sums_previous(f: Field, rows: Sequence[Submission]) -> int | Decimal:
-    total: int | Decimal = Decimal(0) if f.type == "amount" else 0
-    for s in rows:
-        v = s.previous.get(f.id)
-        if v is not None:
-            total += Decimal(v) if f.type == "amount" else int(v)
-    return total
+    return _sum(f, (s.previous.get(f.id) for s in rows))
 
 
 def _like_for_like(f: Field, rows: Sequence[Submission]) -> tuple[int | Decimal, int | Decimal, int]:
     """This year's and last year's sums over the platforms with both values, and how many."""
-    zero: int | Decimal = Decimal(0) if f.type == "amount" else 0
-    now, then, n = zero, zero, 0
-    for s in rows:
-        v, p = s.result.values.get(f.id), s.previous.get(f.id)
-        if v is None or p is None:
-            continue
-        if f.type == "amount":
-            now, then = now + Decimal(v), then + Decimal(p)
-        else:
-            now, then = now + int(v), then + int(p)
-        n += 1
-    return now, then, n
+    both = [(s.result.values.get(f.id), s.previous.get(f.id)) for s in rows]
+    both = [(v, p) for v, p in both if v is not None and p is not None]
+    return _sum(f, (v for v, _ in both)), _sum(f, (p for _, p in both)), len(both)
 
 
 def _category_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: MergeConfig) -> dict[str, int]:
