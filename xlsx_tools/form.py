@@ -18,7 +18,7 @@ import datetime as dt
 import re
 import string
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -360,12 +360,17 @@ class Form:
         """The defined name of the code's explanation cell (expl_<code>)."""
         return EXPLANATION_PREFIX + code
 
+    def sheet_computes(self, field_ids: Iterable[str]) -> bool:
+        """Whether the workbook's own checks can evaluate a rule over these fields: their
+        types are those whose clean value the sheet computes as validate does (rules over
+        dates, phone numbers... are left to validate)."""
+        return all(self.field(i).type in SHEET_TYPES for i in field_ids)
+
     def sheet_warning_codes(self) -> list[str]:
         """The codes of every warning the checks inside the workbook can raise: the
         warning rules over fields the sheet computes, too_short where a summary has a
         least length, and the change rules (in that order)."""
-        codes = [r.id for r in self.rules if r.severity == "warning"
-                 and all(self.field(i).type in SHEET_TYPES for i in r.fields)]
+        codes = [r.id for r in self.rules if r.severity == "warning" and self.sheet_computes(r.fields)]
         if any(f.type == "longtext" and f.min_length is not None for f in self.fields):
             codes.append("too_short")
         codes += [c.id for c in self.changes]

@@ -58,14 +58,14 @@ from typing import Callable, Mapping, Sequence
 from . import expr as ex
 from .catalogue import status_word
 from .clean import clean_value
-from .form import SHEET_TYPES, Cell, ChangeRule, Field, Form, Rule, cell_name
+from .form import Cell, ChangeRule, Field, Form, Rule, cell_name
 from .previous import previous_number
 from .read import RawValue
 from .xlsx_output import checked, excel_text, printed_width, row_points, sheet_ref, text_lines
 
 __all__ = [
     "SHEET_NAME", "Check", "compile_checks", "add_checks", "status_cell",
-    "TYPE_CHECKS", "COMPILED_TYPES", "ALLOWED_FUNCTIONS", "evaluate_checks", "SheetState",
+    "TYPE_CHECKS", "ALLOWED_FUNCTIONS", "evaluate_checks", "SheetState",
     "status_text", "explanation_cell",
 ]
 
@@ -143,9 +143,6 @@ TYPE_CHECKS: dict[str, tuple[TypeCheck, ...]] = {
         TypeCheck("too_short", WARNING, lambda x, f: f"{{n}}<{f.min_length}"),
     ),
 }
-# Types whose clean value the sheet computes as validate does: rules over other
-# types (dates, phone numbers...) are left to validate.
-COMPILED_TYPES = SHEET_TYPES
 
 
 
@@ -179,10 +176,6 @@ def _type_checks(f: Field) -> tuple[TypeCheck, ...]:
     return TYPE_CHECKS.get(f.type, ())
 
 
-def _rule_compilable(form: Form, fields: Sequence[str]) -> bool:
-    return all(form.field(i).type in COMPILED_TYPES for i in fields)
-
-
 def compile_checks(form: Form) -> list[Check]:
     """Every check the sheet evaluates, in the order of the cells they concern."""
     checks: list[Check] = []
@@ -190,7 +183,7 @@ def compile_checks(form: Form) -> list[Check]:
         if f.required:
             because = ()
             if f.required_when is not None:
-                if not _rule_compilable(form, ex.fields_of(f.required_when)):
+                if not form.sheet_computes(ex.fields_of(f.required_when)):
                     continue
                 because = tuple(i for i in ex.fields_of(f.required_when) if i != f.id)
             code = "missing" if f.required_when is None else f.required_code
@@ -201,7 +194,7 @@ def compile_checks(form: Form) -> list[Check]:
             assert len(severities) == 1, f"type {f.type}: one severity per type"
             checks.append(Check("type", "", severities.pop(), (f.id,), field=f))
     for r in form.rules:
-        if _rule_compilable(form, r.fields):
+        if form.sheet_computes(r.fields):
             checks.append(Check("rule", r.id, r.severity, tuple(r.fields), rule=r))
     for c in form.changes:
         for fid in c.fields:
