@@ -15,7 +15,7 @@ from .form import Form
 from .rules import Finding, field_title
 from .validate import UNREADABLE, VERDICTS, FileResult, ValidationRun, isolated
 from .writing import write_file
-from .xlsx_output import close_workbook, fit_width, new_workbook, page_widths, text_lines
+from .xlsx_output import close_workbook, fit_width, new_workbook, page_widths, row_points, text_lines
 
 __all__ = ["write_json", "write_report_xlsx", "annotate_workbooks", "annotate_workbook",
            "ANNOTATION_SHEET", "AnnotateOutcome"]
@@ -159,11 +159,11 @@ def _table(ws, header, rows, head, wrap, special, widths: dict[int, float], fold
         ws.set_header("&L" + (words if len(words) <= 240 else "…" + words[-239:]))
     column_widths = page_widths([widths.get(j) or fit_width([title, *(str(r[j]) for r in rows)],
                                                             most=40)
-                                 for j, title in enumerate(header)])
+                                 for j, title in enumerate(header)], shared=True)
     for j, width in enumerate(column_widths):
         ws.set_column(j, j, width)
     # Row heights set here: not every program fits wrapped rows on opening.
     for i, row in enumerate(rows, start=1):
         lines = max(text_lines(str(v), column_widths[j]) for j, v in enumerate(row))
         if lines > 1:
-            ws.set_row(i, 15 * lines)
+            ws.set_row(i, row_points(lines))

@@ -276,11 +276,29 @@ def _capped(widths: list[float], budget_px: int, least: float = 8) -> float | No
     return cap
 
 
-def page_widths(widths: Sequence[float]) -> list[float]:
-    """Column widths narrowed (the widest first, their text then wraps) so that a table is
-    one landscape A4 page wide at 8 pt or more."""
-    cap = _capped(list(widths), LANDSCAPE_PX * 100 // LEAST_SCALE)
-    return [w if cap is None else min(w, cap) for w in widths]
+def page_widths(widths: Sequence[float], shared: bool = False) -> list[float]:
+    """Column widths narrowed so that a table is one landscape A4 page wide at 8 pt or
+    more, their text then wrapping: the widest first (all narrowed to one cap), or with
+    ``shared`` each in proportion to what it has beyond a few characters, so that the
+    column of long texts stays the widest."""
+    budget = LANDSCAPE_PX * 100 // LEAST_SCALE
+    if not shared:
+        cap = _capped(list(widths), budget)
+        return [w if cap is None else min(w, cap) for w in widths]
+    return _shared(list(widths), budget)
+
+
+def _shared(widths: list[float], budget_px: int, least: float = 12) -> list[float]:
+    if sum(_px(w) for w in widths) <= budget_px:
+        return widths
+    floor = [min(w, least) for w in widths]
+    beyond = sum(w - f for w, f in zip(widths, floor))
+    share = max(0.0, (budget_px - sum(_px(f) for f in floor)) / 7 / beyond)
+    while True:
+        out = [f + math.floor((w - f) * share * 2) / 2 for w, f in zip(widths, floor)]
+        if share <= 0 or sum(_px(w) for w in out) <= budget_px:
+            return out
+        share -= 0.01
 
 
 def write_table(ws, fmt: TableFormats, top: int, headers: Sequence[str],
