@@ -606,14 +606,17 @@ def _previous_value(ctx: BuildContext, cell: Cell) -> tuple[float | str, str]:
     value = ctx.previous.get(cell.text)
     if value is None:
         return f"{label} —", f"{label} —"
-    return float(value), f"{label} {value:,}"
+    shown = f"{value:.2f}" if ctx.form.field(cell.text).type == "amount" else f"{value}"
+    return float(value), f"{label} {shown}"
 
 
 def _write_previous(ctx: BuildContext, ws: Worksheet, cell: Cell, value: float | str) -> None:
-    """Last year's value: a locked grey number shown as “上年 120”, or “上年 —”."""
+    """Last year's value: a locked grey number shown as “上年 120”, or “上年 —”; in the
+    number format of the input beside it, so that the two read alike (no thousands
+    separator in one and not the other)."""
     f = ctx.form.field(cell.text)
     label = ctx.form.previous.label
-    number = {"int": "#,##0", "amount": "#,##0.00"}[f.type]
+    number = _NUM_FORMATS[f.type]
     props = {"border": 1, "border_color": BORDER, "valign": "vcenter", "align": "center",
              "bg_color": PREVIOUS_FILL, "font_color": PREVIOUS_FONT, "font_size": _PREVIOUS_SIZE,
              "shrink": True, "locked": True, "num_format": f'"{label} "{number}'}
