@@ -470,9 +470,10 @@ def _height_needed(ctx: BuildContext, cell: Cell, text: str, size: float,
                    widths: tuple[float, ...]) -> float:
     span = _span(widths, cell)
     lines = text_lines(text, span, size) if text and not _one_line(cell) else 1
-    if cell.kind in ("input", "show"):
+    if cell.kind in ("input", "show") and cell.text not in ctx.locked_inputs:
         # Tall enough for the longest text the field takes (no program grows a row, nor a
         # merged cell, as a filler types): nothing typed is clipped, on screen or on paper.
+        # A pre-filled, locked input holds its value for good: its text is the longest.
         lines = max(lines, text_lines(_longest_text(ctx.form.field(cell.text)), span, size))
     if cell.kind == "special" and cell.text == "title":
         return row_points(lines, size) + 20
