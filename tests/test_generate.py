@@ -233,10 +233,10 @@ def test_rows_are_tall_enough_for_their_labels(form, generated_blank_wb):
             assert height >= lines * size * 1.2, (c.address, c.text, height, lines)
 
 
-def test_same_inputs_give_the_same_bytes(tmp_path, form):
+def test_same_inputs_give_the_same_bytes(tmp_path, form, generated_blank):
     pre = _prefill(form, "某某研究院", "第一批", "检验检测")
-    a = [generate_blank(tmp_path / "a", form),
-         write_workbook(tmp_path / "a" / "p.xlsx", form, pre)]
+    # The session's blank, made before this test, is one of the two.
+    a = [generated_blank, write_workbook(tmp_path / "a" / "p.xlsx", form, pre)]
     b = [generate_blank(tmp_path / "b", form),
          write_workbook(tmp_path / "b" / "p.xlsx", form, pre)]
     for x, y in zip(a, b):
@@ -244,10 +244,10 @@ def test_same_inputs_give_the_same_bytes(tmp_path, form):
     assert a[0].read_bytes() != a[1].read_bytes()
 
 
-def test_blank_templates_are_up_to_date(tmp_path, form):
+def test_blank_templates_are_up_to_date(form, generated_blank):
     shipped = REPO / "blank_templates" / blank_file_name(form)
     assert shipped.exists(), f"missing {shipped}: run  xlsx-tools generate --out blank_templates"
-    fresh = generate_blank(tmp_path, form)
+    fresh = generated_blank
     assert fresh.read_bytes() == shipped.read_bytes(), (
         "blank_templates/ differs from what generate makes now: "
         "run  xlsx-tools generate --out blank_templates  and commit it")
@@ -278,13 +278,14 @@ def _roster_rows(form):
     return rows
 
 
-def _first_cells(path: Path, sheet: str, rows: int, cols: int) -> dict[tuple[int, int], object]:
-    """The stored values of a sheet's top-left block (openpyxl, read-only: quick)."""
+def _first_cells(path: Path, *blocks: tuple[str, int, int]) -> list[dict[tuple[int, int], object]]:
+    """The stored values of each (sheet, rows, columns) top-left block (openpyxl, read-only:
+    quick; the workbook opened once)."""
     wb = openpyxl.load_workbook(path, data_only=True, read_only=True)
     try:
-        return {(r, c): v for r, row in enumerate(wb[sheet].iter_rows(max_row=rows, max_col=cols,
-                                                                       values_only=True), start=1)
-                for c, v in enumerate(row, start=1)}
+        return [{(r, c): v for r, row in enumerate(wb[sheet].iter_rows(max_row=rows, max_col=cols,
+                                                                        values_only=True), start=1)
+                 for c, v in enumerate(row, start=1)} for sheet, rows, cols in blocks]
     finally:
         wb.close()
 
@@ -302,13 +303,13 @@ def test_a_roster_gives_one_named_workbook_per_unit(tmp_path, form):
     assert {p.name for p in out.iterdir()} == expected == {p.name for p in paths}
     period = next(c for c in form.table.cells if c.text == "period")
     for p, (unit, batch, cat, rec) in zip(paths, rows):
-        cells = _first_cells(p, META_SHEET, len(META_KEYS), 2)
+        cells, shown = _first_cells(p, (META_SHEET, len(META_KEYS), 2),
+                                    (period.sheet, period.row, period.col))
         meta = {cells[(r, 1)]: cells[(r, 2)] for r in range(1, len(META_KEYS) + 1)}
         assert meta[META_KEYS["prefill_unit_name"]] == unit
         assert meta[META_KEYS["prefill_batch"]] == batch
         assert meta[META_KEYS["prefill_platform_category"]] == cat.removesuffix("类")
         assert meta[META_KEYS["prefill_recommending_unit"]] == rec
-        shown = _first_cells(p, period.sheet, period.row, period.col)
         assert shown[(period.row, period.col)] == period_text(form, batch)
 
 

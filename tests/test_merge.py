@@ -100,6 +100,20 @@ def merged(tmp_path_factory):
     return result, out, calls
 
 
+@pytest.fixture(scope="module")
+def book(merged):
+    """A workbook of the merge's output by its name, as openpyxl reads it: loaded once for the
+    tests that read it (each only reads)."""
+    _, out, _ = merged
+    loaded: dict[str, openpyxl.Workbook] = {}
+
+    def load(name: str) -> openpyxl.Workbook:
+        if name not in loaded:
+            loaded[name] = openpyxl.load_workbook(out / name)
+        return loaded[name]
+    return load
+
+
 # -- what came in, and where it went -------------------------------------------------
 
 def test_every_file_and_roster_unit_is_listed_with_its_status(merged):
@@ -192,10 +206,10 @@ def test_data_frame_holds_the_values_typed_in(merged):
             assert total == summary.totals[f.id]
 
 
-def test_summary_sheet_totals_row(merged):
-    result, out, _ = merged
+def test_summary_sheet_totals_row(merged, book):
+    result, _, _ = merged
     for batch in result.batches:
-        wb = openpyxl.load_workbook(out / f"{batch_file_stem(batch)}.xlsx")
+        wb = book(f"{batch_file_stem(batch)}.xlsx")
         ws = wb["汇总"]
         want = _sums(_added_inputs(batch))
         total_row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "合计")
@@ -213,11 +227,11 @@ def test_summary_sheet_totals_row(merged):
             assert added == _cell_number(cell.value, f)
 
 
-def test_category_sheet_and_shares(merged):
-    result, out, _ = merged
+def test_category_sheet_and_shares(merged, book):
+    result, _, _ = merged
     config = merge_config(FORM)
     for batch in result.batches:
-        ws = openpyxl.load_workbook(out / f"{batch_file_stem(batch)}.xlsx")["分类统计"]
+        ws = book(f"{batch_file_stem(batch)}.xlsx")["分类统计"]
         heads = [ws.cell(2, c).value for c in range(1, ws.max_column + 1)]
         by_title = {ws.cell(r, 2).value: r for r in range(3, ws.max_row + 1)}
         for cat in (*FORM.categories, ALL_CATEGORIES):
@@ -255,9 +269,9 @@ def test_csv_sums_and_bom(merged):
             assert sum((kind(r[f.id]) for r in rows if r[f.id]), kind(0)) == want[f.id]
 
 
-def test_overview_rows_and_national_totals(merged):
-    result, out, _ = merged
-    ws = openpyxl.load_workbook(out / f"{OVERVIEW_STEM}.xlsx")["总览"]
+def test_overview_rows_and_national_totals(merged, book):
+    result, _, _ = merged
+    ws = book(f"{OVERVIEW_STEM}.xlsx")["总览"]
     heads = {ws.cell(3, c).value: c for c in range(1, ws.max_column + 1)}
     rows = {ws.cell(r, 1).value: r for r in range(4, ws.max_row + 1)}
     for batch in result.batches:
@@ -281,11 +295,11 @@ def test_overview_rows_and_national_totals(merged):
 
 # -- the workbooks ------------------------------------------------------------------
 
-def test_summary_workbook_sheets_header_and_charts(merged):
-    result, out, _ = merged
+def test_summary_workbook_sheets_header_and_charts(merged, book):
+    result, _, _ = merged
     config = merge_config(FORM)
     for batch in result.batches:
-        wb = openpyxl.load_workbook(out / f"{batch_file_stem(batch)}.xlsx")
+        wb = book(f"{batch_file_stem(batch)}.xlsx")
         assert wb.sheetnames == ["汇总", config.say("print_sheet"), "分类统计", "提交情况", "问题清单",
                                  "图表", "与上年对比"]
         ws = wb["汇总"]
@@ -314,10 +328,10 @@ def test_summary_workbook_sheets_header_and_charts(merged):
         assert len(listed) == len(result.batches[batch].entries)
 
 
-def test_findings_sheet_lists_every_finding(merged):
-    result, out, _ = merged
+def test_findings_sheet_lists_every_finding(merged, book):
+    result, _, _ = merged
     for batch, summary in result.batches.items():
-        ws = openpyxl.load_workbook(out / f"{batch_file_stem(batch)}.xlsx")["问题清单"]
+        ws = book(f"{batch_file_stem(batch)}.xlsx")["问题清单"]
         heads = [ws.cell(2, c).value for c in range(1, ws.max_column + 1)]
         code_col = heads.index("代码") + 1
         codes = sorted(ws.cell(r, code_col).value for r in range(3, ws.max_row + 1))
@@ -348,10 +362,10 @@ def test_last_year_is_in_the_csv_beside_this_year(merged):
                 assert (got == "") if want is None else (kind(got) == want), (batch, e["unit_name"], f.id)
 
 
-def test_summary_sheet_gives_last_year_and_the_growth(merged):
-    result, out, _ = merged
+def test_summary_sheet_gives_last_year_and_the_growth(merged, book):
+    result, _, _ = merged
     for batch in result.batches:
-        ws = openpyxl.load_workbook(out / f"{batch_file_stem(batch)}.xlsx")["汇总"]
+        ws = book(f"{batch_file_stem(batch)}.xlsx")["汇总"]
         total_row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "合计")
         titles = {ws.cell(3, c).value: c for c in range(1, ws.max_column + 1)}
         unit_col = titles[column_title(FORM, FORM.role_field("unit"))]
@@ -372,12 +386,12 @@ def test_summary_sheet_gives_last_year_and_the_growth(merged):
                     assert growth == pytest.approx(float((Decimal(now) - before) / before))
 
 
-def test_main_indicators_against_last_year_on_the_same_platforms(merged):
-    result, out, _ = merged
+def test_main_indicators_against_last_year_on_the_same_platforms(merged, book):
+    result, _, _ = merged
     config = merge_config(FORM)
     assert config.previous_charts
     for batch in result.batches:
-        ws = openpyxl.load_workbook(out / f"{batch_file_stem(batch)}.xlsx")["与上年对比"]
+        ws = book(f"{batch_file_stem(batch)}.xlsx")["与上年对比"]
         assert len(ws._charts) == len(config.previous_charts)
         table = {ws.cell(r, 1).value: [ws.cell(r, c).value for c in range(2, 7)]
                  for r in range(3, ws.max_row + 1) if ws.cell(r, 1).value}
@@ -439,9 +453,9 @@ def test_each_recommending_unit_gets_its_own_workbook(merged):
     assert explained_somewhere
 
 
-def test_overview_breaks_the_round_down_by_recommending_unit(merged):
-    result, out, _ = merged
-    ws = openpyxl.load_workbook(out / f"{OVERVIEW_STEM}.xlsx")["按推荐单位"]
+def test_overview_breaks_the_round_down_by_recommending_unit(merged, book):
+    result, _, _ = merged
+    ws = book(f"{OVERVIEW_STEM}.xlsx")["按推荐单位"]
     heads = [c.value for c in ws[2]]
     rows = {ws.cell(r, 1).value: [c.value for c in ws[r]] for r in range(3, ws.max_row + 1)}
     total = rows.pop("全国合计")
@@ -458,10 +472,10 @@ def test_overview_breaks_the_round_down_by_recommending_unit(merged):
     assert total[heads.index(explained)] == sum(1 for e in _expected()["files"] if e["status"] == "explained")
 
 
-def test_same_bytes_on_a_second_merge(merged, tmp_path):
+def test_same_bytes_on_a_second_merge(merged, merged_by_the_command):
+    """The command's merge (one process) writes what the fixture's (two) did."""
     result, out, _ = merged
-    again = tmp_path / "again"
-    merge_paths([RETURNED], out_dir=again, roster=ROSTER, jobs=1, previous=PREVIOUS)
+    again = merged_by_the_command[1]
     # The per-recommending-unit workbooks too, in their folder.
     names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert names == sorted(str(p.relative_to(again)) for p in again.rglob("*") if p.is_file())
@@ -637,10 +651,17 @@ def test_a_file_with_no_batch_is_listed_in_the_overview(tmp_path):
 
 # -- the command --------------------------------------------------------------------
 
-def test_cli_merges_the_samples(tmp_path):
-    out = tmp_path / "out"
+@pytest.fixture(scope="module")
+def merged_by_the_command(tmp_path_factory):
+    """The README's main command again, through the command line, in one process."""
+    out = tmp_path_factory.mktemp("command") / "out"
     res = CliRunner().invoke(main, ["merge", str(RETURNED), "--roster", str(ROSTER), "--out", str(out),
-                                    "--previous", str(PREVIOUS), "--jobs", "2"])
+                                    "--previous", str(PREVIOUS), "--jobs", "1"])
+    return res, out
+
+
+def test_cli_merges_the_samples(merged_by_the_command):
+    res, out = merged_by_the_command
     assert res.exit_code == 0, res.output
     for batch in {e["batch"] for e in _expected()["files"]}:
         assert batch in res.output

@@ -4,6 +4,7 @@ counts the pages of a filled form with 2 problems and of a batch summary."""
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 from pathlib import Path
@@ -37,6 +38,13 @@ def blank(tmp_path_factory):
     return generate_blank(tmp_path_factory.mktemp("blank"), FORM)
 
 
+@pytest.fixture(scope="module")
+def book():
+    """A workbook (the blank, a summary) as openpyxl reads it, loaded once for the tests that
+    read it (each only reads)."""
+    return functools.cache(openpyxl.load_workbook)
+
+
 def _two_problems() -> dict:
     values = valid_values()
     # Two errors: a count missing, and a part larger than its whole.
@@ -52,8 +60,8 @@ def _print_rows(ws) -> tuple[int, int]:
     return openpyxl.utils.cell.coordinate_to_tuple(lo)[0], openpyxl.utils.cell.coordinate_to_tuple(hi)[0]
 
 
-def test_the_checks_sheet_prints_one_page_of_its_list(blank):
-    ws = openpyxl.load_workbook(blank)[SHEET_NAME]
+def test_the_checks_sheet_prints_one_page_of_its_list(blank, book):
+    ws = book(blank)[SHEET_NAME]
     first, last = _print_rows(ws)
     assert first == 1
     # Not the whole list of every problem that could be open: what fits on one page.
@@ -156,8 +164,8 @@ def _broken_texts(wb):
                     yield ws.title, c, c.value.split("\n"), _width(ws, cols) - indent
 
 
-def test_labels_keep_punctuation_and_units_with_their_text(blank):
-    wb = openpyxl.load_workbook(blank)
+def test_labels_keep_punctuation_and_units_with_their_text(blank, book):
+    wb = book(blank)
     texts = list(_broken_texts(wb))
     sheets = {s for s, *_ in texts}
     assert {FORM.table.name, FORM.instructions["sheet"]} <= sheets
@@ -176,19 +184,19 @@ def test_labels_keep_punctuation_and_units_with_their_text(blank):
             assert "\n" not in m.group() or text_width(group, c.font.sz) > width - 1.5, (where, lines)
 
 
-def test_the_layout_labels_are_the_definitions_and_nest_no_brackets(blank):
+def test_the_layout_labels_are_the_definitions_and_nest_no_brackets(blank, book):
     """R21 compares a returned copy's labels with the definition: the breaks written in
     are the only difference (whitespace), and no label nests a bracket in a bracket."""
-    wb = openpyxl.load_workbook(blank)
+    wb = book(blank)
     for c in FORM.label_cells():
         shown = wb[c.sheet][c.ref].value
         assert "".join(str(shown).split()) == "".join(c.text.split()), c.address
         assert not re.search(r"[(（][^)）]*[(（]", c.text), c.address
 
 
-def test_no_label_group_splits_across_pages(blank):
+def test_no_label_group_splits_across_pages(blank, book):
     """A label spanning rows (平台能力建设情况 …) starts a page rather than be cut."""
-    ws = openpyxl.load_workbook(blank)[FORM.table.name]
+    ws = book(blank)[FORM.table.name]
     breaks = [b.id + 1 for b in ws.row_breaks.brk]     # rows that start a page
     assert breaks
     for c in FORM.table.cells:
@@ -199,10 +207,10 @@ def test_no_label_group_splits_across_pages(blank):
     assert not {b - 1 for b in breaks} & headings
 
 
-def test_the_batch_summary_prints_its_main_indicators(summaries):
+def test_the_batch_summary_prints_its_main_indicators(summaries, book):
     config = merge_config(FORM)
     assert config.print_fields
-    wb = openpyxl.load_workbook(summaries / "汇总-第一批.xlsx")
+    wb = book(summaries / "汇总-第一批.xlsx")
     ws = wb[config.say("print_sheet")]
     assert ws.page_setup.orientation == "landscape"
     assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth in (None, 1)
@@ -227,11 +235,11 @@ def _px(ws, first: int, last: int) -> float:
                for c in range(first, last + 1))
 
 
-def test_the_full_tables_note_prints_at_full_size(summaries):
+def test_the_full_tables_note_prints_at_full_size(summaries, book):
     config = merge_config(FORM)
     one_recommending = sorted((summaries / "推荐单位").iterdir())[0]
     for name in ("汇总-第一批.xlsx", one_recommending.relative_to(summaries)):
-        ws = openpyxl.load_workbook(summaries / name)["汇总"]
+        ws = book(summaries / name)["汇总"]
         r0, c0, r1, c1 = _area(ws)
         assert (r0, r1, c0) == (1, 1, 1)
         # The title and the note under it span the printed columns, which one landscape
@@ -245,9 +253,9 @@ def test_the_full_tables_note_prints_at_full_size(summaries):
         assert ws["A1"].alignment.wrap_text and ws.row_dimensions[1].height >= 24 + 10 * 1.4
 
 
-def test_the_overview_prints_its_counts_and_the_sums_by_batch(summaries):
+def test_the_overview_prints_its_counts_and_the_sums_by_batch(summaries, book):
     config = merge_config(FORM)
-    wb = openpyxl.load_workbook(summaries / "汇总-总览.xlsx")
+    wb = book(summaries / "汇总-总览.xlsx")
     ws = wb["总览"]
     counts = next(m for m in ws.merged_cells.ranges if m.min_row == 2 and m.min_col == 2)
     # Printed: the batches and their counts (and the note under them), one page wide.
@@ -270,7 +278,7 @@ def test_the_overview_prints_its_counts_and_the_sums_by_batch(summaries):
     assert set(rows) == numeric
     for b in batches:
         col = head.index(b) + 1
-        cat = openpyxl.load_workbook(summaries / f"{batch_file_stem(b)}.xlsx")["分类统计"]
+        cat = book(summaries / f"{batch_file_stem(b)}.xlsx")["分类统计"]
         whole = [c.value for c in cat[2]].index("全部") + 1
         theirs = {cat.cell(r, 2).value: cat.cell(r, whole).value for r in range(3, cat.max_row + 1)}
         for label, r in rows.items():
@@ -282,11 +290,11 @@ def test_the_overview_prints_its_counts_and_the_sums_by_batch(summaries):
 
 
 @pytest.mark.parametrize("name", ["汇总-第一批.xlsx", "汇总-总览.xlsx"])
-def test_a_tables_rows_read_level(summaries, name):
+def test_a_tables_rows_read_level(summaries, name, book):
     """In every row of a table its cells share one vertical alignment (a wrapped text
     beside one-line values), and the row's number (序号) is centred, not run into the
     column after it."""
-    wb = openpyxl.load_workbook(summaries / name)
+    wb = book(summaries / name)
     for title in ("提交情况", "问题清单", merge_config(FORM).say("print_sheet")):
         if title not in wb.sheetnames:
             continue
@@ -301,8 +309,8 @@ def test_a_tables_rows_read_level(summaries, name):
 
 
 @pytest.mark.parametrize("name", ["汇总-第一批.xlsx", "汇总-总览.xlsx"])
-def test_tables_print_at_8_points_or_more(summaries, name):
-    wb = openpyxl.load_workbook(summaries / name)
+def test_tables_print_at_8_points_or_more(summaries, name, book):
+    wb = book(summaries / name)
     for ws in wb.worksheets:
         ps = ws.page_setup
         if ws.sheet_properties.pageSetUpPr is not None and ws.sheet_properties.pageSetUpPr.fitToPage:
@@ -310,8 +318,8 @@ def test_tables_print_at_8_points_or_more(summaries, name):
         assert ps.scale is None or ps.scale >= 80, ws.title
 
 
-def test_file_names_wrap_instead_of_being_cut(summaries):
-    ws = openpyxl.load_workbook(summaries / "汇总-总览.xlsx")["提交情况"]
+def test_file_names_wrap_instead_of_being_cut(summaries, book):
+    ws = book(summaries / "汇总-总览.xlsx")["提交情况"]
     header = {ws.cell(3, c).value: c for c in range(1, ws.max_column + 1)}
     col = header["文件"]
     for r in range(4, ws.max_row + 1):

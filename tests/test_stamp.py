@@ -13,10 +13,11 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from openpyxl.descriptors.serialisable import Serialisable
 from hypothesis import HealthCheck, given, settings, strategies as st
 from _examples import examples
 
-from xlsx_tools import incell
+from xlsx_tools import incell, write
 from xlsx_tools.form import load_form
 from xlsx_tools.roster import RosterEntry, RosterError, read_roster
 from xlsx_tools.previous import read_previous
@@ -165,9 +166,19 @@ def test_any_unit_stamps_as_it_builds(stamper, unit, rec, batch, category, previ
 # -- as openpyxl reads it ------------------------------------------------------------------
 
 
-def _sheet_content(wb, ws) -> dict[str, object]:
+def _compared(obj):
+    """An openpyxl object as what its ``==`` compares (its class, attributes and elements), made
+    once per style of a workbook rather than compared again for every cell."""
+    if isinstance(obj, Serialisable):
+        return (type(obj), tuple(sorted(dict(obj).items())),
+                tuple(_compared(getattr(obj, el)) for el in obj.__elements__))
+    if isinstance(obj, (list, tuple)):
+        return tuple(_compared(x) for x in obj)
+    return obj
+
+
+def _sheet_content(wb, ws, looks) -> dict[str, object]:
     # Each cell's style as the objects it names (openpyxl's style proxies do not compare by value).
-    looks = (wb._fonts, wb._fills, wb._borders, wb._alignments, wb._protections)
     cells = {}
     for row in ws.iter_rows():
         for c in row:
@@ -195,10 +206,12 @@ def _content(path: Path) -> dict[str, object]:
     """What openpyxl reads: every cell with its style, and the sheets' and the workbook's
     settings; then every cell's stored result."""
     wb = openpyxl.load_workbook(path)
+    looks = [[_compared(x) for x in table]
+             for table in (wb._fonts, wb._fills, wb._borders, wb._alignments, wb._protections)]
     out: dict[str, object] = {
         "sheets": wb.sheetnames, "names": {n: d.attr_text for n, d in wb.defined_names.items()},
         "security": wb.security, "title": wb.properties.title,
-        **{name: _sheet_content(wb, wb[name]) for name in wb.sheetnames}}
+        **{name: _sheet_content(wb, wb[name], looks) for name in wb.sheetnames}}
     wb.close()
     wb = openpyxl.load_workbook(path, data_only=True, read_only=True)
     out["results"] = {name: [row for row in wb[name].iter_rows(values_only=True)] for name in wb.sheetnames}
@@ -270,9 +283,13 @@ def _roster_rows(n: int) -> list[list[str]]:
             for i in range(n)]
 
 
-def test_same_inputs_same_bytes_whatever_the_processes_and_the_other_units(tmp_path):
+def test_same_inputs_same_bytes_whatever_the_processes_and_the_other_units(tmp_path, monkeypatch):
+    # Two processes from 4 units on, not 50: a dozen units spread over both workers (each
+    # building its own templates, both shapes among them) prove what a hundred would.
+    monkeypatch.setattr(write, "_UNITS_PER_PROCESS", 4)
+    rows = _roster_rows(12)
     roster = tmp_path / "名单.csv"
-    roster.write_text(roster_csv(_roster_rows(110)), encoding="utf-8")
+    roster.write_text(roster_csv(rows), encoding="utf-8")
     one = generate_from_roster(roster, tmp_path / "one", FORM, jobs=1)
     two = generate_from_roster(roster, tmp_path / "two", FORM, jobs=2)
     assert [p.name for p in one] == [p.name for p in two] == [
@@ -281,7 +298,7 @@ def test_same_inputs_same_bytes_whatever_the_processes_and_the_other_units(tmp_p
     assert len({p.read_bytes() for p in one}) == len(one)
     # A unit's workbook is the same alone in a roster as among the others.
     alone = tmp_path / "alone.csv"
-    alone.write_text(roster_csv(_roster_rows(110)[3:4]), encoding="utf-8")
+    alone.write_text(roster_csv(rows[3:4]), encoding="utf-8")
     (single,) = generate_from_roster(alone, tmp_path / "alone", FORM)
     assert single.read_bytes() == one[3].read_bytes()
 

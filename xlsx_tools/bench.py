@@ -402,10 +402,11 @@ def _calamine_one(path: str) -> int:
 def _run_step(step: str, paths: list[str], jobs: int, out_dir: str | None) -> dict:
     """Run one step in this process; its wall and CPU time and what it found."""
     from .form import META_SHEET
-    from .validate import validate_paths
     form = load_form()
     # What a step uses is imported before the clock starts (forked workers have it too),
     # and only what it uses, so each step's memory is its own.
+    if step == "validate":
+        from .validate import validate_paths
     if step == "merge":
         from .merge import merge_paths
     if step == "pandas":
