@@ -10,7 +10,9 @@ Shared by the tests of several parts:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import hashlib
 import io
 import pickle
@@ -20,7 +22,7 @@ import tempfile
 import uuid
 import zipfile
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -136,6 +138,20 @@ def input_cells(wb: openpyxl.Workbook) -> dict[str, tuple[str, str]]:
 # unpickle, ~0.08 s to save), so each source is loaded once, by its bytes' hash, and
 # kept pickled; most sources are filled only once, and that fill is made from the
 # fresh load itself (nothing to check, nothing spent on a copy).
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a workbook is loaded, unpickled, filled and saved:
+    its tens of thousands of new objects would start many, each walking a test process's
+    whole heap (a third of a fill's time); what the fill leaves is collected after."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
 
 @dataclass(frozen=True)
 class _Loaded:
@@ -261,8 +277,9 @@ def _source(data: bytes) -> tuple[_Source, openpyxl.Workbook | None]:
 
 def _load_once(source: Path) -> _Source:
     data = Path(source).read_bytes()
-    src, fresh = _source(data)
-    src.check(data, fresh)
+    with _collector_paused():
+        src, fresh = _source(data)
+        src.check(data, fresh)
     return src
 
 
@@ -270,7 +287,8 @@ def load_for_filling(source: Path) -> openpyxl.Workbook:
     """A workbook as ``openpyxl.load_workbook(source)`` gives it, loaded once per content:
     a copy that saves, unchanged or changed, the bytes the fresh load would (tests/test_fill.py)."""
     src = _load_once(source)
-    return src.loaded.copy() if src.trusted else openpyxl.load_workbook(source, keep_vba=False)
+    with _collector_paused():
+        return src.loaded.copy() if src.trusted else _fresh_load(Path(source).read_bytes())
 
 
 def loads_once(source: Path) -> bool:
@@ -324,20 +342,21 @@ def fill_workbook(source: Path, target: Path, values: Mapping[str, object] | Non
     ``load`` reads ``source``; by default it is loaded once per content (see
     load_for_filling), and a fill asked for again without an edit is not saved again.
     """
-    if load is not None:
-        out = _saved(_filled(load(source), values, edit))
-    else:
-        data = Path(source).read_bytes()
-        key = (hashlib.blake2b(data, digest_size=16).digest(), repr(sorted((values or {}).items())))
-        if edit is None and key in _FILLS:
-            _FILLS.move_to_end(key)
-            out = _FILLS[key]
+    with _collector_paused():
+        if load is not None:
+            out = _saved(_filled(load(source), values, edit))
         else:
-            out = _fill_bytes(data, values, edit)
-            if edit is None:
-                _FILLS[key] = out
-                if len(_FILLS) > _FILLS_MAX:
-                    _FILLS.popitem(last=False)
+            data = Path(source).read_bytes()
+            key = (hashlib.blake2b(data, digest_size=16).digest(), repr(sorted((values or {}).items())))
+            if edit is None and key in _FILLS:
+                _FILLS.move_to_end(key)
+                out = _FILLS[key]
+            else:
+                out = _fill_bytes(data, values, edit)
+                if edit is None:
+                    _FILLS[key] = out
+                    if len(_FILLS) > _FILLS_MAX:
+                        _FILLS.popitem(last=False)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(out)
     return target
