@@ -42,37 +42,13 @@ def set_previous(values: Mapping[str, object], form: Form = FORM) -> Callable[[o
 
 
 def fill_many(source: Path, cases: Mapping[Path, tuple[Mapping[str, object],
-                                                     Callable[[openpyxl.Workbook], None] | None]],
-              form: Form = FORM) -> list[Path]:
-    """Several filled copies of one generated workbook, loaded once (openpyxl takes most
-    of a second per load): each target gets its values and edit, then the named cells are
-    put back for the next."""
-    import datetime as dt
+                                                     Callable[[openpyxl.Workbook], None] | None]]
+              ) -> list[Path]:
+    """Several filled copies of one generated workbook: each target gets its values and
+    edit (through _fill.fill_workbook, which loads the source once)."""
+    from _fill import fill_workbook
 
-    from xlsx_tools.form import NAME_PREFIX
-
-    from _fill import FIXED_TIME
-
-    wb = openpyxl.load_workbook(source)
-    named = {name: _named_cell(wb, name) for name in wb.defined_names
-             if name.startswith((NAME_PREFIX, "prev_", "expl_"))}
-    before = {name: (c.value, c.number_format) for name, c in named.items()}
-    wb.properties.created = wb.properties.modified = FIXED_TIME
-    out = []
-    for target, (values, edit) in cases.items():
-        for fid, value in values.items():
-            cell = named[NAME_PREFIX + fid]
-            cell.value = value
-            if isinstance(value, dt.date):
-                cell.number_format = "yyyy-mm-dd"
-        if edit is not None:
-            edit(wb)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        wb.save(target)
-        out.append(target)
-        for name, (value, number_format) in before.items():
-            named[name].value, named[name].number_format = value, number_format
-    return out
+    return [fill_workbook(source, target, values, edit) for target, (values, edit) in cases.items()]
 
 
 def write_previous_round(folder: Path, rows: Mapping[str, Mapping[str, object]],

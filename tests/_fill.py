@@ -10,7 +10,9 @@ Shared by the tests of several parts:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import hashlib
 import io
 import pickle
@@ -20,7 +22,7 @@ import tempfile
 import uuid
 import zipfile
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -132,8 +134,24 @@ def input_cells(wb: openpyxl.Workbook) -> dict[str, tuple[str, str]]:
     return out
 
 
-# Loading is most of a fill's time (a form's workbook: ~0.16 s to load, ~0.02 s to
-# unpickle), so each source is loaded once, by its bytes' hash, and kept pickled.
+# Loading is most of a fill's time (a form's workbook: ~0.25 s to load, ~0.03 s to
+# unpickle, ~0.08 s to save), so each source is loaded once, by its bytes' hash, and
+# kept pickled; most sources are filled only once, and that fill is made from the
+# fresh load itself (nothing to check, nothing spent on a copy).
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a workbook is loaded, unpickled, filled and saved:
+    its tens of thousands of new objects would start many, each walking a test process's
+    whole heap (a third of a fill's time); what the fill leaves is collected after."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
 
 @dataclass(frozen=True)
 class _Loaded:
@@ -200,60 +218,86 @@ def parts_but_save_time(data: bytes) -> dict[str, bytes]:
     return parts
 
 
-def _saved(wb: openpyxl.Workbook) -> dict[str, bytes]:
+def _saved(wb: openpyxl.Workbook) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
-    return parts_but_save_time(buf.getvalue())
+    return buf.getvalue()
 
 
-# None: a source whose copy would not save what a fresh load saves (then it is loaded afresh).
-_LOADED: OrderedDict[bytes, _Loaded | None] = OrderedDict()
-_LOADED_MAX = 16
+def _fresh_load(data: bytes) -> openpyxl.Workbook:
+    return openpyxl.load_workbook(io.BytesIO(data), keep_vba=False)
 
 
-def _load_once(source: Path) -> _Loaded | None:
-    data = Path(source).read_bytes()
+class _Source:
+    """One source's load, pickled (None: its parts are not where the pickling looks), and
+    whether a copy of it saves what a fresh load saves (None: not checked yet)."""
+
+    def __init__(self, loaded: _Loaded | None):
+        self.loaded = loaded
+        self.trusted: bool | None = None if loaded is not None else False
+        # The first fill, made from the fresh load: (values, edit, its parts). The second
+        # fill redoes it on a copy, to check the copy before trusting it.
+        self.first: tuple[dict, Callable | None, dict[str, bytes]] | None = None
+
+    def check(self, data: bytes, fresh: openpyxl.Workbook | None = None) -> bool:
+        """Whether copies are trusted, checked once: the first fill redone on a copy, or
+        (with no fill yet) a copy saved unchanged, against the fresh load's."""
+        if self.trusted is None:
+            if self.first is not None:
+                values, edit, parts = self.first
+                again = _saved(_filled(self.loaded.copy(), values, edit))
+                self.trusted = parts_but_save_time(again) == parts
+            else:
+                self.trusted = (parts_but_save_time(_saved(self.loaded.copy()))
+                                == parts_but_save_time(_saved(fresh or _fresh_load(data))))
+            self.first = None
+        return self.trusted
+
+
+_SOURCES: OrderedDict[bytes, _Source] = OrderedDict()
+_SOURCES_MAX = 16
+
+
+def _source(data: bytes) -> tuple[_Source, openpyxl.Workbook | None]:
+    """The source of these bytes, and, when it is new, the fresh load it was pickled from."""
     key = hashlib.blake2b(data, digest_size=16).digest()
-    if key in _LOADED:
-        _LOADED.move_to_end(key)
-        return _LOADED[key]
-    wb = openpyxl.load_workbook(io.BytesIO(data), keep_vba=False)
+    if key in _SOURCES:
+        _SOURCES.move_to_end(key)
+        return _SOURCES[key], None
+    wb = _fresh_load(data)
     try:
         loaded: _Loaded | None = _Loaded.of(wb, data)
-        if _saved(loaded.copy()) != _saved(wb):
-            loaded = None
     except (KeyError, ValueError, zipfile.BadZipFile):    # parts not where it looks for them
         loaded = None
-    _LOADED[key] = loaded
-    if len(_LOADED) > _LOADED_MAX:
-        _LOADED.popitem(last=False)
-    return _LOADED[key]
+    _SOURCES[key] = _Source(loaded)
+    if len(_SOURCES) > _SOURCES_MAX:
+        _SOURCES.popitem(last=False)
+    return _SOURCES[key], wb
+
+
+def _load_once(source: Path) -> _Source:
+    data = Path(source).read_bytes()
+    with _collector_paused():
+        src, fresh = _source(data)
+        src.check(data, fresh)
+    return src
 
 
 def load_for_filling(source: Path) -> openpyxl.Workbook:
     """A workbook as ``openpyxl.load_workbook(source)`` gives it, loaded once per content:
     a copy that saves, unchanged or changed, the bytes the fresh load would (tests/test_fill.py)."""
-    loaded = _load_once(source)
-    return loaded.copy() if loaded is not None else openpyxl.load_workbook(source, keep_vba=False)
+    src = _load_once(source)
+    with _collector_paused():
+        return src.loaded.copy() if src.trusted else _fresh_load(Path(source).read_bytes())
 
 
 def loads_once(source: Path) -> bool:
     """Whether fills of ``source`` copy one load (else each loads it afresh)."""
-    return _load_once(source) is not None
+    return bool(_load_once(source).trusted)
 
 
-def fill_workbook(source: Path, target: Path, values: Mapping[str, object] | None = None,
-                  edit: Callable[[openpyxl.Workbook], None] | None = None,
-                  load: Callable[[Path], openpyxl.Workbook] = load_for_filling) -> Path:
-    """Copy ``source`` to ``target`` with ``values`` typed into the inputs, as a filler would.
-
-    Each value goes where the field's defined name points. A value None clears
-    the cell; a str starting with "=" is a formula (saved, as openpyxl does,
-    without a result). ``edit(wb)`` may change anything else before saving (a
-    label, the protection, rows inserted with :func:`shift_like_excel`...).
-    ``load`` reads ``source`` (by default once per content, see load_for_filling).
-    """
-    wb = load(source)
+def _filled(wb: openpyxl.Workbook, values: Mapping[str, object] | None,
+            edit: Callable[[openpyxl.Workbook], None] | None) -> openpyxl.Workbook:
     cells = input_cells(wb)
     for field_id, value in (values or {}).items():
         sheet, ref = cells[field_id]
@@ -265,8 +309,56 @@ def fill_workbook(source: Path, target: Path, values: Mapping[str, object] | Non
         edit(wb)
     wb.properties.created = FIXED_TIME
     wb.properties.modified = FIXED_TIME
+    return wb
+
+
+def _fill_bytes(data: bytes, values: Mapping[str, object] | None,
+                edit: Callable[[openpyxl.Workbook], None] | None) -> bytes:
+    src, fresh = _source(data)
+    if fresh is not None:       # the source's first fill: from the fresh load
+        out = _saved(_filled(fresh, values, edit))
+        if src.loaded is not None:
+            src.first = (dict(values or {}), edit, parts_but_save_time(out))
+        return out
+    wb = src.loaded.copy() if src.check(data) else _fresh_load(data)
+    return _saved(_filled(wb, values, edit))
+
+
+# Fills without an edit, by (source's hash, values): the same file asked for again
+# (another name, another test) is the bytes already saved, not a second save.
+_FILLS: OrderedDict[tuple[bytes, str], bytes] = OrderedDict()
+_FILLS_MAX = 64
+
+
+def fill_workbook(source: Path, target: Path, values: Mapping[str, object] | None = None,
+                  edit: Callable[[openpyxl.Workbook], None] | None = None,
+                  load: Callable[[Path], openpyxl.Workbook] | None = None) -> Path:
+    """Copy ``source`` to ``target`` with ``values`` typed into the inputs, as a filler would.
+
+    Each value goes where the field's defined name points. A value None clears
+    the cell; a str starting with "=" is a formula (saved, as openpyxl does,
+    without a result). ``edit(wb)`` may change anything else before saving (a
+    label, the protection, rows inserted with :func:`shift_like_excel`...).
+    ``load`` reads ``source``; by default it is loaded once per content (see
+    load_for_filling), and a fill asked for again without an edit is not saved again.
+    """
+    with _collector_paused():
+        if load is not None:
+            out = _saved(_filled(load(source), values, edit))
+        else:
+            data = Path(source).read_bytes()
+            key = (hashlib.blake2b(data, digest_size=16).digest(), repr(sorted((values or {}).items())))
+            if edit is None and key in _FILLS:
+                _FILLS.move_to_end(key)
+                out = _FILLS[key]
+            else:
+                out = _fill_bytes(data, values, edit)
+                if edit is None:
+                    _FILLS[key] = out
+                    if len(_FILLS) > _FILLS_MAX:
+                        _FILLS.popitem(last=False)
     target.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(target)
+    target.write_bytes(out)
     return target
 
 

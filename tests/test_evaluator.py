@@ -568,7 +568,7 @@ def test_the_second_forms_sheet_says_what_validate_says_of_last_year_and_explana
     cases = {"unexplained": {}, "short": {"X04": "合同增加"},
              "explained": {"X04": "新增横向合同八项", "too_short": "概述从简，详见报告"}}
     paths = fill_many(sent, {tmp_path / "填好" / f"{name}.xlsx": (values, explain(texts, form))
-                             for name, texts in cases.items()}, form)
+                             for name, texts in cases.items()})
     recalculated = convert_with_libreoffice(paths, tmp_path / "重算", RECALC_ALWAYS)
     compiled = {(t.code if c.kind == "type" else c.code, frozenset(c.fields))
                 for c in incell.compile_checks(form)

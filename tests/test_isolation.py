@@ -26,7 +26,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from _fill import fill_workbook, make_filled, valid_values
+from _fill import make_filled, valid_values
 from _hostile import ambiguous_cases, rewrite_zip, value_cases
 from openpyxl.comments import Comment
 
@@ -61,8 +61,7 @@ def _with_a_damaged_note(root: Path, target: Path) -> Path:
     def note(wb) -> None:
         wb[cell.sheet][cell.ref].comment = Comment("联系人下周确定。", "张三")
 
-    noted = fill_workbook(make_filled(root / "finding", {**valid_values(), "contact_person": None}),
-                          root / "noted.xlsx", edit=note)
+    noted = make_filled(root / "noted", {**valid_values(), "contact_person": None}, edit=note)
     with zipfile.ZipFile(noted) as z:
         (part,) = [n for n in z.namelist() if re.fullmatch(r"xl/comments/?\w*\.xml", n)]
         damaged = z.read(part)[:-40]
