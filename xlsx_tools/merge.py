@@ -30,9 +30,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from .catalogue import status_meaning, status_word
 from .form import PREVIOUS_PREFIX, Field, Form, load_form
@@ -56,6 +54,9 @@ from .xlsx_output import (
     text_width,
     write_table,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "merge_paths", "merge_results", "write_outputs", "MergeResult", "BatchSummary",
@@ -271,10 +272,14 @@ class BatchSummary:
     @property
     def submissions(self) -> pd.DataFrame:
         """提交情况 as a table; columns: the keys of SUBMISSION_COLUMNS."""
+        import pandas as pd
+
         return pd.DataFrame(_submission_records(self.entries), columns=list(SUBMISSION_COLUMNS))
 
     @property
     def findings(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame(_finding_records(self.form, self.entries), columns=list(FINDING_COLUMNS))
 
     def category_totals(self) -> dict[str, dict[str, int | Decimal]]:
@@ -714,6 +719,10 @@ def _finding_records(form: Form, entries: Sequence[Submission], full_path: bool 
 
 
 def _data_frame(form: Form, rows: Sequence[Submission]) -> pd.DataFrame:
+    # pandas is imported here, where a table is asked for: the summaries are written without
+    # it, and every program that imports merge (the round, its server, the CLI) starts sooner.
+    import pandas as pd
+
     columns: dict[str, Any] = {}
     for f in form.fields:
         values = [s.result.values.get(f.id) for s in rows]
