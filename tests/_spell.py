@@ -15,16 +15,18 @@ cells a spreadsheet program shows stay the same.
 
 from __future__ import annotations
 
+import functools
 import io
 import posixpath
 import random
+import re
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-__all__ = ["CANONICAL", "SPELLINGS", "Spelling", "everything", "respell_workbook", "strict_workbook",
-           "transitional_workbook", "write_xml"]
+__all__ = ["CANONICAL", "SPELLINGS", "Spelling", "everything", "respell_workbook", "sheet_names",
+           "strict_workbook", "transitional_workbook", "write_xml"]
 
 from hypothesis import strategies as st
 
@@ -83,11 +85,17 @@ CANONICAL = Spelling()
 
 # -- writing XML -------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=None)
 def _split(tag: str) -> tuple[str, str]:
     if tag.startswith("{"):
         uri, _, local = tag[1:].partition("}")
         return uri, local
     return "", tag
+
+
+# The characters the writer escapes (or may: '>'), in text and in a quoted attribute value.
+_PLAIN = re.compile("[&<>\r]")
+_PLAIN_ATTRIBUTE = re.compile("[&<>\r\t\n\"']")
 
 
 class _Writer:
@@ -108,20 +116,24 @@ class _Writer:
         return self.rng.choice(choices)
 
     def text(self, text: str, attribute: str | None = None) -> str:
+        p = self.s.char_refs
+        if not p and not (_PLAIN if attribute is None else _PLAIN_ATTRIBUTE).search(text):
+            return text      # nothing to escape, nothing to draw: what the loop below gives
+        random, choice = self.rng.random, self.rng.choice
         out = []
         for i, ch in enumerate(text):
             if ch == "&":
-                out.append(self.rng.choice(("&amp;", "&#38;", "&#x26;")))
+                out.append(choice(("&amp;", "&#38;", "&#x26;")))
             elif ch == "<":
-                out.append(self.rng.choice(("&lt;", "&#60;")))
+                out.append(choice(("&lt;", "&#60;")))
             elif ch == ">":
-                out.append("&gt;" if text[max(0, i - 2):i] == "]]" or self.chance(0.5) else ">")
+                out.append("&gt;" if text[max(0, i - 2):i] == "]]" or random() < 0.5 else ">")
             elif attribute is not None and ch == attribute:
                 out.append("&quot;" if ch == '"' else "&apos;")
             elif ch == "\r" or (attribute is not None and ch in "\t\n"):
                 out.append(f"&#{ord(ch)};")
-            elif self.chance(self.s.char_refs) and ch not in "\t\n":
-                out.append(f"&#x{ord(ch):X};" if self.rng.random() < 0.5 else f"&#{ord(ch)};")
+            elif p > 0 and random() < p and ch not in "\t\n":     # self.chance(p), inlined
+                out.append(f"&#x{ord(ch):X};" if random() < 0.5 else f"&#{ord(ch)};")
             else:
                 out.append(ch)
         return "".join(out)
@@ -182,39 +194,49 @@ class _Writer:
         return out
 
     def element(self, el: ET.Element, scope: dict[str, str], decls: dict[str, str] | None = None) -> None:
+        # Written for speed (the in-cell checks' sheet has some ten thousand elements): every
+        # draw from self.rng is made as before, in the same order, so a seed spells as it did.
+        s, out = self.s, self.out
         scope = dict(scope)
-        decls = dict(decls or {})
+        decls = dict(decls) if decls else {}
         scope.update(decls)
         qname = self.name(el.tag, scope, decls)
         attrs = [(self.name(k, scope, decls, element=False), v) for k, v in el.attrib.items()]
-        if self.s.shuffle_attributes:
+        if s.shuffle_attributes:
             self.rng.shuffle(attrs)
-        items = list(decls.items()) + attrs
+        items = list(decls.items()) + attrs if decls else attrs
         parts = [f"<{qname}"]
-        for k, v in items:
-            q = "'" if self.chance(self.s.single_quotes) else '"'
-            sep = self.ws((" ", "  ", "\n", "\t ")) if self.s.space_in_tags else " "
-            eq = self.rng.choice(("=", " = ", "=\n")) if self.s.space_in_tags else "="
-            parts.append(f"{sep}{k}{eq}{q}{self.text(v, q)}{q}")
-        end = self.ws(("", " ", "\n")) if self.s.space_in_tags else ""
+        if s.single_quotes or s.space_in_tags:
+            for k, v in items:
+                q = "'" if self.chance(s.single_quotes) else '"'
+                sep = self.ws((" ", "  ", "\n", "\t ")) if s.space_in_tags else " "
+                eq = self.rng.choice(("=", " = ", "=\n")) if s.space_in_tags else "="
+                parts.append(f"{sep}{k}{eq}{q}{self.text(v, q)}{q}")
+        else:
+            text = self.text
+            parts.extend([f' {k}="{text(v, chr(34))}"' for k, v in items])
+        end = self.ws(("", " ", "\n")) if s.space_in_tags else ""
         children = list(el)
+        if not children and not el.text:
+            out.append("".join(parts) + (f"{end}></{qname}>" if s.long_empty else f"{end}/>"))
+            return
+        out.append("".join(parts) + end + ">")
         element_only = bool(children) and not (el.text or "").strip() and all(
             not (c.tail or "").strip() for c in children)
-        if not children and not el.text:
-            self.out.append("".join(parts) + (f"{end}></{qname}>" if self.s.long_empty else f"{end}/>"))
-            return
-        self.out.append("".join(parts) + end + ">")
         if element_only:
+            between = self.between if s.space_between or s.comments else None
             for child in children:
-                self.between()
+                if between:
+                    between()
                 self.element(child, scope)
-            self.between()
+            if between:
+                between()
         else:
-            self.out.append(self.chars(el.text or ""))
+            out.append(self.chars(el.text or ""))
             for child in children:
                 self.element(child, scope)
-                self.out.append(self.chars(child.tail or ""))
-        self.out.append(f"</{qname}>")
+                out.append(self.chars(child.tail or ""))
+        out.append(f"</{qname}>")
 
     def between(self) -> None:
         if self.s.space_between and self.rng.random() < 0.5:
@@ -350,16 +372,26 @@ def _sheets_read(parts: dict[str, bytes], sheet_names: tuple[str, ...]) -> dict[
     return out
 
 
+def sheet_names(src: Path) -> list[str]:
+    """The names of the workbook's sheets, in its order."""
+    with zipfile.ZipFile(src) as z:
+        return [sheet.get("name") for sheet in ET.fromstring(z.read("xl/workbook.xml")).iter(_q("sheet"))]
+
+
 def respell_workbook(src: Path, dst: Path, spelling: Spelling, sheets: tuple[str, ...],
                      emptied: tuple[str, ...] = ()) -> Path:
     """Write ``src`` to ``dst`` in ``spelling``; ``sheets``: the sheets whose cells to re-spell;
-    ``emptied``: sheets written without their cells (what the caller does not look at)."""
+    ``emptied``: sheets written without their cells and merged ranges (what the caller does not
+    look at)."""
     rng = random.Random(spelling.seed)
     parts = _read_parts(src)
     trees = {n: ET.fromstring(d) for n, d in parts.items() if n.endswith((".xml", ".rels"))}
     for part in _sheets_read(parts, emptied).values():
-        for data in trees[part].iter(_q("sheetData")):
+        root = trees[part]
+        for data in root.iter(_q("sheetData")):
             data.clear()
+        for merged in root.findall(_q("mergeCells")):    # ranges of cells no longer there
+            root.remove(merged)
     sst_name = "xl/sharedStrings.xml"
     if sst_name not in trees:
         trees[sst_name] = ET.Element(_q("sst"))

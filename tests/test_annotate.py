@@ -30,6 +30,7 @@ from _spell import (
     Spelling,
     everything,
     respell_workbook,
+    sheet_names,
     strict_workbook,
     transitional_workbook,
 )
@@ -53,7 +54,6 @@ from xlsx_tools.annotate import (
     annotated_bytes,
 )
 from xlsx_tools.cli import main
-from xlsx_tools.incell import SHEET_NAME as CHECKS_SHEET
 from xlsx_tools.read.assemble import read_path
 from xlsx_tools.rules import Finding
 from xlsx_tools.validate import FileResult, validate_file, validate_paths
@@ -334,13 +334,14 @@ def shown(path: Path, work: Path) -> dict[tuple[str, str], tuple]:
     """What a copy shows on the form's sheets and the listing: each cell's value, fill, note
     and format. Read by openpyxl from the copy written again in the canonical spelling
     (openpyxl itself does not read every legal one: a comment between elements, for one).
-    The in-sheet checks' sheet, which nothing here looks at, is left empty: its two thousand
-    formulas were most of the copy's writing and loading."""
+    The other sheets, which nothing here looks at, are left empty: the in-sheet checks' two
+    thousand formulas were most of the copy's writing and loading."""
+    looked_at = (*(s.name for s in FORM.sheets), ANNOTATION_SHEET)
     canonical = respell_workbook(path, work / f"canonical-{path.parent.name}.xlsx", CANONICAL, (),
-                                 emptied=(CHECKS_SHEET,))
+                                 emptied=tuple(n for n in sheet_names(path) if n not in looked_at))
     wb = openpyxl.load_workbook(canonical)
     out = {}
-    for name in (*(s.name for s in FORM.sheets), ANNOTATION_SHEET):
+    for name in looked_at:
         for row in wb[name].iter_rows():
             for c in row:
                 if c.value is not None or fill_rgb(c) or c.comment is not None:

@@ -15,7 +15,7 @@ import httpx
 import openpyxl
 import pytest
 from _round_files import for_units, marked_workbook, roster_of
-from _web import DESKTOP, LiveServer, chromium
+from _web import DESKTOP, LiveServer, chromium, wait_until
 
 from xlsx_tools.form import load_form
 from xlsx_tools.round import ST_ACCEPTED, ST_FAILED, ST_MISSING, ST_UNREADABLE, Round
@@ -58,11 +58,11 @@ def test_a_clerk_runs_the_round_in_the_browser(tmp_path, page):
         assert page.locator("#counts .count", has_text=ST_MISSING).locator("b").inner_text() == "40"
         files = sorted(str(p) for p in RETURNED.iterdir())
         page.set_input_files("#file-input", files)
-        page.wait_for_function(DONE, timeout=60_000)
+        wait_until(page, DONE, timeout=60_000)
         assert page.locator("#upload-list li").count() == len(files)
         assert page.locator("#upload-list li .pill").all_inner_texts().count(ST_UNREADABLE) == 1
         # The table was refreshed: who is missing.
-        page.wait_for_function("document.querySelector('#counts').textContent.includes('未提交 1')")
+        wait_until(page, "document.querySelector('#counts').textContent.includes('未提交 1')")
         page.locator("#counts .count", has_text=ST_MISSING).click()
         rows = page.locator("#units tbody tr")
         assert rows.count() == 1
@@ -117,7 +117,7 @@ def test_a_real_drop_shows_the_verdict(tmp_path, page):
                 return dt;
             }""", [sample.name, data])
         page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
-        page.wait_for_function(DONE)
+        wait_until(page, DONE)
         row = page.locator("#upload-list li").first
         assert row.locator(".pill").inner_text() == ST_FAILED
         assert "太湖集成电路封装计量测试研究所（第一批）" in row.inner_text()
@@ -135,9 +135,9 @@ def test_500_files_dropped_at_once_are_all_received_and_listed(tmp_path, page):
     with Round.init(tmp_path / "轮次", roster, form=base.form) as rnd, LiveServer(rnd) as server:
         page.goto(server.url)
         page.set_input_files("#file-input", [str(p) for p in files])
-        page.wait_for_function(DONE, timeout=120_000)
+        wait_until(page, DONE, timeout=120_000)
         assert page.locator("#upload-summary").inner_text() == "已收到 500 个文件。"
-        page.wait_for_function(f"document.querySelector('#counts').textContent.includes('{ST_ACCEPTED} 500')")
+        wait_until(page, f"document.querySelector('#counts').textContent.includes('{ST_ACCEPTED} 500')")
         assert page.locator("#units tbody tr").count() == 500
         assert sorted(page.locator("#units tbody tr td:nth-child(2) a").all_inner_texts()) == units
         assert rnd.ledger.counts() == {"units": 500, "versions": 500, "receipts": 500}
@@ -172,7 +172,7 @@ def test_every_hostile_file_through_the_browser_and_the_api_gets_its_reason(tmp_
         page = context.new_page()
         page.goto(server.url)
         page.set_input_files("#file-input", [str(c.path) for c in corpus])
-        page.wait_for_function(DONE, timeout=120_000)
+        wait_until(page, DONE, timeout=120_000)
         shown = {}
         # textContent: the list draws only the rows in view (content-visibility), and
         # innerText is empty for the others.
