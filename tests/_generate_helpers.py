@@ -55,6 +55,35 @@ def pdf_page_sizes(pdf: Path) -> list[tuple[float, float]]:
             re.findall(r"Page\s+\d+ size:\s+([\d.]+) x ([\d.]+) pts", info)]
 
 
+# Excel's width of a column no <col> element sets (8.43 characters: 64 pixels).
+DEFAULT_WIDTH_PX = 64
+
+
+def column_pixels(ws) -> dict[int, int]:
+    """Each column's width in Excel's pixels (1-based index), as the file stores it: a <col>
+    element may span several columns, and its width is its pixels / 7 (xlsxwriter writes
+    the width it was given plus its padding)."""
+    out = {}
+    for dim in ws.column_dimensions.values():
+        if dim.width:
+            for c in range(dim.min, dim.max + 1):
+                out[c] = round(dim.width * 7)
+    return out
+
+
+def column_width(ws, cols) -> float:
+    """The width the writer gave columns ``cols`` together, in characters (xlsxwriter: a
+    width w is int(7 w + 0.5) + 5 pixels)."""
+    pixels = column_pixels(ws)
+    return sum((pixels.get(c, DEFAULT_WIDTH_PX) - 5) / 7 for c in cols)
+
+
+def printed_pixels(ws, cols) -> int:
+    """The width columns ``cols`` print at full size, in Excel's pixels."""
+    pixels = column_pixels(ws)
+    return sum(pixels.get(c, DEFAULT_WIDTH_PX) for c in cols)
+
+
 def merged_top_left(ws) -> dict[tuple[int, int], tuple[int, int]]:
     """(row, col) of every cell inside a merged range -> its range's top-left."""
     out = {}

@@ -25,9 +25,9 @@ from xlsx_tools.roster import UNSAFE_CHARS, RosterError, read_roster
 from xlsx_tools.write import (blank_file_name, generate_blank, generate_from_roster, period_text,
                               write_workbook)
 
-from _generate_helpers import (convert, has_cjk, labels_left_of, labels_name_field, merged_extent,
-                               name_targets, norm, pdf_page_sizes, pdf_pages, roster_csv, roster_xlsx,
-                               validations_at)
+from _generate_helpers import (column_width, convert, has_cjk, labels_left_of, labels_name_field,
+                               merged_extent, name_targets, norm, pdf_page_sizes, pdf_pages, roster_csv,
+                               roster_xlsx, validations_at)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -225,8 +225,7 @@ def test_rows_are_tall_enough_for_their_labels(form, generated_blank_wb):
         for c in sheet.cells:
             if c.kind != "label":
                 continue
-            width = sum(ws.column_dimensions[cell_name(1, col)[:-1]].width
-                        for col in range(c.col, c.last_col + 1))
+            width = column_width(ws, range(c.col, c.last_col + 1))
             size = ws[c.ref].font.sz
             lines = sum(max(1, math.ceil(len(p) * 2 * size / 11 / width)) for p in c.text.split("\n"))
             height = sum(ws.row_dimensions[r].height for r in range(c.row, c.last_row + 1))

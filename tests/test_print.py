@@ -12,7 +12,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from _fill import make_filled, valid_values
-from _generate_helpers import convert, norm, pdf_pages
+from _generate_helpers import column_width, convert, norm, pdf_pages, printed_pixels
 
 from xlsx_tools.form import load_form
 from xlsx_tools.incell import SHEET_NAME
@@ -87,10 +87,6 @@ def _extent(ws, address: str) -> tuple[range, range]:
     return range(row, row + 1), range(col, col + 1)
 
 
-def _width(ws, cols: range) -> float:
-    return sum(ws.column_dimensions[openpyxl.utils.get_column_letter(c)].width for c in cols)
-
-
 def _longest_allowed(ws, address: str) -> str:
     """The longest text the cell's data validation lets a filler type (a list: its
     longest choice), in wide characters; "" for a cell that takes no text."""
@@ -125,7 +121,7 @@ def test_every_input_has_room_for_what_its_field_takes(tmp_path, last_year):
         rows, cols = _extent(ws, cell.ref)
         size = c.font.sz
         height = sum(ws.row_dimensions[r].height for r in rows)
-        assert height >= row_points(text_lines(longest, _width(ws, cols), size), size) - 0.5, f.id
+        assert height >= row_points(text_lines(longest, column_width(ws, cols), size), size) - 0.5, f.id
 
 
 def test_a_prefilled_value_longer_than_a_line_has_its_rows(tmp_path):
@@ -138,7 +134,7 @@ def test_a_prefilled_value_longer_than_a_line_has_its_rows(tmp_path):
         ws = wb[cell.sheet]
         rows, cols = _extent(ws, cell.ref)
         size = ws[cell.ref].font.sz
-        lines = text_lines(name, _width(ws, cols), size)
+        lines = text_lines(name, column_width(ws, cols), size)
         assert lines > 1
         assert sum(ws.row_dimensions[r].height for r in rows) >= row_points(lines, size) - 0.5
 
@@ -161,7 +157,7 @@ def _broken_texts(wb):
                 if isinstance(c.value, str) and "\n" in c.value and c.protection.locked:
                     rows, cols = _extent(ws, c.coordinate)
                     indent = 3 * (c.alignment.indent or 0)
-                    yield ws.title, c, c.value.split("\n"), _width(ws, cols) - indent
+                    yield ws.title, c, c.value.split("\n"), column_width(ws, cols) - indent
 
 
 def test_labels_keep_punctuation_and_units_with_their_text(blank, book):
@@ -229,12 +225,6 @@ def _area(ws) -> tuple[int, int, int, int]:
     return (*openpyxl.utils.cell.coordinate_to_tuple(lo), *openpyxl.utils.cell.coordinate_to_tuple(hi))
 
 
-def _px(ws, first: int, last: int) -> float:
-    """Printed width of columns first..last in Excel's pixels (xlsxwriter's conversion)."""
-    return sum(int(ws.column_dimensions[openpyxl.utils.get_column_letter(c)].width * 7 + 0.5) + 5
-               for c in range(first, last + 1))
-
-
 def test_the_full_tables_note_prints_at_full_size(summaries, book):
     config = merge_config(FORM)
     one_recommending = sorted((summaries / "推荐单位").iterdir())[0]
@@ -246,7 +236,7 @@ def test_the_full_tables_note_prints_at_full_size(summaries, book):
         # page holds at 100 %: the note prints at its 10 pt, not shrunk to fit.
         assert any((m.min_row, m.max_row, m.min_col, m.max_col) == (1, 1, 1, c1)
                    for m in ws.merged_cells.ranges)
-        assert _px(ws, 1, c1) <= LANDSCAPE_PX < _px(ws, 1, c1 + 1)
+        assert printed_pixels(ws, range(1, c1 + 1)) <= LANDSCAPE_PX < printed_pixels(ws, range(1, c1 + 2))
         assert config.say("print_note", columns=ws.max_column,
                           print_sheet=config.say("print_sheet")) in ws["A1"].value
         # Tall enough for the title and a line of note.

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from _generate_helpers import column_width, printed_pixels
 
 from xlsx_tools.report import finding_header, write_report_xlsx
 from xlsx_tools.validate import validate_paths
@@ -23,12 +24,7 @@ def report(tmp_path_factory):
 
 
 def _widths(ws) -> list[float]:
-    """Each column's width (a <col> element may span several columns of one width)."""
-    widths = [8.43] * ws.max_column
-    for dim in ws.column_dimensions.values():
-        for c in range(dim.min, min(dim.max, ws.max_column) + 1):
-            widths[c - 1] = dim.width
-    return widths
+    return [column_width(ws, [c]) for c in range(1, ws.max_column + 1)]
 
 
 def test_every_sheet_is_one_landscape_page_wide_at_8_points_or_more(report):
@@ -37,7 +33,7 @@ def test_every_sheet_is_one_landscape_page_wide_at_8_points_or_more(report):
         assert ws.page_setup.orientation == "landscape"
         assert ws.sheet_properties.pageSetUpPr.fitToPage
         assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0   # 1: the default
-        pixels = sum(round(w * 7) for w in _widths(ws))     # a width as stored: its pixels / 7
+        pixels = printed_pixels(ws, range(1, ws.max_column + 1))
         assert pixels * LEAST_SCALE / 100 <= LANDSCAPE_PX, ws.title
 
 
