@@ -293,6 +293,8 @@ def _shared(widths: list[float], budget_px: int, least: float = 12) -> list[floa
         return widths
     floor = [min(w, least) for w in widths]
     beyond = sum(w - f for w, f in zip(widths, floor))
+    if not beyond:              # every column at its few characters already: none narrower
+        return floor
     share = max(0.0, (budget_px - sum(_px(f) for f in floor)) / 7 / beyond)
     while True:
         out = [f + math.floor((w - f) * share * 2) / 2 for w, f in zip(widths, floor)]
