@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import importlib.util
 import json
 import subprocess
@@ -105,13 +106,7 @@ def book(merged):
     """A workbook of the merge's output by its name, as openpyxl reads it: loaded once for the
     tests that read it (each only reads)."""
     _, out, _ = merged
-    loaded: dict[str, openpyxl.Workbook] = {}
-
-    def load(name: str) -> openpyxl.Workbook:
-        if name not in loaded:
-            loaded[name] = openpyxl.load_workbook(out / name)
-        return loaded[name]
-    return load
+    return functools.cache(lambda name: openpyxl.load_workbook(out / name))
 
 
 # -- what came in, and where it went -------------------------------------------------
