@@ -70,7 +70,7 @@ from .read.refs import split_ref
 from .rules import Finding
 from .read.refusal import RejectedFile
 from .validate import FileResult, ValidationRun, isolated, unreadable
-from .writing import CannotWrite, write_bytes
+from .writing import CannotWrite, distinct_name, write_bytes
 
 __all__ = [
     "ANNOTATION_SHEET",
@@ -174,7 +174,8 @@ def annotate_workbooks(run: ValidationRun, out_dir: str | Path) -> AnnotateOutco
         if not r.readable:
             outcome.skipped.append((r.file, "文件无法读取"))
             continue
-        target = out_dir / _unique_name(r.name, used)
+        stem, suffix = os.path.splitext(r.name)
+        target = out_dir / distinct_name(stem, used, suffix)
         if _same_file(target, r.path):
             outcome.skipped.append((r.file, "不能覆盖原文件，请换一个输出文件夹"))
             continue
@@ -207,17 +208,6 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
     except OSError:
         return False
-
-
-def _unique_name(name: str, used: set[str]) -> str:
-    """Files with the same name from different folders get (2), (3)... added."""
-    stem, suffix = os.path.splitext(name)
-    candidate, n = name, 1
-    while candidate.lower() in used:
-        n += 1
-        candidate = f"{stem}({n}){suffix}"
-    used.add(candidate.lower())
-    return candidate
 
 
 # -- writing the copy -------------------------------------------------------------------

@@ -39,7 +39,7 @@ from .roster import UNSAFE_CHARS, RosterEntry, read_roster, unit_key
 from .rules import (ERROR, WARNING, Finding, all_explained, count_explained, count_severity,
                     field_title)
 from .validate import FileResult, isolated, validate_paths
-from .writing import write_files
+from .writing import distinct_name, write_files
 from .xlsx_output import (
     DATE_WIDTH_SAMPLE,
     LANDSCAPE_PX,
@@ -1204,16 +1204,8 @@ _RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1,
 
 def _recommending_paths(groups: Iterable[str]) -> dict[str, str]:
     """Each recommending unit's file stem, made distinct (…（2）) where two names give one."""
-    out: dict[str, str] = {}
     used: set[str] = set()
-    for name in groups:
-        stem = base = recommending_file_stem(name)
-        n = 2
-        while stem.lower() in used:
-            stem, n = f"{base}（{n}）", n + 1
-        used.add(stem.lower())
-        out[name] = stem
-    return out
+    return {name: distinct_name(recommending_file_stem(name), used) for name in groups}
 
 
 def _write_recommending(path: Path, result: MergeResult, name: str, rows: list[Submission]) -> None:

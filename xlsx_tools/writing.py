@@ -20,7 +20,8 @@ import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-__all__ = ["OutputError", "CannotWrite", "why_not_written", "write_file", "write_bytes", "write_files"]
+__all__ = ["OutputError", "CannotWrite", "why_not_written", "write_file", "write_bytes", "write_files",
+           "distinct_name"]
 
 TEMP_PREFIX = ".tmp-"   # hidden, so a folder walk never takes a temporary file for a return
 
@@ -134,6 +135,22 @@ def write_file(path: str | Path, write: Callable[[Path], None], what: str = "") 
     """
     path = Path(path)
     return write_files(path.parent, {path.name: write}, what=what, shown=path)[0]
+
+
+def distinct_name(stem: str, used: set[str], suffix: str = "") -> str:
+    """``stem + suffix``, or ``stem（2）suffix``, ``stem（3）suffix``... where a name differing only
+    in case is in ``used`` (Windows and macOS folders ignore case); the name given is added to it.
+
+    The one way two outputs that would share a name are told apart (annotated copies of
+    same-named returns from different folders, the workbooks of two recommending units whose
+    names make one file name); full-width brackets, as the Chinese names they follow.
+    """
+    candidate, n = stem + suffix, 1
+    while candidate.lower() in used:
+        n += 1
+        candidate = f"{stem}（{n}）{suffix}"
+    used.add(candidate.lower())
+    return candidate
 
 
 def write_bytes(path: str | Path, data: bytes, what: str = "") -> Path:
