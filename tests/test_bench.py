@@ -106,7 +106,7 @@ def test_tree_memory_counts_the_workers_of_a_process():
     # A parent that starts two children, each holding 60 MB of its own.
     code = ("import subprocess, sys, time\n"
             "kids = [subprocess.Popen([sys.executable, '-c', "
-            "'import time; b = bytearray(60 * 1024 * 1024); time.sleep(1.5)']) for _ in range(2)]\n"
+            "'import time; b = bytearray(60 * 1024 * 1024); time.sleep(0.6)']) for _ in range(2)]\n"
             "[k.wait() for k in kids]\n")
     proc = subprocess.Popen([sys.executable, "-c", code])
     with TreeMemory(proc.pid) as mem:
@@ -138,9 +138,11 @@ def test_the_set_of_workbooks_is_made_once_and_nothing_else_is_removed(bench_run
 
 @pytest.fixture(scope="module")
 def bench_without_calamine_against_a_baseline(bench_run):
-    """One more run: python-calamine hidden, and the package's own tree as the baseline."""
+    """One more run of only calamine (validate runs always): python-calamine hidden, and the
+    package's own tree as the baseline."""
     tree = Path(__file__).resolve().parents[1]
-    return _bench(bench_run[0], "--baseline", str(tree), sizes="2", hide_calamine=True)
+    return _bench(bench_run[0], "--baseline", str(tree), "--steps", "calamine", sizes="2",
+                  hide_calamine=True)
 
 
 def test_without_calamine_the_bench_says_so_and_measures_the_rest(bench_without_calamine_against_a_baseline):
@@ -149,8 +151,17 @@ def test_without_calamine_the_bench_says_so_and_measures_the_rest(bench_without_
     assert "python-calamine is not installed" in done.stdout
     assert "python-calamine (the 3 sheets)" not in done.stdout
     row = json.loads(numbers.read_text(encoding="utf-8"))["results"]["2"]
-    assert set(row) == set(STEPS) - {"calamine"} | {"baseline"}
+    # --steps: validate and the baseline ran, nothing else; only the baseline's target is judged.
+    assert set(row) == {"validate", "baseline"}
     assert all(row[step]["ok"] for step in row)
+    assert "pandas.read_excel" not in done.stdout and "annotate / validate" not in done.stdout
+    assert "of 1 targets met)" in done.stdout
+
+
+def test_steps_names_the_steps_it_does_not_know(tmp_path):
+    done, _numbers = _bench(tmp_path, "--steps", "validate,fast")
+    assert done.returncode == 2
+    assert "--steps: no step fast" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_a_baseline_tree_is_measured_on_the_same_files(bench_without_calamine_against_a_baseline):

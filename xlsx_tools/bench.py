@@ -2,6 +2,7 @@
 
     python -m xlsx_tools.bench [--sizes 100,1000,10000] [--jobs N] [--workdir DIR]
                                [--pandas-sample K] [--fresh] [--baseline SOURCE_TREE]
+                               [--steps validate,calamine,...]
 
 For each N it measures, in one run and with the same number of processes:
 
@@ -25,6 +26,9 @@ For each N it measures, in one run and with the same number of processes:
   ``generate --roster`` made them before stamping);
 * with ``--baseline``, the validate of another source tree (say, the main
   branch), on the same files in the same run.
+
+``--steps`` runs only some of them (validate always, every target being a ratio
+to it), and judges only the targets whose steps ran.
 
 Each step runs in its own Python process, so the peak memory is that step's
 alone: the memory of the step's whole process tree (the process and its
@@ -650,20 +654,28 @@ def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+# Every step, in the order they run (and "baseline" with --baseline); --steps chooses some, the
+# targets of the others are not judged.
+STEPS = ("bound", "validate", "merge", "pandas", "annotate", "generate", "generate_built", "calamine")
+
+
 def run(sizes: Sequence[int], jobs: int, workdir: Path, pandas_sample: int, fresh: bool = False,
-        repeat: int = 1, targets: Targets = Targets(), say=print, baseline: Path | None = None) -> dict:
-    """Measure every step at every size; print the table and the ratios; return the numbers."""
+        repeat: int = 1, targets: Targets = Targets(), say=print, baseline: Path | None = None,
+        only: Sequence[str] | None = None) -> dict:
+    """Measure every step (or those in ``only``) at every size; print the table and the ratios
+    whose steps ran; return the numbers."""
     form = load_form()
     sizes = sorted(set(sizes))
-    steps = ["bound", "validate", "merge", "pandas", "annotate", "generate", "generate_built"]
+    steps = [s for s in STEPS if s != "calamine" and (only is None or s in only)]
     say(f"xlsx-tools benchmark: form {form.id} v{form.version}, {os.cpu_count()} CPUs, "
         f"--jobs {jobs}, sizes {', '.join(map(str, sizes))}, pandas on min(N, {pandas_sample}) files "
         f"(engine {_PANDAS_ENGINE}), best of {repeat} run(s) of each step")
-    if calamine_available():
-        steps.append("calamine")
-    else:
-        say("python-calamine is not installed: its peer step is skipped and validate / calamine is not "
-            "judged (pip install 'xlsx-tools[bench]')")
+    if only is None or "calamine" in only:
+        if calamine_available():
+            steps.append("calamine")
+        else:
+            say("python-calamine is not installed: its peer step is skipped and validate / calamine is "
+                "not judged (pip install 'xlsx-tools[bench]')")
     if _psutil() is None:
         say("psutil is not installed: memory is not measured and the merge's memory target is not "
             "judged (pip install 'xlsx-tools[bench]')")
@@ -725,23 +737,31 @@ def _report(results: dict[int, dict[str, dict]], sizes: list[int], targets: Targ
     largest = max(sizes)
     for n in sizes:
         row = results[n]
-        v, m, p, b = (_rate(row[s]) for s in ("validate", "merge", "pandas", "bound"))
+        rate = {s: _rate(r) for s, r in row.items()}
+        v = rate["validate"]
         cpu = {s: r["cpu"] / r["n"] for s, r in row.items()}
         at = f", judged at N={largest}" if n != largest else ""
-        # (judged, text, [by CPU time] or None)
-        lines = [
-            (v / p >= targets.validate_over_pandas, True,
-             f"validate / pandas.read_excel = {v / p:6.1f}x  (target >= {targets.validate_over_pandas:g}x)",
-             cpu["pandas"] / cpu["validate"]),
-            (b / v <= targets.bound_over_validate, True,
-             f"bound / validate             = {b / v:6.1f}x  (target <= {targets.bound_over_validate:g}x)",
-             cpu["validate"] / cpu["bound"]),
-            (v / m <= targets.validate_over_merge, n == largest,
-             f"validate / merge             = {v / m:6.1f}x  "
-             f"(target <= {targets.validate_over_merge:g}x{at})",
-             cpu["merge"] / cpu["validate"]),
-        ]
-        if _psutil() is not None:
+        # (judged, text, [by CPU time] or None), for the steps that ran (--steps)
+        lines = []
+        if "pandas" in row:
+            p = rate["pandas"]
+            lines.append((v / p >= targets.validate_over_pandas, True,
+                          f"validate / pandas.read_excel = {v / p:6.1f}x  "
+                          f"(target >= {targets.validate_over_pandas:g}x)",
+                          cpu["pandas"] / cpu["validate"]))
+        if "bound" in row:
+            b = rate["bound"]
+            lines.append((b / v <= targets.bound_over_validate, True,
+                          f"bound / validate             = {b / v:6.1f}x  "
+                          f"(target <= {targets.bound_over_validate:g}x)",
+                          cpu["validate"] / cpu["bound"]))
+        if "merge" in row:
+            m = rate["merge"]
+            lines.append((v / m <= targets.validate_over_merge, n == largest,
+                          f"validate / merge             = {v / m:6.1f}x  "
+                          f"(target <= {targets.validate_over_merge:g}x{at})",
+                          cpu["merge"] / cpu["validate"]))
+        if _psutil() is not None and "merge" in row:
             lines.append((row["merge"]["peak_mb"] < targets.merge_peak_mb, n == largest,
                           (f"merge peak memory            = {row['merge']['peak_mb']:6.0f} MB (target < "
                            f"{targets.merge_peak_mb:g} MB{at})"), None))
@@ -756,16 +776,19 @@ def _report(results: dict[int, dict[str, dict]], sizes: list[int], targets: Targ
                           (f"validate / baseline (CPU)    = {ratio:6.2f}x  (target <= "
                            f"{targets.validate_over_baseline:g}x: {1000 * cpu['validate']:.2f} vs "
                            f"{1000 * cpu['baseline']:.2f} ms/file)"), None))
-        a = cpu["annotate"] / cpu["validate"]
-        lines.append((a <= targets.annotate_over_validate, n == largest,
-                      (f"annotate / validate (CPU)    = {a:6.1f}x  "
-                       f"(target <= {targets.annotate_over_validate:g}x CPU per file{at})"), None))
-        g, built = cpu["generate"] / cpu["validate"], cpu["generate_built"] / cpu["validate"]
-        lines.append((g <= targets.generate_over_validate, n == largest,
-                      (f"generate / validate (CPU)    = {g:6.1f}x  "
-                       f"(target <= {targets.generate_over_validate:g}x CPU per workbook{at}: "
-                       f"{1000 * cpu['generate']:.1f} ms per workbook; each built before stamping: "
-                       f"{1000 * cpu['generate_built']:.1f} ms, {built:.0f}x)"), None))
+        if "annotate" in row:
+            a = cpu["annotate"] / cpu["validate"]
+            lines.append((a <= targets.annotate_over_validate, n == largest,
+                          (f"annotate / validate (CPU)    = {a:6.1f}x  "
+                           f"(target <= {targets.annotate_over_validate:g}x CPU per file{at})"), None))
+        if "generate" in row:
+            g = cpu["generate"] / cpu["validate"]
+            built = (f"; each built before stamping: {1000 * cpu['generate_built']:.1f} ms, "
+                     f"{cpu['generate_built'] / cpu['validate']:.0f}x" if "generate_built" in row else "")
+            lines.append((g <= targets.generate_over_validate, n == largest,
+                          (f"generate / validate (CPU)    = {g:6.1f}x  "
+                           f"(target <= {targets.generate_over_validate:g}x CPU per workbook{at}: "
+                           f"{1000 * cpu['generate']:.1f} ms per workbook{built})"), None))
         for ok, judged, text, by_cpu in lines:
             also = f"   [by CPU time per file: {by_cpu:.1f}x]" if by_cpu is not None else ""
             say(f"  N={n:<6} {text}  {_verdict(ok) if judged else '(' + _verdict(ok).lower() + ')'}{also}")
@@ -786,6 +809,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="make the workbooks again")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run each step this many times and keep the fastest (default 1)")
+    parser.add_argument("--steps", help=f"only these steps, comma separated, of {', '.join(STEPS)} "
+                                         "(validate always runs: every target is a ratio to it; "
+                                         "baseline runs with --baseline)")
     parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     parser.add_argument("--baseline", type=Path,
                         help="a source tree of xlsx-tools (say, a checkout of main) whose validate is "
@@ -810,8 +836,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--sizes takes numbers such as 100,1000,10000")
     if args.baseline is not None and not (args.baseline / "xlsx_tools").is_dir():
         parser.error(f"--baseline {args.baseline}: no xlsx_tools package there")
+    only = None
+    if args.steps is not None:
+        only = {s.strip() for s in args.steps.split(",") if s.strip()} | {"validate"}
+        if not only <= set(STEPS):
+            parser.error(f"--steps: no step {', '.join(sorted(only - set(STEPS)))} "
+                         f"(the steps: {', '.join(STEPS)})")
     numbers = run(sizes, jobs, args.workdir, args.pandas_sample, args.fresh, max(1, args.repeat),
-                  baseline=args.baseline.resolve() if args.baseline else None)
+                  baseline=args.baseline.resolve() if args.baseline else None, only=only)
     if args.json:
         args.json.write_text(json.dumps(numbers, indent=1), encoding="utf-8")
     return 0
