@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import re
+from decimal import Decimal
 import subprocess
 from pathlib import Path
 
@@ -122,6 +123,26 @@ def test_every_input_has_room_for_what_its_field_takes(tmp_path, last_year):
         size = c.font.sz
         height = sum(ws.row_dimensions[r].height for r in rows)
         assert height >= row_points(text_lines(longest, column_width(ws, cols), size), size) - 0.5, f.id
+
+
+def test_last_years_values_read_as_the_inputs_and_at_8_points_or_more(tmp_path):
+    """A 上年 cell shows its number in the input's format (no thousands separator in one
+    and not the other), and its column has room for a 9-digit value (with an amount's
+    decimals) at 8 pt: it shrank to about 5 pt in a column made for the label alone."""
+    label = FORM.previous.label
+    widest = {f: Decimal("123456789.12") if FORM.field(f).type == "amount" else 123456789
+              for f in FORM.previous_fields}
+    wb = openpyxl.load_workbook(write_workbook(tmp_path / "form.xlsx", FORM, previous=widest))
+    for f in FORM.previous_fields:
+        cell, input_cell = FORM.previous_cell(f), FORM.input_cell(f)
+        ws = wb[cell.sheet]
+        c = ws[cell.ref]
+        assert c.number_format == f'"{label} "' + ws[input_cell.ref].number_format, f
+        assert "," not in c.number_format, f
+        shown = f"{label} {widest[f]:.2f}" if FORM.field(f).type == "amount" else f"{label} {widest[f]}"
+        _rows, cols = _extent(ws, cell.ref)
+        assert c.font.sz >= 8 and c.alignment.shrink_to_fit, f
+        assert column_width(ws, cols) >= text_width(shown, 8) + 1.5, (f, column_width(ws, cols))
 
 
 def test_a_prefilled_value_longer_than_a_line_has_its_rows(tmp_path):
