@@ -312,7 +312,7 @@ def _layout_shown(ctx: BuildContext, sheet: Sheet) -> SheetShown:
     for cell in _cells_shown(ctx, sheet):
         value, text, size = _cell_value(ctx, sheet, cell, is_cover)
         cells[cell.row - 1, cell.col - 1] = value
-        need = _height_needed(ctx, cell, text, size, widths)
+        need = _height_needed(ctx, cell, text, size, widths, is_cover)
         if cell.height == 1:
             heights[cell.row] = max(heights.get(cell.row, 0), need)
         else:
@@ -491,19 +491,28 @@ def _title_rows(sheet: Sheet) -> int:
     return max(first - 1, 1)
 
 
-def _one_line(cell: Cell) -> bool:
-    return cell.kind == "special" and cell.text == "category"
+def _one_line(cell: Cell, is_cover: bool) -> bool:
+    # The cover's labels do not wrap (_cover_format): one line, whatever their width.
+    return (cell.kind == "special" and cell.text == "category") or (is_cover and cell.kind == "label")
+
+
+# An input on the cover is typed into on lines this many at the most: a title page's
+# name, not a 40-character band of tint above it.
+_COVER_TYPED_LINES = 2
 
 
 def _height_needed(ctx: BuildContext, cell: Cell, text: str, size: float,
-                   widths: tuple[float, ...]) -> float:
+                   widths: tuple[float, ...], is_cover: bool = False) -> float:
     span = _span(widths, cell)
-    lines = text_lines(text, span, size) if text and not _one_line(cell) else 1
+    lines = text_lines(text, span, size) if text and not _one_line(cell, is_cover) else 1
     if cell.kind in ("input", "show") and cell.text not in ctx.locked_inputs:
         # Tall enough for the longest text the field takes (no program grows a row, nor a
         # merged cell, as a filler types): nothing typed is clipped, on screen or on paper.
         # A pre-filled, locked input holds its value for good: its text is the longest.
-        lines = max(lines, text_lines(_longest_text(ctx.form.field(cell.text)), span, size))
+        room = text_lines(_longest_text(ctx.form.field(cell.text)), span, size)
+        if is_cover and cell.kind == "input":
+            room = min(room, _COVER_TYPED_LINES)
+        lines = max(lines, room)
     if cell.kind == "special" and cell.text == "title":
         return row_points(lines, size) + 20
     if cell.kind == "special" and cell.text.startswith("signature_"):
