@@ -122,10 +122,7 @@ def test_every_input_has_room_for_what_its_field_takes(tmp_path, last_year):
         rows, cols = _extent(ws, cell.ref)
         size = c.font.sz
         height = sum(ws.row_dimensions[r].height for r in rows)
-        lines = text_lines(longest, column_width(ws, cols), size)
-        if cell.sheet == FORM.cover.name:
-            lines = min(lines, 2)       # the cover is typed on two lines at the most
-        assert height >= row_points(lines, size) - 0.5, f.id
+        assert height >= row_points(text_lines(longest, column_width(ws, cols), size), size) - 0.5, f.id
 
 
 def test_last_years_values_read_as_the_inputs_and_at_8_points_or_more(tmp_path):
@@ -151,16 +148,17 @@ def test_last_years_values_read_as_the_inputs_and_at_8_points_or_more(tmp_path):
 LONG_RECOMMENDING = "某某省工业和信息化厅产业技术基础公共服务平台推荐工作领导小组办公室"
 
 
-@pytest.mark.parametrize("name, lines", [("北京市经济和信息化局", 1), (LONG_RECOMMENDING, None), (None, 2)],
-                         ids=["short", "long", "blank"])
+@pytest.mark.parametrize("name, lines", [("北京市经济和信息化局", 1), (LONG_RECOMMENDING, None)],
+                         ids=["short", "long"])
 def test_the_cover_rows_are_as_tall_as_the_name_in_them(tmp_path, name, lines):
     """A pre-filled name's cover row is as tall as the name (a short one left a tinted band
-    sized for 40 characters above it), a long one whole; the blank's is two lines to type on."""
+    sized for 40 characters above it), a long one whole. (The blank's has room for the longest
+    name the field takes: test_every_input_has_room_for_what_its_field_takes.)"""
     field = FORM.keys["recommending"]
     cell = FORM.input_cell(field)
     assert cell.sheet == FORM.cover.name
     wb = openpyxl.load_workbook(write_workbook(tmp_path / "cover.xlsx", FORM,
-                                               prefill={field: name} if name else {}))
+                                               prefill={field: name}))
     ws = wb[cell.sheet]
     rows, cols = _extent(ws, cell.ref)
     size = ws[cell.ref].font.sz

@@ -496,11 +496,6 @@ def _one_line(cell: Cell, is_cover: bool) -> bool:
     return (cell.kind == "special" and cell.text == "category") or (is_cover and cell.kind == "label")
 
 
-# An input on the cover is typed into on lines this many at the most: a title page's
-# name, not a 40-character band of tint above it.
-_COVER_TYPED_LINES = 2
-
-
 def _height_needed(ctx: BuildContext, cell: Cell, text: str, size: float,
                    widths: tuple[float, ...], is_cover: bool = False) -> float:
     span = _span(widths, cell)
@@ -509,10 +504,7 @@ def _height_needed(ctx: BuildContext, cell: Cell, text: str, size: float,
         # Tall enough for the longest text the field takes (no program grows a row, nor a
         # merged cell, as a filler types): nothing typed is clipped, on screen or on paper.
         # A pre-filled, locked input holds its value for good: its text is the longest.
-        room = text_lines(_longest_text(ctx.form.field(cell.text)), span, size)
-        if is_cover and cell.kind == "input":
-            room = min(room, _COVER_TYPED_LINES)
-        lines = max(lines, room)
+        lines = max(lines, text_lines(_longest_text(ctx.form.field(cell.text)), span, size))
     if cell.kind == "special" and cell.text == "title":
         return row_points(lines, size) + 20
     if cell.kind == "special" and cell.text.startswith("signature_"):
