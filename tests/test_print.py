@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import re
+from decimal import Decimal
 import subprocess
 from pathlib import Path
 
@@ -122,6 +123,51 @@ def test_every_input_has_room_for_what_its_field_takes(tmp_path, last_year):
         size = c.font.sz
         height = sum(ws.row_dimensions[r].height for r in rows)
         assert height >= row_points(text_lines(longest, column_width(ws, cols), size), size) - 0.5, f.id
+
+
+def test_last_years_values_read_as_the_inputs_and_at_8_points_or_more(tmp_path):
+    """A 上年 cell shows its number in the input's format (no thousands separator in one
+    and not the other), and its column has room for a 9-digit value (with an amount's
+    decimals) at 8 pt: it shrank to about 5 pt in a column made for the label alone."""
+    label = FORM.previous.label
+    widest = {f: Decimal("123456789.12") if FORM.field(f).type == "amount" else 123456789
+              for f in FORM.previous_fields}
+    wb = openpyxl.load_workbook(write_workbook(tmp_path / "form.xlsx", FORM, previous=widest))
+    for f in FORM.previous_fields:
+        cell, input_cell = FORM.previous_cell(f), FORM.input_cell(f)
+        ws = wb[cell.sheet]
+        c = ws[cell.ref]
+        assert c.number_format == f'"{label} "' + ws[input_cell.ref].number_format, f
+        assert "," not in c.number_format, f
+        shown = f"{label} {widest[f]:.2f}" if FORM.field(f).type == "amount" else f"{label} {widest[f]}"
+        _rows, cols = _extent(ws, cell.ref)
+        assert c.font.sz >= 8 and c.alignment.shrink_to_fit, f
+        assert column_width(ws, cols) >= text_width(shown, 8) + 1.5, (f, column_width(ws, cols))
+
+
+LONG_RECOMMENDING = "某某省工业和信息化厅产业技术基础公共服务平台推荐工作领导小组办公室"
+
+
+@pytest.mark.parametrize("name, lines", [("北京市经济和信息化局", 1), (LONG_RECOMMENDING, None)],
+                         ids=["short", "long"])
+def test_the_cover_rows_are_as_tall_as_the_name_in_them(tmp_path, name, lines):
+    """A pre-filled name's cover row is as tall as the name (a short one left a tinted band
+    sized for 40 characters above it), a long one whole. (The blank's has room for the longest
+    name the field takes: test_every_input_has_room_for_what_its_field_takes.)"""
+    field = FORM.keys["recommending"]
+    cell = FORM.input_cell(field)
+    assert cell.sheet == FORM.cover.name
+    wb = openpyxl.load_workbook(write_workbook(tmp_path / "cover.xlsx", FORM,
+                                               prefill={field: name}))
+    ws = wb[cell.sheet]
+    rows, cols = _extent(ws, cell.ref)
+    size = ws[cell.ref].font.sz
+    if lines is None:
+        lines = text_lines(name, column_width(ws, cols), size)
+        assert lines > 1
+    assert sum(ws.row_dimensions[r].height for r in rows) == pytest.approx(row_points(lines, size), abs=0.75)
+    # The label beside it does not wrap: it does not make the row taller either.
+    assert not ws.cell(cell.row, cell.col - 1).alignment.wrap_text
 
 
 def test_a_prefilled_value_longer_than_a_line_has_its_rows(tmp_path):

@@ -15,12 +15,14 @@ from .form import Form
 from .rules import Finding, field_title
 from .validate import UNREADABLE, VERDICTS, FileResult, ValidationRun, isolated
 from .writing import write_file
-from .xlsx_output import close_workbook, fit_width, new_workbook, page_widths, row_points, text_lines
+from .xlsx_output import Formats, close_workbook, new_workbook, row_points, text_lines, text_table_widths
 
 __all__ = ["write_json", "write_report_xlsx", "annotate_workbooks", "annotate_workbook",
            "ANNOTATION_SHEET", "AnnotateOutcome"]
 
 AUTHOR = "xlsx-tools"
+# The findings workbook's text size, in points.
+SIZE = 10
 
 
 # -- JSON ----------------------------------------------------------------------
@@ -97,17 +99,15 @@ def write_report_xlsx(run: ValidationRun, path: str | Path) -> Path:
 
     def write(tmp: Path) -> None:
         wb = new_workbook(tmp, "校验结果", run.form.output_time, AUTHOR)
-        head = wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1,
-                              "text_wrap": True, "valign": "vcenter"})
+        # 10 pt, as the summaries' tables: one page wide it prints at 8 pt or more.
+        mk = Formats(wb, font_size=SIZE, valign="top", border=1).get
+        head = mk(bold=True, bg_color="#D9E1F2", text_wrap=True, valign="vcenter")
         # Bordered cells: on paper a row of wrapped texts is told from the next by its lines.
-        wrap = wb.add_format({"text_wrap": True, "valign": "top", "border": 1})
-        error = wb.add_format({"font_color": "#9C0006", "bg_color": "#FFC7CE", "valign": "top",
-                               "border": 1})
-        warning = wb.add_format({"font_color": "#9C5700", "bg_color": "#FFEB9C", "valign": "top",
-                                 "border": 1})
-        explained = wb.add_format({"bg_color": "#DDEBF7", "valign": "top", "border": 1})
-        verdict_fmt = {VERDICTS["accepted"]: wb.add_format({"bg_color": "#C6EFCE", "valign": "top",
-                                                            "border": 1}),
+        wrap = mk(text_wrap=True)
+        error = mk(font_color="#9C0006", bg_color="#FFC7CE")
+        warning = mk(font_color="#9C5700", bg_color="#FFEB9C")
+        explained = mk(bg_color="#DDEBF7")
+        verdict_fmt = {VERDICTS["accepted"]: mk(bg_color="#C6EFCE"),
                        VERDICTS["warnings"]: warning, VERDICTS["explained"]: explained,
                        VERDICTS["rejected"]: error, UNREADABLE: error}
         error_word = run.form.catalogue.severity_word("error")
@@ -119,10 +119,10 @@ def write_report_xlsx(run: ValidationRun, path: str | Path) -> Path:
         _table(wb.add_worksheet("问题清单"), finding_header(run.form),
                [x for found, _ in rows for x in found], head, wrap,
                lambda row, col: (error if row[4] == error_word else warning) if col == 4 else None,
-               widths={6: 70, 7: 40}, folder=folder)
+               text=6, folder=folder)
         _table(wb.add_worksheet("文件情况"), file_header(run.form), [row for _, row in rows], head, wrap,
                lambda row, col: verdict_fmt.get(row[4]) if col == 4 else None,
-               widths={8: 50}, folder=folder)
+               text=8, folder=folder)
         close_workbook(wb)
 
     write_file(path, write, what="问题清单")
@@ -141,7 +141,8 @@ def _shown_names(files: list[str]) -> tuple[str, dict[str, str]]:
     return folder, {f: os.path.relpath(f, folder) for f in files}
 
 
-def _table(ws, header, rows, head, wrap, special, widths: dict[int, float], folder: str = "") -> None:
+def _table(ws, header, rows, head, wrap, special, text: int, folder: str = "") -> None:
+    """A table of texts, the column ``text`` (the long texts) given the page's room."""
     ws.write_row(0, 0, header, head)
     for i, row in enumerate(rows, start=1):
         for j, value in enumerate(row):
@@ -157,13 +158,12 @@ def _table(ws, header, rows, head, wrap, special, widths: dict[int, float], fold
         # A header is at most 255 characters, "&" its escape; a long folder keeps its end.
         words = f"文件夹：{folder}".replace("&", "&&")
         ws.set_header("&L" + (words if len(words) <= 240 else "…" + words[-239:]))
-    column_widths = page_widths([widths.get(j) or fit_width([title, *(str(r[j]) for r in rows)],
-                                                            most=40)
-                                 for j, title in enumerate(header)], shared=True)
+    column_widths = text_table_widths([[title, *(str(r[j]) for r in rows)]
+                                       for j, title in enumerate(header)], text, SIZE)
     for j, width in enumerate(column_widths):
         ws.set_column(j, j, width)
     # Row heights set here: not every program fits wrapped rows on opening.
-    for i, row in enumerate(rows, start=1):
-        lines = max(text_lines(str(v), column_widths[j]) for j, v in enumerate(row))
+    for i, row in enumerate([header, *rows]):
+        lines = max(text_lines(str(v), column_widths[j], SIZE) for j, v in enumerate(row))
         if lines > 1:
-            ws.set_row(i, row_points(lines))
+            ws.set_row(i, row_points(lines, SIZE))

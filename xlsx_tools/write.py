@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -34,7 +35,7 @@ from .read.limits import MAX_TEXT
 from .stamp import SheetShown, Template
 from .writing import write_bytes as write_data
 from .xlsx_output import (Formats, FormulaWorksheet, OutputError, broken, checked, excel_text,
-                          quote_sheet, row_points, text_lines)
+                          quote_sheet, row_points, text_lines, text_width)
 
 __all__ = [
     "GenerateError", "BuildContext", "SheetShown", "Stamper", "write_workbook", "generate_blank",
@@ -304,14 +305,14 @@ def _layout_shown(ctx: BuildContext, sheet: Sheet) -> SheetShown:
     """A layout sheet's cells (each at its top-left), its rows, tall enough for their text,
     and its page breaks."""
     is_cover = sheet.name == ctx.form.cover.name
-    widths = sheet.widths
+    widths = _widths(ctx, sheet)
     cells: dict[tuple[int, int], object] = {}
     heights: dict[int, float] = {}
     tall: list[tuple[Cell, float]] = []
     for cell in _cells_shown(ctx, sheet):
         value, text, size = _cell_value(ctx, sheet, cell, is_cover)
         cells[cell.row - 1, cell.col - 1] = value
-        need = _height_needed(ctx, cell, text, size, widths)
+        need = _height_needed(ctx, cell, text, size, widths, is_cover)
         if cell.height == 1:
             heights[cell.row] = max(heights.get(cell.row, 0), need)
         else:
@@ -346,7 +347,7 @@ def _cell_value(ctx: BuildContext, sheet: Sheet, cell: Cell, is_cover: bool
         size = props.get("font_size", _SIZES["body"])
         if not formula and props.get("text_wrap"):
             # An indent level is about three characters' width.
-            text = broken(text, _span(sheet.widths, cell) - 3 * props.get("indent", 0), size)
+            text = broken(text, _span(_widths(ctx, sheet), cell) - 3 * props.get("indent", 0), size)
         return text, text, size
     if cell.kind == "show":
         props = fmt_for("show", ctx.form.field(cell.text))
@@ -355,7 +356,7 @@ def _cell_value(ctx: BuildContext, sheet: Sheet, cell: Cell, is_cover: bool
     props = fmt_for(cell.kind, None)
     size = props.get("font_size", _SIZES["body"])
     # Broken here, not by the program showing it, to keep a unit such as “(万元)” whole.
-    text = broken(cell.text, _span(sheet.widths, cell), size) if props.get("text_wrap") \
+    text = broken(cell.text, _span(_widths(ctx, sheet), cell), size) if props.get("text_wrap") \
         else cell.text
     return text, text, size
 
@@ -364,7 +365,7 @@ def _write_sheet(ctx: BuildContext, sheet: Sheet) -> None:
     ws = ctx.sheets[sheet.name]
     is_cover = sheet.name == ctx.form.cover.name
     shown = ctx.shown[sheet.name]
-    for i, w in enumerate(sheet.widths):
+    for i, w in enumerate(_widths(ctx, sheet)):
         ws.set_column(i, i, w)
     for cell in _cells_shown(ctx, sheet):
         _write_cell(ctx, ws, sheet, cell, is_cover, shown.cells[cell.row - 1, cell.col - 1])
@@ -380,6 +381,34 @@ def _write_sheet(ctx: BuildContext, sheet: Sheet) -> None:
         ws.set_h_pagebreaks(shown.breaks)
     if not is_cover:
         ws.repeat_rows(0, _title_rows(sheet) - 1)
+
+
+def _widths(ctx: BuildContext, sheet: Sheet) -> tuple[float, ...]:
+    """The sheet's column widths in this workbook: with 上年 cells, each of their columns
+    wide enough for the widest value (:func:`_previous_widest`) at _PREVIOUS_LEAST pt, the
+    width taken from the widest other columns (the labels, which wrap), so that the page
+    keeps its width; without them the layout's."""
+    widths = list(sheet.widths)
+    if ctx.previous is None:
+        return sheet.widths
+    need: dict[int, float] = {}
+    for c in sheet.cells:
+        if c.kind == "previous" and c.width == 1:
+            text = f"{ctx.form.previous.label} {_previous_widest(ctx.form.field(c.text))}"
+            need[c.col - 1] = max(need.get(c.col - 1, 0.0),
+                                  math.ceil((text_width(text, _PREVIOUS_LEAST) + 1.5) * 2) / 2)
+    extra = sum(max(0.0, w - widths[i]) for i, w in need.items())
+    if not extra:
+        return sheet.widths
+    others = [i for i in range(len(widths)) if i not in need]
+    cap = max(widths[i] for i in others)
+    while cap > 0 and sum(max(0.0, widths[i] - cap) for i in others) < extra:
+        cap -= 0.5
+    for i in others:
+        widths[i] = min(widths[i], cap)
+    for i, w in need.items():
+        widths[i] = max(widths[i], w)
+    return tuple(widths)
 
 
 def _cells_shown(ctx: BuildContext, sheet: Sheet) -> list[Cell]:
@@ -462,14 +491,15 @@ def _title_rows(sheet: Sheet) -> int:
     return max(first - 1, 1)
 
 
-def _one_line(cell: Cell) -> bool:
-    return cell.kind == "special" and cell.text == "category"
+def _one_line(cell: Cell, is_cover: bool) -> bool:
+    # The cover's labels do not wrap (_cover_format): one line, whatever their width.
+    return (cell.kind == "special" and cell.text == "category") or (is_cover and cell.kind == "label")
 
 
 def _height_needed(ctx: BuildContext, cell: Cell, text: str, size: float,
-                   widths: tuple[float, ...]) -> float:
+                   widths: tuple[float, ...], is_cover: bool = False) -> float:
     span = _span(widths, cell)
-    lines = text_lines(text, span, size) if text and not _one_line(cell) else 1
+    lines = text_lines(text, span, size) if text and not _one_line(cell, is_cover) else 1
     if cell.kind in ("input", "show") and cell.text not in ctx.locked_inputs:
         # Tall enough for the longest text the field takes (no program grows a row, nor a
         # merged cell, as a filler types): nothing typed is clipped, on screen or on paper.
@@ -598,6 +628,13 @@ def _write_input(ctx: BuildContext, ws: Worksheet, cell: Cell, on_cover: bool, v
 
 
 _PREVIOUS_SIZE = 9
+# A 上年 cell shrinks its text to fit, to this size at the least for the widest value.
+_PREVIOUS_LEAST = 8
+
+
+def _previous_widest(f: Field) -> str:
+    """The widest value a 上年 cell is made room for: 9 digits, an amount's 2 decimals."""
+    return "0" * 9 + (".00" if f.type == "amount" else "")
 
 
 def _previous_value(ctx: BuildContext, cell: Cell) -> tuple[float | str, str]:

@@ -28,7 +28,8 @@ from .writing import OutputError
 __all__ = [
     "OutputError", "text_width", "text_lines", "broken_lines", "broken", "row_points", "fit_width",
     "excel_text", "quote_sheet", "sheet_ref", "checked", "FormulaWorksheet", "Formats", "TableFormats",
-    "new_workbook", "close_workbook", "write_table", "page_widths", "print_setup", "printed_width",
+    "new_workbook", "close_workbook", "write_table", "page_widths", "text_table_widths", "print_setup",
+    "printed_width",
     "LEAST_SCALE", "LANDSCAPE_PX", "DATE_WIDTH_SAMPLE",
 ]
 
@@ -276,31 +277,67 @@ def _capped(widths: list[float], budget_px: int, least: float = 8) -> float | No
     return cap
 
 
-def page_widths(widths: Sequence[float], shared: bool = False) -> list[float]:
+def page_widths(widths: Sequence[float]) -> list[float]:
     """Column widths narrowed so that a table is one landscape A4 page wide at 8 pt or
-    more, their text then wrapping: the widest first (all narrowed to one cap), or with
-    ``shared`` each in proportion to what it has beyond a few characters, so that the
-    column of long texts stays the widest."""
+    more, their text then wrapping: the widest first (all narrowed to one cap)."""
     budget = LANDSCAPE_PX * 100 // LEAST_SCALE
-    if not shared:
-        cap = _capped(list(widths), budget)
-        return [w if cap is None else min(w, cap) for w in widths]
-    return _shared(list(widths), budget)
+    cap = _capped(list(widths), budget)
+    return [w if cap is None else min(w, cap) for w in widths]
 
 
-def _shared(widths: list[float], budget_px: int, least: float = 12) -> list[float]:
-    if sum(_px(w) for w in widths) <= budget_px:
-        return widths
-    floor = [min(w, least) for w in widths]
-    beyond = sum(w - f for w, f in zip(widths, floor))
-    if not beyond:              # every column at its few characters already: none narrower
-        return floor
-    share = max(0.0, (budget_px - sum(_px(f) for f in floor)) / 7 / beyond)
-    while True:
-        out = [f + math.floor((w - f) * share * 2) / 2 for w, f in zip(widths, floor)]
-        if share <= 0 or sum(_px(w) for w in out) <= budget_px:
-            return out
-        share -= 0.01
+def _paragraphs(text: object, size: float) -> tuple[float, ...]:
+    return tuple(text_width(p, size) for p in str(text if text is not None else "").split("\n"))
+
+
+def _lines_of(paragraphs: tuple[float, ...], width: float) -> int:
+    # text_lines on measured paragraphs (a table of thousands of rows measures each text once).
+    usable = max(width - 1.5, 1.0)
+    return sum(max(1, math.ceil(t / usable)) for t in paragraphs)
+
+
+def _width_for(paragraphs: tuple[float, ...], lines: int) -> float:
+    """The narrowest width (in half units) at which a text takes ``lines`` lines or fewer;
+    infinite when it has more paragraphs than that."""
+    if len(paragraphs) > lines:
+        return math.inf
+    width = math.floor((sum(paragraphs) / lines + 1.5) * 2) / 2
+    while _lines_of(paragraphs, width) > lines:
+        width += 0.5
+    return width
+
+
+def text_table_widths(columns: Sequence[Sequence[object]], text: int, size: float = 11,
+                      most: float = 40, least: float = 6) -> list[float]:
+    """Widths for a table of texts (``columns[j]`` every text of column j, its header
+    included) one landscape A4 page wide at 8 pt or more, the column ``text`` given the room.
+
+    Each other column is as narrow as lets its texts take ``k`` lines (never wider than its
+    one-line width or ``most``), and the text column takes what they leave; ``k`` is the
+    one that makes the table shortest (each row as tall as its most lines), a tie going
+    to the wider text column. Capping every column to one width instead left the column of
+    long texts as narrow as the others, its texts four to six lines a row."""
+    budget = LANDSCAPE_PX * 100 // LEAST_SCALE
+    cells = [[_paragraphs(t, size) for t in col] for col in columns]
+    natural = [max([least, *(max(p) + 2 for p in col)]) for col in cells]
+    if sum(_px(w) for w in natural) <= budget:
+        return natural
+    # Of the one-paragraph texts only the widest sets a column's width for k lines.
+    kept = [[p for p in col if len(p) > 1] + [max((p for p in col if len(p) == 1), default=(0.0,))]
+            for col in cells]
+    best: tuple[int, float, list[float]] | None = None
+    for k in range(1, 9):
+        widths = [min(natural[j], most, max(least, max(_width_for(p, k) for p in kept[j])))
+                  for j in range(len(cells))]
+        left = budget - sum(_px(w) for j, w in enumerate(widths) if j != text)
+        widths[text] = room = min(natural[text], math.floor((left - 5) / 7 * 2) / 2)
+        if room < least:
+            continue
+        height = sum(max(_lines_of(p, widths[j]) for j, p in enumerate(row)) for row in zip(*cells))
+        if best is None or (height, -room) < best[:2]:
+            best = (height, -room, widths)
+    if best is None:            # too many columns for the page: each to one cap
+        return page_widths(natural)
+    return best[2]
 
 
 def write_table(ws, fmt: TableFormats, top: int, headers: Sequence[str],
