@@ -199,6 +199,39 @@ def test_a_corrected_cell_loses_its_mark_and_a_corrected_copy_has_the_forms_rule
     assert [r[:3] for r in rules(table)] == [r[:3] for r in rules(original)]
 
 
+_X14 = (b'<extLst><ext uri="{78C0D931-6437-407d-A8EE-F0AAD7539E65}" '
+        b'xmlns:x14="http://schemas.microsoft.com/office/spreadsheetml/2009/9/main">'
+        b'<x14:conditionalFormattings><x14:conditionalFormatting '
+        b'xmlns:xm="http://schemas.microsoft.com/office/excel/2006/main"><x14:cfRule type="expression" '
+        b'priority="500" id="{00000000-0000-0000-0000-000000000001}"><xm:f>LEN($C$5)=0</xm:f>'
+        b'<x14:dxf><fill><patternFill><bgColor rgb="FF00FF00"/></patternFill></fill></x14:dxf>'
+        b'</x14:cfRule><xm:sqref>C5</xm:sqref></x14:conditionalFormatting>'
+        b'</x14:conditionalFormattings></ext></extLst>')
+
+
+def test_an_excel_2010_rule_in_the_extensions_shifts_with_the_others(bad, tmp_path) -> None:
+    """An x14:cfRule (Excel writes those it cannot say in the 2006 schema) shares the sheet's
+    priorities: it moves below ours with the rest, and back when our marks go."""
+    parts = members(bad)
+    part = next(n for n, d in parts.items() if n.startswith("xl/worksheets/") and b"C18:D18" in d
+                and b"<conditionalFormatting" in d)
+    parts[part] = parts[part].replace(b"</worksheet>", _X14 + b"</worksheet>")
+    source = write_members(tmp_path / "in" / bad.name, parts)
+    copy = annotate(source, tmp_path / "out")
+    assert b'priority="502" id="{00000000-0000-0000-0000-000000000001}"' in members(copy)[part]
+    assert annotate(copy, tmp_path / "again").read_bytes() == copy.read_bytes()
+    result = dataclasses.replace(validate_file(copy, FORM), findings=[
+        Finding("R99", "warning", (), (f"{FORM.cover.name}!A1",), "请核对封面。")])
+    cleared = annotate_workbook(FORM, result, tmp_path / "cleared" / bad.name)
+    assert conditional(members(cleared)[part]) == conditional(parts[part])     # as they were
+
+
+def conditional(sheet: bytes) -> list[bytes]:
+    """A sheet part's conditional formats and extensions, as written."""
+    return re.findall(rb"<conditionalFormatting\b.*?</conditionalFormatting>|<extLst>.*?</extLst>", sheet,
+                      re.DOTALL)
+
+
 # -- what LibreOffice shows ----------------------------------------------------------------------
 
 def _pages(pdf: Path, out: Path, dpi: int = 50) -> list[np.ndarray]:
@@ -249,6 +282,26 @@ def test_libreoffice_shows_the_mark_over_the_yellow_of_a_blank_required_cell(bad
     red = _is(inside, FILL["error"]).mean()
     assert red >= 0.8, red
     assert _box(annotated[i], YELLOW) is None
+
+
+@pytest.mark.libreoffice
+def test_a_copy_libreoffice_saved_again_is_marked_once(bad, tmp_path) -> None:
+    """LibreOffice saves our rule with the formula 1, new priorities and no stopIfTrue:
+    annotated again, it is still known as ours, taken out, and one rule a colour is left."""
+    from _libreoffice import convert
+
+    copy = annotate(bad, tmp_path / "copy")
+    (saved,) = convert([copy], tmp_path / "lo")
+    assert b"<formula>1</formula>" in b"".join(members(saved).values())
+    named = tmp_path / "named" / bad.name
+    named.parent.mkdir()
+    shutil.copy(saved, named)
+    again = annotate(named, tmp_path / "again")
+    ws = openpyxl.load_workbook(again)[TABLE]
+    assert marks(ws) == MARKED
+    ours = [r for r in rules(ws) if r[4] in FILL.values() and r[1] in (("TRUE",), ("1",))]
+    assert [(r[1], r[2], r[3]) for r in ours] == [(("TRUE",), 1, True), (("TRUE",), 2, True)]
+    assert len({r[2] for r in rules(ws)}) == len(rules(ws))
 
 
 def test_the_copy_reads_as_the_return(bad, tmp_path) -> None:
