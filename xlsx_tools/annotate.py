@@ -9,14 +9,18 @@ cached formula results) and costs a hundred times what the checks do. So:
   the sheets with findings (a marked cell gets a copy of its own cell format
   with the fill changed, so its number format, font, borders and lock stay;
   a merged range is marked through its top-left cell; a missing cell or row is
-  created in its place), styles.xml (those copies, appended), the sheets'
-  comments and their VML drawings (our note is added after the filler's own in
-  the same cell), the workbook (a sheet 校验问题 listing the findings, shown
-  on opening) and its rels, and [Content_Types].xml;
+  created in its place; and, since a conditional format's fill shows over a
+  cell's own, a rule of the same colour on the marked cells, always true, first
+  in priority and stopping the form's own: its yellow on a blank required cell
+  would hide our mark), styles.xml (those copies and the rules' dxfs,
+  appended), the sheets' comments and their VML drawings (our note is added
+  after the filler's own in the same cell), the workbook (a sheet 校验问题
+  listing the findings, shown on opening) and its rels, and [Content_Types].xml;
 * every other part is copied into the new zip as it was stored, byte for byte;
 * a copy annotated before is annotated afresh: its 校验问题 sheet is replaced
-  in place, our notes (or our text after the filler's) are taken out and the
-  cells marked before get their own format back;
+  in place, our notes (or our text after the filler's) and our rules are taken
+  out (the form's rules get their priorities back) and the cells marked before
+  get their own format back;
 * the same inputs give the same bytes: the zip's times are fixed and the
   document properties are not touched.
 
@@ -42,6 +46,7 @@ from .ooxml import (
     XML_DECL,
     ContentTypes,
     Dialect,
+    OPEN_TAG_REST,
     Edits,
     El,
     Package,
@@ -267,7 +272,7 @@ def _wrapped_lines(text: str, width: float) -> int:
 
 _STYLE_ORDER = ("numFmts", "fonts", "fills", "borders", "cellStyleXfs", "cellXfs", "cellStyles",
                 "dxfs", "tableStyles", "colors", "extLst")
-_AFTER_CELL_XFS = frozenset(_STYLE_ORDER[_STYLE_ORDER.index("cellXfs") + 1:])
+_AFTER_DXFS = frozenset(_STYLE_ORDER[_STYLE_ORDER.index("dxfs") + 1:])
 def _minimal_styles(dialect: Dialect) -> bytes:
     return XML_DECL + f'<styleSheet xmlns="{dialect.main}"></styleSheet>'.encode()
 _DEFAULTS = {
@@ -278,15 +283,17 @@ _DEFAULTS = {
     "cellStyleXfs": b'<xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>',
     "cellXfs": b'<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>',
 }
-_ITEM = {"fonts": "font", "fills": "fill", "borders": "border", "cellStyleXfs": "xf", "cellXfs": "xf"}
+_ITEM = {"fonts": "font", "fills": "fill", "borders": "border", "cellStyleXfs": "xf", "cellXfs": "xf",
+         "dxfs": "dxf"}
 
 
 class _Styles:
-    """styles.xml with entries appended to fonts, fills, borders and cellXfs."""
+    """styles.xml with entries appended to fonts, fills, borders, cellXfs and dxfs."""
 
     def __init__(self, data: bytes):
         self.data = utf8(data)
-        self.root = parse(self.data, depth=4, stop=_AFTER_CELL_XFS)
+        # Down to a dxf's fill colour (dxfs > dxf > fill > patternFill > bgColor).
+        self.root = parse(self.data, depth=5, stop=_AFTER_DXFS)
         self.edits = Edits(self.data)
         self.p = prefix_of(self.data, self.root)
         self.groups: dict[str, El | None] = {g: self.root.find(g) for g in _ITEM}
@@ -299,12 +306,15 @@ class _Styles:
         self.fill_ids: dict[str, int] = {}
         self.marked: dict[tuple[int, str], int] = {}
         self.keys: list[bytes] | None = None
+        self.mark_dxfs: dict[int, bool] = {}
 
     def _raw(self, el: El) -> bytes:
         return self.data[el.start:el.end]
 
     def _defaults(self, group: str) -> None:
         """A missing group, or too few entries of it, get the defaults programs expect."""
+        if group not in _DEFAULTS:           # dxfs: none is needed
+            return
         defaults = _DEFAULTS[group]
         if group == "fills" and len(self.items["fills"]) == 1:
             defaults = defaults[defaults.index(b"</fill>") + len(b"</fill>"):]
@@ -391,6 +401,33 @@ class _Styles:
                 self.xf_bytes[raw] = found
             self.marked[key] = found
         return self.marked[key]
+
+    # the formats of the conditional marks -------------------------------------------------
+    def mark_dxf(self, severity: str) -> int:
+        """The differential format of ``severity``'s conditional mark (found or appended)."""
+        p, rgb = self.p, b'rgb="FF' + FILL[severity].encode() + b'"/>'
+        # Solid, in both colours: programs differ on which of them a dxf's solid fill shows
+        # (Excel: bgColor).
+        return self._find_or_add("dxfs", b"<" + p + b"dxf><" + p + b"fill><" + p
+                                 + b'patternFill patternType="solid"><' + p + b"fgColor " + rgb
+                                 + b"<" + p + b"bgColor " + rgb + b"</" + p + b"patternFill></" + p
+                                 + b"fill></" + p + b"dxf>")
+
+    def is_mark_dxf(self, i: int) -> bool:
+        """Whether differential format ``i`` fills with a mark's colour (whoever wrote it)."""
+        if i not in self.mark_dxfs:
+            self.mark_dxfs[i] = self._is_mark_dxf(i)
+        return self.mark_dxfs[i]
+
+    def _is_mark_dxf(self, i: int) -> bool:
+        items = self.items["dxfs"]
+        fill = items[i].find("fill") if 0 <= i < len(items) else None
+        pattern = fill.find("patternFill") if fill is not None else None
+        if pattern is None:
+            return False
+        colours = [c.get("rgb") or "" for c in (pattern.find("bgColor"), pattern.find("fgColor"))
+                   if c is not None]
+        return any(len(rgb) in (6, 8) and rgb.upper()[-6:] in FILL.values() for rgb in colours)
 
     # the listing's own formats -----------------------------------------------------------
     def font(self, bold: bool = False, rgb: str | None = None) -> int:
@@ -621,6 +658,86 @@ class _Sheet:
         r1, c1, r2, c2 = min(box[0], row), min(box[1], col), max(box[2], row), max(box[3], col)
         self._set(dim, ref=f"{cell_name(r1, c1)}:{cell_name(r2, c2)}")
 
+    def extent(self, row: int, col: int) -> str:
+        """The reference of a marked cell: its merged range when it is the top-left of one."""
+        for r1, c1, r2, c2 in self.merged:
+            if (r1, c1) == (row, col):
+                return f"{cell_name(r1, c1)}:{cell_name(r2, c2)}"
+        return cell_name(row, col)
+
+    def conditional_marks(self, styles: _Styles, refs: dict[str, list[str]]) -> None:
+        """The marks again as conditional formats, which show over the cell's own fill and
+        the form's conditional fills (the yellow of a blank required cell): a rule per
+        severity on ``refs``, always true, first in priority and stopping the others.
+
+        Our earlier rules (always true, filling with a mark's colour) are taken out
+        first; the sheet's other rules keep their order below ours.
+        """
+        ours: list[El] = []
+        kept: list[El] = []                     # the other rules: their priority shifts
+        first_kept: El | None = None            # the first conditionalFormatting left
+        for block in self.root.all("conditionalFormatting"):
+            rules = block.all("cfRule")
+            mine = [r for r in rules if self._is_mark_rule(r, styles)]
+            if mine and len(mine) == len(rules):
+                self.edits.replace(block.start, block.end, b"")
+            else:
+                for r in mine:
+                    self.edits.replace(r.start, r.end, b"")
+                first_kept = first_kept or block
+            ours += mine
+            kept += [r for r in rules if r not in mine]
+        wanted = [(s, refs[s]) for s in ("error", "warning") if refs.get(s)]
+        if not ours and not wanted:
+            return
+        self.changed = True
+        kept += self._extension_rules()
+        priorities = [int_or(r.get("priority"), 1) for r in kept]
+        # The others below ours, shifted as a whole: by as many as ours are now, less as many
+        # as were there before (so a later run shifts them back), and never onto ours.
+        shift = max(len(wanted) - len(ours), len(wanted) + 1 - min(priorities, default=1))
+        for r, n in zip(kept, priorities if shift else ()):
+            # Its value replaced in place (a sheet has a rule per input or more).
+            m = next((a for a in ATTR.finditer(self.data, QNAME.match(self.data, r.start).end(), r.open_end)
+                      if a.group(1) == b"priority"), None)
+            if m is None:
+                self._set(r, priority=str(n + shift))
+            else:
+                group = 2 if m.group(2) is not None else 3
+                self.edits.replace(m.start(group), m.end(group), str(n + shift).encode())
+        if not wanted:
+            return
+        p = self.p
+        text = b"".join(
+            b"<" + p + b'conditionalFormatting sqref="' + " ".join(cells).encode() + b'"><' + p
+            + b'cfRule type="expression" dxfId="' + str(styles.mark_dxf(severity)).encode()
+            + b'" priority="' + str(n).encode() + b'" stopIfTrue="1"><' + p + b"formula>TRUE</" + p
+            + b"formula></" + p + b"cfRule></" + p + b"conditionalFormatting>"
+            for n, (severity, cells) in enumerate(wanted, start=1))
+        if first_kept is not None:          # first in the part too, for programs that go by that
+            self.edits.insert(first_kept.start, text)
+        else:
+            insert_in_order(self.edits, self.root, _SHEET_ORDER, "conditionalFormatting", text)
+
+    def _is_mark_rule(self, rule: El, styles: _Styles) -> bool:
+        return (rule.get("type") == "expression" and styles.is_mark_dxf(int_or(rule.get("dxfId"), -1))
+                and _ALWAYS.fullmatch(self.data, rule.open_end, rule.inner_end) is not None)
+
+    def _extension_rules(self) -> list[El]:
+        """The rules of the sheet's extensions (Excel 2010's x14:cfRule) that have a
+        priority: they share one order with the sheet's own."""
+        ext = self.root.find("extLst")
+        found = []
+        for m in _RULE_TAG.finditer(self.data, ext.start, ext.end) if ext is not None else ():
+            tail = OPEN_TAG_REST.match(self.data, m.end())
+            if tail is None:
+                continue
+            attrs = {a.group(1).decode(): (a.group(2) or a.group(3) or "").decode()
+                     for a in ATTR.finditer(self.data, m.end(), tail.end())}
+            if "priority" in attrs:
+                found.append(El(ext.ns, "cfRule", attrs, m.start(), tail.end()))
+        return found
+
     def deselect(self) -> None:
         """Its tab not selected: another sheet is shown on opening, and two selected are grouped."""
         views = self.root.find("sheetViews")
@@ -644,6 +761,12 @@ class _Sheet:
         for el, values in self.attrs.values():
             self.edits.set_attrs(el, values)
         return self.edits.result()
+
+
+# A rule's formula that is always true: ours is TRUE, LibreOffice saves it again as 1.
+_ALWAYS = re.compile(rb"\s*<(?:[\w.-]+:)?formula\s*>\s*(?:TRUE\s*(?:\(\s*\))?|1)\s*"
+                     rb"</(?:[\w.-]+:)?formula\s*>\s*", re.IGNORECASE)
+_RULE_TAG = re.compile(rb"<(?:[\w.-]+:)?cfRule(?=[\s/>])")
 
 
 def _selected_before_data(pkg: Package, part: str) -> bool:
@@ -1193,8 +1316,9 @@ def _annotate(pkg: Package, form: Form, findings: list[Finding]) -> bytes:
 def _mark_cells(sheet: _Sheet, styles: _Styles, cells: dict[tuple[int, int], list[Finding]],
                 before: bool, rank: dict[int, int] | None = None) -> dict[tuple[int, int], list[Finding]]:
     """Each cell with findings (a merged range's top-left) gets a copy of its format with the
-    fill of the worst; with ``before``, the cells an earlier run marked get theirs back.
-    Returns the findings by marked cell."""
+    fill of the worst, and a conditional format of that fill over all others; with
+    ``before``, the cells an earlier run marked get theirs back. Returns the findings by
+    marked cell."""
     marks: dict[tuple[int, int], list[Finding]] = {}
     for (row, col), found in cells.items():
         merged = marks.setdefault(sheet.top_left(row, col), [])
@@ -1208,12 +1332,15 @@ def _mark_cells(sheet: _Sheet, styles: _Styles, cells: dict[tuple[int, int], lis
                 original = styles.unmarked(xf)
                 if original is not None:
                     sheet.style(row, col, original)
+    refs: dict[str, list[str]] = {}
     for (row, col), found in sorted(marks.items()):
         xf = sheet.style_of(row, col)
         if before and styles.is_marked(xf):
             xf = styles.unmarked(xf) or 0
         severity = "error" if any(f.is_error for f in found) else "warning"
         sheet.style(row, col, styles.mark(xf, severity))
+        refs.setdefault(severity, []).append(sheet.extent(row, col))
+    sheet.conditional_marks(styles, refs)
     return marks
 
 
