@@ -127,10 +127,10 @@ def test_every_input_has_room_for_what_its_field_takes(tmp_path, last_year):
 
 def test_last_years_values_read_as_the_inputs_and_at_8_points_or_more(tmp_path):
     """A 上年 cell shows its number in the input's format (no thousands separator in one
-    and not the other), and its column has room for a 9-digit value (with an amount's
-    decimals) at 8 pt: it shrank to about 5 pt in a column made for the label alone."""
+    and not the other), and its column has room for a 7-digit value (an amount's 5 and its
+    decimals) at 8 pt: it shrank to about 6 pt in a column made for the label alone."""
     label = FORM.previous.label
-    widest = {f: Decimal("123456789.12") if FORM.field(f).type == "amount" else 123456789
+    widest = {f: Decimal("12345.67") if FORM.field(f).type == "amount" else 1234567
               for f in FORM.previous_fields}
     wb = openpyxl.load_workbook(write_workbook(tmp_path / "form.xlsx", FORM, previous=widest))
     for f in FORM.previous_fields:
@@ -382,13 +382,16 @@ def test_page_counts_in_libreoffice(tmp_path, summaries, blank):
     overview.write_bytes((summaries / "汇总-总览.xlsx").read_bytes())
     empty = tmp_path / "blank.xlsx"
     empty.write_bytes(blank.read_bytes())
-    pdfs = {p.stem: p for p in convert([filled, batch, overview, empty], tmp_path / "pdf")}
+    # With 上年 cells their columns are wider, the others narrower: the same pages.
+    last_year = write_workbook(tmp_path / "last_year.xlsx", FORM, previous={})
+    pdfs = {p.stem: p for p in convert([filled, batch, overview, empty, last_year], tmp_path / "pdf")}
     pages = [norm(t) for t in pdf_pages(pdfs["filled"])]
     assert sum(1 for t in pages if foot in t) == 1
     # Cover and declaration, 统计表 with room for every field's longest text (7 pages),
     # 填报说明, 校验结果.
     assert len(pages) <= 11
     assert _pages(pdfs["blank"]) == len(pages)
+    assert _pages(pdfs["last_year"]) == len(pages)
     assert _pages(pdfs["batch"]) <= 12
     # The overview of the 41 sample files: its counts on one page, the sums by batch on
     # one more, then every file and every finding (a column per field printed 9 pages).

@@ -386,8 +386,8 @@ def _write_sheet(ctx: BuildContext, sheet: Sheet) -> None:
 def _widths(ctx: BuildContext, sheet: Sheet) -> tuple[float, ...]:
     """The sheet's column widths in this workbook: with 上年 cells, each of their columns
     wide enough for the widest value (:func:`_previous_widest`) at _PREVIOUS_LEAST pt, the
-    width taken from the widest other columns (the labels, which wrap), so that the page
-    keeps its width; without them the layout's."""
+    width taken from the other columns in proportion, so that the page keeps its width;
+    without them the layout's."""
     widths = list(sheet.widths)
     if ctx.previous is None:
         return sheet.widths
@@ -401,11 +401,11 @@ def _widths(ctx: BuildContext, sheet: Sheet) -> tuple[float, ...]:
     if not extra:
         return sheet.widths
     others = [i for i in range(len(widths)) if i not in need]
-    cap = max(widths[i] for i in others)
-    while cap > 0 and sum(max(0.0, widths[i] - cap) for i in others) < extra:
-        cap -= 0.5
+    # Each other column gives its share: narrowing the widest labels alone wrapped them
+    # onto more lines, and the table took a page more.
+    keep = 1 - extra / sum(widths[i] for i in others)
     for i in others:
-        widths[i] = min(widths[i], cap)
+        widths[i] = math.floor(widths[i] * keep * 4) / 4
     for i, w in need.items():
         widths[i] = max(widths[i], w)
     return tuple(widths)
@@ -633,8 +633,10 @@ _PREVIOUS_LEAST = 8
 
 
 def _previous_widest(f: Field) -> str:
-    """The widest value a 上年 cell is made room for: 9 digits, an amount's 2 decimals."""
-    return "0" * 9 + (".00" if f.type == "amount" else "")
+    """The widest value a 上年 cell is made room for at _PREVIOUS_LEAST pt (a wider one
+    shrinks more): seven digits, an amount's five and its two decimals. Room for nine cost
+    the label columns so much that their labels wrapped and the table took a page more."""
+    return "0" * 5 + ".00" if f.type == "amount" else "0" * 7
 
 
 def _previous_value(ctx: BuildContext, cell: Cell) -> tuple[float | str, str]:
