@@ -5,6 +5,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
+import openpyxl
 import pytest
 from _generate_helpers import labels_name_field
 from hypothesis import given, strategies as st
@@ -237,6 +238,28 @@ def test_a_definition_as_a_dict_is_the_same_form():
 def _edit(old: str, new: str) -> str:
     assert old in TINY
     return TINY.replace(old, new)
+
+
+def test_a_fields_title_names_it_in_findings_and_summaries(tmp_path):
+    """A label understood only beside its row ("数量" of what) has a ``title`` for the
+    lists: the finding's message and the summary's heading use it, the sheet the label."""
+    from _fill import fill_workbook
+    from xlsx_tools.merge import merge_paths
+    from xlsx_tools.validate import validate_file
+    from xlsx_tools.write import generate_blank
+
+    titled = load_form(_edit('label = "数量(个)"\n', 'label = "数量(个)"\ntitle = "样品数量(个)"\n'))
+    assert titled.field_title("n") == "样品数量(个)" and titled.field("n").label == "数量(个)"
+    assert load_form(TINY).field_title("n") == "数量(个)"
+    blank = generate_blank(tmp_path, titled)
+    filled = fill_workbook(blank, tmp_path / "in" / "春-甲-某单位.xlsx",
+                           {"who": "某单位", "round": "春", "kind": "甲", "n": None})
+    (finding,) = validate_file(filled, titled).findings
+    assert finding.code == "missing" and "样品数量(个)" in finding.message
+    merge_paths([tmp_path / "in"], tmp_path / "out", form=titled)
+    book = openpyxl.load_workbook(next((tmp_path / "out").glob("汇总-春.xlsx")))
+    headings = {c.value for ws in book.worksheets for row in ws.iter_rows(max_row=3) for c in row}
+    assert "样品数量(个)" in headings and "数量(个)" not in headings
 
 
 BAD = {

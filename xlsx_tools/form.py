@@ -159,6 +159,9 @@ class Field:
     suffix: str = ""
     # How a number's unit may be written after it ("12万" for 万元), longest first.
     unit_spellings: tuple[str, ...] = ()
+    # The name lists and summaries give it where its label needs the row beside it to be
+    # understood ("原值" of what); "" for its label (told apart where two share one).
+    title: str = ""
 
     @property
     def numeric(self) -> bool:
@@ -399,7 +402,8 @@ class Form:
         return out
 
     def field_title(self, field_id: str) -> str:
-        """The field's label, made unambiguous where two inputs share one.
+        """The field's ``title`` if the definition gives one, else its label, made
+        unambiguous where two inputs share one.
 
         A label used by several inputs is told apart by the first other label in
         each one's row (its group); a label of parts ("A/B") labelling that many
@@ -431,6 +435,7 @@ class Form:
                     titles[f.id] = parts[i]
                 else:
                     titles[f.id] = f"{label}（{self.input_cell(f.id).ref}）"
+        titles.update({f.id: f.title for f in self.fields if f.title})
         return titles
 
     def field_message(self, code: str, field_id: str, variant: str | None = None,
@@ -621,6 +626,7 @@ def _field(raw: dict, types: dict, units: Mapping[str, list[str]]) -> Field:
         min_length=raw.get("min_length", limits.get("min_length")),
         suffix=raw.get("suffix", ""),
         unit_spellings=spellings,
+        title=raw.get("title", ""),
     )
 
 
