@@ -132,6 +132,7 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
                               ensure_ascii=False)
     templates.env.globals.update(status_class=STATUS_CLASS, source_cn=SOURCE_CN, statuses=STATUSES,
                                  off_roster=OFF_ROSTER, received_before=ST_RECEIVED_BEFORE,
+                                 to_confirm=ST_TO_CONFIRM,
                                  upload_words=upload_words, status_words=STATUS_WORDS,
                                  statuses_not_added="、".join((ST_FAILED, ST_UNREADABLE, ST_DUPLICATE)),
                                  code_title=code_title, role_header=role_header,

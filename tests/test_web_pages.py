@@ -1,0 +1,67 @@
+"""The pages as a clerk reads them, in Debian's Chromium: what each says and offers, at a
+desk's width and a phone's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from _web import DESKTOP, LiveServer, chromium
+
+from xlsx_tools.round import ST_TO_CONFIRM, Round
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+ROOT = Path(__file__).resolve().parent.parent
+RETURNED = ROOT / "samples" / "returned"
+ROSTER = ROOT / "samples" / "roster.csv"
+# One unit sent these two different files at once: it is 待确认.
+TWICE = sorted(RETURNED.glob("*长江船舶配套设备质量检验检测中心*.xlsx"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    yield context.new_page()
+    context.close()
+
+
+def _versions(page):
+    return page.locator("table.grid").last.locator("tbody tr")
+
+
+def test_a_unit_to_confirm_can_take_its_default_and_says_what_the_default_is(tmp_path, page):
+    assert len(TWICE) == 2
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
+        rnd.receive(TWICE)
+        [unit] = [u for u in rnd.units() if u.versions]
+        assert unit.status == ST_TO_CONFIRM and unit.default is unit.chosen
+        default = unit.default.number
+        page.goto(f"{server.url}units/{unit.id}")
+        assert unit.default.file_name in page.locator(".note").inner_text()
+        # Every version can be taken, the default one too.
+        assert _versions(page).get_by_role("button", name="采用这一版").count() == 2
+        rule = page.locator("#choice-rule").inner_text()
+        assert rnd.default_rule in rule and "填报日期最晚" in rule
+        # Taking the default confirms it.
+        _versions(page).filter(has_text=f"第 {default} 版").get_by_role("button", name="采用这一版").click()
+        page.wait_for_selector("#unpin")
+        after = rnd.unit(unit.id)
+        assert after.pinned and after.chosen.number == default and after.status != ST_TO_CONFIRM
+        assert page.locator(".unit-head .pill").inner_text() == after.status
+        # Taking the other, then going back: back to the default, which the button names.
+        other = 3 - default
+        _versions(page).filter(has_text=f"第 {other} 版").get_by_role("button", name="采用这一版").click()
+        page.wait_for_selector(f"text=采用的版本：第 {other} 版")
+        unpin = page.locator("#unpin button")
+        assert f"默认（第 {default} 版）" in unpin.inner_text()
+        assert "最新收到" not in unpin.inner_text()
+        unpin.click()
+        page.wait_for_selector(f"text=采用的版本：第 {default} 版")
+        assert rnd.unit(unit.id).status == ST_TO_CONFIRM
