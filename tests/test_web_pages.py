@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from _web import DESKTOP, LiveServer, chromium
 
-from xlsx_tools.round import ST_TO_CONFIRM, Round
+from xlsx_tools.round import ST_FAILED, ST_TO_CONFIRM, ST_UNREADABLE, Round
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -65,3 +65,32 @@ def test_a_unit_to_confirm_can_take_its_default_and_says_what_the_default_is(tmp
         unpin.click()
         page.wait_for_selector(f"text=采用的版本：第 {default} 版")
         assert rnd.unit(unit.id).status == ST_TO_CONFIRM
+
+
+PHONE = {"width": 390, "height": 844}
+# Each nav link's text lines: its height less padding, over its line height.
+NAV_LINES = """[...document.querySelectorAll('header nav a')].map(a => {
+    const s = getComputedStyle(a);
+    const inner = a.clientHeight - parseFloat(s.paddingTop) - parseFloat(s.paddingBottom);
+    return Math.round(inner / parseFloat(s.lineHeight));
+})"""
+
+
+def test_on_a_phone_no_page_is_wider_than_the_screen_and_the_nav_links_stay_whole(tmp_path, browser):
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
+        rnd.receive(sorted(RETURNED.iterdir()))
+        units = rnd.units()
+        shown = [""] + [f"units/{u.id}" for u in units if u.versions and u.status in
+                        {ST_TO_CONFIRM, ST_UNREADABLE, ST_FAILED}]
+        shown += ["receipts", "reminders", "summaries", "workbooks"]
+        context = browser.new_context(viewport=PHONE, locale="zh-CN")
+        page = context.new_page()
+        for path in shown:
+            page.goto(server.url + path)
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+            assert page.evaluate(NAV_LINES) == [1] * 5, path
+            # A file name keeps its extension whole.
+            for ext in page.locator(".ext").all()[:5]:
+                box = ext.evaluate("e => e.getClientRects().length")
+                assert box == 1, path
+        context.close()
