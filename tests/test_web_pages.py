@@ -94,3 +94,24 @@ def test_on_a_phone_no_page_is_wider_than_the_screen_and_the_nav_links_stay_whol
                 box = ext.evaluate("e => e.getClientRects().length")
                 assert box == 1, path
         context.close()
+
+
+def test_the_reminders_name_only_the_contact_columns_the_roster_lacks(tmp_path, page):
+    # samples/roster.csv has last year's names but no contacts; a copy with one phone column.
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
+        contacts = [c.header for c in rnd.form.contact_columns]
+        page.goto(server.url + "reminders")
+        said = page.locator("#no-contacts").inner_text()
+        assert all(f"“{h}”" in said for h in contacts) and "不显示联系方式" in said
+        others = [c.header for c in rnd.form.roster_columns if c.key and c.header not in contacts]
+        assert others and not any(h in said for h in others)
+    lines = ROSTER.read_text(encoding="utf-8-sig").splitlines()
+    phone = contacts[1]
+    with_phone = tmp_path / "名单.csv"
+    rows = [lines[0] + "," + phone] + [r + ",010-12345678" for r in lines[1:]]
+    with_phone.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with Round.init(tmp_path / "轮次2", with_phone) as rnd, LiveServer(rnd) as server:
+        page.goto(server.url + "reminders")
+        said = page.locator("#no-contacts").inner_text()
+        assert f"“{phone}”" not in said and f"“{contacts[0]}”" in said and "不显示联系方式" not in said
+        assert page.locator("table.grid thead th", has_text=phone).count() == 1

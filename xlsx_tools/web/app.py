@@ -314,8 +314,11 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
 
     def reminders_page(request: Request) -> Response:
         items = reminders(rnd)
-        declared = [c.header for c in rnd.form.roster_columns if c.key]
-        return page(request, "reminders.html", items=items, declared=declared,
+        # The contact columns no unit of the roster has a value in: the roster lacks them.
+        units = rnd.units()
+        missing = [c.header for c in rnd.form.contact_columns if not any(u.extra.get(c.key) for u in units)]
+        return page(request, "reminders.html", items=items, missing=missing,
+                    contacts=len(missing) < len(rnd.form.contact_columns),
                     extra=extra_columns(rnd.form, [r.unit for r in items]))
 
     def api_reminders(request: Request) -> Response:
