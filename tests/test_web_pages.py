@@ -115,3 +115,14 @@ def test_the_reminders_name_only_the_contact_columns_the_roster_lacks(tmp_path, 
         said = page.locator("#no-contacts").inner_text()
         assert f"“{phone}”" not in said and f"“{contacts[0]}”" in said and "不显示联系方式" not in said
         assert page.locator("table.grid thead th", has_text=phone).count() == 1
+
+
+def test_an_unreadable_unit_says_its_reason_once(tmp_path, page):
+    old_format = next(RETURNED.glob("*.xls"))
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
+        rnd.receive([old_format])
+        [unit] = [u for u in rnd.units() if u.versions]
+        assert unit.status == ST_UNREADABLE and unit.chosen.reason
+        page.goto(f"{server.url}units/{unit.id}")
+        assert page.locator("main").inner_text().count(unit.chosen.reason) == 1
+        assert page.locator("#findings").count() == 0
