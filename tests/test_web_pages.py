@@ -126,3 +126,17 @@ def test_an_unreadable_unit_says_its_reason_once(tmp_path, page):
         page.goto(f"{server.url}units/{unit.id}")
         assert page.locator("main").inner_text().count(unit.chosen.reason) == 1
         assert page.locator("#findings").count() == 0
+
+
+def test_no_page_asks_for_what_the_server_has_not(tmp_path, page):
+    # Chromium asks for /favicon.ico unless a page names its icon: a 404 on every page.
+    failed = []
+    page.on("console", lambda m: failed.append(m.text) if m.type == "error" else None)
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
+        rnd.receive(TWICE)
+        [unit] = [u for u in rnd.units() if u.versions]
+        for path in ("", f"units/{unit.id}", "receipts", "reminders", "summaries", "workbooks"):
+            page.goto(server.url + path)
+            page.wait_for_load_state("networkidle")
+        assert failed == []
