@@ -140,3 +140,14 @@ def test_no_page_asks_for_what_the_server_has_not(tmp_path, page):
             page.goto(server.url + path)
             page.wait_for_load_state("networkidle")
         assert failed == []
+
+
+def test_no_page_tells_a_clerk_of_commands_or_folders_and_its_data_link_is_in_the_footer(tmp_path, page):
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
+        for path in ("", "receipts", "reminders", "summaries", "workbooks"):
+            page.goto(server.url + path)
+            text = page.locator("main").inner_text()
+            for technical in ("xlsx-tools", "--round", "files/", "summaries/", "JSON"):
+                assert technical not in text, (path, technical)
+            link = page.locator("footer a.json")
+            assert link.inner_text() == "数据（JSON）" and link.get_attribute("href").startswith("/api/")
