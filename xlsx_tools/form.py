@@ -488,6 +488,12 @@ class Form:
         """Field ids the roster pre-fills, in the roster's column order."""
         return [c.field for c in self.roster_columns if c.field]
 
+    @property
+    def contact_columns(self) -> list[RosterColumn]:
+        """The roster's columns on how to reach a unit (the 催报 list's): those that are not
+        fields, but for last year's name ([previous] name_key)."""
+        return [c for c in self.roster_columns if c.key and not c.field and c.key != self.previous.name_key]
+
     def roster_column(self, field_id: str) -> RosterColumn | None:
         return next((c for c in self.roster_columns if c.field == field_id), None)
 

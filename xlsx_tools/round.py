@@ -250,6 +250,8 @@ class Unit:
     chosen: Version | None
     # The roster's columns that are not fields (contacts and the like), those with a value.
     extra: dict[str, str]
+    # The version taken when none is pinned (Round.default_rule says how it is told).
+    default: Version | None = None
 
     # The roles, as validate's results name them.
     id = property(lambda self: self.row.id)
@@ -274,6 +276,7 @@ class Unit:
             "roster_row": self.row.roster_row, "status": self.status, "note": self.note,
             "pinned": self.pinned, "roster_values": self.row.roster_values, "extra": self.extra,
             "chosen_version": self.chosen.id if self.chosen else None,
+            "default_version": self.default.id if self.default else None,
         }
         if with_versions:
             out["versions"] = [v.to_dict() for v in self.versions]
@@ -615,6 +618,12 @@ class Round:
             return Unit(row, ST_MISSING, note, [], None, extra)
         last = shown[-1]
         together = [v for v in shown if v.row.batch_id == last.row.batch_id]
+        # The default: the latest received, or M01's choice among several received at once.
+        default = last
+        if len(together) > 1:
+            results = [_as_result(v.row) for v in together]
+            taken = choose_file(results)
+            default = next(v for v, r in zip(together, results) if r is taken)
         pinned = next((v for v in shown if v.id == row.pinned_version), None)
         if pinned is not None:
             chosen, status = pinned, pinned.status
@@ -622,13 +631,9 @@ class Round:
             if pinned is not last:
                 note += f"另有较新的第 {last.number} 版，未采用。"
         elif len(together) > 1:
-            results = [_as_result(v.row) for v in together]
-            taken = choose_file(results)
-            chosen = next(v for v, r in zip(together, results) if r is taken)
-            status = ST_TO_CONFIRM
-            date_label = self.form.column_header("date") or "日期"
+            chosen, status = default, ST_TO_CONFIRM
             note = (f"同一次收到该单位 {len(together)} 个不同的文件，默认采用“{chosen.file_name}”"
-                    f"（{date_label}最晚的一份；相同时取文件修改时间最晚的）。请确认采用哪一份。")
+                    f"（{self._m01_words()}）。请确认采用哪一份。")
         else:
             chosen, status = last, last.status
             note = "" if len(shown) == 1 else f"采用最新收到的第 {last.number} 版。"
@@ -641,7 +646,16 @@ class Round:
             note = (note + f"有 {chosen.errors} 项错误，请按标注副本修改后重新提交。").strip()
         if not row.on_roster:
             note = ("不在名单内（名单外），请核实。" + note).strip()
-        return Unit(row, status, note, shown, chosen, extra)
+        return Unit(row, status, note, shown, chosen, extra, default)
+
+    def _m01_words(self) -> str:
+        date_label = self.form.column_header("date") or "日期"
+        return f"{date_label}最晚的一份，相同时取文件修改时间最晚的"
+
+    @property
+    def default_rule(self) -> str:
+        """Which version a unit takes when the clerk has pinned none, as the pages say it."""
+        return f"最新收到的版本；同一次收到几个不同的文件时，采用其中{self._m01_words()}"
 
     def unplaced(self) -> list[Version]:
         """Versions that could not be placed on any unit (no batch or unit could be told)."""

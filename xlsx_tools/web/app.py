@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from markupsafe import Markup, escape
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -101,6 +102,14 @@ def _size(n: int | None) -> str:
     return f"{n / 1024 / 1024:.1f} MB"
 
 
+def _file_name(name: str) -> Markup:
+    """A file name whose extension never breaks from its last character (.xls/x)."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        return escape(name)
+    return Markup(f'{escape(stem)}<span class="ext">.{escape(ext)}</span>')
+
+
 def _number(value: object) -> str:
     """A JSON number as the table shows it: 1,234 or 3.5; — for none."""
     if value is None:
@@ -122,6 +131,7 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
     templates.env.filters["time"] = _time
     templates.env.filters["size"] = _size
     templates.env.filters["number"] = _number
+    templates.env.filters["filename"] = _file_name
     templates.env.filters["growth"] = _growth
     # A role's value as the table shows it: {{ u.category|display("category") }}.
     templates.env.filters["display"] = lambda value, role: display(rnd.form, role, value)
@@ -132,6 +142,7 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
                               ensure_ascii=False)
     templates.env.globals.update(status_class=STATUS_CLASS, source_cn=SOURCE_CN, statuses=STATUSES,
                                  off_roster=OFF_ROSTER, received_before=ST_RECEIVED_BEFORE,
+                                 to_confirm=ST_TO_CONFIRM,
                                  upload_words=upload_words, status_words=STATUS_WORDS,
                                  statuses_not_added="、".join((ST_FAILED, ST_UNREADABLE, ST_DUPLICATE)),
                                  code_title=code_title, role_header=role_header,
@@ -303,8 +314,11 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
 
     def reminders_page(request: Request) -> Response:
         items = reminders(rnd)
-        declared = [c.header for c in rnd.form.roster_columns if c.key]
-        return page(request, "reminders.html", items=items, declared=declared,
+        # The contact columns no unit of the roster has a value in: the roster lacks them.
+        units = rnd.units()
+        missing = [c.header for c in rnd.form.contact_columns if not any(u.extra.get(c.key) for u in units)]
+        return page(request, "reminders.html", items=items, missing=missing,
+                    contacts=len(missing) < len(rnd.form.contact_columns),
                     extra=extra_columns(rnd.form, [r.unit for r in items]))
 
     def api_reminders(request: Request) -> Response:

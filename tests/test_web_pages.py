@@ -1,0 +1,153 @@
+"""The pages as a clerk reads them, in Debian's Chromium: what each says and offers, at a
+desk's width and a phone's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from _web import DESKTOP, LiveServer, chromium
+
+from xlsx_tools.round import ST_FAILED, ST_TO_CONFIRM, ST_UNREADABLE, Round
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+ROOT = Path(__file__).resolve().parent.parent
+RETURNED = ROOT / "samples" / "returned"
+ROSTER = ROOT / "samples" / "roster.csv"
+# One unit sent these two different files at once: it is 待确认.
+TWICE = sorted(RETURNED.glob("*长江船舶配套设备质量检验检测中心*.xlsx"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    yield context.new_page()
+    context.close()
+
+
+def _versions(page):
+    return page.locator("table.grid").last.locator("tbody tr")
+
+
+def test_a_unit_to_confirm_can_take_its_default_and_says_what_the_default_is(tmp_path, page):
+    assert len(TWICE) == 2
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
+        rnd.receive(TWICE)
+        [unit] = [u for u in rnd.units() if u.versions]
+        assert unit.status == ST_TO_CONFIRM and unit.default is unit.chosen
+        default = unit.default.number
+        page.goto(f"{server.url}units/{unit.id}")
+        assert unit.default.file_name in page.locator(".note").inner_text()
+        # Every version can be taken, the default one too.
+        assert _versions(page).get_by_role("button", name="采用这一版").count() == 2
+        rule = page.locator("#choice-rule").inner_text()
+        assert rnd.default_rule in rule and "填报日期最晚" in rule
+        # Taking the default confirms it.
+        _versions(page).filter(has_text=f"第 {default} 版").get_by_role("button", name="采用这一版").click()
+        page.wait_for_selector("#unpin")
+        after = rnd.unit(unit.id)
+        assert after.pinned and after.chosen.number == default and after.status != ST_TO_CONFIRM
+        assert page.locator(".unit-head .pill").inner_text() == after.status
+        # Taking the other, then going back: back to the default, which the button names.
+        other = 3 - default
+        _versions(page).filter(has_text=f"第 {other} 版").get_by_role("button", name="采用这一版").click()
+        page.wait_for_selector(f"text=采用的版本：第 {other} 版")
+        unpin = page.locator("#unpin button")
+        assert f"默认（第 {default} 版）" in unpin.inner_text()
+        assert "最新收到" not in unpin.inner_text()
+        unpin.click()
+        page.wait_for_selector(f"text=采用的版本：第 {default} 版")
+        assert rnd.unit(unit.id).status == ST_TO_CONFIRM
+
+
+PHONE = {"width": 390, "height": 844}
+# Each nav link's text lines: its height less padding, over its line height.
+NAV_LINES = """[...document.querySelectorAll('header nav a')].map(a => {
+    const s = getComputedStyle(a);
+    const inner = a.clientHeight - parseFloat(s.paddingTop) - parseFloat(s.paddingBottom);
+    return Math.round(inner / parseFloat(s.lineHeight));
+})"""
+
+
+def test_on_a_phone_no_page_is_wider_than_the_screen_and_the_nav_links_stay_whole(tmp_path, browser):
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
+        rnd.receive(sorted(RETURNED.iterdir()))
+        units = rnd.units()
+        shown = [""] + [f"units/{u.id}" for u in units if u.versions and u.status in
+                        {ST_TO_CONFIRM, ST_UNREADABLE, ST_FAILED}]
+        shown += ["receipts", "reminders", "summaries", "workbooks"]
+        context = browser.new_context(viewport=PHONE, locale="zh-CN")
+        page = context.new_page()
+        for path in shown:
+            page.goto(server.url + path)
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+            assert page.evaluate(NAV_LINES) == [1] * 5, path
+            # A file name keeps its extension whole.
+            for ext in page.locator(".ext").all()[:5]:
+                box = ext.evaluate("e => e.getClientRects().length")
+                assert box == 1, path
+        context.close()
+
+
+def test_the_reminders_name_only_the_contact_columns_the_roster_lacks(tmp_path, page):
+    # samples/roster.csv has last year's names but no contacts; a copy with one phone column.
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
+        contacts = [c.header for c in rnd.form.contact_columns]
+        page.goto(server.url + "reminders")
+        said = page.locator("#no-contacts").inner_text()
+        assert all(f"“{h}”" in said for h in contacts) and "不显示联系方式" in said
+        others = [c.header for c in rnd.form.roster_columns if c.key and c.header not in contacts]
+        assert others and not any(h in said for h in others)
+    lines = ROSTER.read_text(encoding="utf-8-sig").splitlines()
+    phone = contacts[1]
+    with_phone = tmp_path / "名单.csv"
+    rows = [lines[0] + "," + phone] + [r + ",010-12345678" for r in lines[1:]]
+    with_phone.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with Round.init(tmp_path / "轮次2", with_phone) as rnd, LiveServer(rnd) as server:
+        page.goto(server.url + "reminders")
+        said = page.locator("#no-contacts").inner_text()
+        assert f"“{phone}”" not in said and f"“{contacts[0]}”" in said and "不显示联系方式" not in said
+        assert page.locator("table.grid thead th", has_text=phone).count() == 1
+
+
+def test_an_unreadable_unit_says_its_reason_once(tmp_path, page):
+    old_format = next(RETURNED.glob("*.xls"))
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
+        rnd.receive([old_format])
+        [unit] = [u for u in rnd.units() if u.versions]
+        assert unit.status == ST_UNREADABLE and unit.chosen.reason
+        page.goto(f"{server.url}units/{unit.id}")
+        assert page.locator("main").inner_text().count(unit.chosen.reason) == 1
+        assert page.locator("#findings").count() == 0
+
+
+def test_no_page_asks_for_what_the_server_has_not(tmp_path, page):
+    # Chromium asks for /favicon.ico unless a page names its icon: a 404 on every page.
+    failed = []
+    page.on("console", lambda m: failed.append(m.text) if m.type == "error" else None)
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
+        rnd.receive(TWICE)
+        [unit] = [u for u in rnd.units() if u.versions]
+        for path in ("", f"units/{unit.id}", "receipts", "reminders", "summaries", "workbooks"):
+            page.goto(server.url + path)
+            page.wait_for_load_state("networkidle")
+        assert failed == []
+
+
+def test_no_page_tells_a_clerk_of_commands_or_folders_and_its_data_link_is_in_the_footer(tmp_path, page):
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
+        for path in ("", "receipts", "reminders", "summaries", "workbooks"):
+            page.goto(server.url + path)
+            text = page.locator("main").inner_text()
+            for technical in ("xlsx-tools", "--round", "files/", "summaries/", "JSON"):
+                assert technical not in text, (path, technical)
+            link = page.locator("footer a.json")
+            assert link.inner_text() == "数据（JSON）" and link.get_attribute("href").startswith("/api/")
