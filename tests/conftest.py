@@ -62,3 +62,22 @@ def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") == "load":
         return LoadFileScheduling(config, log)
     return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium under Playwright, one for a test module (tests/_web.py)."""
+    from _web import chromium
+
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page of ``browser`` at a desktop's size, in Chinese, taking downloads."""
+    from _web import DESKTOP
+
+    context = browser.new_context(viewport=DESKTOP, accept_downloads=True, locale="zh-CN")
+    yield context.new_page()
+    context.close()

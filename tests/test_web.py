@@ -15,7 +15,7 @@ import httpx
 import openpyxl
 import pytest
 from _round_files import for_units, marked_workbook, roster_of
-from _web import DESKTOP, LiveServer, chromium, wait_until
+from _web import DESKTOP, LiveServer, wait_until
 
 from xlsx_tools.form import load_form
 from xlsx_tools.round import ST_ACCEPTED, ST_FAILED, ST_MISSING, ST_UNREADABLE, Round
@@ -27,19 +27,6 @@ RETURNED = ROOT / "samples" / "returned"
 ROSTER = ROOT / "samples" / "roster.csv"
 SECOND_FORM = ROOT / "tests" / "forms" / "lab-survey-2023.toml"
 DONE = "document.getElementById('upload-summary').textContent.startsWith('已收到')"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport=DESKTOP, accept_downloads=True, locale="zh-CN")
-    yield context.new_page()
-    context.close()
 
 
 def _download(page, click, folder: Path) -> tuple[Path, str]:

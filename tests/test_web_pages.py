@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _web import DESKTOP, LiveServer, chromium
+from _web import LiveServer
 
 from xlsx_tools.round import ST_FAILED, ST_TO_CONFIRM, ST_UNREADABLE, Round
 
@@ -17,19 +17,6 @@ RETURNED = ROOT / "samples" / "returned"
 ROSTER = ROOT / "samples" / "roster.csv"
 # One unit sent these two different files at once: it is 待确认.
 TWICE = sorted(RETURNED.glob("*长江船舶配套设备质量检验检测中心*.xlsx"))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
-    yield context.new_page()
-    context.close()
 
 
 def _versions(page):

@@ -17,7 +17,7 @@ import httpx
 import openpyxl
 import pytest
 from _round_previous import CHANGE, CHANGED, CITY, EXPECTED, FIELD, LAST, PROVINCE, previous_round, returns
-from _web import DESKTOP, LiveServer, chromium, wait_until
+from _web import DESKTOP, LiveServer, wait_until
 
 from xlsx_tools.form import load_form
 from xlsx_tools.merge import recommending_folder
@@ -77,12 +77,6 @@ def test_the_json_carries_explanations_and_last_year(made, tmp_path):
         # Only the build's own files: no other folder, no way out of it.
         assert client.get(f"/summaries/{built['build']}/files/{f['name']}").status_code == 404
         assert client.get(f"/summaries/{built['build']}/..%2F..%2Fround.sqlite").status_code == 404
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 def _shooter(page):
