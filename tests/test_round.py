@@ -282,6 +282,34 @@ def test_units_off_the_roster_and_files_of_no_unit_are_kept_apart(tmp_path):
         assert [r.status for r in receipts] == [ST_WARNINGS, ST_UNREADABLE]   # R18 for 随便.xlsx
 
 
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def test_an_unreadable_file_is_put_on_the_roster_unit_its_name_holds_never_a_unit_of_its_own(tmp_path):
+    # A scan sent as .xlsx: the name carries （扫描件） after the roster's name.
+    scan = tmp_path / "第一批-检验检测类-秦岭特种材料检测技术有限公司（扫描件）.xlsx"
+    scan.write_bytes(PDF)
+    # Two roster names in it, equally long: no one unit can be told.
+    both = tmp_path / "第一批-检验检测类-秦岭特种材料检测技术有限公司与太湖集成电路封装计量测试研究所.xlsx"
+    both.write_bytes(PDF + b"2")
+    nobody = tmp_path / "第一批-检验检测类-某某不在名单上的公司.xlsx"
+    nobody.write_bytes(PDF + b"3")
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd:
+        n = len(rnd.units())
+        [r] = rnd.receive([scan])
+        assert r.status == ST_UNREADABLE and r.unit is not None
+        assert r.unit.unit == "秦岭特种材料检测技术有限公司" and r.unit.batch == "第一批"
+        units = rnd.units()
+        assert len(units) == n and all(u.on_roster for u in units)
+        assert next(u for u in units if u.id == r.unit.id).status == ST_UNREADABLE
+        rnd.receive([both, nobody])
+        assert len(rnd.units()) == n
+        assert sorted(v.file_name for v in rnd.unplaced()) == sorted([both.name, nobody.name])
+        result, _ = rnd.merge(tmp_path / "汇总")
+        assert sorted(s.name for s in result.unplaced) == sorted([both.name, nobody.name])
+        assert not [s for s in result.submissions if s.batch and s.on_roster is False]
+
+
 # -- what is made ---------------------------------------------------------------------------
 
 def test_blank_and_prefilled_workbooks(sample_round, tmp_path):
