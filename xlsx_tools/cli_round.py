@@ -95,7 +95,9 @@ def _receipt_line(r) -> str:
     text = f"{r.status}  {shown}{where}"
     if r.version is None and r.reason:
         text += f"  {r.reason}"
-    elif r.version is not None and not r.repeat and r.version.reason:
+    elif r.repeat and r.row.note:
+        text += f"  {r.row.note}"     # 与…内容相同, and why it cannot be read if so
+    elif r.version is not None and r.version.reason:
         text += f"  {r.version.reason}"
     return text
 
