@@ -98,3 +98,31 @@ def test_receiving_an_unreadable_file_again_still_says_why(tmp_path):
     reason = first.split("  ")[-1]
     assert first.startswith(f"{ST_UNREADABLE}  ") and "0 字节" in reason
     assert again.startswith(f"{ST_RECEIVED_BEFORE}  ") and "内容相同" in again and reason in again
+
+
+def _said_files(output: str) -> set[Path]:
+    """Every file merge says it wrote, where it says it is."""
+    out = set()
+    for line in output.splitlines():
+        if m := re.match(r"^已写入 (.+?)：(.+)$", line):
+            out |= {Path(m[1]) / name for name in m[2].split("、")}
+        elif m := re.match(r"^各.+的汇总 (\d+) 个，在 (.+)$", line):
+            out |= set(Path(m[2]).glob("*.xlsx"))
+            assert len(list(Path(m[2]).glob("*.xlsx"))) == int(m[1])
+    return out
+
+
+@pytest.mark.parametrize("round_", [True, False])
+def test_merge_says_where_each_file_it_wrote_is(tmp_path, round_):
+    if round_:
+        folder = tmp_path / "轮次"
+        assert _run("round", "init", folder, "--roster", ROSTER).exit_code == 0
+        assert _run("round", "receive", folder, RETURNED).exit_code == 0
+        merged = _run("merge", "--round", folder)
+        [top] = (folder / "summaries").iterdir()
+    else:
+        top = tmp_path / "汇总结果"
+        merged = _run("merge", RETURNED, "--roster", ROSTER, "--out", top)
+    assert merged.exit_code == 0, merged.output
+    said = _said_files(merged.output)
+    assert said == {p for p in top.rglob("*") if p.is_file()}, merged.output

@@ -224,7 +224,7 @@ def _why_not_served(e: OSError, port: int) -> str:
 
 
 def _merge_round(round_dir: Path, out_dir: Path | None, given: dict) -> None:
-    from .merge import STATUSES, merge_config
+    from .merge import STATUSES, merge_config, written_lines
 
     if given.get("paths") or given.get("roster_path") or given.get("form_path"):
         _fail("使用 --round 时按轮次文件夹中的表单定义、名单和收到的文件汇总，"
@@ -242,7 +242,8 @@ def _merge_round(round_dir: Path, out_dir: Path | None, given: dict) -> None:
         for batch, b in result.batches.items():
             shown = "，".join(f"{st} {b.count(st)}" for st in STATUSES if b.count(st))
             click.echo(f"{batch}：计入汇总 {len(b.rows)} 个{unit_word}（{shown}）")
-        click.echo(f"已写入 {written}：" + "、".join(p.name for p in result.outputs))
+        for line in written_lines(result, written):
+            click.echo(line)
         raise SystemExit(result.exit_code)
 
 

@@ -63,7 +63,7 @@ __all__ = [
     "merge_paths", "merge_results", "write_outputs", "MergeResult", "BatchSummary",
     "Submission", "MergeConfig", "merge_config", "batch_file_stem", "column_title", "STATUSES",
     "OVERVIEW_STEM", "UNKNOWN_BATCH", "ADDED", "choose_file", "place_file", "RosterIndex", "unit_key",
-    "recommending_folder", "recommending_file_stem",
+    "recommending_folder", "recommending_file_stem", "written_lines",
 ]
 
 # One status per row of 提交情况, in the words of every command (catalogue.toml's [statuses]).
@@ -165,6 +165,17 @@ def recommending_words(form: Form, name: str, **params: object) -> str:
 def recommending_folder(form: Form) -> str:
     """The folder under --out holding each recommending unit's workbook."""
     return recommending_words(form, "recommending_folder")
+
+
+def written_lines(result: MergeResult, out_dir: str | Path) -> list[str]:
+    """What merge tells of the files it wrote into ``out_dir``: the summaries there, then each
+    recommending unit's workbook in the folder they really are in (merge and merge --round)."""
+    folder = Path(out_dir) / recommending_folder(result.form)
+    own = [p for p in result.outputs if p.parent == folder]
+    lines = [f"已写入 {out_dir}：" + "、".join(p.name for p in result.outputs if p.parent != folder)]
+    if own:
+        lines.append(f"各{result.form.column_header('recommending')}的汇总 {len(own)} 个，在 {folder}")
+    return lines
 
 
 # Worked out once per form object (a form from a text or a dict has no file to key by).
