@@ -763,7 +763,7 @@ class Round:
             if isinstance(e, OSError):
                 raise CannotWrite(base, e, "汇总文件夹") from None
             raise
-        result.outputs = [target / p.relative_to(work) for p in result.outputs]   # 推荐单位/ kept
+        result.outputs = [target / p.relative_to(work) for p in result.outputs]   # subfolders kept
         return result, target
 
     def summary_builds(self) -> list[Path]:
