@@ -86,3 +86,43 @@ def test_mistakes_are_told_in_chinese_with_exit_2(tmp_path):
     bad.write_text("单位名称,列入批次,平台类别,推荐单位\n某院,第九批,检验检测,某厅\n", encoding="utf-8")
     result = _run("round", "init", tmp_path / "另一轮", "--roster", bad)
     assert result.exit_code == 1 and "第2行" in result.output and not (tmp_path / "另一轮").exists()
+
+
+def test_receiving_an_unreadable_file_again_still_says_why(tmp_path):
+    folder = tmp_path / "轮次"
+    empty = tmp_path / "空文件.xlsx"
+    empty.write_bytes(b"")
+    assert _run("round", "init", folder, "--roster", ROSTER).exit_code == 0
+    first = _run("round", "receive", folder, empty).output.splitlines()[0]
+    again = _run("round", "receive", folder, empty).output.splitlines()[0]
+    reason = first.split("  ")[-1]
+    assert first.startswith(f"{ST_UNREADABLE}  ") and "0 字节" in reason
+    assert again.startswith(f"{ST_RECEIVED_BEFORE}  ") and "内容相同" in again and reason in again
+
+
+def _said_files(output: str) -> set[Path]:
+    """Every file merge says it wrote, where it says it is."""
+    out = set()
+    for line in output.splitlines():
+        if m := re.match(r"^已写入 (.+?)：(.+)$", line):
+            out |= {Path(m[1]) / name for name in m[2].split("、")}
+        elif m := re.match(r"^各.+的汇总 (\d+) 个，在 (.+)$", line):
+            out |= set(Path(m[2]).glob("*.xlsx"))
+            assert len(list(Path(m[2]).glob("*.xlsx"))) == int(m[1])
+    return out
+
+
+@pytest.mark.parametrize("round_", [True, False])
+def test_merge_says_where_each_file_it_wrote_is(tmp_path, round_):
+    if round_:
+        folder = tmp_path / "轮次"
+        assert _run("round", "init", folder, "--roster", ROSTER).exit_code == 0
+        assert _run("round", "receive", folder, RETURNED).exit_code == 0
+        merged = _run("merge", "--round", folder)
+        [top] = (folder / "summaries").iterdir()
+    else:
+        top = tmp_path / "汇总结果"
+        merged = _run("merge", RETURNED, "--roster", ROSTER, "--out", top)
+    assert merged.exit_code == 0, merged.output
+    said = _said_files(merged.output)
+    assert said == {p for p in top.rglob("*") if p.is_file()}, merged.output

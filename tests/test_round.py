@@ -282,6 +282,85 @@ def test_units_off_the_roster_and_files_of_no_unit_are_kept_apart(tmp_path):
         assert [r.status for r in receipts] == [ST_WARNINGS, ST_UNREADABLE]   # R18 for 随便.xlsx
 
 
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def test_an_unreadable_file_is_put_on_the_roster_unit_its_name_holds_never_a_unit_of_its_own(tmp_path):
+    # A scan sent as .xlsx: the name carries （扫描件） after the roster's name.
+    scan = tmp_path / "第一批-检验检测类-秦岭特种材料检测技术有限公司（扫描件）.xlsx"
+    scan.write_bytes(PDF)
+    # Two roster names in it, equally long: no one unit can be told.
+    both = tmp_path / "第一批-检验检测类-秦岭特种材料检测技术有限公司与太湖集成电路封装计量测试研究所.xlsx"
+    both.write_bytes(PDF + b"2")
+    nobody = tmp_path / "第一批-检验检测类-某某不在名单上的公司.xlsx"
+    nobody.write_bytes(PDF + b"3")
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd:
+        n = len(rnd.units())
+        [r] = rnd.receive([scan])
+        assert r.status == ST_UNREADABLE and r.unit is not None
+        assert r.unit.unit == "秦岭特种材料检测技术有限公司" and r.unit.batch == "第一批"
+        units = rnd.units()
+        assert len(units) == n and all(u.on_roster for u in units)
+        assert next(u for u in units if u.id == r.unit.id).status == ST_UNREADABLE
+        rnd.receive([both, nobody])
+        assert len(rnd.units()) == n
+        assert sorted(v.file_name for v in rnd.unplaced()) == sorted([both.name, nobody.name])
+        result, _ = rnd.merge(tmp_path / "汇总")
+        assert sorted(s.name for s in result.unplaced) == sorted([both.name, nobody.name])
+        assert not [s for s in result.submissions if s.batch and s.on_roster is False]
+
+
+def test_an_unreadable_file_again_keeps_its_reason_and_another_senders_empty_file_is_its_own(tmp_path):
+    empty = tmp_path / "空文件.xlsx"
+    empty.write_bytes(b"")
+    other = tmp_path / "第一批-检验检测类-秦岭特种材料检测技术有限公司.xlsx"
+    other.write_bytes(b"")
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd:
+        [first] = rnd.receive([empty])
+        [again] = rnd.receive([empty])
+        assert again.repeat and again.status == ST_RECEIVED_BEFORE and again.version.id == first.version.id
+        assert first.version.reason and first.version.reason in again.row.note
+        # The same (empty) bytes from another sender: a return of its own, on its unit.
+        [theirs] = rnd.receive([other])
+        assert not theirs.repeat and theirs.status == ST_UNREADABLE and theirs.version.id != first.version.id
+        assert theirs.unit is not None and theirs.unit.unit == "秦岭特种材料检测技术有限公司"
+        assert [v.file_name for v in rnd.unplaced()] == [empty.name]
+
+
+def test_a_ledger_of_schema_2_is_brought_up_keeping_every_version(tmp_path):
+    folder = tmp_path / "轮次"
+    empty = tmp_path / "空文件.xlsx"
+    empty.write_bytes(b"")
+    with Round.init(folder, ROSTER) as rnd:
+        rnd.receive([RETURNED / "第一批-信息服务类-滨海产业链数据科技信息研究所.xlsx", empty])
+        before = [(v.id, v.sha256, v.file_name, v.unit_id) for u in rnd.units() for v in u.versions]
+    db = sqlite3.connect(folder / LEDGER_FILE)
+    with db:      # as schema 2 made it: one version a hash, no sender_key
+        sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'versions'").fetchone()[0]
+        old = (sql.replace("sha256            TEXT NOT NULL,", "sha256            TEXT NOT NULL UNIQUE,")
+               .replace("receipt_id        INTEGER NOT NULL,", "receipt_id        INTEGER NOT NULL")
+               .replace("CREATE TABLE versions", "CREATE TABLE v2"))
+        old = "\n".join(line for line in old.splitlines() if "sender_key" not in line)
+        db.execute("PRAGMA foreign_keys=OFF")
+        db.execute(old)
+        columns = ", ".join(c[1] for c in db.execute("PRAGMA table_info(v2)"))
+        db.execute(f"INSERT INTO v2 SELECT {columns} FROM versions")
+        db.execute("DROP TABLE versions")
+        db.execute("ALTER TABLE v2 RENAME TO versions")
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
+    db.close()
+    with Round.open(folder) as rnd:
+        after = [(v.id, v.sha256, v.file_name, v.unit_id) for u in rnd.units() for v in u.versions]
+        assert after == before and [v.file_name for v in rnd.unplaced()] == [empty.name]
+        theirs = tmp_path / "b" / "另一个空文件.xlsx"
+        theirs.parent.mkdir()
+        theirs.write_bytes(b"")
+        [r] = rnd.receive([theirs])
+        assert not r.repeat and len(rnd.unplaced()) == 2
+    with sqlite3.connect(folder / LEDGER_FILE) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("3",)
+
+
 # -- what is made ---------------------------------------------------------------------------
 
 def test_blank_and_prefilled_workbooks(sample_round, tmp_path):

@@ -228,3 +228,14 @@ def test_a_set_that_fails_while_put_in_place_puts_back_what_was_there(tmp_path):
     assert "b.txt" in str(e.value)
     assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt", "c.txt"]
     assert [(out / n).read_text(encoding="utf-8") for n in ("a.txt", "c.txt")] == ["old a.txt", "old c.txt"]
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_folder_that_is_there_but_takes_no_file_is_not_said_to_be_missing(tmp_path):
+    """/proc is there and takes no new file (ENOENT, as for a missing folder)."""
+    sample = Path(__file__).resolve().parent.parent / "samples" / "returned"
+    one = next(sample.glob("第一批-*.xlsx"))
+    there = CliRunner().invoke(main, ["validate", str(one), "--json", "/proc/x.json"])
+    assert "“/proc/x.json”：这个文件夹中不能新建文件" in there.output, there.output
+    missing = CliRunner().invoke(main, ["validate", str(one), "--json", "/proc/没有/x.json"])
+    assert "文件夹不存在，也无法创建" in missing.output, missing.output

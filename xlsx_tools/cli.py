@@ -274,7 +274,7 @@ def merge_command(paths, out_dir, roster_path, jobs, previous_dir, form_path) ->
     没有找到任何文件时也是 2（与 validate 相同，什么也不写）。
     """
     from .merge import (ST_ACCEPTED, ST_EXPLAINED, ST_WARNINGS, STATUSES, batch_file_stem, merge_config,
-                        merge_paths, recommending_folder, write_outputs)
+                        merge_paths, write_outputs, written_lines)
     from .roster import RosterError
     from .writing import CannotWrite
 
@@ -346,11 +346,8 @@ def merge_command(paths, out_dir, roster_path, jobs, previous_dir, form_path) ->
         click.echo(f"无法确定批次的文件 {len(result.unplaced)} 个（列在 汇总-总览.xlsx 的“提交情况”中）：")
         for e in result.unplaced:
             click.echo(f"    {e.status}  {e.file}  {e.result.reason or e.note}")
-    folder = out_dir / recommending_folder(form)
-    own = [p for p in result.outputs if p.parent == folder]
-    click.echo(f"已写入 {out_dir}：" + "、".join(p.name for p in result.outputs if p.parent != folder))
-    if own:
-        click.echo(f"各{form.column_header('recommending')}的汇总 {len(own)} 个，在 {folder}")
+    for line in written_lines(result, out_dir):
+        click.echo(line)
     if result.previous is not None:
         matched = sum(1 for f in result.files if f.previous)
         click.echo(f"与上年对比：{matched} 个文件在上一轮汇总结果中找到了上年数值。")

@@ -95,7 +95,9 @@ def _receipt_line(r) -> str:
     text = f"{r.status}  {shown}{where}"
     if r.version is None and r.reason:
         text += f"  {r.reason}"
-    elif r.version is not None and not r.repeat and r.version.reason:
+    elif r.repeat and r.row.note:
+        text += f"  {r.row.note}"     # 与…内容相同, and why it cannot be read if so
+    elif r.version is not None and r.version.reason:
         text += f"  {r.version.reason}"
     return text
 
@@ -222,7 +224,7 @@ def _why_not_served(e: OSError, port: int) -> str:
 
 
 def _merge_round(round_dir: Path, out_dir: Path | None, given: dict) -> None:
-    from .merge import STATUSES, merge_config
+    from .merge import STATUSES, merge_config, written_lines
 
     if given.get("paths") or given.get("roster_path") or given.get("form_path"):
         _fail("使用 --round 时按轮次文件夹中的表单定义、名单和收到的文件汇总，"
@@ -240,7 +242,8 @@ def _merge_round(round_dir: Path, out_dir: Path | None, given: dict) -> None:
         for batch, b in result.batches.items():
             shown = "，".join(f"{st} {b.count(st)}" for st in STATUSES if b.count(st))
             click.echo(f"{batch}：计入汇总 {len(b.rows)} 个{unit_word}（{shown}）")
-        click.echo(f"已写入 {written}：" + "、".join(p.name for p in result.outputs))
+        for line in written_lines(result, written):
+            click.echo(line)
         raise SystemExit(result.exit_code)
 
 

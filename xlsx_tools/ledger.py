@@ -18,7 +18,8 @@ Tables:
     is the version the clerk chose, when not the latest.
 ``versions``
     One row per distinct content received (the same bytes twice are one
-    version): its hash, where the store keeps it, the name its sender gave it,
+    version; a file that cannot be read, one per name its senders gave it):
+    its hash, where the store keeps it, the name its sender gave it,
     the unit it was placed on (NULL when it cannot be told) with the roles as
     placed, and validate's result (status, verdict, counts, the fill date and
     the JSON of ``validate --json``).
@@ -52,7 +53,8 @@ __all__ = ["FILE_NAME", "SCHEMA_VERSION", "Ledger", "LedgerError", "ReceiptRow",
 
 FILE_NAME = "round.sqlite"
 # 2: columns named by role (1 named them by the 2022 table's field ids).
-SCHEMA_VERSION = 2
+# 3: versions.sender_key: an unreadable file is a version per sender's name (2 is brought up to it).
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE meta (
@@ -76,7 +78,10 @@ CREATE TABLE units (
 );
 CREATE TABLE versions (
     id                INTEGER PRIMARY KEY,
-    sha256            TEXT NOT NULL UNIQUE,
+    sha256            TEXT NOT NULL,
+    -- '' for a workbook (its bytes are all of it); the sender's name for a file that cannot be
+    -- read: two senders' empty files are the same bytes, each its own return.
+    sender_key        TEXT NOT NULL DEFAULT '',
     size              INTEGER NOT NULL,
     stored            TEXT NOT NULL,      -- its name in the store (files/)
     file_name         TEXT NOT NULL,      -- the sender's name, when first received
@@ -94,7 +99,8 @@ CREATE TABLE versions (
     date              TEXT,               -- the fill date (the form's date role)
     sent_mtime        REAL,               -- the file's time as its sender had it
     result            TEXT NOT NULL,      -- validate's JSON for the file
-    receipt_id        INTEGER NOT NULL    -- the receipt that first brought it
+    receipt_id        INTEGER NOT NULL,   -- the receipt that first brought it
+    UNIQUE (sha256, sender_key)
 );
 CREATE INDEX versions_unit ON versions(unit_id);
 CREATE TABLE receipts (
@@ -266,10 +272,32 @@ class Ledger:
             raise LedgerError(f"“{path}”不是 xlsx-tools 的轮次数据库，或已损坏。") from e
         if version > SCHEMA_VERSION:
             raise LedgerError(f"“{path}”由更新版本的 xlsx-tools 创建，请升级后再打开。")
+        if version == 2:
+            ledger._to_3()
+            version = 3
         if version < SCHEMA_VERSION:
             raise LedgerError(f"“{path}”由较早的测试版 xlsx-tools 创建，这一版不能打开。请用 round init "
                               f"新建轮次文件夹，再用 round receive 收取原文件（都在旧文件夹的 files/ 中）。")
         return ledger
+
+    def _to_3(self) -> None:
+        """Schema 2 -> 3: versions rebuilt with sender_key (SQLite cannot drop a UNIQUE in place);
+        an unreadable version keeps its own name as its key. One transaction, foreign keys off."""
+        db = self._db()
+        db.execute("PRAGMA foreign_keys=OFF")
+        try:
+            table = SCHEMA[SCHEMA.index("CREATE TABLE versions"):SCHEMA.index("CREATE INDEX versions_unit")]
+            with self.write():
+                db.execute(table.replace("CREATE TABLE versions", "CREATE TABLE versions_3", 1))
+                db.execute(f"INSERT INTO versions_3({_VERSION_COLUMNS}, sender_key) SELECT "
+                           f"{_VERSION_COLUMNS}, CASE WHEN reason IS NULL THEN '' ELSE file_name END"
+                           " FROM versions")
+                db.execute("DROP TABLE versions")
+                db.execute("ALTER TABLE versions_3 RENAME TO versions")
+                db.execute("CREATE INDEX versions_unit ON versions(unit_id)")
+                db.execute("UPDATE meta SET value = '3' WHERE key = 'schema'")
+        finally:
+            db.execute("PRAGMA foreign_keys=ON")
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -374,8 +402,14 @@ class Ledger:
     # -- versions and receipts -------------------------------------------------------
 
     @staticmethod
-    def version_by_sha(db: sqlite3.Connection, sha256: str) -> VersionRow | None:
-        row = db.execute(_VERSION_SELECT + " WHERE v.sha256 = ?", (sha256,)).fetchone()
+    def version_by_sha(db: sqlite3.Connection, sha256: str, file_name: str | None = None
+                       ) -> VersionRow | None:
+        """The version of these bytes: a workbook whatever its name; with ``file_name``, a file
+        that cannot be read only under that name (its sender_key)."""
+        where = " WHERE v.sha256 = ?" + ("" if file_name is None else
+                                          " AND v.sender_key IN ('', ?)") + " ORDER BY v.id"
+        row = db.execute(_VERSION_SELECT + where, (sha256,) if file_name is None else
+                         (sha256, file_name)).fetchone()
         return _version(row) if row else None
 
     @staticmethod

@@ -63,7 +63,7 @@ __all__ = [
     "merge_paths", "merge_results", "write_outputs", "MergeResult", "BatchSummary",
     "Submission", "MergeConfig", "merge_config", "batch_file_stem", "column_title", "STATUSES",
     "OVERVIEW_STEM", "UNKNOWN_BATCH", "ADDED", "choose_file", "place_file", "RosterIndex", "unit_key",
-    "recommending_folder", "recommending_file_stem",
+    "recommending_folder", "recommending_file_stem", "written_lines",
 ]
 
 # One status per row of 提交情况, in the words of every command (catalogue.toml's [statuses]).
@@ -165,6 +165,17 @@ def recommending_words(form: Form, name: str, **params: object) -> str:
 def recommending_folder(form: Form) -> str:
     """The folder under --out holding each recommending unit's workbook."""
     return recommending_words(form, "recommending_folder")
+
+
+def written_lines(result: MergeResult, out_dir: str | Path) -> list[str]:
+    """What merge tells of the files it wrote into ``out_dir``: the summaries there, then each
+    recommending unit's workbook in the folder they really are in (merge and merge --round)."""
+    folder = Path(out_dir) / recommending_folder(result.form)
+    own = [p for p in result.outputs if p.parent == folder]
+    lines = [f"已写入 {out_dir}：" + "、".join(p.name for p in result.outputs if p.parent != folder)]
+    if own:
+        lines.append(f"各{result.form.column_header('recommending')}的汇总 {len(own)} 个，在 {folder}")
+    return lines
 
 
 # Worked out once per form object (a form from a text or a dict has no file to key by).
@@ -404,6 +415,10 @@ def place_file(form: Form, r: FileResult, roster_units: dict[str, list[RosterEnt
     unit whose batch is blank, from the roster when the unit is on it once
     (``roster_units``: :attr:`RosterIndex.by_unit`). The round places each file
     it receives the same way.
+
+    An unreadable file with a roster is put on a roster unit only (its name may
+    carry more, such as （扫描件）): :func:`_roster_unit_in_name`; with none it is
+    placed nowhere (how: ``unmatched``), never made a unit of its own.
     """
     batch = r.batch if r.batch in form.batches else None
     unit = r.unit.strip() if isinstance(r.unit, str) and r.unit.strip() else None
@@ -412,6 +427,11 @@ def place_file(form: Form, r: FileResult, roster_units: dict[str, list[RosterEnt
     if batch is None or unit is None:
         parts = _name_parts(form, r.name)
         if parts and (batch is None or batch == parts["batch"]):
+            if r.status == "unreadable" and roster_units and unit is None:
+                e = _roster_unit_in_name(parts["unit"], parts["batch"], roster_units)
+                if e is None:
+                    return None, None, None, "unmatched"
+                return e.batch, e.unit, e.category, "name"
             how = "name" if batch is None else how
             batch = batch or parts["batch"]
             unit = unit or parts["unit"]
@@ -421,6 +441,21 @@ def place_file(form: Form, r: FileResult, roster_units: dict[str, list[RosterEnt
         if len(on) == 1:
             batch, cat, how = on[0].batch, cat or on[0].category, "roster"
     return batch, unit, cat, how
+
+
+def _roster_unit_in_name(named: str, batch: str, roster_units: dict[str, list[RosterEntry]]
+                         ) -> RosterEntry | None:
+    """The roster unit whose name the file name's unit part contains, when it is one unit
+    (in the name's batch, if the roster has it in several); else None. A name inside a longer
+    one found too (某所 in 某所分所) is that longer one's, so the longest match counts."""
+    key = unit_key(named)
+    found = [k for k in roster_units if k and k in key]
+    found = [k for k in found if not any(k != o and k in o for o in found)]
+    if len(found) != 1:
+        return None
+    entries = roster_units[found[0]]
+    entries = [e for e in entries if e.batch == batch] or entries
+    return entries[0] if len(entries) == 1 else None
 
 
 def _choice_key(r: FileResult) -> tuple:
@@ -518,8 +553,9 @@ def _submission(form: Form, r: FileResult, roster: RosterIndex) -> Submission:
     if batch is None:
         s.status = _file_status(s)
         # Why it could not be read, when it could not, then why it is in no batch.
-        s.note = (r.reason or "") + (f"无法从表中或文件名中确定{form.column_header('batch')}，"
-                                     "未计入任何批次的汇总。")
+        s.note = (r.reason or "") + (
+            "文件名中的单位未能对应到名单中的单位，未计入任何批次的汇总。" if how == "unmatched" else
+            f"无法从表中或文件名中确定{form.column_header('batch')}，未计入任何批次的汇总。")
     elif how == "name" and r.failed:
         s.note = "批次和单位按文件名识别。"
     elif how == "roster":

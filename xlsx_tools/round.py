@@ -535,16 +535,16 @@ class Round:
     def _receive_workbook(self, stored: Stored, name: str, source: str, batch_id: str,
                           mtime: float | None, archive_id: int | None = None) -> Receipt:
         with self.ledger.snapshot() as db:
-            known = self.ledger.version_by_sha(db, stored.sha256)
+            known = self.ledger.version_by_sha(db, stored.sha256, name)
         placed = None if known else self._validate_and_place(stored, name, mtime)
         with self.ledger.write() as db:
-            known = self.ledger.version_by_sha(db, stored.sha256)   # another may have come meanwhile
+            known = self.ledger.version_by_sha(db, stored.sha256, name)   # another may have come meanwhile
             rid = self.ledger.add_receipt(
                 db, received_at=now(), batch_id=batch_id, source=source, file_name=name,
                 size=stored.size, sha256=stored.sha256, version_id=known.id if known else None,
                 repeat=int(known is not None), archive_id=archive_id,
                 note=(f"与 {_shown_time(known.received_at)} 收到的“{known.file_name}”内容相同，"
-                      f"不另算版本。") if known else None)
+                      f"不另算版本。{known.reason or ''}") if known else None)
             if known is None:
                 placed = placed or self._validate_and_place(stored, name, mtime)
                 result, batch, unit, cat, how = placed
@@ -553,7 +553,8 @@ class Round:
                     unit_id = self.ledger.unit_for(db, batch, unit_key(unit), unit, cat,
                                                    _text(result.recommending))
                 vid = self.ledger.add_version(
-                    db, sha256=stored.sha256, size=stored.size, stored=stored.stored, file_name=name,
+                    db, sha256=stored.sha256, sender_key="" if result.readable else name,
+                    size=stored.size, stored=stored.stored, file_name=name,
                     unit_id=unit_id, batch=batch, unit=unit, category=cat,
                     placed_by=how if batch else None, status=result.status, verdict=result.verdict,
                     errors=result.errors, warnings=result.warnings, reason=result.reason, kind=result.kind,
@@ -776,7 +777,7 @@ class Round:
             if isinstance(e, OSError):
                 raise CannotWrite(base, e, "汇总文件夹") from None
             raise
-        result.outputs = [target / p.name for p in result.outputs]
+        result.outputs = [target / p.relative_to(work) for p in result.outputs]   # subfolders kept
         return result, target
 
     def summary_builds(self) -> list[Path]:

@@ -79,6 +79,13 @@ def _file_in_the_way(target: Path) -> Path | None:
     return None
 
 
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 # errno -> why, for a clerk.
 _REASONS = {
     errno.EACCES: "没有写入权限",
@@ -109,6 +116,11 @@ def why_not_written(e: OSError | None, target: str | Path) -> str:
     if e.errno == errno.EACCES and _is_file(target):
         # What Windows says of a file open in Excel or WPS too.
         return "没有写入权限，或这个文件正在 Excel 或 WPS 中打开（请先关闭它）"
+    made = Path(e.filename) if isinstance(e.filename, str) else None
+    if e.errno == errno.ENOENT and made is not None and made.name.startswith(TEMP_PREFIX) \
+            and _is_dir(made.parent):
+        # A file made in a folder that is there (/proc takes none): not a missing folder.
+        return "这个文件夹中不能新建文件"
     if e.errno in _REASONS:
         return _REASONS[e.errno]
     return f"写入时出错（系统错误代码 {e.errno}）" if e.errno else "写入失败"
