@@ -13,7 +13,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from _fill import make_filled, valid_values
-from _generate_helpers import column_width, convert, norm, pdf_pages, printed_pixels
+from _generate_helpers import badly_broken, column_width, convert, norm, pdf_pages, printed_pixels
 
 from xlsx_tools.form import load_form
 from xlsx_tools.incell import SHEET_NAME
@@ -401,3 +401,25 @@ def test_page_counts_in_libreoffice(tmp_path, summaries, blank):
     text = subprocess.run(["pdftotext", str(pdfs["blank"]), "-"], check=True, capture_output=True,
                           text=True).stdout
     assert [line for line in text.splitlines() if line and line[0] in _CLOSING] == []
+
+
+@pytest.mark.parametrize("name", ["汇总-第一批.xlsx", "推荐单位"])
+def test_the_findings_sheet_gives_the_messages_the_room(summaries, name, book):
+    """问题清单: the short columns narrowed to what they hold, 问题说明 the widest, its
+    texts broken by the program (no line starting with 「”」, 「。」 or 「)」, no cell
+    reference split)."""
+    paths = sorted((summaries / name).glob("*.xlsx")) if name == "推荐单位" else [summaries / name]
+    for path in paths:
+        ws = book(path)["问题清单"]
+        top = next(r for r in range(1, 5) if ws.cell(r, 1).value == "序号")
+        if ws.max_row <= top:
+            continue
+        heads = [ws.cell(top, c).value for c in range(1, ws.max_column + 1)]
+        widths = [column_width(ws, [c]) for c in range(1, ws.max_column + 1)]
+        message = heads.index("问题说明")
+        if any("\n" in str(ws.cell(r, message + 1).value) for r in range(top + 1, ws.max_row + 1)):
+            # Its messages wrap (the table is wider than the page): it has the most room.
+            assert widths[message] == max(widths), (path.name, widths)
+            for short in ("单元格", "字段"):
+                assert widths[heads.index(short)] < widths[message], (path.name, short)
+        assert badly_broken(ws, top + 1, widths) == [], path.name

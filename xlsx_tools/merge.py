@@ -43,6 +43,7 @@ from .writing import distinct_name, write_files
 from .xlsx_output import (
     DATE_WIDTH_SAMPLE,
     LANDSCAPE_PX,
+    TABLE_SIZE,
     TableFormats,
     broken,
     close_workbook,
@@ -51,6 +52,7 @@ from .xlsx_output import (
     printed_width,
     row_points,
     text_lines,
+    text_table_widths,
     text_width,
     write_table,
 )
@@ -1164,10 +1166,16 @@ def _findings_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission]
     # The code as the other reports show it: R01 as is, a field-level code in Chinese.
     rows = [[i + 1, *[form.catalogue.title(rec[k]) if k == "code" else rec[k] for k in cols]]
             for i, rec in enumerate(records)]
-    formats = [fmt.serial] + [fmt.wrap if k in ("message", "explanation") else fmt.text for k in cols]
+    heads = ["序号", *[headers[k] for k in cols]]
+    # The short columns as narrow as their texts allow, the messages the page's room; the
+    # texts broken here (a spreadsheet program starts lines with 」 or splits 统计表!C18).
+    widths = text_table_widths([[h, *(str(r[j]) for r in rows)] for j, h in enumerate(heads)],
+                               1 + cols.index("message"), TABLE_SIZE)
+    rows = [[broken(v, widths[j], TABLE_SIZE) if isinstance(v, str) else v for j, v in enumerate(r)]
+            for r in rows]
     ws.write_string(0, 0, f"问题清单（共 {len(rows)} 条）", fmt.title)
-    write_table(ws, fmt, 1, ["序号", *[headers[k] for k in cols]], rows, 40, formats,
-                wrap={1 + cols.index("message"): 80, 1 + cols.index("explanation"): 40})
+    write_table(ws, fmt, 1, heads, rows, 40, [fmt.serial] + [fmt.wrap] * len(cols),
+                wrap={j: w for j, w in enumerate(widths) if j})
     print_setup(ws, repeat=(1, 1), fit_width=True)
 
 
