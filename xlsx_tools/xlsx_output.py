@@ -29,7 +29,7 @@ __all__ = [
     "OutputError", "text_width", "text_lines", "broken_lines", "broken", "row_points", "fit_width",
     "excel_text", "quote_sheet", "sheet_ref", "checked", "FormulaWorksheet", "Formats", "TableFormats",
     "new_workbook", "close_workbook", "write_table", "page_widths", "text_table_widths", "print_setup",
-    "printed_width",
+    "printed_width", "printed_height",
     "LEAST_SCALE", "LANDSCAPE_PX", "DATE_WIDTH_SAMPLE", "TABLE_SIZE",
 ]
 
@@ -438,13 +438,26 @@ def printed_width(ws, first: int = 0, last: int | None = None) -> int:
                for c in range(first, last + 1))
 
 
+def printed_height(ws) -> int:
+    """Height in pixels of the rows written, as set."""
+    last = ws.dim_rowmax
+    if last is None:
+        return 0
+    info = ws.row_info
+    return sum(info[r].height if r in info and info[r].height is not None else ws.default_row_height
+               for r in range(0, last + 1))
+
+
 def print_setup(ws, repeat: tuple[int, int] | None = None, fit_width: bool = False,
-                repeat_cols: tuple[int, int] | None = None) -> None:
+                repeat_cols: tuple[int, int] | None = None, fit_height: bool = False) -> None:
     """Printed on A4 landscape; ``repeat`` rows and ``repeat_cols`` columns on every page.
 
     With ``fit_width`` the sheet is one page wide when that keeps its 10 pt text at
     8 pt or more; a wider sheet prints at that least scale across pages instead (call
-    after the columns are set).
+    after the columns are set). With ``fit_height`` too, a sheet a little taller than a
+    page prints on one page when that keeps its text at 8 pt or more (call after the rows
+    are set, with heights: its own margins count): a few rows alone on a second page
+    wasted it.
     """
     ws.set_landscape()
     ws.set_paper(9)  # A4
@@ -454,6 +467,8 @@ def print_setup(ws, repeat: tuple[int, int] | None = None, fit_width: bool = Fal
         ws.repeat_columns(*repeat_cols)
     if fit_width:
         if printed_width(ws) * LEAST_SCALE / 100 <= LANDSCAPE_PX:
-            ws.fit_to_pages(1, 0)
+            room = round((8.27 - ws.margin_top - ws.margin_bottom) * 96)
+            one_page = fit_height and printed_height(ws) * LEAST_SCALE / 100 <= room
+            ws.fit_to_pages(1, 1 if one_page else 0)
         else:
             ws.set_print_scale(LEAST_SCALE)
