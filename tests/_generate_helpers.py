@@ -154,3 +154,31 @@ def roster_xlsx(path: Path, rows: list[list[str]],
         ws.append(r)
     wb.save(path)
     return path
+
+
+# A reference to a cell of a sheet, as the findings give it: 统计表!C18.
+_CELL_REF = re.compile(r"[^\s、，,;；!]+![A-Z]+[0-9]+")
+
+
+def badly_broken(ws, first_row: int, widths: list[float], size: float = 10) -> list[tuple[int, int, str]]:
+    """The texts of a table (rows from ``first_row``) a printout breaks badly: one that
+    wraps in its column (``widths``, from the first) without the program's own line breaks, a line
+    that starts with a closing mark, or a cell reference split across lines."""
+    from xlsx_tools.line_rules import NO_LINE_START
+    from xlsx_tools.xlsx_output import text_width
+
+    bad = []
+    for row in ws.iter_rows(min_row=first_row):
+        for c in row:
+            if not isinstance(c.value, str):
+                continue
+            lines = c.value.split("\n")
+            usable = max(widths[c.column - 1] - 1.5, 1.0)
+            if any(text_width(line, size) > usable for line in lines):
+                bad.append((c.row, c.column, "wraps unbroken: " + c.value))
+            if any(line[:1] in NO_LINE_START for line in lines[1:]):
+                bad.append((c.row, c.column, "closing mark first: " + c.value))
+            joined = c.value.replace("\n", "")
+            if any(not any(ref in line for line in lines) for ref in _CELL_REF.findall(joined)):
+                bad.append((c.row, c.column, "reference split: " + c.value))
+    return bad

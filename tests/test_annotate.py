@@ -161,6 +161,17 @@ def test_marked_cells_keep_their_format_and_nothing_else_changes(bad, tmp_path) 
     assert all(ws.cell(r, 5).alignment.wrap_text for r in range(1, 5))
 
 
+def test_the_listing_prints_its_unit_and_file_on_every_page(bad, tmp_path) -> None:
+    # A page of 校验问题 printed alone is traced to its unit and file by its page header.
+    result = validate_file(bad, FORM)
+    assert result.unit
+    ws = openpyxl.load_workbook(annotate(bad, tmp_path, result))[ANNOTATION_SHEET]
+    header = ws.oddHeader
+    assert result.unit in header.left.text and FORM.column_header("unit") in header.left.text
+    assert header.right.text == f"文件：{bad.name}"
+    assert ws.oddFooter.center.text                         # the page numbers stay
+
+
 def test_every_other_part_stays_byte_identical(bad, tmp_path) -> None:
     """A picture and a sheet the filler added, their formatting, the cached results of
     formulas: every part not edited is copied as it was stored."""
@@ -541,8 +552,9 @@ def test_any_cells_are_marked_and_nothing_else_changes(small, tmp_path, chosen) 
     assert after[ANNOTATION_SHEET].max_row == len(findings) + 1
     assert [after[ANNOTATION_SHEET].cell(i + 2, 5).value for i in range(len(findings))] == \
         [f.message for f in findings]
-    # Annotated again with the same findings: the same copy.
-    again = dataclasses.replace(result, path=copy, file=str(copy))
+    # Annotated again with the same findings: the same copy (the file named as before: its
+    # name is in the listing's page header).
+    again = dataclasses.replace(result, path=copy)
     assert annotated_bytes(FORM, again) == data
 
 

@@ -608,3 +608,19 @@ def test_a_rule_changed_in_the_form_definition_changes_the_sheet(tmp_path):
     findings = validate_file(recalculated, variant).findings
     assert [f.code for f in findings if f.code == "R01"] == ["R01"]
     assert key not in _validate_keys(recalculated)[0]     # the shipped rule: 5 <= 5 holds
+
+
+def test_the_checks_sheet_does_not_point_to_itself(generated, generated_blank_wb):
+    """Its status line says where the problems are without naming its own sheet (printed,
+    「详见“校验结果”工作表」 on 校验结果 read oddly); the cover's line still names it."""
+    cell = incell.status_cell(FORM)
+    formula = generated_blank_wb[incell.SHEET_NAME]["A2"].value
+    assert formula.startswith("=") and "项问题" in formula
+    assert incell.SHEET_NAME not in formula
+    assert incell.SHEET_NAME in generated_blank_wb[FORM.cover.name][cell.ref].value
+    for _prefill, path in generated:
+        wb = openpyxl.load_workbook(path, data_only=True)
+        own, cover = wb[incell.SHEET_NAME]["A2"].value, wb[FORM.cover.name][cell.ref].value
+        assert own.startswith("尚有 ") and incell.SHEET_NAME not in own, own
+        assert own == incell.status_text(int(own.split()[1]), 0, here=True)
+        assert f"“{incell.SHEET_NAME}”" in cover, cover

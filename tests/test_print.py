@@ -13,14 +13,14 @@ from pathlib import Path
 import openpyxl
 import pytest
 from _fill import make_filled, valid_values
-from _generate_helpers import column_width, convert, norm, pdf_pages, printed_pixels
+from _generate_helpers import badly_broken, column_width, convert, norm, pdf_pages, printed_pixels
 
 from xlsx_tools.form import load_form
 from xlsx_tools.incell import SHEET_NAME
 from xlsx_tools.merge import batch_file_stem, merge_config, merge_paths
 from xlsx_tools.rules import field_title
 from xlsx_tools.write import generate_blank, write_workbook
-from xlsx_tools.xlsx_output import LANDSCAPE_PX, row_points, text_lines, text_width
+from xlsx_tools.xlsx_output import LANDSCAPE_PX, LEAST_SCALE, row_points, text_lines, text_width
 
 FORM = load_form()
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -259,29 +259,29 @@ def test_the_batch_summary_prints_its_main_indicators(summaries, book):
     assert ws.print_title_rows == "$2:$2" and ws.print_title_cols == "$A:$B"
     assert wb.active.title == ws.title
     assert ws.max_column == 2 + len(config.print_fields)
-    # The full table prints its title row only (a note there says where the paper copy is).
+    # The full table does not print (a note on it says where the paper copy is).
     full = wb["汇总"]
-    assert _print_rows(full) == (1, 1)
+    assert _area(full)[0] == _area(full)[2] == 1 and _area(full)[1] == _area(full)[3] > full.max_column
 
 
 def _area(ws) -> tuple[int, int, int, int]:
     """The print area's first and last row and column (1-based)."""
     area = ws.print_area if isinstance(ws.print_area, str) else ws.print_area[0]
-    lo, hi = area.split("!")[-1].replace("$", "").split(":")
-    return (*openpyxl.utils.cell.coordinate_to_tuple(lo), *openpyxl.utils.cell.coordinate_to_tuple(hi))
+    lo, _, hi = area.split("!")[-1].replace("$", "").partition(":")
+    return (*openpyxl.utils.cell.coordinate_to_tuple(lo), *openpyxl.utils.cell.coordinate_to_tuple(hi or lo))
 
 
-def test_the_full_tables_note_prints_at_full_size(summaries, book):
+def test_the_full_table_does_not_print(summaries, book):
+    # Its title and note printed alone took a page: its print area is one empty cell past
+    # the table (LibreOffice leaves out a page with nothing on it: test_page_counts).
     config = merge_config(FORM)
     one_recommending = sorted((summaries / "推荐单位").iterdir())[0]
     for name in ("汇总-第一批.xlsx", one_recommending.relative_to(summaries)):
         ws = book(summaries / name)["汇总"]
         r0, c0, r1, c1 = _area(ws)
-        assert (r0, r1, c0) == (1, 1, 1)
-        # The title and the note under it span the printed columns, which one landscape
-        # page holds at 100 %: the note prints at its 10 pt, not shrunk to fit.
-        assert any((m.min_row, m.max_row, m.min_col, m.max_col) == (1, 1, 1, c1)
-                   for m in ws.merged_cells.ranges)
+        assert (r0, r1) == (1, 1) and c0 == c1 > ws.max_column
+        # On screen the title and the note under it span what one landscape page holds.
+        c1 = next(m.max_col for m in ws.merged_cells.ranges if (m.min_row, m.max_row, m.min_col) == (1, 1, 1))
         assert printed_pixels(ws, range(1, c1 + 1)) <= LANDSCAPE_PX < printed_pixels(ws, range(1, c1 + 2))
         assert config.say("print_note", columns=ws.max_column,
                           print_sheet=config.say("print_sheet")) in ws["A1"].value
@@ -392,7 +392,15 @@ def test_page_counts_in_libreoffice(tmp_path, summaries, blank):
     assert len(pages) <= 11
     assert _pages(pdfs["blank"]) == len(pages)
     assert _pages(pdfs["last_year"]) == len(pages)
-    assert _pages(pdfs["batch"]) <= 12
+    # The batch: 主要指标 (its title with its table: the full table does not print),
+    # 分类统计 on one page, 提交情况, 问题清单, 图表, 与上年对比.
+    batch_pages = [norm(t) for t in pdf_pages(pdfs["batch"])]
+    assert len(batch_pages) <= 6
+    config = merge_config(FORM)
+    assert norm(config.say("print_title", batch="第一批", count=9)) in batch_pages[0]
+    assert "序号" in batch_pages[0]
+    assert sum(1 for t in batch_pages if "部分" in t and "指标" in t and "单位" in t
+               and norm(config.say("count_heading")) in t) == 1
     # The overview of the 41 sample files: its counts on one page, the sums by batch on
     # one more, then every file and every finding (a column per field printed 9 pages).
     assert _pages(pdfs["overview"]) <= 12
@@ -401,3 +409,40 @@ def test_page_counts_in_libreoffice(tmp_path, summaries, blank):
     text = subprocess.run(["pdftotext", str(pdfs["blank"]), "-"], check=True, capture_output=True,
                           text=True).stdout
     assert [line for line in text.splitlines() if line and line[0] in _CLOSING] == []
+
+
+@pytest.mark.parametrize("name", ["汇总-第一批.xlsx", "推荐单位"])
+def test_the_findings_sheet_gives_the_messages_the_room(summaries, name, book):
+    """问题清单: the short columns narrowed to what they hold, 问题说明 the widest, its
+    texts broken by the program (no line starting with 「”」, 「。」 or 「)」, no cell
+    reference split)."""
+    paths = sorted((summaries / name).glob("*.xlsx")) if name == "推荐单位" else [summaries / name]
+    for path in paths:
+        ws = book(path)["问题清单"]
+        top = next(r for r in range(1, 5) if ws.cell(r, 1).value == "序号")
+        if ws.max_row <= top:
+            continue
+        heads = [ws.cell(top, c).value for c in range(1, ws.max_column + 1)]
+        widths = [column_width(ws, [c]) for c in range(1, ws.max_column + 1)]
+        message = heads.index("问题说明")
+        if any("\n" in str(ws.cell(r, message + 1).value) for r in range(top + 1, ws.max_row + 1)):
+            # Its messages wrap (the table is wider than the page): it has the most room.
+            assert widths[message] == max(widths), (path.name, widths)
+            for short in ("单元格", "字段"):
+                assert widths[heads.index(short)] < widths[message], (path.name, short)
+        assert badly_broken(ws, top + 1, widths) == [], path.name
+
+
+@pytest.mark.parametrize("name, sheet", [("汇总-第一批.xlsx", "分类统计"), ("汇总-总览.xlsx", "分批次统计")])
+def test_the_sums_print_on_one_page_at_8_points_or_more(summaries, book, name, sheet):
+    # Some fifty rows, six more than a page held: fitted to one page, its rows as tall as
+    # set (every program alike), so that one page holds them at 80 % or more.
+    ws = book(summaries / name)[sheet]
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight in (None, 1)
+    rows = [ws.row_dimensions[r].height for r in range(1, ws.max_row + 1)]
+    assert all(h is not None for h in rows), rows
+    margins = ws.page_margins
+    room_pt = (8.27 - margins.top - margins.bottom) * 72
+    assert sum(rows) * LEAST_SCALE / 100 <= room_pt
+    assert printed_pixels(ws, range(1, ws.max_column + 1)) * LEAST_SCALE / 100 <= LANDSCAPE_PX

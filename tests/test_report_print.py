@@ -7,7 +7,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from _generate_helpers import column_width, printed_pixels
+from _generate_helpers import badly_broken, column_width, printed_pixels
 
 from xlsx_tools.report import SIZE, finding_header, write_report_xlsx
 from xlsx_tools.validate import validate_paths
@@ -100,3 +100,11 @@ def test_the_widths_fit_the_page_whatever_the_texts(rows):
     widths = text_table_widths([[h, *(r[j] for r in rows)] for j, h in enumerate(header)], 2, SIZE)
     assert sum(int(w * 7 + 0.5) + 5 for w in widths) * LEAST_SCALE / 100 <= LANDSCAPE_PX
     assert min(widths) >= 6
+
+
+def test_the_program_breaks_the_lines_and_keeps_references_whole(report):
+    # LibreOffice breaks a long text anywhere: 「统计表!\nC18」, a line starting with 「)」.
+    wb, _run = report
+    for ws in wb.worksheets:
+        widths = _widths(ws)
+        assert badly_broken(ws, 2, widths, SIZE) == [], ws.title

@@ -1082,9 +1082,11 @@ def _listing_formats(styles: _Styles) -> _ListingFormats:
     return formats
 
 
-def _listing_sheet(form: Form, findings: Sequence[Finding], fmt: _ListingFormats, dialect: Dialect) -> bytes:
+def _listing_sheet(form: Form, findings: Sequence[Finding], fmt: _ListingFormats, dialect: Dialect,
+                   page_header: str) -> bytes:
     """校验问题: one row a finding; the header repeated on every printed page (a defined
-    name), landscape A4 one page wide, rows tall enough for their wrapped text."""
+    name), the unit and file at the top of each page (``page_header``), landscape A4 one
+    page wide, rows tall enough for their wrapped text."""
     header, rows = _listing_rows(form, findings)
     widths = list(_WIDTHS) + ([_EXPLANATION_WIDTH] if len(header) > len(_WIDTHS) else [])
     # The cells column fits its longest entry (a finding may name several cells).
@@ -1119,8 +1121,9 @@ def _listing_sheet(form: Form, findings: Sequence[Finding], fmt: _ListingFormats
         out.append(b"</row>")
     out.append(b'</sheetData><printOptions horizontalCentered="1"/><pageMargins left="0.5" right="0.5" '
                b'top="0.6" bottom="0.7" header="0.3" footer="0.3"/><pageSetup paperSize="9" '
-               b'orientation="landscape" fitToWidth="1" fitToHeight="0"/><headerFooter><oddFooter>'
-               + esc_text("&C第 &P 页，共 &N 页") + b"</oddFooter></headerFooter></worksheet>")
+               b'orientation="landscape" fitToWidth="1" fitToHeight="0"/><headerFooter><oddHeader>'
+               + esc_text(page_header) + b"</oddHeader><oddFooter>" + esc_text("&C第 &P 页，共 &N 页")
+               + b"</oddFooter></headerFooter></worksheet>")
     return b"".join(out)
 
 
@@ -1227,14 +1230,25 @@ def annotated_bytes(form: Form, result: FileResult) -> bytes:
     try:
         pkg = Package(result.path, MAX_UNCOMPRESSED)
         try:
-            return _annotate(pkg, form, list(result.findings))
+            return _annotate(pkg, form, list(result.findings), _listing_page_header(form, result))
         finally:
             pkg.close()
     except PackageError as e:
         raise AnnotateError(e.kind if e.kind in _TOLD else "cannot") from None
 
 
-def _annotate(pkg: Package, form: Form, findings: list[Finding]) -> bytes:
+def _listing_page_header(form: Form, result: FileResult) -> str:
+    """The listing's printed page header: the unit and the file, so that a page printed
+    alone can be traced to them (an Excel header: "&" escaped, 255 characters at most)."""
+    def part(label: str, text: str) -> str:
+        text = text if len(text) <= 100 else text[:99] + "…"
+        return f"{label}：{text}".replace("&", "&&")
+
+    unit = part(form.column_header("unit") or "单位", result.unit or "")
+    return f"&L{ANNOTATION_SHEET}　{unit}&R{part('文件', result.name)}"
+
+
+def _annotate(pkg: Package, form: Form, findings: list[Finding], page_header: str) -> bytes:
     types = ContentTypes(pkg)
     wb_part = office_document(pkg)
     wb_rels = Rels(pkg, wb_part)
@@ -1292,7 +1306,7 @@ def _annotate(pkg: Package, form: Form, findings: list[Finding]) -> bytes:
             sheet.deselect()
             pkg.put(part, sheet.result())
 
-    listing = _listing_sheet(form, findings, _listing_formats(styles), dialect)
+    listing = _listing_sheet(form, findings, _listing_formats(styles), dialect, page_header)
     if before:
         index = workbook.names.index(ANNOTATION_SHEET)
         pkg.put(sheet_parts[ANNOTATION_SHEET], listing)

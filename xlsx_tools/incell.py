@@ -56,7 +56,7 @@ from decimal import Decimal
 from typing import Callable, Mapping, Sequence
 
 from . import expr as ex
-from .catalogue import status_word
+from .catalogue import CATALOGUE, Catalogue, status_word
 from .clean import clean_value
 from .form import Cell, ChangeRule, Field, Form, Rule, cell_name
 from .previous import previous_number
@@ -319,8 +319,16 @@ def status_cell(form: Form) -> Cell:
     return Cell(form.cover.name, row, 2, "special", "check_status", max(1, form.cover.columns - 2))
 
 
-def status_text(errors: int, warnings: int, explained: int = 0) -> str:
-    """The cover line, as the sheet's formula builds it (``warnings``: not explained)."""
+def _status_end(words: Catalogue, here: bool) -> str:
+    """How the status line ends when something is open: on the cover it points to
+    校验结果; on 校验结果 itself to the list below (a sheet pointing to itself reads oddly)."""
+    return words.phrase("status_here") if here else words.phrase("status_see", sheet=SHEET_NAME)
+
+
+def status_text(errors: int, warnings: int, explained: int = 0, here: bool = False,
+                words: Catalogue = CATALOGUE) -> str:
+    """The cover line (``here``: 校验结果's own), as the sheet's formula builds it
+    (``warnings``: not explained)."""
     text = f"尚有 {errors} 项问题" if errors else "已全部通过校验"
     parts = []
     if warnings:
@@ -329,17 +337,17 @@ def status_text(errors: int, warnings: int, explained: int = 0) -> str:
         parts.append(f"{explained} 项警告已说明")
     if parts:
         text += "（" + "，".join(parts) + "）"
-    return text + "，详见“校验结果”工作表" if errors or warnings else text
+    return text + _status_end(words, here) if errors or warnings else text
 
 
-def _status_formula(err: str, warn: str, expl: str) -> str:
+def _status_formula(err: str, warn: str, expl: str, end: str) -> str:
     return (f'IF({err}>0,"尚有 "&{err}&" 项问题","已全部通过校验")'
             f'&IF({warn}+{expl}>0,"（","")'
             f'&IF({warn}>0,"另有 "&{warn}&" 项警告","")'
             f'&IF(AND({warn}>0,{expl}>0),"，","")'
             f'&IF({expl}>0,{expl}&" 项警告已说明","")'
             f'&IF({warn}+{expl}>0,"）","")'
-            f'&IF({err}+{warn}>0,"，详见“校验结果”工作表","")')
+            f'&IF({err}+{warn}>0,{excel_text(end)},"")')
 
 
 # -- the Python side, for the results the formulas carry -------------------------------
@@ -586,10 +594,10 @@ def results(form: Form, values: Mapping[str, object] | None = None,
         fired = any(state.fires[i] for i, c in enumerate(checks) if _explained_code(form, c) == code)
         out[r, _C_OCODE] = (none if not fired else explained_word if length >= explain.min_length
                             else wanted if length == 0 else short)
-    status = status_text(n_err, n_warn, n_expl)
-    out[1, 0] = status
+    out[1, 0] = status_text(n_err, n_warn, n_expl, here=True, words=words)
     cell = status_cell(form)
-    return {SHEET_NAME: out, form.cover.name: {(cell.row - 1, cell.col - 1): status}}
+    return {SHEET_NAME: out,
+            form.cover.name: {(cell.row - 1, cell.col - 1): status_text(n_err, n_warn, n_expl, words=words)}}
 
 
 # -- writing ------------------------------------------------------------------------
@@ -774,7 +782,7 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
             formula(r, col, f'IF({open_total}<{n},"",INDEX({rng},{where}))', formats["open_wrap"])
         formula(r, _C_N, f'IF({open_total}<{n},"",{n})', formats["open"])
 
-    status = _status_formula(err_total, warn_total, expl_total)
+    status = _status_formula(err_total, warn_total, expl_total, _status_end(words, True))
     ws.merge_range(0, 0, 0, _C_MSG, "校验结果", formats["title"])
     _wrote(ws.merge_range(1, 0, 1, _C_MSG, "", formats["summary"]))
     formula(1, 0, status, formats["summary"])
@@ -818,7 +826,8 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
     cell = status_cell(form)
     cover = sheets[form.cover.name]
     ref = f"'{SHEET_NAME}'!"
-    cover_formula = "=" + _status_formula(ref + err_total, ref + warn_total, ref + expl_total)
+    cover_formula = "=" + _status_formula(ref + err_total, ref + warn_total, ref + expl_total,
+                                          _status_end(words, False))
     status_value = stored[form.cover.name][cell.row - 1, cell.col - 1]
     if cell.width > 1:
         _wrote(cover.merge_range(cell.row - 1, cell.col - 1, cell.row - 1, cell.last_col - 1, "",

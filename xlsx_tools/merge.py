@@ -43,6 +43,7 @@ from .writing import distinct_name, write_files
 from .xlsx_output import (
     DATE_WIDTH_SAMPLE,
     LANDSCAPE_PX,
+    TABLE_SIZE,
     TableFormats,
     broken,
     close_workbook,
@@ -51,6 +52,7 @@ from .xlsx_output import (
     printed_width,
     row_points,
     text_lines,
+    text_table_widths,
     text_width,
     write_table,
 )
@@ -131,7 +133,7 @@ WORDS = {
     # The printable sheet of the main indicators, and the note on the full table's print.
     "print_sheet": "主要指标",
     "print_title": "{batch} 主要指标（{count} 个单位）",
-    "print_note": ("本表共 {columns} 列，供筛选、复制，打印时只打印本行；"
+    "print_note": ("本表共 {columns} 列，供筛选、复制，不打印；"
                    "纸面阅读请打印“{print_sheet}”工作表。"),
     "previous_title": "{batch} 主要指标与上年对比（同口径：本年和上年都有数值的单位）",
     "growth": "比上年增长",
@@ -934,18 +936,18 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, title: str | 
     ws.freeze_panes(3, unit_col + 1)
     ws.autofilter(2, 0, max(2, total_row - 1), ncols - 1)
     # A column per field does not read on paper (some 170 columns would print dozens of
-    # pages, or at a few points): the paper copy is the main indicators' sheet, and the
-    # full table prints only its title and, under it, a note saying so, across the
-    # columns one page holds at full size (so the note prints at 10 pt).
-    note = config.say("print_note", columns=ncols, print_sheet=config.say("print_sheet"))
+    # pages, or at a few points): the paper copy is the main indicators' sheet. The full
+    # table does not print: its print area is one empty cell past the table, a page with
+    # nothing on it, which LibreOffice leaves out (its title and a note saying so,
+    # printed alone, took a page). On screen the note spans the columns a page holds.
     last = max(c for c in range(ncols) if c == 0 or printed_width(ws, 0, c) <= LANDSCAPE_PX)
+    note = config.say("print_note", columns=ncols, print_sheet=config.say("print_sheet"))
     if last:
         ws.merge_range(0, 0, 0, last, "", fmt.note)
     ws.write_rich_string(0, 0, fmt.title, heading, fmt.note_line, "\n" + note, fmt.note)
     ws.set_row(0, 24 + row_points(1, 10))
     print_setup(ws)
-    ws.print_area(0, 0, 0, last)
-    ws.fit_to_pages(1, 1)
+    ws.print_area(0, ncols + 1, 0, ncols + 1)
 
 
 def _indicators_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary,
@@ -1032,6 +1034,10 @@ def _category_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, config: Merg
                          config.say("categories_title", batch=b.batch), columns)
 
 
+# The height of a row of 分类统计 (10 pt text), in points.
+_TOTALS_ROW = 12
+
+
 def _totals_sheet(wb, fmt: _Formats, form: Form, config: MergeConfig, name: str, title: str,
                   columns: dict[str, dict[str, int | Decimal]]) -> dict[str, int]:
     """A sheet of every numeric field's sum (a row each) per column of ``columns`` (its
@@ -1078,11 +1084,19 @@ def _totals_sheet(wb, fmt: _Formats, form: Form, config: MergeConfig, name: str,
     ws.set_column(2, 2, 6)
     ws.set_column(3, 3 + len(sums) - 1, 16)
     ws.freeze_panes(2, 3)
-    print_setup(ws, repeat=(1, 1), fit_width=True)
     last = r
     money = sorted({f.unit for f in _numeric_fields(form) if f.type == "amount" and f.unit})
     ws.write_string(last + 2, 0, "比例 = 部分之和 ÷ 总数之和；总数为 0 时显示“—”。"
                     + (f"金额单位为{'、'.join(money)}。" if money else ""))
+    # Some fifty rows, a few more than a landscape page holds at 100 %: on one page. Its
+    # rows of one line as tall in every program (left unset, Excel makes them 14 pt and
+    # LibreOffice 11.5), its margins narrower, it fits at 8 pt or more.
+    head_lines = max(text_lines(h, w, 10) for h, w in zip(headers, [18, 44, 6, *[16] * len(sums)]))
+    ws.set_row(1, row_points(head_lines, 10))
+    for row in range(2, last + 3):
+        ws.set_row(row, _TOTALS_ROW)
+    ws.set_margins(top=0.5, bottom=0.5)
+    print_setup(ws, repeat=(1, 1), fit_width=True, fit_height=True)
     return where
 
 
@@ -1200,10 +1214,16 @@ def _findings_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission]
     # The code as the other reports show it: R01 as is, a field-level code in Chinese.
     rows = [[i + 1, *[form.catalogue.title(rec[k]) if k == "code" else rec[k] for k in cols]]
             for i, rec in enumerate(records)]
-    formats = [fmt.serial] + [fmt.wrap if k in ("message", "explanation") else fmt.text for k in cols]
+    heads = ["序号", *[headers[k] for k in cols]]
+    # The short columns as narrow as their texts allow, the messages the page's room; the
+    # texts broken here (a spreadsheet program starts lines with 」 or splits 统计表!C18).
+    widths = text_table_widths([[h, *(str(r[j]) for r in rows)] for j, h in enumerate(heads)],
+                               1 + cols.index("message"), TABLE_SIZE)
+    rows = [[broken(v, widths[j], TABLE_SIZE) if isinstance(v, str) else v for j, v in enumerate(r)]
+            for r in rows]
     ws.write_string(0, 0, f"问题清单（共 {len(rows)} 条）", fmt.title)
-    write_table(ws, fmt, 1, ["序号", *[headers[k] for k in cols]], rows, 40, formats,
-                wrap={1 + cols.index("message"): 80, 1 + cols.index("explanation"): 40})
+    write_table(ws, fmt, 1, heads, rows, 40, [fmt.serial] + [fmt.wrap] * len(cols),
+                wrap={j: w for j, w in enumerate(widths) if j})
     print_setup(ws, repeat=(1, 1), fit_width=True)
 
 

@@ -15,7 +15,8 @@ from .form import Form
 from .rules import Finding, field_title
 from .validate import UNREADABLE, VERDICTS, FileResult, ValidationRun, isolated
 from .writing import write_file
-from .xlsx_output import Formats, close_workbook, new_workbook, row_points, text_lines, text_table_widths
+from .xlsx_output import (Formats, broken, close_workbook, new_workbook, row_points, text_lines,
+                          text_table_widths)
 
 __all__ = ["write_json", "write_report_xlsx", "annotate_workbooks", "annotate_workbook",
            "ANNOTATION_SHEET", "AnnotateOutcome"]
@@ -143,9 +144,14 @@ def _shown_names(files: list[str]) -> tuple[str, dict[str, str]]:
 
 def _table(ws, header, rows, head, wrap, special, text: int, folder: str = "") -> None:
     """A table of texts, the column ``text`` (the long texts) given the page's room."""
+    column_widths = text_table_widths([[title, *(str(r[j]) for r in rows)]
+                                       for j, title in enumerate(header)], text, SIZE)
+    # Broken here: a spreadsheet program starts lines with 」 or splits 统计表!C18.
+    shown = [[broken(v, column_widths[j], SIZE) if isinstance(v, str) else v for j, v in enumerate(row)]
+             for row in rows]
     ws.write_row(0, 0, header, head)
-    for i, row in enumerate(rows, start=1):
-        for j, value in enumerate(row):
+    for i, (row, texts) in enumerate(zip(rows, shown), start=1):
+        for j, value in enumerate(texts):
             ws.write(i, j, value, special(row, j) or wrap)
     ws.autofilter(0, 0, max(len(rows), 1), len(header) - 1)
     ws.freeze_panes(1, 0)
@@ -158,12 +164,9 @@ def _table(ws, header, rows, head, wrap, special, text: int, folder: str = "") -
         # A header is at most 255 characters, "&" its escape; a long folder keeps its end.
         words = f"文件夹：{folder}".replace("&", "&&")
         ws.set_header("&L" + (words if len(words) <= 240 else "…" + words[-239:]))
-    column_widths = text_table_widths([[title, *(str(r[j]) for r in rows)]
-                                       for j, title in enumerate(header)], text, SIZE)
     for j, width in enumerate(column_widths):
         ws.set_column(j, j, width)
     # Row heights set here: not every program fits wrapped rows on opening.
-    for i, row in enumerate([header, *rows]):
+    for i, row in enumerate([header, *shown]):
         lines = max(text_lines(str(v), column_widths[j], SIZE) for j, v in enumerate(row))
-        if lines > 1:
-            ws.set_row(i, row_points(lines, SIZE))
+        ws.set_row(i, row_points(lines, SIZE))

@@ -29,8 +29,8 @@ __all__ = [
     "OutputError", "text_width", "text_lines", "broken_lines", "broken", "row_points", "fit_width",
     "excel_text", "quote_sheet", "sheet_ref", "checked", "FormulaWorksheet", "Formats", "TableFormats",
     "new_workbook", "close_workbook", "write_table", "page_widths", "text_table_widths", "print_setup",
-    "printed_width",
-    "LEAST_SCALE", "LANDSCAPE_PX", "DATE_WIDTH_SAMPLE",
+    "printed_width", "printed_height",
+    "LEAST_SCALE", "LANDSCAPE_PX", "DATE_WIDTH_SAMPLE", "TABLE_SIZE",
 ]
 
 # Points per text line for a font size, and the padding of a cell.
@@ -63,6 +63,8 @@ def text_lines(text: str, width_units: float, size: float = 11) -> int:
 _OPEN, _CLOSE = "（([【", "）)]】"
 # A word or number of Latin letters and digits is never broken (nor an e-mail, a URL).
 _WORD = re.compile(r"[A-Za-z0-9@._\-+/:]+")
+# Nor a reference to a cell, its sheet's name with it (统计表!C18).
+_REF = re.compile(r"[^\s、，,;；:：!！（）()“”]{1,31}![A-Z]{1,3}[0-9]+")
 
 
 def _pieces(paragraph: str, usable: float, size: float) -> list[str]:
@@ -74,7 +76,7 @@ def _pieces(paragraph: str, usable: float, size: float) -> list[str]:
     i = 0
     while i < len(paragraph):
         ch = paragraph[i]
-        word = _WORD.match(paragraph, i)
+        word = _REF.match(paragraph, i) or _WORD.match(paragraph, i)
         if word and word.end() > i + 1:
             i = word.end()
             # A number keeps the character it counts: 20日, 27号, 2022年.
@@ -211,13 +213,17 @@ class Formats:
         return self._made[key]
 
 
+# The size of the plain tables' text, in points.
+TABLE_SIZE = 10
+
+
 class TableFormats:
     """The looks of the toolkit's plain tables (the summaries, the 催报 list), by name:
     宋体 10 pt, a title, a note, the header, and bordered cells by the kind of value, all
     centred upright (a row's short values level with its wrapped ones, on screen and paper)."""
 
     def __init__(self, workbook):
-        self.make = mk = Formats(workbook, font_name="宋体", font_size=10, valign="vcenter").get
+        self.make = mk = Formats(workbook, font_name="宋体", font_size=TABLE_SIZE, valign="vcenter").get
         self.title = mk(bold=True, font_size=14)
         self.note = mk(text_wrap=True, valign="top")
         self.head = mk(bold=True, text_wrap=True, align="center", border=1, bg_color="#D9E1F2")
@@ -306,6 +312,17 @@ def _width_for(paragraphs: tuple[float, ...], lines: int) -> float:
     return width
 
 
+# A text of this many characters or fewer is never broken in a table of texts.
+_SHORT = 3
+
+
+def _unbroken(text: object, size: float) -> float:
+    """The width of the widest piece of a text no line breaks inside (:func:`_pieces`: a
+    word or cell reference with the marks it keeps)."""
+    return max([0.0, *(text_width(p, size) for para in str(text if text is not None else "").split("\n")
+                       for p in _pieces(para, 0.0, size))])
+
+
 def text_table_widths(columns: Sequence[Sequence[object]], text: int, size: float = 11,
                       most: float = 40, least: float = 6) -> list[float]:
     """Widths for a table of texts (``columns[j]`` every text of column j, its header
@@ -319,20 +336,37 @@ def text_table_widths(columns: Sequence[Sequence[object]], text: int, size: floa
     budget = LANDSCAPE_PX * 100 // LEAST_SCALE
     cells = [[_paragraphs(t, size) for t in col] for col in columns]
     natural = [max([least, *(max(p) + 2 for p in col)]) for col in cells]
+    # No column narrower than a word or cell reference in it, which no line breaks inside,
+    # nor than a short text (a code such as 未填写 reads badly broken).
+    floor = [max([least, *(text_width(t, size) + 2 if len(str(t)) <= _SHORT else _unbroken(t, size) + 2
+                           for t in col)]) for col in columns]
     if sum(_px(w) for w in natural) <= budget:
         return natural
     # Of the one-paragraph texts only the widest sets a column's width for k lines.
     kept = [[p for p in col if len(p) > 1] + [max((p for p in col if len(p) == 1), default=(0.0,))]
             for col in cells]
+    texts = [sorted({str(t if t is not None else "") for t in col}) for col in columns]
+
+    def lines(t: str, width: float) -> int:
+        # As the texts are broken (broken_lines), which a greedy fill makes more than the
+        # estimate where a piece kept whole does not fit a line's end.
+        return broken(t, width, size).count("\n") + 1
+
     best: tuple[int, float, list[float]] | None = None
     for k in range(1, 9):
-        widths = [min(natural[j], most, max(least, max(_width_for(p, k) for p in kept[j])))
+        widths = [min(natural[j], max(floor[j], min(most, max(_width_for(p, k) for p in kept[j]))))
                   for j in range(len(cells))]
+        for j, w in enumerate(widths):
+            while j != text and w < min(natural[j], max(floor[j], most)) \
+                    and any(lines(t, w) > k for t in texts[j]):
+                w += 0.5
+            widths[j] = w
         left = budget - sum(_px(w) for j, w in enumerate(widths) if j != text)
         widths[text] = room = min(natural[text], math.floor((left - 5) / 7 * 2) / 2)
         if room < least:
             continue
-        height = sum(max(_lines_of(p, widths[j]) for j, p in enumerate(row)) for row in zip(*cells))
+        height = sum(max(lines(str(t if t is not None else ""), widths[j]) for j, t in enumerate(row))
+                     for row in zip(*columns))
         if best is None or (height, -room) < best[:2]:
             best = (height, -room, widths)
     if best is None:            # too many columns for the page: each to one cap
@@ -404,13 +438,26 @@ def printed_width(ws, first: int = 0, last: int | None = None) -> int:
                for c in range(first, last + 1))
 
 
+def printed_height(ws) -> int:
+    """Height in pixels of the rows written, as set."""
+    last = ws.dim_rowmax
+    if last is None:
+        return 0
+    info = ws.row_info
+    return sum(info[r].height if r in info and info[r].height is not None else ws.default_row_height
+               for r in range(0, last + 1))
+
+
 def print_setup(ws, repeat: tuple[int, int] | None = None, fit_width: bool = False,
-                repeat_cols: tuple[int, int] | None = None) -> None:
+                repeat_cols: tuple[int, int] | None = None, fit_height: bool = False) -> None:
     """Printed on A4 landscape; ``repeat`` rows and ``repeat_cols`` columns on every page.
 
     With ``fit_width`` the sheet is one page wide when that keeps its 10 pt text at
     8 pt or more; a wider sheet prints at that least scale across pages instead (call
-    after the columns are set).
+    after the columns are set). With ``fit_height`` too, a sheet a little taller than a
+    page prints on one page when that keeps its text at 8 pt or more (call after the rows
+    are set, with heights: its own margins count): a few rows alone on a second page
+    wasted it.
     """
     ws.set_landscape()
     ws.set_paper(9)  # A4
@@ -420,6 +467,8 @@ def print_setup(ws, repeat: tuple[int, int] | None = None, fit_width: bool = Fal
         ws.repeat_columns(*repeat_cols)
     if fit_width:
         if printed_width(ws) * LEAST_SCALE / 100 <= LANDSCAPE_PX:
-            ws.fit_to_pages(1, 0)
+            room = round((8.27 - ws.margin_top - ws.margin_bottom) * 96)
+            one_page = fit_height and printed_height(ws) * LEAST_SCALE / 100 <= room
+            ws.fit_to_pages(1, 1 if one_page else 0)
         else:
             ws.set_print_scale(LEAST_SCALE)
