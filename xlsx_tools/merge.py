@@ -133,7 +133,7 @@ WORDS = {
     # The printable sheet of the main indicators, and the note on the full table's print.
     "print_sheet": "主要指标",
     "print_title": "{batch} 主要指标（{count} 个单位）",
-    "print_note": ("本表共 {columns} 列，供筛选、复制，不打印；"
+    "print_note": ("本表共 {columns} 列，供筛选、复制，打印时只打印本行；"
                    "纸面阅读请打印“{print_sheet}”工作表。"),
     "previous_title": "{batch} 主要指标与上年对比（同口径：本年和上年都有数值的单位）",
     "growth": "比上年增长",
@@ -936,10 +936,11 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, title: str | 
     ws.freeze_panes(3, unit_col + 1)
     ws.autofilter(2, 0, max(2, total_row - 1), ncols - 1)
     # A column per field does not read on paper (some 170 columns would print dozens of
-    # pages, or at a few points): the paper copy is the main indicators' sheet. The full
-    # table does not print: its print area is one empty cell past the table, a page with
-    # nothing on it, which LibreOffice leaves out (its title and a note saying so,
-    # printed alone, took a page). On screen the note spans the columns a page holds.
+    # pages, or at a few points): the paper copy is the main indicators' sheet, and the
+    # full table prints only its title and, under it, a note saying so, across the
+    # columns one page holds at full size (so the note prints at 10 pt). A page, not
+    # none: printed as the active sheet, an empty print area is "nothing to print" in
+    # Excel, and the clerk would not learn where the paper copy is.
     last = max(c for c in range(ncols) if c == 0 or printed_width(ws, 0, c) <= LANDSCAPE_PX)
     note = config.say("print_note", columns=ncols, print_sheet=config.say("print_sheet"))
     if last:
@@ -947,7 +948,8 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, title: str | 
     ws.write_rich_string(0, 0, fmt.title, heading, fmt.note_line, "\n" + note, fmt.note)
     ws.set_row(0, 24 + row_points(1, 10))
     print_setup(ws)
-    ws.print_area(0, ncols + 1, 0, ncols + 1)
+    ws.print_area(0, 0, 0, last)
+    ws.fit_to_pages(1, 1)
 
 
 def _indicators_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary,
