@@ -11,6 +11,7 @@ pages are taken when $XLSX_TOOLS_SHOTS names a folder to put them in (to look at
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import httpx
@@ -131,6 +132,14 @@ def test_a_clerk_sees_explained_warnings_and_last_year_in_the_browser(made, tmp_
         line = page.locator("#year-on-year tbody tr", has_text=title).first
         cells = line.locator("td").all_inner_texts()
         assert cells[1:4] == [str(CHANGED), str(LAST), "+500.0%"] and CHANGE.id in cells[4]
+        # An amount with its two decimals, this year's and last year's alike (1,269.2 was
+        # shown beside 1,379.56).
+        rows = {r.locator("td").first.inner_text(): r.locator("td").all_inner_texts()[1:3]
+                for r in page.locator("#year-on-year tbody tr").all()}
+        amounts = [rows[FORM.field_title(f)] for f in FORM.previous_fields
+                   if FORM.field(f).type == "amount" and FORM.field_title(f) in rows]
+        assert amounts
+        assert all(re.fullmatch(r"[\d,]+\.\d\d|—", t) for shown in amounts for t in shown), amounts
         shoot("单位-已说明.png")
         # The unexplained one says so; the edited 上年 cell is R21 on its unit's page.
         page.goto(server.url)

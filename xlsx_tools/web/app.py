@@ -110,10 +110,13 @@ def _file_name(name: str) -> Markup:
     return Markup(f'{escape(stem)}<span class="ext">.{escape(ext)}</span>')
 
 
-def _number(value: object) -> str:
-    """A JSON number as the table shows it: 1,234 or 3.5; — for none."""
+def _number(value: object, decimals: int | None = None) -> str:
+    """A JSON number as the table shows it: 1,234 or 3.5 (with ``decimals``, 1,269.20, as an
+    amount beside another); — for none."""
     if value is None:
         return "—"
+    if decimals is not None and isinstance(value, (int, float)):
+        return f"{value:,.{decimals}f}"
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return f"{value:,}" if isinstance(value, (int, float)) else str(value)
@@ -130,7 +133,9 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.filters["time"] = _time
     templates.env.filters["size"] = _size
-    templates.env.filters["number"] = _number
+    # {{ value|number(field_id) }}: an amount with its two decimals, as the workbook shows it.
+    templates.env.filters["number"] = lambda value, field=None: _number(
+        value, 2 if field and rnd.form.field(field).type == "amount" else None)
     templates.env.filters["filename"] = _file_name
     templates.env.filters["growth"] = _growth
     # A role's value as the table shows it: {{ u.category|display("category") }}.
