@@ -241,6 +241,11 @@ class Submission:
         return self.result.name if self.result is not None else ""
 
     @property
+    def label(self) -> str:
+        """The file as the outputs name it (:attr:`FileResult.label`)."""
+        return self.result.label if self.result is not None else ""
+
+    @property
     def errors(self) -> int:
         return count_severity(self.findings, ERROR)
 
@@ -724,22 +729,21 @@ def _roster_cn(on: bool | None) -> str:
     return "" if on is None else ("是" if on else "否")
 
 
-def _submission_records(entries: Sequence[Submission], full_path: bool = True) -> list[dict[str, Any]]:
+def _submission_records(entries: Sequence[Submission]) -> list[dict[str, Any]]:
     return [{
         "batch": s.batch or UNKNOWN_BATCH, "category": s.category or "",
         "unit": s.unit or "", "recommending": s.recommending or "",
-        "on_roster": _roster_cn(s.on_roster), "file": s.file if full_path else s.name,
+        "on_roster": _roster_cn(s.on_roster), "file": s.label,
         "status": s.status,
         "errors": s.errors, "warnings": s.warnings, "explained": s.explained, "date": s.date,
         "note": s.note,
     } for s in entries]
 
 
-def _finding_records(form: Form, entries: Sequence[Submission], full_path: bool = True
-                     ) -> list[dict[str, Any]]:
+def _finding_records(form: Form, entries: Sequence[Submission]) -> list[dict[str, Any]]:
     return [{
         "batch": s.batch or UNKNOWN_BATCH, "unit": s.unit or "",
-        "file": s.file if full_path else s.name,
+        "file": s.label,
         "status": s.status, "code": f.code, "severity": form.catalogue.severity_word(f.severity),
         "cells": "、".join(f.cells),
         "fields": "、".join(field_title(form, i) for i in f.fields if i in form.by_id),
@@ -894,9 +898,9 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, title: str | 
                 w = min(w, 60)
             widths[c] = max(widths[c], w)
         ws.write_string(r, end, s.status, fmt.text)
-        ws.write_string(r, end + 1, s.file, fmt.text)
+        ws.write_string(r, end + 1, s.label, fmt.text)
         widths[-2] = max(widths[-2], _width(s.status))
-        widths[-1] = max(widths[-1], _width(s.file))
+        widths[-1] = max(widths[-1], _width(s.label))
         if lines > 1:
             ws.set_row(r, 14 * lines)
     total_row = 3 + len(b.rows)
@@ -1182,8 +1186,7 @@ def _submissions_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submissi
     ws.set_row(1, 48)
     headers = column_headers(form, SUBMISSION_COLUMNS)
     cols = [k for k in SUBMISSION_COLUMNS if (with_batch or k != "batch") and _has(form, k)]
-    # A batch's sheets name the file; the overview, across folders, gives its path.
-    records = _submission_records(entries, full_path=with_batch)
+    records = _submission_records(entries)
     rows = [[i + 1, *[rec[k] for k in cols]] for i, rec in enumerate(records)]
     formats = [fmt.serial] + [fmt.int if k in ("errors", "warnings", "explained")
                            else fmt.wrap if k == "note" else fmt.text for k in cols]
@@ -1196,7 +1199,7 @@ def _findings_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission]
     ws = wb.add_worksheet("问题清单")
     headers = column_headers(form, FINDING_COLUMNS)
     cols = [k for k in FINDING_COLUMNS if with_batch or k != "batch"]
-    records = _finding_records(form, entries, full_path=with_batch)
+    records = _finding_records(form, entries)
     # The code as the other reports show it: R01 as is, a field-level code in Chinese.
     rows = [[i + 1, *[form.catalogue.title(rec[k]) if k == "code" else rec[k] for k in cols]]
             for i, rec in enumerate(records)]
