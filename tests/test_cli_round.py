@@ -126,3 +126,12 @@ def test_merge_says_where_each_file_it_wrote_is(tmp_path, round_):
     assert merged.exit_code == 0, merged.output
     said = _said_files(merged.output)
     assert said == {p for p in top.rglob("*") if p.is_file()}, merged.output
+
+
+def test_receive_lists_the_batches_in_the_forms_order(tmp_path):
+    from _listing import in_lines, listing_order
+
+    assert _run("round", "init", tmp_path / "轮次", "--roster", ROSTER).exit_code == 0
+    res = _run("round", "receive", tmp_path / "轮次", RETURNED)
+    assert res.exit_code == 0, res.output
+    assert in_lines(res.output) == listing_order()

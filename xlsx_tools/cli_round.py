@@ -122,7 +122,7 @@ def receive_command(folder: Path, paths: tuple[Path, ...]) -> None:
             _fail(f"找不到“{p}”，请检查文件或文件夹的路径。", 2)
     with _open(folder) as rnd:
         receipts = rnd.receive(paths, source="cli")
-        for r in receipts:
+        for r in sorted(receipts, key=lambda r: r.listing_key(rnd.form)):
             click.echo(_receipt_line(r))
         counts = Counter(r.status for r in receipts)
         shown = "，".join(f"{s} {counts[s]}" for s in STATUSES if counts[s])

@@ -26,7 +26,6 @@ import functools
 import io
 import math
 import statistics
-import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -60,7 +59,7 @@ if TYPE_CHECKING:
                           # so a command that merges does not pay for importing it
 
 __all__ = [
-    "merge_paths", "merge_results", "write_outputs", "MergeResult", "BatchSummary",
+    "merge_paths", "merge_results", "write_outputs", "output_key", "MergeResult", "BatchSummary",
     "Submission", "MergeConfig", "merge_config", "batch_file_stem", "column_title", "STATUSES",
     "OVERVIEW_STEM", "UNKNOWN_BATCH", "ADDED", "choose_file", "place_file", "RosterIndex", "unit_key",
     "recommending_folder", "recommending_file_stem", "written_lines",
@@ -398,20 +397,6 @@ def merge_paths(paths: str | Path | Iterable[str | Path], out_dir: str | Path | 
 
 # -- merging ------------------------------------------------------------------------
 
-def _name_parts(form: Form, file_name: str) -> dict[str, str]:
-    """batch, category and unit (the roles) from a file's name, by the definition's pattern."""
-    stem = unicodedata.normalize("NFKC", Path(file_name).stem).strip()
-    for batch in form.batches:
-        for cat in form.categories:
-            head = form.file_stem(batch, cat, "\0")
-            prefix, _, suffix = head.partition("\0")
-            prefix, suffix = unicodedata.normalize("NFKC", prefix), unicodedata.normalize("NFKC", suffix)
-            if stem.startswith(prefix) and stem.endswith(suffix) and len(stem) > len(prefix) + len(suffix):
-                unit = stem[len(prefix):len(stem) - len(suffix)] if suffix else stem[len(prefix):]
-                return {"batch": batch, "category": cat, "unit": unit.strip()}
-    return {}
-
-
 def place_file(form: Form, r: FileResult, roster_units: dict[str, list[RosterEntry]]
                ) -> tuple[str | None, str | None, str | None, str]:
     """(batch, unit, category, how the batch was told: table | name | roster) for a file.
@@ -430,7 +415,7 @@ def place_file(form: Form, r: FileResult, roster_units: dict[str, list[RosterEnt
     cat = r.category if r.category in form.categories else None
     how = "table"
     if batch is None or unit is None:
-        parts = _name_parts(form, r.name)
+        parts = form.name_parts(r.name)
         if parts and (batch is None or batch == parts["batch"]):
             if r.status == "unreadable" and roster_units and unit is None:
                 e = _roster_unit_in_name(parts["unit"], parts["batch"], roster_units)
@@ -694,9 +679,8 @@ def _entry_order(form: Form, s: Submission) -> tuple:
 
 
 def _row_order(form: Form, s: Submission) -> tuple:
-    cats = list(form.categories)
-    cat = cats.index(s.category) if s.category in cats else len(cats)
-    return (cat, *_entry_order(form, s))
+    """The form's batch and category order, then the roster's (:func:`_entry_order`)."""
+    return form.listing_key(s.batch, s.category, *_entry_order(form, s))
 
 
 # -- tables -------------------------------------------------------------------------
@@ -772,6 +756,14 @@ def _data_frame(form: Form, rows: Sequence[Submission]) -> pd.DataFrame:
 
 def batch_file_stem(batch: str) -> str:
     return f"汇总-{batch}"
+
+
+def output_key(form: Form, name: str) -> tuple:
+    """A summary file's place in a listing: workbooks first, the overview first of them,
+    then by the form's batch order (:meth:`Form.listing_key`), never the names' code order."""
+    p = Path(name)
+    batch = {batch_file_stem(b): b for b in form.batches}.get(p.stem)
+    return (p.suffix != ".xlsx", p.stem != OVERVIEW_STEM, *form.listing_key(batch, None), name)
 
 
 _width = text_width
@@ -1252,9 +1244,7 @@ def _write_recommending(path: Path, result: MergeResult, name: str, rows: list[S
     what (including who has not returned), and every finding with its explanation."""
     form = result.form
     config = merge_config(form)
-    added = sorted([s for s in rows if s.added], key=lambda s: (
-        form.batches.index(s.batch) if s.batch in form.batches else len(form.batches),
-        *_row_order(form, s)))
+    added = sorted([s for s in rows if s.added], key=lambda s: _row_order(form, s))
     summary = BatchSummary(name, added, rows, _sums(form, added), form)
     wb, fmt = _new_workbook(path, form, f"{name}汇总")
     _summary_sheet(wb, fmt, form, summary,

@@ -120,6 +120,15 @@ class FileResult:
         return out
 
 
+def listing_key(form: Form, r: FileResult) -> tuple:
+    """A file's place in a listing (:meth:`Form.listing_key`): by its table's batch,
+    category and unit, by its name's where the table does not tell them, then its path."""
+    parts = {} if r.batch in form.batches and r.unit else form.name_parts(r.name)
+    batch = r.batch if r.batch in form.batches else parts.get("batch")
+    unit = r.unit.strip() if isinstance(r.unit, str) and r.unit.strip() else parts.get("unit")
+    return form.listing_key(batch, r.category or parts.get("category"), unit or "\uffff", r.file)
+
+
 @dataclass
 class ValidationRun:
     form: Form
@@ -132,6 +141,10 @@ class ValidationRun:
     @property
     def exit_code(self) -> int:
         return 1 if self.has_errors else 0
+
+    def listed(self) -> list[FileResult]:
+        """The files in the order listings show them (:func:`listing_key`)."""
+        return sorted(self.files, key=lambda r: listing_key(self.form, r))
 
     def counts(self) -> dict[str, int]:
         """Files per verdict, every verdict present (0 when none)."""
