@@ -131,3 +131,18 @@ def test_package_exports_the_api_lazily():
             "read_workbook, write_report_xlsx; print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_validate_lists_the_batches_in_the_forms_order(tmp_path):
+    """The console and both sheets of --report: 第一批…第四批, 平台项目, never the codes' order."""
+    import openpyxl
+    from _listing import SAMPLES, in_lines, listing_order
+
+    report = tmp_path / "问题清单.xlsx"
+    res = CliRunner().invoke(main, ["validate", str(SAMPLES / "returned"), "--report", str(report)])
+    assert in_lines(res.output) == listing_order()
+    wb = openpyxl.load_workbook(report)
+    files = [c.value for c in list(wb["文件情况"].iter_cols(1, 1))[0][1:]]
+    assert files == listing_order()
+    found = [c.value for c in list(wb["问题清单"].iter_cols(1, 1))[0][1:]]
+    assert [n for n in listing_order() if n in found] == list(dict.fromkeys(found))

@@ -126,3 +126,29 @@ def test_merge_says_where_each_file_it_wrote_is(tmp_path, round_):
     assert merged.exit_code == 0, merged.output
     said = _said_files(merged.output)
     assert said == {p for p in top.rglob("*") if p.is_file()}, merged.output
+
+
+def test_receive_lists_the_batches_in_the_forms_order(tmp_path):
+    from _listing import in_lines, listing_order
+
+    assert _run("round", "init", tmp_path / "轮次", "--roster", ROSTER).exit_code == 0
+    res = _run("round", "receive", tmp_path / "轮次", RETURNED)
+    assert res.exit_code == 0, res.output
+    assert in_lines(res.output) == listing_order()
+
+
+def test_receive_counts_every_file_given_the_repeats_too(tmp_path):
+    """「共收到 3 个文件」 adds up to 3: the one received before is 已收到过, not left out."""
+    files = tmp_path / "回收"
+    files.mkdir()
+    kept = sorted(RETURNED.glob("第一批-*.xlsx"))[0]
+    (files / "a.xlsx").write_bytes(kept.read_bytes())
+    (files / "b.pdf").write_bytes(b"%PDF-1.4 not a workbook")
+    assert _run("round", "init", tmp_path / "轮次", "--roster", ROSTER).exit_code == 0
+    assert _run("round", "receive", tmp_path / "轮次", files / "a.xlsx").exit_code == 0
+    res = _run("round", "receive", tmp_path / "轮次", files)
+    assert res.exit_code == 0, res.output
+    total = next(line for line in res.output.splitlines() if line.startswith("共收到"))
+    assert total.startswith("共收到 2 个文件：")
+    counted = [int(n) for n in re.findall(r"(\d+)", total.split("：", 1)[1])]
+    assert sum(counted) == 2 and f"{ST_RECEIVED_BEFORE} 1" in total

@@ -169,10 +169,15 @@ def test_explanations_reach_the_report_the_copies_and_the_command(explained, tmp
     run = ValidationRun(FORM, [explained["explained"], explained["too short"]])
     ws = openpyxl.load_workbook(write_report_xlsx(run, tmp_path / "问题清单.xlsx"))["问题清单"]
     heads = [c.value for c in ws[1]]
-    assert [r[heads.index("审核说明")] and norm(r[heads.index("审核说明")])
-            for r in ws.iter_rows(min_row=2, values_only=True)] == [norm(REASON), None]
+    # By file: the report lists them in the form's order (batch, category, unit), not the run's;
+    # its texts as printed, with the line breaks the report writes in.
+    name = {norm(Path(explained[k].file).name): k for k in ("explained", "too short")}
+    said = heads.index("审核说明")
+    assert {name[norm(r[0])]: r[said] and norm(r[said]) for r in ws.iter_rows(min_row=2, values_only=True)
+            } == {"explained": norm(REASON), "too short": None}
     files = openpyxl.load_workbook(tmp_path / "问题清单.xlsx")["文件情况"]
-    assert [r[4] for r in files.iter_rows(min_row=2, values_only=True)] == ["已说明", "有警告"]
+    assert {name[norm(r[0])]: r[4] for r in files.iter_rows(min_row=2, values_only=True)
+            } == {"explained": "已说明", "too short": "有警告"}
     outcome = annotate_workbooks(run, tmp_path / "退回")
     copy = openpyxl.load_workbook(next(p for p in outcome.written if "甲院" in p.name))
     assert REASON in copy[FORM.table.name][at("served_companies").split("!")[1]].comment.text

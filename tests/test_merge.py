@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 from collections import defaultdict
@@ -777,3 +778,40 @@ def test_samples_cover_the_round():
     assert {"R01", "R05", "R11", "missing", "R03", "R06", "too_short", "M01", "M02", "M03", "M04",
             "R18", "xls"} <= codes
     assert any(p.suffix == ".xls" for p in RETURNED.iterdir())
+
+
+def _cells(path: Path) -> list[str]:
+    wb = openpyxl.load_workbook(path)
+    return [str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row
+            if c.value is not None]
+
+
+def test_outputs_name_files_under_the_folder_given_never_where_it_is(tmp_path):
+    """The workbooks go out to the recommending units: a file is named under the folder
+    given (子文件夹/名称 when nested), and the same files in two places give the same bytes."""
+    outs = []
+    for place in ("a", "b/deeper"):
+        returned = tmp_path / place / "returned"
+        shutil.copytree(RETURNED, returned)
+        nested = returned / "补交"
+        nested.mkdir()
+        moved = sorted(returned.glob("第一批-*.xlsx"))[0]
+        moved.rename(nested / moved.name)
+        out = tmp_path / place / "out"
+        merge_paths([returned], out_dir=out, roster=ROSTER, jobs=1)
+        outs.append(out)
+        texts = [t for p in out.rglob("*.xlsx") for t in _cells(p)]
+        assert not [t for t in texts if str(tmp_path) in t]
+        assert f"补交/{moved.name}" in texts
+    names = sorted(str(p.relative_to(outs[0])) for p in outs[0].rglob("*") if p.is_file())
+    assert names and names == sorted(str(p.relative_to(outs[1])) for p in outs[1].rglob("*") if p.is_file())
+    for name in names:
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+
+
+def test_a_file_given_by_itself_is_named_by_its_name(tmp_path):
+    one = sorted(RETURNED.glob("第一批-*.xlsx"))[0]
+    merge_paths([one.parent / ".." / "returned" / one.name], out_dir=tmp_path, roster=ROSTER, jobs=1)
+    texts = [t for p in tmp_path.rglob("*.xlsx") for t in _cells(p)]
+    assert one.name in texts
+    assert not [t for t in texts if t.endswith(one.name) and t != one.name]

@@ -280,3 +280,21 @@ def test_the_servers_connections_send_at_once(tmp_path):
 
     asyncio.run(accept_one())
     assert seen and seen[0] != 0
+
+
+def test_the_summaries_list_the_batches_in_the_forms_order(tmp_path):
+    """平台项目 last, 第三批 after 第二批: the batch field's choices, not the characters' codes."""
+    from xlsx_tools.form import load_form
+    from xlsx_tools.merge import OVERVIEW_STEM, batch_file_stem
+
+    form = load_form()
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd:
+        rnd.receive([RETURNED])
+        with LiveServer(rnd) as server, httpx.Client(base_url=server.url, timeout=120) as client:
+            assert client.post("/api/summaries").status_code == 200
+            files = [f["name"] for f in client.get("/api/summaries").json()["builds"][0]["files"]]
+            page = client.get("/summaries").text
+    stems = [batch_file_stem(b) for b in form.batches]
+    assert files == [f"{OVERVIEW_STEM}.xlsx", *[f"{s}.xlsx" for s in stems], *[f"{s}.csv" for s in stems]]
+    shown = [page.index(f"{s}.xlsx") for s in stems]
+    assert shown == sorted(shown)

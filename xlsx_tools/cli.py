@@ -190,7 +190,7 @@ def validate_command(paths, verbose, json_path, report_path, annotate_dir, jobs,
             outcome = annotate_workbooks(run, annotate_dir)
     except AnnotateWriteError as e:   # the same for every copy: said once, last, after the reports
         unwritable = e
-    for r in run.files:
+    for r in run.listed():
         if not r.readable:
             click.echo(f"{r.verdict}  {r.file}  {r.reason}")
         else:

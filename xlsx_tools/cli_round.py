@@ -113,7 +113,7 @@ def receive_command(folder: Path, paths: tuple[Path, ...]) -> None:
     """
     from collections import Counter
 
-    from .round import STATUSES
+    from .round import ST_RECEIVED_BEFORE, STATUSES
 
     if not paths:
         _fail(f"请给出要收取的文件或文件夹，例如：xlsx-tools round receive {folder} 回收文件夹", 2)
@@ -122,10 +122,13 @@ def receive_command(folder: Path, paths: tuple[Path, ...]) -> None:
             _fail(f"找不到“{p}”，请检查文件或文件夹的路径。", 2)
     with _open(folder) as rnd:
         receipts = rnd.receive(paths, source="cli")
-        for r in receipts:
+        for r in sorted(receipts, key=lambda r: r.listing_key(rnd.form)):
             click.echo(_receipt_line(r))
         counts = Counter(r.status for r in receipts)
-        shown = "，".join(f"{s} {counts[s]}" for s in STATUSES if counts[s])
+        # Every file given is counted: the repeats as 已收到过, any other word after the known ones.
+        words = [*STATUSES, ST_RECEIVED_BEFORE]
+        words += [s for s in counts if s not in words]
+        shown = "，".join(f"{s} {counts[s]}" for s in words if counts[s])
         click.echo(f"共收到 {len(receipts)} 个文件" + (f"：{shown}" if shown else "。"))
         if not receipts:
             _fail(NO_FILES, 2)

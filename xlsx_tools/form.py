@@ -18,6 +18,7 @@ import datetime as dt
 import re
 import string
 import tomllib
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -465,6 +466,27 @@ class Form:
     @property
     def categories(self) -> tuple[str, ...]:
         return self.field(self.keys["category"]).choices
+
+    def listing_key(self, batch: object, category: object, *rest: object) -> tuple:
+        """Where a file or unit goes in every listing: the batch field's choice order, then
+        the category's, then ``rest`` (the unit name, ...); a value that is none of the
+        choices after them all (never the characters' code order)."""
+        batches, cats = self.batches, self.categories
+        return (batches.index(batch) if batch in batches else len(batches),
+                cats.index(category) if category in cats else len(cats), *rest)
+
+    def name_parts(self, file_name: str) -> dict[str, str]:
+        """batch, category and unit (the roles) from a file's name, by the definition's pattern."""
+        stem = unicodedata.normalize("NFKC", Path(file_name).stem).strip()
+        for batch in self.batches:
+            for cat in self.categories:
+                prefix, _, suffix = self.file_stem(batch, cat, "\0").partition("\0")
+                prefix, suffix = unicodedata.normalize("NFKC", prefix), unicodedata.normalize("NFKC", suffix)
+                if (stem.startswith(prefix) and stem.endswith(suffix)
+                        and len(stem) > len(prefix) + len(suffix)):
+                    unit = stem[len(prefix):len(stem) - len(suffix)] if suffix else stem[len(prefix):]
+                    return {"batch": batch, "category": cat, "unit": unit.strip()}
+        return {}
 
     @property
     def output_time(self) -> dt.datetime:

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-__all__ = ["SYSTEM_NAMES", "is_system_name", "iter_returned_files", "shown_path"]
+__all__ = ["SYSTEM_NAMES", "is_system_name", "iter_returned_files", "returned_files", "shown_path"]
 
 # Files and folders (by name, any case) that Windows and macOS make by themselves.
 SYSTEM_NAMES = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini", "__macosx"})
@@ -29,7 +29,15 @@ def is_system_name(name: str) -> bool:
 
 
 def iter_returned_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Every file under ``paths``, each once, in a stable order.
+    """Every file under ``paths``, each once, in a stable order (:func:`returned_files`)."""
+    return (p for p, _ in returned_files(paths))
+
+
+def returned_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str]]:
+    """(path, name under the path given) for every file under ``paths``, each once, in a
+    stable order. The name is the file's path under the folder it was found in
+    (``子文件夹/名称``), or its own name when given by itself: what outputs that leave
+    this machine show, never where the folder is here.
 
     A path given by name is always yielded, whatever it is (the reader says why
     it is no workbook). Inside folders every file is, but for the system's
@@ -71,14 +79,15 @@ def iter_returned_files(paths: Iterable[str | Path]) -> Iterator[Path]:
                 try:
                     entries = sorted(os.scandir(p), key=lambda e: e.name)
                 except OSError:
-                    yield p   # cannot be listed: reported, not skipped
+                    # cannot be listed: reported, not skipped
+                    yield p, (os.path.relpath(p, top) if p is not top else p.name)
                     continue
                 stack.append(iter(entries))
             else:
                 k = real(p)
                 if k not in seen_files:
                     seen_files.add(k)
-                    yield p
+                    yield p, (os.path.relpath(p, top) if p is not top else p.name)
 
     for given in paths:
         p = Path(given)
@@ -92,7 +101,7 @@ def iter_returned_files(paths: Iterable[str | Path]) -> Iterator[Path]:
             k = real(p)
             if k not in seen_files:
                 seen_files.add(k)
-                yield p
+                yield p, p.name
 
 
 def shown_path(path: str | Path) -> str:

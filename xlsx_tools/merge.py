@@ -26,7 +26,6 @@ import functools
 import io
 import math
 import statistics
-import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -62,7 +61,7 @@ if TYPE_CHECKING:
                           # so a command that merges does not pay for importing it
 
 __all__ = [
-    "merge_paths", "merge_results", "write_outputs", "MergeResult", "BatchSummary",
+    "merge_paths", "merge_results", "write_outputs", "output_key", "MergeResult", "BatchSummary",
     "Submission", "MergeConfig", "merge_config", "batch_file_stem", "column_title", "STATUSES",
     "OVERVIEW_STEM", "UNKNOWN_BATCH", "ADDED", "choose_file", "place_file", "RosterIndex", "unit_key",
     "recommending_folder", "recommending_file_stem", "written_lines",
@@ -243,6 +242,11 @@ class Submission:
         return self.result.name if self.result is not None else ""
 
     @property
+    def label(self) -> str:
+        """The file as the outputs name it (:attr:`FileResult.label`)."""
+        return self.result.label if self.result is not None else ""
+
+    @property
     def errors(self) -> int:
         return count_severity(self.findings, ERROR)
 
@@ -395,20 +399,6 @@ def merge_paths(paths: str | Path | Iterable[str | Path], out_dir: str | Path | 
 
 # -- merging ------------------------------------------------------------------------
 
-def _name_parts(form: Form, file_name: str) -> dict[str, str]:
-    """batch, category and unit (the roles) from a file's name, by the definition's pattern."""
-    stem = unicodedata.normalize("NFKC", Path(file_name).stem).strip()
-    for batch in form.batches:
-        for cat in form.categories:
-            head = form.file_stem(batch, cat, "\0")
-            prefix, _, suffix = head.partition("\0")
-            prefix, suffix = unicodedata.normalize("NFKC", prefix), unicodedata.normalize("NFKC", suffix)
-            if stem.startswith(prefix) and stem.endswith(suffix) and len(stem) > len(prefix) + len(suffix):
-                unit = stem[len(prefix):len(stem) - len(suffix)] if suffix else stem[len(prefix):]
-                return {"batch": batch, "category": cat, "unit": unit.strip()}
-    return {}
-
-
 def place_file(form: Form, r: FileResult, roster_units: dict[str, list[RosterEntry]]
                ) -> tuple[str | None, str | None, str | None, str]:
     """(batch, unit, category, how the batch was told: table | name | roster) for a file.
@@ -427,7 +417,7 @@ def place_file(form: Form, r: FileResult, roster_units: dict[str, list[RosterEnt
     cat = r.category if r.category in form.categories else None
     how = "table"
     if batch is None or unit is None:
-        parts = _name_parts(form, r.name)
+        parts = form.name_parts(r.name)
         if parts and (batch is None or batch == parts["batch"]):
             if r.status == "unreadable" and roster_units and unit is None:
                 e = _roster_unit_in_name(parts["unit"], parts["batch"], roster_units)
@@ -691,9 +681,8 @@ def _entry_order(form: Form, s: Submission) -> tuple:
 
 
 def _row_order(form: Form, s: Submission) -> tuple:
-    cats = list(form.categories)
-    cat = cats.index(s.category) if s.category in cats else len(cats)
-    return (cat, *_entry_order(form, s))
+    """The form's batch and category order, then the roster's (:func:`_entry_order`)."""
+    return form.listing_key(s.batch, s.category, *_entry_order(form, s))
 
 
 # -- tables -------------------------------------------------------------------------
@@ -726,22 +715,21 @@ def _roster_cn(on: bool | None) -> str:
     return "" if on is None else ("是" if on else "否")
 
 
-def _submission_records(entries: Sequence[Submission], full_path: bool = True) -> list[dict[str, Any]]:
+def _submission_records(entries: Sequence[Submission]) -> list[dict[str, Any]]:
     return [{
         "batch": s.batch or UNKNOWN_BATCH, "category": s.category or "",
         "unit": s.unit or "", "recommending": s.recommending or "",
-        "on_roster": _roster_cn(s.on_roster), "file": s.file if full_path else s.name,
+        "on_roster": _roster_cn(s.on_roster), "file": s.label,
         "status": s.status,
         "errors": s.errors, "warnings": s.warnings, "explained": s.explained, "date": s.date,
         "note": s.note,
     } for s in entries]
 
 
-def _finding_records(form: Form, entries: Sequence[Submission], full_path: bool = True
-                     ) -> list[dict[str, Any]]:
+def _finding_records(form: Form, entries: Sequence[Submission]) -> list[dict[str, Any]]:
     return [{
         "batch": s.batch or UNKNOWN_BATCH, "unit": s.unit or "",
-        "file": s.file if full_path else s.name,
+        "file": s.label,
         "status": s.status, "code": f.code, "severity": form.catalogue.severity_word(f.severity),
         "cells": "、".join(f.cells),
         "fields": "、".join(field_title(form, i) for i in f.fields if i in form.by_id),
@@ -770,6 +758,14 @@ def _data_frame(form: Form, rows: Sequence[Submission]) -> pd.DataFrame:
 
 def batch_file_stem(batch: str) -> str:
     return f"汇总-{batch}"
+
+
+def output_key(form: Form, name: str) -> tuple:
+    """A summary file's place in a listing: workbooks first, the overview first of them,
+    then by the form's batch order (:meth:`Form.listing_key`), never the names' code order."""
+    p = Path(name)
+    batch = {batch_file_stem(b): b for b in form.batches}.get(p.stem)
+    return (p.suffix != ".xlsx", p.stem != OVERVIEW_STEM, *form.listing_key(batch, None), name)
 
 
 _width = text_width
@@ -896,9 +892,9 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, title: str | 
                 w = min(w, 60)
             widths[c] = max(widths[c], w)
         ws.write_string(r, end, s.status, fmt.text)
-        ws.write_string(r, end + 1, s.file, fmt.text)
+        ws.write_string(r, end + 1, s.label, fmt.text)
         widths[-2] = max(widths[-2], _width(s.status))
-        widths[-1] = max(widths[-1], _width(s.file))
+        widths[-1] = max(widths[-1], _width(s.label))
         if lines > 1:
             ws.set_row(r, 14 * lines)
     total_row = 3 + len(b.rows)
@@ -1198,8 +1194,7 @@ def _submissions_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submissi
     ws.set_row(1, 48)
     headers = column_headers(form, SUBMISSION_COLUMNS)
     cols = [k for k in SUBMISSION_COLUMNS if (with_batch or k != "batch") and _has(form, k)]
-    # A batch's sheets name the file; the overview, across folders, gives its path.
-    records = _submission_records(entries, full_path=with_batch)
+    records = _submission_records(entries)
     rows = [[i + 1, *[rec[k] for k in cols]] for i, rec in enumerate(records)]
     formats = [fmt.serial] + [fmt.int if k in ("errors", "warnings", "explained")
                            else fmt.wrap if k == "note" else fmt.text for k in cols]
@@ -1212,7 +1207,7 @@ def _findings_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission]
     ws = wb.add_worksheet("问题清单")
     headers = column_headers(form, FINDING_COLUMNS)
     cols = [k for k in FINDING_COLUMNS if with_batch or k != "batch"]
-    records = _finding_records(form, entries, full_path=with_batch)
+    records = _finding_records(form, entries)
     # The code as the other reports show it: R01 as is, a field-level code in Chinese.
     rows = [[i + 1, *[form.catalogue.title(rec[k]) if k == "code" else rec[k] for k in cols]]
             for i, rec in enumerate(records)]
@@ -1271,9 +1266,7 @@ def _write_recommending(path: Path, result: MergeResult, name: str, rows: list[S
     what (including who has not returned), and every finding with its explanation."""
     form = result.form
     config = merge_config(form)
-    added = sorted([s for s in rows if s.added], key=lambda s: (
-        form.batches.index(s.batch) if s.batch in form.batches else len(form.batches),
-        *_row_order(form, s)))
+    added = sorted([s for s in rows if s.added], key=lambda s: _row_order(form, s))
     summary = BatchSummary(name, added, rows, _sums(form, added), form)
     wb, fmt = _new_workbook(path, form, f"{name}汇总")
     _summary_sheet(wb, fmt, form, summary,

@@ -13,7 +13,7 @@ from pathlib import Path
 from .annotate import ANNOTATION_SHEET, AnnotateOutcome, annotate_workbook, annotate_workbooks
 from .form import Form
 from .rules import Finding, field_title
-from .validate import UNREADABLE, VERDICTS, FileResult, ValidationRun, isolated
+from .validate import UNREADABLE, VERDICTS, FileResult, ValidationRun, isolated, listing_key
 from .writing import write_file
 from .xlsx_output import (Formats, broken, close_workbook, new_workbook, row_points, text_lines,
                           text_table_widths)
@@ -78,7 +78,10 @@ def file_rows(run: ValidationRun) -> list[tuple]:
 
 
 def _report_rows(run: ValidationRun) -> list[tuple[list[tuple], tuple]]:
-    return _isolate(run, "report_failed", lambda r: _rows_of(run.form, r))
+    """Each file's rows, in the listings' order (:func:`~xlsx_tools.validate.listing_key`)."""
+    rows = _isolate(run, "report_failed", lambda r: _rows_of(run.form, r))
+    order = sorted(range(len(rows)), key=lambda i: listing_key(run.form, run.files[i]))
+    return [rows[i] for i in order]
 
 
 def _rows_of(form: Form, r: FileResult) -> tuple[list[tuple], tuple]:

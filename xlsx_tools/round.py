@@ -307,6 +307,17 @@ class Receipt:
     def file_name(self) -> str:
         return self.row.file_name
 
+    def listing_key(self, form: Form) -> tuple:
+        """Its place in a listing (:meth:`Form.listing_key`): by the unit its version is on,
+        by its name where none (a file not kept), then its archive and name."""
+        v = self.version.row if self.version is not None else None
+        parts = {} if v is not None and v.batch else form.name_parts(self.file_name)
+        batch = v.batch if v is not None and v.batch else parts.get("batch")
+        category = (v.category if v is not None else None) or parts.get("category")
+        unit = (self.unit.unit if self.unit is not None else v.unit if v is not None else None)
+        return form.listing_key(batch, category, unit or parts.get("unit") or "\uffff",
+                                self.archive_name or "", self.file_name)
+
     def to_dict(self) -> dict[str, Any]:
         """validate's JSON for the file, plus ``version`` (and ``receipt``)."""
         shown = f"{self.archive_name}/{self.file_name}" if self.archive_name else self.file_name

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .catalogue import status_word
 from .form import Form, load_form
-from .gather import iter_returned_files, shown_path
+from .gather import returned_files, shown_path
 from .previous import PreviousRound
 from .read import MAX_SECONDS, RejectedFile, open_workbook
 from .read.refusal import too_slow
@@ -65,6 +65,7 @@ class FileResult:
     kind: str | None = None            # the reader's short code for that
     mtime: float | None = None         # the file's modification time (seconds)
     file_name: str | None = None       # the sender's name, when the file is stored under another
+    under: str | None = None           # its path under the folder given (validate_paths)
     # Last year's values the change rules compared with (by field id), None when none.
     previous: dict[str, object] | None = None
 
@@ -96,6 +97,12 @@ class FileResult:
         # shown (a name that is not UTF-8 shown as GB18030, never as surrogates).
         return self.file_name or Path(self.file).name
 
+    @property
+    def label(self) -> str:
+        """The file as outputs sent out name it: its path under the folder given (just
+        the name when directly in it), never where that folder is on this machine."""
+        return self.under or self.name
+
     def to_dict(self) -> dict[str, Any]:
         """As in the --json output: numbers as JSON numbers, dates as ISO text."""
         out: dict[str, Any] = {
@@ -113,6 +120,15 @@ class FileResult:
         return out
 
 
+def listing_key(form: Form, r: FileResult) -> tuple:
+    """A file's place in a listing (:meth:`Form.listing_key`): by its table's batch,
+    category and unit, by its name's where the table does not tell them, then its path."""
+    parts = {} if r.batch in form.batches and r.unit else form.name_parts(r.name)
+    batch = r.batch if r.batch in form.batches else parts.get("batch")
+    unit = r.unit.strip() if isinstance(r.unit, str) and r.unit.strip() else parts.get("unit")
+    return form.listing_key(batch, r.category or parts.get("category"), unit or "\uffff", r.file)
+
+
 @dataclass
 class ValidationRun:
     form: Form
@@ -125,6 +141,10 @@ class ValidationRun:
     @property
     def exit_code(self) -> int:
         return 1 if self.has_errors else 0
+
+    def listed(self) -> list[FileResult]:
+        """The files in the order listings show them (:func:`listing_key`)."""
+        return sorted(self.files, key=lambda r: listing_key(self.form, r))
 
     def counts(self) -> dict[str, int]:
         """Files per verdict, every verdict present (0 when none)."""
@@ -183,7 +203,9 @@ def unreadable(form: Form, result: FileResult, kind: str, variant: str | None = 
                **params: object) -> FileResult:
     """``result``'s file as 无法读取 because a stage after reading failed for it: ``kind``
     is the stage's code (catalogue.toml, source "stage"), ``variant`` and ``params`` its words."""
-    return _rejected(form, result.path, result.file, RejectedFile(kind, variant, **params), result.file_name)
+    out = _rejected(form, result.path, result.file, RejectedFile(kind, variant, **params), result.file_name)
+    out.under = result.under
+    return out
 
 
 def _role(form: Form, values: dict[str, object], role: str) -> object:
@@ -308,7 +330,12 @@ def find_files(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
     files, Thumbs.db: :func:`~xlsx_tools.gather.is_system_name`), takes each real
     file once and ends symlink loops.
     """
-    return [(p, shown_path(p)) for p in iter_returned_files(paths)]
+    return [(p, shown) for p, shown, _ in _found(paths)]
+
+
+def _found(paths: Iterable[str | Path]) -> list[tuple[Path, str, str]]:
+    """(path, name to show, path under the folder given: FileResult.under) of each file."""
+    return [(p, shown_path(p), shown_path(under)) for p, under in returned_files(paths)]
 
 
 # Each worker process loads the form (and last round's values) once.
@@ -353,7 +380,15 @@ def validate_paths(paths: Iterable[str | Path], form: Form | None = None,
     ``previous``: last round's output, for the change rules (see :func:`validate_file`).
     """
     form = form or load_form()
-    found = find_files(paths)
+    found = _found(paths)
+    run = _validate_found([(p, s) for p, s, _ in found], form, jobs, today, progress, previous)
+    for r, (_, _, under) in zip(run.files, found):
+        r.under = under
+    return run
+
+
+def _validate_found(found: list[tuple[Path, str]], form: Form, jobs: int | None, today: dt.date | None,
+                    progress: Progress | None, previous: PreviousRound | None) -> ValidationRun:
     total = len(found)
     tell = progress or (lambda done, total: None)
     tell(0, total)

@@ -48,7 +48,7 @@ from starlette.templating import Jinja2Templates
 from ..catalogue import STATUSES as STATUS_TABLE
 from ..catalogue import status_word
 from ..merge import ST_DUPLICATE
-from ..merge import recommending_folder
+from ..merge import output_key, recommending_folder
 from ..read import MAX_FILE_BYTES
 from ..reminders import LAST_RECEIVED, reminder_columns, reminders, write_reminders_xlsx
 from ..round import (
@@ -348,7 +348,7 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
         out = []
         for b in rnd.summary_builds():
             files = sorted((p for p in b.iterdir() if p.is_file()),
-                           key=lambda p: (p.suffix != ".xlsx", "总览" not in p.name, p.name))
+                           key=lambda p: output_key(rnd.form, p.name))
             # Each recommending unit's workbook (in merge's folder for them), downloaded as <folder>/<name>.
             folder = b / by_recommending
             own = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
