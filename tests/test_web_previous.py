@@ -134,8 +134,8 @@ def test_a_clerk_sees_explained_warnings_and_last_year_in_the_browser(made, tmp_
         assert cells[1:4] == [str(CHANGED), str(LAST), "+500.0%"] and CHANGE.id in cells[4]
         # An amount with its two decimals, this year's and last year's alike (1,269.2 was
         # shown beside 1,379.56).
-        rows = {r.locator("td").first.inner_text(): r.locator("td").all_inner_texts()[1:3]
-                for r in page.locator("#year-on-year tbody tr").all()}
+        rows = {cells[0]: cells[1:3] for cells in page.locator("#year-on-year tbody tr").evaluate_all(
+            "rows => rows.map(r => [...r.cells].map(c => c.innerText))")}
         amounts = [rows[FORM.field_title(f)] for f in FORM.previous_fields
                    if FORM.field(f).type == "amount" and FORM.field_title(f) in rows]
         assert amounts
