@@ -35,7 +35,7 @@ def test_a_unit_to_confirm_can_take_its_default_and_says_what_the_default_is(tmp
         # Every version can be taken, the default one too.
         assert _versions(page).get_by_role("button", name="采用这一版").count() == 2
         rule = page.locator("#choice-rule").inner_text()
-        assert rnd.default_rule in rule and "填报日期最晚" in rule
+        assert rnd.default_rule in rule
         # Taking the default confirms it.
         _versions(page).filter(has_text=f"第 {default} 版").get_by_role("button", name="采用这一版").click()
         page.wait_for_selector("#unpin")
@@ -48,7 +48,6 @@ def test_a_unit_to_confirm_can_take_its_default_and_says_what_the_default_is(tmp
         page.wait_for_selector(f"text=采用的版本：第 {other} 版")
         unpin = page.locator("#unpin button")
         assert f"默认（第 {default} 版）" in unpin.inner_text()
-        assert "最新收到" not in unpin.inner_text()
         unpin.click()
         page.wait_for_selector(f"text=采用的版本：第 {default} 版")
         assert rnd.unit(unit.id).status == ST_TO_CONFIRM
