@@ -361,6 +361,46 @@ def test_a_ledger_of_schema_2_is_brought_up_keeping_every_version(tmp_path):
         assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("3",)
 
 
+def _scan_roster(tmp_path: Path) -> Path:
+    roster = tmp_path / "名单.csv"
+    roster.write_text("单位名称,列入批次,平台类别,推荐单位\n"
+                      "秦岭研究所,第一批,检验检测,某厅\n"
+                      "太湖集成电路封装计量测试研究所,第一批,检验检测,某厅\n"
+                      "秦岭研究所东海站,第二批,检验检测,某厅\n", encoding="utf-8-sig")
+    return roster
+
+
+def test_an_unreadable_file_goes_on_a_unit_only_when_its_name_is_the_units_but_for_decoration(tmp_path):
+    files = tmp_path / "收到"
+    files.mkdir()
+    # name -> the roster unit it is put on (batch, unit), or None: among the files of no unit
+    cases = {
+        "第一批-检验检测类-秦岭研究所西安分所.xlsx": None,             # another unit, not 秦岭研究所
+        "第一批-检验检测类-秦岭研究所东海站（扫描件）.xlsx": None,     # 东海站 is 第二批's
+        "第三批-检验检测类-太湖集成电路封装计量测试研究所（扫描件）.xlsx": None,   # 第一批's
+        "第二批-检验检测类-秦岭研究所东海站 (1).xlsx": ("第二批", "秦岭研究所东海站"),
+        "第一批-检验检测类-【盖章】秦岭研究所（扫描件） - 副本.xlsx": ("第一批", "秦岭研究所"),
+        "第一批-检验检测类-太湖集成电路封装计量测试研究所[扫描]-副本（2）.xlsx":
+            ("第一批", "太湖集成电路封装计量测试研究所"),
+    }
+    for i, name in enumerate(cases):
+        (files / name).write_bytes(PDF + str(i).encode())
+    roster = _scan_roster(tmp_path)
+    with Round.init(tmp_path / "轮次", roster) as rnd:
+        receipts = rnd.receive([files])
+        got = {r.file_name: (r.unit.batch, r.unit.unit) if r.unit else None for r in receipts}
+        assert got == cases
+        assert all(u.on_roster for u in rnd.units())
+    merged = merge_paths([files], roster=roster, jobs=1)
+    assert sorted(s.name for s in merged.unplaced) == sorted(n for n, to in cases.items() if to is None)
+    notes = {s.name: s.note for s in merged.submissions if s.result is not None}
+    assert ("“秦岭研究所西安分所”未能对应到名单中第一批的单位"
+            in notes["第一批-检验检测类-秦岭研究所西安分所.xlsx"])
+    assert ("按文件名归入名单中第一批的“秦岭研究所”（文件名中写作“【盖章】秦岭研究所(扫描件) - 副本”）"
+            in notes["第一批-检验检测类-【盖章】秦岭研究所（扫描件） - 副本.xlsx"])
+    assert "批次和单位按文件名识别" not in "".join(notes.values())
+
+
 # -- what is made ---------------------------------------------------------------------------
 
 def test_blank_and_prefilled_workbooks(sample_round, tmp_path):
