@@ -361,6 +361,86 @@ def test_a_ledger_of_schema_2_is_brought_up_keeping_every_version(tmp_path):
         assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("3",)
 
 
+def test_a_newer_unreadable_version_never_silently_replaces_a_readable_one(tmp_path):
+    good = RETURNED / "第一批-检验检测类-秦岭特种材料检测技术有限公司.xlsx"
+    later = tmp_path / "后来"
+    later.mkdir()
+    scan = later / "第一批-检验检测类-秦岭特种材料检测技术有限公司（盖章扫描件）.pdf"
+    scan.write_bytes(PDF)
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd:
+        [first] = rnd.receive([good])
+        [second] = rnd.receive([later])
+        assert second.status == ST_UNREADABLE and second.unit.id == first.unit.id
+        u = rnd.unit(first.unit.id)
+        # The readable one is taken; the clerk is asked, seeing both, and told why.
+        assert u.status == ST_TO_CONFIRM
+        assert u.chosen.file_name == good.name and u.default is u.chosen
+        assert [(v.number, v.chosen) for v in u.versions] == [(1, True), (2, False)]
+        assert scan.name in u.note and good.name in u.note and "无法读取" in u.note
+        result, _ = rnd.merge(tmp_path / "汇总")
+        assert [s.unit for s in result.batches["第一批"].rows] == ["秦岭特种材料检测技术有限公司"]
+        # Pinning still wins, either way.
+        rnd.pin(u.id, second.version.id)
+        assert (rnd.unit(u.id).status, rnd.unit(u.id).chosen.number) == (ST_UNREADABLE, 2)
+        rnd.pin(u.id, first.version.id)
+        assert (rnd.unit(u.id).status, rnd.unit(u.id).chosen.number) == (ST_ACCEPTED, 1)
+        rnd.pin(u.id, None)
+        assert rnd.unit(u.id).status == ST_TO_CONFIRM
+        # A readable file after the unreadable one: the latest, as ever, nothing to confirm.
+        rnd.receive([another_save(good, tmp_path / "再次")])
+        u = rnd.unit(u.id)
+        assert (u.status, u.chosen.number, len(u.versions)) == (ST_ACCEPTED, 3, 3)
+    # merge of a folder holding both: the readable one summed, the unreadable one listed.
+    both = tmp_path / "两份"
+    both.mkdir()
+    shutil.copy(good, both / good.name)
+    shutil.copy(scan, both / scan.name)
+    merged = merge_paths([both], roster=ROSTER, jobs=1)
+    first_batch = merged.batches["第一批"]
+    assert [s.name for s in first_batch.rows] == [good.name]
+    assert scan.name in [s.name for s in first_batch.entries]
+
+
+def _scan_roster(tmp_path: Path) -> Path:
+    roster = tmp_path / "名单.csv"
+    roster.write_text("单位名称,列入批次,平台类别,推荐单位\n"
+                      "秦岭研究所,第一批,检验检测,某厅\n"
+                      "太湖集成电路封装计量测试研究所,第一批,检验检测,某厅\n"
+                      "秦岭研究所东海站,第二批,检验检测,某厅\n", encoding="utf-8-sig")
+    return roster
+
+
+def test_an_unreadable_file_goes_on_a_unit_only_when_its_name_is_the_units_but_for_decoration(tmp_path):
+    files = tmp_path / "收到"
+    files.mkdir()
+    # name -> the roster unit it is put on (batch, unit), or None: among the files of no unit
+    cases = {
+        "第一批-检验检测类-秦岭研究所西安分所.xlsx": None,             # another unit, not 秦岭研究所
+        "第一批-检验检测类-秦岭研究所东海站（扫描件）.xlsx": None,     # 东海站 is 第二批's
+        "第三批-检验检测类-太湖集成电路封装计量测试研究所（扫描件）.xlsx": None,   # 第一批's
+        "第二批-检验检测类-秦岭研究所东海站 (1).xlsx": ("第二批", "秦岭研究所东海站"),
+        "第一批-检验检测类-【盖章】秦岭研究所（扫描件） - 副本.xlsx": ("第一批", "秦岭研究所"),
+        "第一批-检验检测类-太湖集成电路封装计量测试研究所[扫描]-副本（2）.xlsx":
+            ("第一批", "太湖集成电路封装计量测试研究所"),
+    }
+    for i, name in enumerate(cases):
+        (files / name).write_bytes(PDF + str(i).encode())
+    roster = _scan_roster(tmp_path)
+    with Round.init(tmp_path / "轮次", roster) as rnd:
+        receipts = rnd.receive([files])
+        got = {r.file_name: (r.unit.batch, r.unit.unit) if r.unit else None for r in receipts}
+        assert got == cases
+        assert all(u.on_roster for u in rnd.units())
+    merged = merge_paths([files], roster=roster, jobs=1)
+    assert sorted(s.name for s in merged.unplaced) == sorted(n for n, to in cases.items() if to is None)
+    notes = {s.name: s.note for s in merged.submissions if s.result is not None}
+    assert ("“秦岭研究所西安分所”未能对应到名单中第一批的单位"
+            in notes["第一批-检验检测类-秦岭研究所西安分所.xlsx"])
+    assert ("按文件名归入名单中第一批的“秦岭研究所”（文件名中写作“【盖章】秦岭研究所(扫描件) - 副本”）"
+            in notes["第一批-检验检测类-【盖章】秦岭研究所（扫描件） - 副本.xlsx"])
+    assert "批次和单位按文件名识别" not in "".join(notes.values())
+
+
 # -- what is made ---------------------------------------------------------------------------
 
 def test_blank_and_prefilled_workbooks(sample_round, tmp_path):

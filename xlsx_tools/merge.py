@@ -25,6 +25,7 @@ import datetime as dt
 import functools
 import io
 import math
+import re
 import statistics
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -408,9 +409,10 @@ def place_file(form: Form, r: FileResult, roster_units: dict[str, list[RosterEnt
     (``roster_units``: :attr:`RosterIndex.by_unit`). The round places each file
     it receives the same way.
 
-    An unreadable file with a roster is put on a roster unit only (its name may
-    carry more, such as （扫描件）): :func:`_roster_unit_in_name`; with none it is
-    placed nowhere (how: ``unmatched``), never made a unit of its own.
+    An unreadable file with a roster is put on a roster unit of its name's batch
+    only, the name's unit part that unit's name but for what senders add (（扫描件）,
+    " (1)", "-副本"): :func:`_roster_unit_in_name`; with none it is placed nowhere
+    (how: ``unmatched``), never made a unit of its own nor put on a near one.
     """
     batch = r.batch if r.batch in form.batches else None
     unit = r.unit.strip() if isinstance(r.unit, str) and r.unit.strip() else None
@@ -435,19 +437,29 @@ def place_file(form: Form, r: FileResult, roster_units: dict[str, list[RosterEnt
     return batch, unit, cat, how
 
 
+# What a sender adds to a unit's name in a file name: bracketed words (（扫描件）, [盖章]),
+# a copy's number (" (1)", "（2）") and "-副本" / " - 副本"; names are compared NFKC-folded
+# (unit_key), so full-width brackets are half-width here and white space is gone.
+_DECORATION = re.compile(r"(?:\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】|-副本)*")
+
+
 def _roster_unit_in_name(named: str, batch: str, roster_units: dict[str, list[RosterEntry]]
                          ) -> RosterEntry | None:
-    """The roster unit whose name the file name's unit part contains, when it is one unit
-    (in the name's batch, if the roster has it in several); else None. A name inside a longer
-    one found too (某所 in 某所分所) is that longer one's, so the longest match counts."""
+    """The roster unit of ``batch`` whose name is the file name's unit part once what
+    senders add around it (:data:`_DECORATION`) is set aside; else None. Anything else
+    around the name (某所西安分所, another unit's name) tells no unit: such a file is
+    left to the clerk, never put on a unit that may have sent nothing."""
     key = unit_key(named)
-    found = [k for k in roster_units if k and k in key]
-    found = [k for k in found if not any(k != o and k in o for o in found)]
-    if len(found) != 1:
-        return None
-    entries = roster_units[found[0]]
-    entries = [e for e in entries if e.batch == batch] or entries
-    return entries[0] if len(entries) == 1 else None
+    found = []
+    for k, entries in roster_units.items():
+        at = key.find(k) if k else -1
+        while at >= 0:
+            if _DECORATION.fullmatch(key[:at]) and _DECORATION.fullmatch(key[at + len(k):]):
+                found += [e for e in entries if e.batch == batch]
+                break
+            at = key.find(k, at + 1)
+    # Two told at once (the batch's roster has the name twice) are for the clerk.
+    return found[0] if len(found) == 1 else None
 
 
 def _choice_key(r: FileResult) -> tuple:
@@ -546,13 +558,23 @@ def _submission(form: Form, r: FileResult, roster: RosterIndex) -> Submission:
         s.status = _file_status(s)
         # Why it could not be read, when it could not, then why it is in no batch.
         s.note = (r.reason or "") + (
-            "文件名中的单位未能对应到名单中的单位，未计入任何批次的汇总。" if how == "unmatched" else
+            _unmatched_note(form, r.name) if how == "unmatched" else
             f"无法从表中或文件名中确定{form.column_header('batch')}，未计入任何批次的汇总。")
+    elif how == "name" and r.status == "unreadable" and roster.by_unit:
+        named = form.name_parts(r.name)["unit"]
+        s.note = f"按文件名归入名单中{batch}的“{unit}”"
+        s.note += "。" if unit_key(named) == unit_key(unit) else f"（文件名中写作“{named}”）。"
     elif how == "name" and r.failed:
         s.note = "批次和单位按文件名识别。"
     elif how == "roster":
         s.note = "表中未填批次，按名单中该单位的批次归入。"
     return s
+
+
+def _unmatched_note(form: Form, name: str) -> str:
+    parts = form.name_parts(name)
+    return (f"文件名中的“{parts['unit']}”未能对应到名单中{parts['batch']}的单位"
+            "（单位名称之外只可有括号内的说明、副本编号），未计入任何批次的汇总。")
 
 
 def _off_roster(form: Form, batch: str, subs: list[Submission], roster: RosterIndex) -> None:

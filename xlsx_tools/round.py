@@ -30,7 +30,9 @@ merge places it (:func:`xlsx_tools.merge.place_file`), and only then recorded
 in one ledger transaction. The same bytes received again are one version. A
 unit's latest version is the one received last; when one receiving brought
 several different files for a unit, the latest of them is taken as merge's M01
-takes one, and the unit shows 待确认 until the clerk pins a version.
+takes one, and the unit shows 待确认 until the clerk pins a version. As M01, a
+readable version comes first: when the latest is unreadable beside a readable
+one, the latest readable is taken and the unit shows 待确认 too.
 
 The round knows the form's roles (unit, batch, category, recommending unit,
 fill date: :data:`xlsx_tools.form.ROLES`), never a table's field ids: the
@@ -630,25 +632,35 @@ class Round:
             return Unit(row, ST_MISSING, note, [], None, extra)
         last = shown[-1]
         together = [v for v in shown if v.row.batch_id == last.row.batch_id]
-        # The default: the latest received, or M01's choice among several received at once.
+        # The default: the latest received, or M01's choice among several received at once;
+        # readable first, as M01: an unreadable file never silently replaces a readable one.
         default = last
         if len(together) > 1:
             results = [_as_result(v.row) for v in together]
             taken = choose_file(results)
             default = next(v for v, r in zip(together, results) if r is taken)
+        if not default.readable:
+            default = next((v for v in reversed(shown) if v.readable), default)
+        # Newer unreadable versions beside the readable default (maybe a correction saved wrongly).
+        newer = [v for v in shown if v.number > default.number and not v.readable]
         pinned = next((v for v in shown if v.id == row.pinned_version), None)
         if pinned is not None:
             chosen, status = pinned, pinned.status
             note = f"已选定采用第 {pinned.number} 版。"
             if pinned is not last:
                 note += f"另有较新的第 {last.number} 版，未采用。"
-        elif len(together) > 1:
+        elif len(together) > 1 and any(v is default for v in together):
             chosen, status = default, ST_TO_CONFIRM
             note = (f"同一次收到该单位 {len(together)} 个不同的文件，默认采用“{chosen.file_name}”"
                     f"（{self._m01_words()}）。请确认采用哪一份。")
+        elif newer:
+            chosen, status = default, ST_TO_CONFIRM
+            note = (f"较新收到的{'、'.join(f'第 {v.number} 版“{v.file_name}”' for v in newer)}无法读取，"
+                    f"默认采用可以读取的第 {default.number} 版“{default.file_name}”。"
+                    "如较新的文件是改正后的版本，请让单位重新发送 .xlsx 文件；请确认采用哪一份。")
         else:
-            chosen, status = last, last.status
-            note = "" if len(shown) == 1 else f"采用最新收到的第 {last.number} 版。"
+            chosen, status = default, default.status
+            note = "" if len(shown) == 1 else f"采用最新收到的第 {default.number} 版。"
         chosen.chosen = True
         if pinned is not None:
             pinned.pinned = True
@@ -667,7 +679,8 @@ class Round:
     @property
     def default_rule(self) -> str:
         """Which version a unit takes when the clerk has pinned none, as the pages say it."""
-        return f"最新收到的版本；同一次收到几个不同的文件时，采用其中{self._m01_words()}"
+        return (f"最新收到的可以读取的版本；同一次收到几个不同的文件时，采用其中{self._m01_words()}"
+                "（无法读取的文件只在没有可读取的版本时采用）")
 
     def unplaced(self) -> list[Version]:
         """Versions that could not be placed on any unit (no batch or unit could be told)."""
