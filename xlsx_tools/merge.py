@@ -1213,11 +1213,13 @@ def _findings_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission]
             for i, rec in enumerate(records)]
     heads = ["序号", *[headers[k] for k in cols]]
     # The short columns as narrow as their texts allow, the messages the page's room; the
-    # texts broken here (a spreadsheet program starts lines with 」 or splits 统计表!C18).
+    # messages broken here (a spreadsheet program starts lines with 」 or splits 统计表!C18),
+    # the other texts (names, codes, the filler's own words) kept whole, wrapping in their cells.
+    message = 1 + cols.index("message")
     widths = text_table_widths([[h, *(str(r[j]) for r in rows)] for j, h in enumerate(heads)],
-                               1 + cols.index("message"), TABLE_SIZE)
-    rows = [[broken(v, widths[j], TABLE_SIZE) if isinstance(v, str) else v for j, v in enumerate(r)]
-            for r in rows]
+                               message, TABLE_SIZE)
+    rows = [[broken(v, widths[j], TABLE_SIZE) if j == message and isinstance(v, str) else v
+             for j, v in enumerate(r)] for r in rows]
     ws.write_string(0, 0, f"问题清单（共 {len(rows)} 条）", fmt.title)
     write_table(ws, fmt, 1, heads, rows, 40, [fmt.serial] + [fmt.wrap] * len(cols),
                 wrap={j: w for j, w in enumerate(widths) if j})
