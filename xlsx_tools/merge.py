@@ -580,8 +580,10 @@ def _duplicates(form: Form, batch: str, subs: list[Submission]) -> dict[int, Sub
             continue
         taken = choose_file([s.result for s in group])
         chosen = next(s for s in group if s.result is taken)
-        names = "、".join(f"“{s.name}”" for s in sorted(group, key=lambda s: s.name))
-        words = dict(count=len(group), names=names, chosen=chosen.name, batch=batch)
+        # By their labels, as 提交情况 lists them: two files of one name sent in two
+        # folders are 邮件1/名称 and 邮件2/名称, not the same text twice.
+        names = "、".join(f"“{s.label}”" for s in sorted(group, key=lambda s: s.label))
+        words = dict(count=len(group), names=names, chosen=chosen.label, batch=batch)
         for s in group:
             if s is chosen:
                 s.note = (s.note + form.catalogue.message("M01", "chosen_note", **words)).strip()
