@@ -160,10 +160,14 @@ def roster_xlsx(path: Path, rows: list[list[str]],
 _CELL_REF = re.compile(r"[^\s、，,;；!]+![A-Z]+[0-9]+")
 
 
-def badly_broken(ws, first_row: int, widths: list[float], size: float = 10) -> list[tuple[int, int, str]]:
-    """The texts of a table (rows from ``first_row``) a printout breaks badly: one that
-    wraps in its column (``widths``, from the first) without the program's own line breaks, a line
-    that starts with a closing mark, or a cell reference split across lines."""
+def badly_broken(ws, first_row: int, widths: list[float], size: float = 10,
+                 messages: tuple[int, ...] = ()) -> list[tuple[int, int, str]]:
+    """The texts of a table (rows from ``first_row``) a printout breaks badly. In a column of
+    ``messages`` (numbered from 1), the only ones the program breaks: one that wraps in its
+    column (``widths``, from the first) without the program's own line breaks, a line that
+    starts with a closing mark, or a cell reference split across lines. In any other column
+    (names, codes, status words): a line break written in, or a word of 4 characters or
+    fewer wider than its column."""
     from xlsx_tools.line_rules import NO_LINE_START
     from xlsx_tools.xlsx_output import text_width
 
@@ -171,6 +175,12 @@ def badly_broken(ws, first_row: int, widths: list[float], size: float = 10) -> l
     for row in ws.iter_rows(min_row=first_row):
         for c in row:
             if not isinstance(c.value, str):
+                continue
+            if c.column not in messages:
+                if "\n" in c.value:
+                    bad.append((c.row, c.column, "broken: " + c.value))
+                elif len(c.value) <= 4 and text_width(c.value, size) > widths[c.column - 1] - 1.5:
+                    bad.append((c.row, c.column, "short word split: " + c.value))
                 continue
             lines = c.value.split("\n")
             usable = max(widths[c.column - 1] - 1.5, 1.0)

@@ -142,10 +142,7 @@ def test_validate_lists_the_batches_in_the_forms_order(tmp_path):
     res = CliRunner().invoke(main, ["validate", str(SAMPLES / "returned"), "--report", str(report)])
     assert in_lines(res.output) == listing_order()
     wb = openpyxl.load_workbook(report)
-
-    def names(sheet: str) -> list[str]:       # as printed, without the line breaks it writes
-        return [c.value.replace("\n", "") for c in list(wb[sheet].iter_cols(1, 1))[0][1:]]
-
-    assert names("文件情况") == listing_order()
-    found = names("问题清单")
+    files = [c.value for c in list(wb["文件情况"].iter_cols(1, 1))[0][1:]]
+    assert files == listing_order()
+    found = [c.value for c in list(wb["问题清单"].iter_cols(1, 1))[0][1:]]
     assert [n for n in listing_order() if n in found] == list(dict.fromkeys(found))

@@ -170,13 +170,13 @@ def test_explanations_reach_the_report_the_copies_and_the_command(explained, tmp
     ws = openpyxl.load_workbook(write_report_xlsx(run, tmp_path / "问题清单.xlsx"))["问题清单"]
     heads = [c.value for c in ws[1]]
     # By file: the report lists them in the form's order (batch, category, unit), not the run's;
-    # its texts as printed, with the line breaks the report writes in.
-    name = {norm(Path(explained[k].file).name): k for k in ("explained", "too short")}
+    # the names and the unit's own explanation as they are.
+    name = {Path(explained[k].file).name: k for k in ("explained", "too short")}
     said = heads.index("审核说明")
-    assert {name[norm(r[0])]: r[said] and norm(r[said]) for r in ws.iter_rows(min_row=2, values_only=True)
-            } == {"explained": norm(REASON), "too short": None}
+    assert {name[r[0]]: r[said] for r in ws.iter_rows(min_row=2, values_only=True)
+            } == {"explained": REASON, "too short": None}
     files = openpyxl.load_workbook(tmp_path / "问题清单.xlsx")["文件情况"]
-    assert {name[norm(r[0])]: r[4] for r in files.iter_rows(min_row=2, values_only=True)
+    assert {name[r[0]]: r[4] for r in files.iter_rows(min_row=2, values_only=True)
             } == {"explained": "已说明", "too short": "有警告"}
     outcome = annotate_workbooks(run, tmp_path / "退回")
     copy = openpyxl.load_workbook(next(p for p in outcome.written if "甲院" in p.name))

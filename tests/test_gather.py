@@ -90,13 +90,12 @@ def test_validate_lists_each_file_sent_by_mistake_with_its_reason(mixed, tmp_pat
         line = next(x for x in result.output.splitlines() if x.startswith(UNREADABLE) and name in x)
         assert line.endswith(f["reason"])
     sheet = openpyxl.load_workbook(report, read_only=True)["文件情况"]
-    # As printed: the report writes its line breaks in.
-    listed = {Path(str(row[0]).replace("\n", "")).name: [norm(v) if isinstance(v, str) else v for v in row]
-              for row in sheet.iter_rows(min_row=2, values_only=True)}
+    listed = {Path(str(row[0])).name: row for row in sheet.iter_rows(min_row=2, values_only=True)}
     assert sorted(listed) == sorted(files)
     for name in MISTAKES:
         # 结论 and the last column, the reason a file could not be read.
-        assert (listed[name][4], listed[name][-1]) == (UNREADABLE, norm(files[name]["reason"])), name
+        # The reason as printed: the report writes its line breaks in (the 结论 as it is).
+        assert (listed[name][4], norm(listed[name][-1])) == (UNREADABLE, norm(files[name]["reason"])), name
 
 
 def test_merge_lists_the_same_files_as_validate_and_calls_them_the_same(mixed, tmp_path):
@@ -117,6 +116,34 @@ def test_merge_lists_the_same_files_as_validate_and_calls_them_the_same(mixed, t
         row = by_name[name]
         assert row[col["status"]] == ST_UNREADABLE == validated[name].verdict, name
         assert validated[name].reason in row[col["note"]], name
+
+
+def test_files_of_one_name_in_two_folders_given_are_told_apart_by_the_folders_name(tmp_path):
+    # The same unit's table sent twice, by two e-mails saved into two folders.
+    for folder in ("甲/邮件1", "乙/邮件2"):
+        (tmp_path / folder).mkdir(parents=True)
+        shutil.copyfile(RETURNED / GOOD, tmp_path / folder / GOOD)
+    given = [tmp_path / "甲" / "邮件1", tmp_path / "乙" / "邮件2"]
+    labels = [f"邮件1/{GOOD}", f"邮件2/{GOOD}"]
+    assert [r.label for r in validate_paths(given, FORM, jobs=1).files] == labels
+    # One folder given: the names under it, as before.
+    assert [r.label for r in validate_paths(given[:1], FORM, jobs=1).files] == [GOOD]
+    out = tmp_path / "汇总"
+    result = CliRunner().invoke(main, ["merge", *map(str, given), "--out", str(out), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    rows = list(openpyxl.load_workbook(out / f"{OVERVIEW_STEM}.xlsx", read_only=True)["提交情况"]
+                .iter_rows(values_only=True))
+    header = next(r for r in rows if r and SUBMISSION_COLUMNS["file"] in r)
+    col = {k: header.index(SUBMISSION_COLUMNS[k]) for k in ("file", "note")}
+    listed = [r for r in rows[rows.index(header) + 1:] if r and r[col["file"]]]
+    assert sorted(r[col["file"]] for r in listed) == labels
+    # M01's notes name both, each once (the file taken's note), and the one taken (the other's).
+    notes = {r[col["file"]]: r[col["note"]] for r in listed}
+    taken = next(label for label in labels if "采用本文件" in notes[label])
+    other = next(label for label in labels if label != taken)
+    assert all(notes[taken].count(f"“{label}”") == 1 for label in labels), notes
+    assert f"“{taken}”" in notes[other], notes
+    assert not [v for r in rows for v in r if isinstance(v, str) and str(tmp_path) in v]
 
 
 @pytest.mark.parametrize("contents", [(), ("Thumbs.db", ".DS_Store", "~$某表.xlsx")], ids=["empty", "system"])

@@ -23,7 +23,6 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-from _generate_helpers import norm
 from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -331,8 +330,7 @@ def test_findings_sheet_lists_every_finding(merged, book):
         ws = book(f"{batch_file_stem(batch)}.xlsx")["问题清单"]
         heads = [ws.cell(2, c).value for c in range(1, ws.max_column + 1)]
         code_col = heads.index("代码") + 1
-        # As printed: the program writes the line breaks in.
-        codes = sorted(norm(ws.cell(r, code_col).value) for r in range(3, ws.max_row + 1))
+        codes = sorted(ws.cell(r, code_col).value for r in range(3, ws.max_row + 1))
         assert codes == sorted(code_title(f.code, FORM) for e in summary.entries for f in e.findings)
 
 
@@ -443,10 +441,10 @@ def test_each_recommending_unit_gets_its_own_workbook(merged):
                 _sums(added)[f.id], (rec, f.id)
         found = wb["问题清单"]
         heads = [c.value for c in found[2]]
-        texts = [norm(found.cell(r, heads.index("审核说明") + 1).value) for r in range(3, found.max_row + 1)]
+        texts = [found.cell(r, heads.index("审核说明") + 1).value for r in range(3, found.max_row + 1)]
         for e in entries:
             for text in e["explanations"].values():
-                assert norm(text) in texts, (rec, e["unit_name"])
+                assert text in texts, (rec, e["unit_name"])
                 explained_somewhere = True
     assert explained_somewhere
 

@@ -11,8 +11,11 @@ import csv
 import io
 import json
 import os
+import resource
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 import zipfile
 from pathlib import Path
@@ -24,6 +27,7 @@ from _round_files import another_save
 from xlsx_tools.archive import unpack
 from xlsx_tools.form import load_form
 from xlsx_tools.ledger import FILE_NAME as LEDGER_FILE
+from xlsx_tools.ledger import Ledger
 from xlsx_tools.merge import merge_paths
 from xlsx_tools.read import MAX_FILE_BYTES, MAX_MEMBERS
 from xlsx_tools.reminders import LAST_RECEIVED, reminder_columns, reminders, write_reminders_xlsx
@@ -327,15 +331,11 @@ def test_an_unreadable_file_again_keeps_its_reason_and_another_senders_empty_fil
         assert [v.file_name for v in rnd.unplaced()] == [empty.name]
 
 
-def test_a_ledger_of_schema_2_is_brought_up_keeping_every_version(tmp_path):
-    folder = tmp_path / "轮次"
-    empty = tmp_path / "空文件.xlsx"
-    empty.write_bytes(b"")
-    with Round.init(folder, ROSTER) as rnd:
-        rnd.receive([RETURNED / "第一批-信息服务类-滨海产业链数据科技信息研究所.xlsx", empty])
-        before = [(v.id, v.sha256, v.file_name, v.unit_id) for u in rnd.units() for v in u.versions]
+def _as_schema_2(folder: Path, copies: int = 0) -> None:
+    """The round's ledger as schema 2 made it: one version a hash, no sender_key; with
+    ``copies`` more versions of its first (other hashes), for a migration that writes more."""
     db = sqlite3.connect(folder / LEDGER_FILE)
-    with db:      # as schema 2 made it: one version a hash, no sender_key
+    with db:
         sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'versions'").fetchone()[0]
         old = (sql.replace("sha256            TEXT NOT NULL,", "sha256            TEXT NOT NULL UNIQUE,")
                .replace("receipt_id        INTEGER NOT NULL,", "receipt_id        INTEGER NOT NULL")
@@ -348,7 +348,25 @@ def test_a_ledger_of_schema_2_is_brought_up_keeping_every_version(tmp_path):
         db.execute("DROP TABLE versions")
         db.execute("ALTER TABLE v2 RENAME TO versions")
         db.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
+        others = columns.replace("id, ", "", 1).replace("sha256", "sha256 || ?", 1)
+        db.executemany(f"INSERT INTO versions({columns.replace('id, ', '', 1)}) SELECT {others} FROM versions"
+                       " ORDER BY id LIMIT 1", [(f"-{i}",) for i in range(copies)])
     db.close()
+
+
+def _schema(folder: Path) -> str:
+    with sqlite3.connect(folder / LEDGER_FILE) as db:
+        return db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0]
+
+
+def test_a_ledger_of_schema_2_is_brought_up_keeping_every_version(tmp_path):
+    folder = tmp_path / "轮次"
+    empty = tmp_path / "空文件.xlsx"
+    empty.write_bytes(b"")
+    with Round.init(folder, ROSTER) as rnd:
+        rnd.receive([RETURNED / "第一批-信息服务类-滨海产业链数据科技信息研究所.xlsx", empty])
+        before = [(v.id, v.sha256, v.file_name, v.unit_id) for u in rnd.units() for v in u.versions]
+    _as_schema_2(folder)
     with Round.open(folder) as rnd:
         after = [(v.id, v.sha256, v.file_name, v.unit_id) for u in rnd.units() for v in u.versions]
         assert after == before and [v.file_name for v in rnd.unplaced()] == [empty.name]
@@ -357,8 +375,38 @@ def test_a_ledger_of_schema_2_is_brought_up_keeping_every_version(tmp_path):
         theirs.write_bytes(b"")
         [r] = rnd.receive([theirs])
         assert not r.repeat and len(rnd.unplaced()) == 2
-    with sqlite3.connect(folder / LEDGER_FILE) as db:
-        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("3",)
+    assert _schema(folder) == "3"
+    # A process that read 2 while another migrated, and waited for its lock: it writes nothing.
+    ledger = Ledger(folder / LEDGER_FILE)
+    db = ledger._db()
+    ledger._to_3()
+    assert db.total_changes == 0
+    ledger.close()
+
+
+# Above the 32 KiB SQLite's shared memory file takes, far below what the migration writes.
+LIMIT = 64 * 1024
+
+
+def test_a_migration_that_cannot_write_is_said_and_leaves_the_ledger_as_it_was(tmp_path):
+    # A disk that is full (or a file size limit, as here: it stops root too) while a read-only
+    # command brings a schema-2 ledger up: a reason and what to do, no traceback.
+    folder = tmp_path / "轮次"
+    with Round.init(folder, ROSTER) as rnd:
+        rnd.receive([RETURNED / "第一批-信息服务类-滨海产业链数据科技信息研究所.xlsx"])
+    _as_schema_2(folder, copies=200)
+    assert (folder / LEDGER_FILE).stat().st_size > 4 * LIMIT
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys\nfrom xlsx_tools.cli import main\nmain(prog_name='xlsx-tools')",
+         "round", "status", str(folder)], capture_output=True, text=True, timeout=120,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (LIMIT, LIMIT)))
+    said = done.stdout + done.stderr
+    assert done.returncode != 0 and "Traceback" not in said and "sqlite3" not in said, said
+    assert "升级没有完成" in said and "磁盘空间" in said and "重试" in said, said
+    assert _schema(folder) == "2"
+    with Round.open(folder) as rnd:       # room again: brought up, every version kept
+        assert len([v for u in rnd.units() for v in u.versions]) == 201
+    assert _schema(folder) == "3"
 
 
 def test_a_newer_unreadable_version_never_silently_replaces_a_readable_one(tmp_path):

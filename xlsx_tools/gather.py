@@ -37,7 +37,9 @@ def returned_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str]]:
     """(path, name under the path given) for every file under ``paths``, each once, in a
     stable order. The name is the file's path under the folder it was found in
     (``子文件夹/名称``), or its own name when given by itself: what outputs that leave
-    this machine show, never where the folder is here.
+    this machine show, never where the folder is here. With more than one path given,
+    a name under a folder starts with that folder's own name (``邮件1/名称``), so that
+    two files of the same name sent in two folders are told apart.
 
     A path given by name is always yielded, whatever it is (the reader says why
     it is no workbook). Inside folders every file is, but for the system's
@@ -46,6 +48,7 @@ def returned_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str]]:
     same real folder, so a symlink loop ends. What cannot be listed (no
     permission) is yielded itself, so it is reported rather than silently missing.
     """
+    paths = list(paths)
     seen_dirs: set[str] = set()
     seen_files: set[str] = set()
 
@@ -58,6 +61,13 @@ def returned_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str]]:
     def walk(top: Path) -> Iterator[Path]:
         # Depth first, in name order, with a stack of iterators: a folder tree of
         # any depth is walked without recursion.
+        # The folder's own name (of "." too) before the names under it, when several.
+        own = Path(os.path.abspath(top)).name if len(paths) > 1 else ""
+
+        def name(p: Path) -> str:
+            under = os.path.relpath(p, top) if p is not top else p.name
+            return os.path.join(own, under) if own and p is not top else under
+
         stack: list[Iterator[os.DirEntry | Path]] = [iter([top])]
         while stack:
             entry = next(stack[-1], None)
@@ -80,14 +90,14 @@ def returned_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str]]:
                     entries = sorted(os.scandir(p), key=lambda e: e.name)
                 except OSError:
                     # cannot be listed: reported, not skipped
-                    yield p, (os.path.relpath(p, top) if p is not top else p.name)
+                    yield p, name(p)
                     continue
                 stack.append(iter(entries))
             else:
                 k = real(p)
                 if k not in seen_files:
                     seen_files.add(k)
-                    yield p, (os.path.relpath(p, top) if p is not top else p.name)
+                    yield p, name(p)
 
     for given in paths:
         p = Path(given)

@@ -134,6 +134,20 @@ def _unwritable(path: Path) -> OSError | None:
     return None
 
 
+def _sqlite_cause(e: sqlite3.Error) -> str:
+    """What SQLite's error means, in the users' words (its own text is English)."""
+    name = getattr(e, "sqlite_errorname", "") or ""
+    if name.startswith("SQLITE_FULL") or "full" in str(e):
+        return "磁盘空间已满"
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(e):
+        return "另一个程序正在使用这个轮次文件夹"
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")):
+        return "轮次文件夹不能写入"
+    if name.startswith("SQLITE_IOERR"):
+        return "读写磁盘时出错，可能是磁盘已满或文件大小受限"
+    return "数据库出错"
+
+
 class LedgerError(Exception):
     """A ledger that cannot be used (missing, of a newer version, not a ledger)."""
 
@@ -282,12 +296,30 @@ class Ledger:
 
     def _to_3(self) -> None:
         """Schema 2 -> 3: versions rebuilt with sender_key (SQLite cannot drop a UNIQUE in place);
-        an unreadable version keeps its own name as its key. One transaction, foreign keys off."""
+        an unreadable version keeps its own name as its key. One transaction, foreign keys off.
+        Any command opening the round migrates it, a read-only one too: a failure (a full disk,
+        a folder that cannot be written, another program holding the round) leaves the ledger
+        as it was and is said as a LedgerError, not a traceback."""
+        try:
+            self._migrate_to_3()
+        except sqlite3.Error as e:
+            self.close()
+            raise LedgerError(
+                f"“{self.path}”是较早版本的轮次数据库，需要先升级为这一版的格式才能使用，但升级没有完成"
+                f"（{_sqlite_cause(e)}）；数据库保持原样，没有改动。请腾出磁盘空间、确认轮次文件夹可以写入，"
+                "关闭其他正在使用这个轮次文件夹的程序（如另一个 xlsx-tools 命令或网页界面），"
+                "然后重试。") from None
+
+    def _migrate_to_3(self) -> None:
         db = self._db()
         db.execute("PRAGMA foreign_keys=OFF")
         try:
             table = SCHEMA[SCHEMA.index("CREATE TABLE versions"):SCHEMA.index("CREATE INDEX versions_unit")]
             with self.write():
+                # Read again under the write lock: another process opening the round at the
+                # same time may have migrated it while this one waited.
+                if db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] != "2":
+                    return
                 db.execute(table.replace("CREATE TABLE versions", "CREATE TABLE versions_3", 1))
                 db.execute(f"INSERT INTO versions_3({_VERSION_COLUMNS}, sender_key) SELECT "
                            f"{_VERSION_COLUMNS}, CASE WHEN reason IS NULL THEN '' ELSE file_name END"
@@ -327,7 +359,8 @@ class Ledger:
         try:
             yield db
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:     # SQLite has rolled back itself after a full disk or I/O error
+                db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
 

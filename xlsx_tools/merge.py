@@ -602,8 +602,10 @@ def _duplicates(form: Form, batch: str, subs: list[Submission]) -> dict[int, Sub
             continue
         taken = choose_file([s.result for s in group])
         chosen = next(s for s in group if s.result is taken)
-        names = "、".join(f"“{s.name}”" for s in sorted(group, key=lambda s: s.name))
-        words = dict(count=len(group), names=names, chosen=chosen.name, batch=batch)
+        # By their labels, as 提交情况 lists them: two files of one name sent in two
+        # folders are 邮件1/名称 and 邮件2/名称, not the same text twice.
+        names = "、".join(f"“{s.label}”" for s in sorted(group, key=lambda s: s.label))
+        words = dict(count=len(group), names=names, chosen=chosen.label, batch=batch)
         for s in group:
             if s is chosen:
                 s.note = (s.note + form.catalogue.message("M01", "chosen_note", **words)).strip()
@@ -1235,11 +1237,13 @@ def _findings_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission]
             for i, rec in enumerate(records)]
     heads = ["序号", *[headers[k] for k in cols]]
     # The short columns as narrow as their texts allow, the messages the page's room; the
-    # texts broken here (a spreadsheet program starts lines with 」 or splits 统计表!C18).
+    # messages broken here (a spreadsheet program starts lines with 」 or splits 统计表!C18),
+    # the other texts (names, codes, the filler's own words) kept whole, wrapping in their cells.
+    message = 1 + cols.index("message")
     widths = text_table_widths([[h, *(str(r[j]) for r in rows)] for j, h in enumerate(heads)],
-                               1 + cols.index("message"), TABLE_SIZE)
-    rows = [[broken(v, widths[j], TABLE_SIZE) if isinstance(v, str) else v for j, v in enumerate(r)]
-            for r in rows]
+                               message, TABLE_SIZE)
+    rows = [[broken(v, widths[j], TABLE_SIZE) if j == message and isinstance(v, str) else v
+             for j, v in enumerate(r)] for r in rows]
     ws.write_string(0, 0, f"问题清单（共 {len(rows)} 条）", fmt.title)
     write_table(ws, fmt, 1, heads, rows, 40, [fmt.serial] + [fmt.wrap] * len(cols),
                 wrap={j: w for j, w in enumerate(widths) if j})

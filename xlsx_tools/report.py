@@ -149,9 +149,11 @@ def _table(ws, header, rows, head, wrap, special, text: int, folder: str = "") -
     """A table of texts, the column ``text`` (the long texts) given the page's room."""
     column_widths = text_table_widths([[title, *(str(r[j]) for r in rows)]
                                        for j, title in enumerate(header)], text, SIZE)
-    # Broken here: a spreadsheet program starts lines with 」 or splits 统计表!C18.
-    shown = [[broken(v, column_widths[j], SIZE) if isinstance(v, str) else v for j, v in enumerate(row)]
-             for row in rows]
+    # The messages broken here: a spreadsheet program starts lines with 」 or splits
+    # 统计表!C18. The other texts (names, codes, the 结论 filtered on, the filler's own
+    # words) are kept as they are and wrap in their cells.
+    shown = [[broken(v, column_widths[j], SIZE) if j == text and isinstance(v, str) else v
+              for j, v in enumerate(row)] for row in rows]
     ws.write_row(0, 0, header, head)
     for i, (row, texts) in enumerate(zip(rows, shown), start=1):
         for j, value in enumerate(texts):

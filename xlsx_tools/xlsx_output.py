@@ -312,8 +312,9 @@ def _width_for(paragraphs: tuple[float, ...], lines: int) -> float:
     return width
 
 
-# A text of this many characters or fewer is never broken in a table of texts.
-_SHORT = 3
+# A text of this many characters or fewer is never broken in a table of texts (a status
+# word such as 无法读取).
+_SHORT = 4
 
 
 def _unbroken(text: object, size: float) -> float:
@@ -337,9 +338,11 @@ def text_table_widths(columns: Sequence[Sequence[object]], text: int, size: floa
     cells = [[_paragraphs(t, size) for t in col] for col in columns]
     natural = [max([least, *(max(p) + 2 for p in col)]) for col in cells]
     # No column narrower than a word or cell reference in it, which no line breaks inside,
-    # nor than a short text (a code such as 未填写 reads badly broken).
-    floor = [max([least, *(text_width(t, size) + 2 if len(str(t)) <= _SHORT else _unbroken(t, size) + 2
-                           for t in col)]) for col in columns]
+    # nor than a short text below its header (a code such as 未填写, a status word such as
+    # 无法读取 reads badly broken, and is filtered on); a header may wrap.
+    floor = [max([least, _unbroken(col[0], size) + 2 if col else 0.0,
+                  *(text_width(t, size) + 1.5 if len(str(t)) <= _SHORT else _unbroken(t, size) + 2
+                    for t in col[1:])]) for col in columns]
     if sum(_px(w) for w in natural) <= budget:
         return natural
     # Of the one-paragraph texts only the widest sets a column's width for k lines.
