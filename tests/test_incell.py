@@ -90,21 +90,24 @@ _BLANKISH = st.sampled_from([None, "", "   ", "\u3000", " \n ", "\u200b", "\t\u0
 def value_for(field, wild: bool):
     """A value for a field: valid (and boundary) values; with ``wild``, wrong ones too.
 
-    Numbers typed as text ('12') are left out: the sheet cannot read them as
-    validate does (the documented exception).
+    Numbers are typed as text too, as people do ('12', '1,234', full-width digits,
+    the unit after them; test_incell_typed.py has the full table).
     """
     t = field.type
     if t == "int":
         # Doubles within 1e-10 of a whole number are whole (clean_value rounds to 10 places).
         ok = st.one_of(st.integers(0, 4), st.sampled_from([0, 1, 999_999, 10**9, 10**12, 3.0,
-                                                           2.00000000001, 0.999999999999]))
-        bad = st.one_of(st.sampled_from([-1, -3, 0.5, 2.5, -0.5, 7.25, 1.0001, -1e-6]),
+                                                           2.00000000001, 0.999999999999]),
+                       st.sampled_from(["12", " 3 ", "1,234", "１２", f"5{field.unit}"]))
+        bad = st.one_of(st.sampled_from([-1, -3, 0.5, 2.5, -0.5, 7.25, 1.0001, -1e-6,
+                                         "2.5", "-3", "1,23"]),
                         _WRONG_TEXT, _BLANKISH)
     elif t == "amount":
         ok = st.one_of(st.integers(0, 50_000).map(lambda n: Decimal(n) / 100),
-                       st.sampled_from([Decimal(0), Decimal("0.01"), Decimal("99999999.99"), 7]))
+                       st.sampled_from([Decimal(0), Decimal("0.01"), Decimal("99999999.99"), 7,
+                                        "12万", "3.5万元", "１,２３４.５"]))
         bad = st.one_of(st.sampled_from([Decimal("1.005"), Decimal("12.345"), Decimal("0.001"),
-                                         -1, Decimal("-0.5"), 0.1 + 0.2, 1e-11]),
+                                         -1, Decimal("-0.5"), 0.1 + 0.2, 1e-11, "1.234万"]),
                         _WRONG_TEXT, _BLANKISH)
     elif t == "choice":
         ok = st.sampled_from(field.choices)

@@ -24,16 +24,18 @@ check touching it fails.
 
 Only functions Excel 2010, WPS and LibreOffice evaluate alike are used (IF, AND,
 OR, NOT, ISNUMBER, ISERROR, LEN, TRIM, SUBSTITUTE, CHAR, ROUND, INT, SUM, INDEX,
-MATCH); no dynamic arrays. Every formula carries its result for the values the
+MATCH, LEFT, RIGHT, MID, FIND, VALUE); no dynamic arrays. Every formula carries its result for the values the
 workbook is written with, so a viewer that does not recalculate shows the right
 state.
 
 Where the sheet and ``validate`` may differ (documented exceptions; the tests
 fill numbers as numbers):
 
-* a number typed as text (``'12``, ``12次``, ``1,234``, full-width digits): the
-  sheet says 不是数字, validate reads the number (the inputs' data validation
-  refuses such entries when typed; they come in by pasting);
+* a number typed as text is read as validate reads it (digits as text, spaces
+  around, thousands separators in groups of three, full-width digits, the field's
+  unit after it), except: more than 10 decimals typed as text (the sheet rounds
+  to 10, as it does a number cell), more than six thousands separators, and
+  characters NFKC folds other than full-width digits, point, comma and signs;
 * TRUE/FALSE or a date in a number cell: validate says not_a_number; Excel
   agrees for TRUE/FALSE, LibreOffice counts them as numbers, and a date is a
   number to every spreadsheet;
@@ -76,6 +78,7 @@ ERROR, WARNING = "error", "warning"
 ALLOWED_FUNCTIONS = frozenset({
     "IF", "AND", "OR", "NOT", "ISNUMBER", "ISERROR", "LEN", "TRIM", "SUBSTITUTE",
     "ROUND", "INT", "SUM", "INDEX", "MATCH", "CHAR", "TRUE", "FALSE",
+    "LEFT", "RIGHT", "MID", "FIND", "VALUE",
 })
 
 # Whitespace a filler's "empty" cell may hold. Excel's TRIM only removes spaces;
@@ -85,6 +88,16 @@ _SPACES = ('" "', "CHAR(9)", "CHAR(10)", "CHAR(13)", '"\u3000"', '"\u00a0"', '"\
 _PY_SPACES = (" ", "\t", "\n", "\r", "\u3000", "\u00a0", "\u200b", "\ufeff")
 _ZERO_WIDTH = ('"\u200b"', '"\ufeff"')
 _PY_ZERO_WIDTH = ("\u200b", "\ufeff")
+# What clean.normalize_text folds in a number typed as text: full-width digits, point,
+# comma and signs (NFKC), and the dashes read as minus. SUBSTITUTE, not ASC: ASC leaves
+# full-width characters alone in an Excel whose language is not a double-byte one.
+_NUMBER_FOLDS = tuple((chr(0xFF10 + i), str(i)) for i in range(10)) + (
+    ("\uff0e", "."), ("\uff0c", ","), ("\uff0b", "+"), ("\uff0d", "-"), ("\u2212", "-"),
+    ("\u2012", "-"), ("\u2013", "-"))
+_DIGITS = "0123456789"
+# Commas checked in a number's whole part (groups of three): up to 21 digits, well past
+# the 15 Excel keeps.
+_MAX_COMMAS = 6
 
 
 # -- per-type checks: one table, two targets ---------------------------------------
@@ -242,6 +255,81 @@ def _squeezed_len(x: str) -> str:
     return f"LEN({inner})"
 
 
+def _number_normalized(x: str) -> str:
+    """A number typed as text with its spaces trimmed and its full-width characters
+    folded, as clean.normalize_text."""
+    inner = x
+    for a, b in _NUMBER_FOLDS:
+        inner = f"SUBSTITUTE({inner},{excel_text(a)},{excel_text(b)})"
+    return _normalized(inner)
+
+
+def _py_number_normalized(v: object) -> str:
+    text = _excel_shown(v)
+    for a, b in _NUMBER_FOLDS:
+        text = text.replace(a, b)
+    return _py_normalized(text)
+
+
+def _unit_stripped(t: str, f: Field) -> str:
+    """Excel: the text ``t`` without the field's unit after it (the longest spelling
+    first, one only), as clean reads it."""
+    out = t
+    for unit in reversed(f.unit_spellings):
+        k = len(unit)
+        out = f"IF(RIGHT({t},{k})={excel_text(unit)},TRIM(LEFT({t},LEN({t})-{k})),{out})"
+    return out
+
+
+def _py_unit_stripped(t: str, f: Field) -> str:
+    for unit in f.unit_spellings:
+        if unit and t.endswith(unit):
+            return _trim(t[: -len(unit)])
+    return t
+
+
+def _unsigned(u: str) -> str:
+    return f'IF(OR(LEFT({u},1)="+",LEFT({u},1)="-"),MID({u},2,LEN({u})),{u})'
+
+
+def _py_unsigned(u: str) -> str:
+    return u[1:] if u[:1] in ("+", "-") else u
+
+
+def _number_read(x: str, u: str, s: str) -> str:
+    """Excel: the number in cell ``x``: itself if a number, else the text ``s`` (no unit,
+    no sign; ``u`` keeps the sign) read as clean does: digits, commas between groups of
+    three in the whole part, a point with digits after it; "" for anything else. The
+    text is checked before VALUE reads it: VALUE alone takes dates, percentages,
+    currency signs and misplaced commas."""
+    only = s
+    for ch in _DIGITS + ",.":
+        only = f'SUBSTITUTE({only},"{ch}","")'
+    whole = f'IF(ISERROR(FIND(".",{s})),{s},LEFT({s},FIND(".",{s})-1))'
+    commas = f'(LEN({whole})-LEN(SUBSTITUTE({whole},",","")))'
+    digits = f"(LEN({whole})-{commas})"
+    placed = ",".join(f'IF({commas}<{j},TRUE,MID({whole},LEN({whole})-{4 * j - 1},1)=",")'
+                      for j in range(1, _MAX_COMMAS + 1))
+    grouped = f"IF({commas}=0,TRUE,IF({commas}<>INT(({digits}-1)/3),FALSE,AND({placed})))"
+    valid = (f"AND(LEN({s})>0,LEN({only})=0,LEN({s})-LEN(SUBSTITUTE({s},\".\",\"\"))<=1,"
+             f'ISNUMBER(FIND(LEFT({s},1),"{_DIGITS}")),ISNUMBER(FIND(RIGHT({s},1),"{_DIGITS}")),'
+             f'ISERROR(FIND(",",{s},FIND(".",{s}&"."))))')
+    return (f'IF(ISNUMBER({x}),{x},IF({valid},IF({grouped},'
+            f'IF(LEFT({u},1)="-",-1,1)*VALUE(SUBSTITUTE({s},",","")),""),""))')
+
+
+_PY_NUMBER = re.compile(r"^(?:\d+|\d{1,3}(?:,\d{3}){1,%d})(?:\.\d+)?$" % _MAX_COMMAS, re.ASCII)
+
+
+def _py_number_read(v: object, u: str, s: str) -> object:
+    """What _number_read gives."""
+    if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
+        return v
+    if not _PY_NUMBER.match(s):
+        return ""
+    return (-1 if u.startswith("-") else 1) * float(s.replace(",", ""))
+
+
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z_0-9]*)\}")
 
 
@@ -282,6 +370,8 @@ _C_N, _C_SEV, _C_OCODE, _C_CELL, _C_MSG = 0, 1, 2, 3, 4            # open list
 _C_CODE, _C_CSEV, _C_CCELL, _C_STATUS, _C_TEXT = 6, 7, 8, 9, 10     # all checks
 _C_KEY, _C_FIRES, _C_NUM, _C_RUN, _C_ERR, _C_WARN, _C_EXPL, _C_EXPLD, _C_KIND = range(12, 21)
 _C_FID, _C_LEN, _C_TCODE, _C_CLEAN, _C_REQ, _C_FERR, _C_FWARN, _C_NTEXT = range(22, 30)
+# Numbers typed as text: without the unit, without the sign, the number read (or "").
+_C_NUMU, _C_NUMS, _C_NUMV = range(30, 33)
 _FIRST = 5            # 0-based row of the first data row without explanations (row 6 in Excel)
 _ROW_COUNTS = 1       # hidden totals: errors, warnings, open problems, explained
 _EXPL_TOP = 3         # 0-based row of the explanations' heading, when there are any
@@ -540,6 +630,15 @@ def results(form: Form, values: Mapping[str, object] | None = None,
         out[r, _C_TCODE] = state.type_codes[f.id]
         if f.type == "choice":
             out[r, _C_NTEXT] = _py_normalized(values.get(f.id)) if state.lengths[f.id] > 0 else ""
+        if f.numeric:
+            v = values.get(f.id)
+            filled = state.lengths[f.id] > 0
+            number = isinstance(v, (int, float, Decimal)) and not isinstance(v, bool)
+            t = _py_number_normalized(v) if filled and not number else ""
+            u = _py_unit_stripped(t, f)
+            s = _py_unsigned(u)
+            out[r, _C_NTEXT], out[r, _C_NUMU], out[r, _C_NUMS] = t, u, s
+            out[r, _C_NUMV] = _py_number_read(v, u, s) if filled else ""
         out[r, _C_CLEAN] = state.clean[f.id]
         out[r, _C_REQ] = state.required[f.id]
     running = 0
@@ -661,10 +760,19 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
         n = _xl(r, _C_LEN)
         ws.write_string(r, _C_FID, f.id, formats["hidden"])
         formula(r, _C_LEN, f"IF(ISERROR({x}),-1,{_squeezed_len(x)})")
-        formula(r, _C_TCODE, _type_code_formula(f, x, n, _xl(r, _C_CLEAN)))
+        value = x
+        if f.numeric:
+            # A number typed as text is read as clean reads it: cell by cell, each once.
+            t, u, s = _xl(r, _C_NTEXT), _xl(r, _C_NUMU), _xl(r, _C_NUMS)
+            formula(r, _C_NTEXT, f'IF(OR({n}<=0,ISNUMBER({x})),"",{_number_normalized(x)})')
+            formula(r, _C_NUMU, _unit_stripped(t, f))
+            formula(r, _C_NUMS, _unsigned(u))
+            formula(r, _C_NUMV, f'IF({n}<=0,"",{_number_read(x, u, s)})')
+            value = _xl(r, _C_NUMV)
+        formula(r, _C_TCODE, _type_code_formula(f, value, n, _xl(r, _C_CLEAN)))
         if f.type == "choice":
             formula(r, _C_NTEXT, f'IF({n}<=0,"",{_normalized(x)})')
-        formula(r, _C_CLEAN, _clean_formula(f, x, n, _xl(r, _C_TCODE), _xl(r, _C_NTEXT)))
+        formula(r, _C_CLEAN, _clean_formula(f, value, n, _xl(r, _C_TCODE), _xl(r, _C_NTEXT)))
         if f.required_when is None:
             req = "TRUE" if f.required else "FALSE"
         else:
@@ -801,7 +909,7 @@ def write_checks(workbook, form: Form, sheets: Mapping[str, object],
                        (_C_MSG + 1, 3), (_C_CODE, 11), (_C_CSEV, 7), (_C_CCELL, 22),
                        (_C_STATUS, 8), (_C_TEXT, 60)):
         ws.set_column(col, col, width)
-    ws.set_column(_C_TEXT + 1, _C_NTEXT, None, None, {"hidden": True})
+    ws.set_column(_C_TEXT + 1, _C_NUMV, None, None, {"hidden": True})
     for r in crow:
         ws.set_row(r, _LIST_ROW)   # two lines of the wrapped messages
     if not explain.codes:
@@ -967,7 +1075,8 @@ def _type_code_formula(f: Field, x: str, n: str, clean: str) -> str:
 
 
 def _clean_formula(f: Field, x: str, n: str, tcode: str, ntext: str) -> str:
-    """The field's clean value: "" when blank or unreadable, as validate's None."""
+    """The field's clean value: "" when blank or unreadable, as validate's None
+    (``x``: for a number, the cell with the number read from the input)."""
     if f.type in ("int", "amount"):
         return f'IF({tcode}<>"","",IF({n}<=0,"",ROUND({x},10)))'
     if f.type == "choice":
