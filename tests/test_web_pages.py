@@ -139,3 +139,32 @@ def test_no_page_tells_a_clerk_of_commands_or_folders_and_its_data_link_is_in_th
                 assert technical not in text, (path, technical)
             link = page.locator("footer a.json")
             assert link.inner_text() == "数据（JSON）" and link.get_attribute("href").startswith("/api/")
+
+
+def test_a_finding_is_named_for_a_clerk_a_rule_by_code_and_name_a_field_by_its_title(tmp_path, page):
+    import re
+
+    import httpx
+
+    rule_sources = ("rule", "workbook", "merge", "change")
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
+        rnd.receive(sorted(RETURNED.iterdir()))
+        cat = rnd.form.catalogue
+        seen = set()
+        for u in rnd.units():
+            if u.chosen is None or not u.chosen.readable or not (u.chosen.errors or u.chosen.warnings):
+                continue
+            result = httpx.get(f"{server.url}api/units/{u.id}").json()["result"]
+            codes = [f["code"] for f in result["findings"]]
+            page.goto(f"{server.url}units/{u.id}")
+            shown = page.locator("#findings td.code").all_inner_texts()
+            assert shown == [cat.finding_name(c) for c in codes]
+            for code, text in zip(codes, shown):
+                seen.add(cat.get(code).source if cat.get(code) else "")
+                if cat.get(code) and cat.get(code).source in rule_sources:
+                    assert text.startswith(code + " ") and len(text) > len(code) + 1, text
+                else:
+                    assert not re.search(r"[A-Za-z]", text), text
+            for text in page.locator("#year-on-year td .code").all_inner_texts():
+                assert not re.search(r"[a-z_]{3,}", text), text
+        assert {"field", "workbook"} <= seen

@@ -68,7 +68,6 @@ from ..round import (
     extra_columns,
     year_on_year,
 )
-from ..rules import code_title
 from ..writing import CannotWrite
 from .security import CSRF_FIELD, SESSION_COOKIE, Auth, Guard, check_csrf, csrf_token, safe_next
 from .uploads import UploadError, receive_upload
@@ -150,7 +149,7 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
                                  to_confirm=ST_TO_CONFIRM,
                                  upload_words=upload_words, status_words=STATUS_WORDS,
                                  statuses_not_added="、".join((ST_FAILED, ST_UNREADABLE, ST_DUPLICATE)),
-                                 code_title=code_title, role_header=role_header,
+                                 finding_name=rnd.form.catalogue.finding_name, role_header=role_header,
                                  can_explain=rnd.form.explainable)
 
     def page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
