@@ -168,3 +168,27 @@ def test_a_finding_is_named_for_a_clerk_a_rule_by_code_and_name_a_field_by_its_t
             for text in page.locator("#year-on-year td .code").all_inner_texts():
                 assert not re.search(r"[a-z_]{3,}", text), text
         assert {"field", "workbook"} <= seen
+
+
+def test_units_left_to_confirm_are_said_on_the_summaries_page_and_in_the_upload_line(tmp_path, page):
+    from _web import wait_until
+
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
+        page.goto(server.url)
+        page.set_input_files("#file-input", [str(p) for p in TWICE])
+        wait_until(page, "document.getElementById('upload-summary').textContent.startsWith('已收到')")
+        [unit] = [u for u in rnd.units() if u.versions]
+        assert unit.status == ST_TO_CONFIRM
+        lines = page.locator("#upload-list li").all_inner_texts()
+        # The file that made the unit 待确认 says so; the upload's JSON carries the unit's status.
+        assert sum(ST_TO_CONFIRM in line for line in lines) >= 1
+        page.goto(server.url + "summaries")
+        for _ in range(2):     # before generating, and after
+            box = page.locator("#to-confirm")
+            assert "1" in box.locator("strong").inner_text() and ST_TO_CONFIRM in box.inner_text()
+            assert box.locator("a").get_attribute("href") == f"/units/{unit.id}"
+            page.locator("#build").click()
+            page.wait_for_selector("text=最近一次")
+        rnd.pin(unit.id, unit.default.id)
+        page.goto(server.url + "summaries")
+        assert page.locator("#to-confirm").count() == 0

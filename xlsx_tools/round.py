@@ -293,6 +293,7 @@ class Receipt:
     reason: str | None = None         # why nothing of it could be kept or unpacked
     archive_name: str | None = None   # the .zip it came in
     unit: UnitRow | None = None
+    unit_status: str | None = None    # its unit's status once it was recorded (待确认 ...)
 
     @property
     def repeat(self) -> bool:
@@ -335,7 +336,7 @@ class Receipt:
         out["version"] = None if self.version is None else {
             **self.version.to_dict(), "repeat": self.repeat, "round_status": self.status,
             "unit": None if self.unit is None else {"id": self.unit.id, "unit": self.unit.unit,
-                                                    "batch": self.unit.batch}}
+                                                    "batch": self.unit.batch, "status": self.unit_status}}
         out["receipt"] = {"id": self.row.id, "received_at": self.row.received_at,
                           "size": self.row.size, "sha256": self.row.sha256, "archive": self.archive_name,
                           "note": self.row.note}
@@ -578,7 +579,10 @@ class Round:
             version = self.ledger.version(row.version_id, db)
             number = self.ledger.version_number(db, version)
             unit_row = self.ledger.unit(version.unit_id, db) if version.unit_id else None
-        return Receipt(row, Version(version, number=number, ledger=self.ledger), unit=unit_row)
+        # What the file made of its unit (a second file at once leaves it 待确认).
+        after = self.unit(unit_row.id) if unit_row is not None else None
+        return Receipt(row, Version(version, number=number, ledger=self.ledger), unit=unit_row,
+                       unit_status=after.status if after is not None else None)
 
     def _validate_and_place(self, stored: Stored, name: str, mtime: float | None):
         path = self.store.path(stored.stored)

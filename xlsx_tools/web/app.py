@@ -142,7 +142,8 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
     # The roles the tables show, in order, headed as the form heads them (its roster's headers).
     role_header = {r: rnd.form.column_header(r) for r in ("unit", "batch", "category", "recommending")
                    if rnd.form.role(r)}
-    upload_words = json.dumps({"order": UPLOAD_STATUSES, "class": STATUS_CLASS, "unreadable": ST_UNREADABLE},
+    upload_words = json.dumps({"order": UPLOAD_STATUSES, "class": STATUS_CLASS, "unreadable": ST_UNREADABLE,
+                               "to_confirm": ST_TO_CONFIRM},
                               ensure_ascii=False)
     templates.env.globals.update(status_class=STATUS_CLASS, source_cn=SOURCE_CN, statuses=STATUSES,
                                  off_roster=OFF_ROSTER, received_before=ST_RECEIVED_BEFORE,
@@ -358,7 +359,9 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
         return out
 
     def summaries_page(request: Request) -> Response:
-        return page(request, "summaries.html", builds=builds())
+        # Units whose version is only a default: the summaries take it, the clerk has not confirmed it.
+        unsure = [u for u in rnd.units() if u.status == ST_TO_CONFIRM]
+        return page(request, "summaries.html", builds=builds(), to_confirm_units=unsure)
 
     def api_summaries(request: Request) -> Response:
         return JSONResponse({"round": rnd.name, "builds": builds()})
