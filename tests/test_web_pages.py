@@ -192,3 +192,20 @@ def test_units_left_to_confirm_are_said_on_the_summaries_page_and_in_the_upload_
         rnd.pin(unit.id, unit.default.id)
         page.goto(server.url + "summaries")
         assert page.locator("#to-confirm").count() == 0
+
+
+def test_one_drops_files_are_listed_and_numbered_in_one_order_whichever_finished_first(tmp_path, page):
+    from _web import wait_until
+
+    files = sorted(RETURNED.glob("第四批-*.xlsx"))
+    assert len(files) > 3 and set(TWICE) <= set(files)
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
+        page.goto(server.url)
+        page.set_input_files("#file-input", [str(p) for p in files[::-1]])
+        wait_until(page, "document.getElementById('upload-summary').textContent.startsWith('已收到')")
+        page.goto(server.url + "receipts")
+        names = page.locator("table.grid tbody td.file").all_inner_texts()
+        assert names == sorted(p.name for p in files)
+        [unit] = [u for u in rnd.units() if len(u.versions) == 2]
+        # 默认采用 the last version of the drop, as the rule beside it says.
+        assert unit.default.number == 2 and unit.default.row.date == max(v.row.date for v in unit.versions)

@@ -303,7 +303,12 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
         return JSONResponse({"form": rnd.form.id, "files": [r.to_dict() for r in receipts]})
 
     def receipts_page(request: Request) -> Response:
-        items = list(reversed(rnd.receipts()))
+        # The latest receiving first; the files of one in the round's order (by name).
+        items = rnd.receipts()
+        began = {}
+        for i, r in enumerate(items):
+            began.setdefault(r.row.batch_id, i)
+        items.sort(key=lambda r: -began[r.row.batch_id])
         return page(request, "receipts.html", receipts=items)
 
     def api_receipts(request: Request) -> Response:
