@@ -209,3 +209,21 @@ def test_one_drops_files_are_listed_and_numbered_in_one_order_whichever_finished
         [unit] = [u for u in rnd.units() if len(u.versions) == 2]
         # 默认采用 the last version of the drop, as the rule beside it says.
         assert unit.default.number == 2 and unit.default.row.date == max(v.row.date for v in unit.versions)
+
+
+# The last two characters of the header's subtitle, on one line or not.
+SUB_TAIL_TOGETHER = """(() => {
+    const t = document.querySelector('.top .sub').firstChild, n = t.length, r = document.createRange();
+    const top = i => { r.setStart(t, i); r.setEnd(t, i + 1); return r.getBoundingClientRect().top; };
+    return top(n - 1) === top(n - 2);
+})()"""
+
+
+def test_on_a_phone_the_header_subtitle_never_leaves_its_last_character_alone(tmp_path, browser):
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
+        for width, locale in [(w, loc) for w in range(320, 481, 10) for loc in ("zh-CN", "en-US")]:
+            context = browser.new_context(viewport={"width": width, "height": 800}, locale=locale)
+            page = context.new_page()
+            page.goto(server.url + "summaries")
+            assert page.evaluate(SUB_TAIL_TOGETHER), (width, locale)
+            context.close()
