@@ -89,6 +89,8 @@ def test_the_reminders_name_only_the_contact_columns_the_roster_lacks(tmp_path, 
         page.goto(server.url + "reminders")
         said = page.locator("#no-contacts").inner_text()
         assert all(f"“{h}”" in said for h in contacts) and "不显示联系方式" in said
+        # Mid-round: no hint to start the round again, only the next one.
+        assert "新建轮次" not in said and "下一轮" in said
         others = [c.header for c in rnd.form.roster_columns if c.key and c.header not in contacts]
         assert others and not any(h in said for h in others)
     lines = ROSTER.read_text(encoding="utf-8-sig").splitlines()
