@@ -66,6 +66,8 @@ def test_the_readme_commands_run_a_round(tmp_path):
     assert len(list(sheet.iter_rows(min_row=4))) == 6
     merged = _run("merge", "--round", folder)
     assert merged.exit_code == 0, merged.output
+    # The summaries took the 待确认 unit's default: merge says so, and why.
+    assert f"{unsure.unit}（{unsure.batch}）：{unsure.note}" in merged.output
     with Round.open(folder) as rnd:
         [build] = rnd.summary_builds()
     assert (build / "汇总-总览.xlsx").is_file() and str(build) in merged.output
