@@ -53,11 +53,21 @@ def test_the_readme_commands_run_a_round(tmp_path):
     counts = "，".join(f"{word} {n}" for word, n in (
         (ST_MISSING, 1), (ST_ACCEPTED, 26), (ST_WARNINGS, 6), (ST_EXPLAINED, 2), (ST_FAILED, 4),
         (ST_UNREADABLE, 1), (ST_TO_CONFIRM, 1)))
-    assert f"共 41 个单位：{counts}（其中{off_roster} 1 个）" in status.output
+    totals = next(line for line in status.output.splitlines() if line.startswith("共 41 个单位："))
+    # The off-roster count is an item of its own, not a part of the 待确认 before it.
+    assert totals.startswith(f"共 41 个单位：{counts}；") and f"{off_roster}单位 1 个" in totals
+    assert "（其中" not in totals
+    # Each 待确认 unit under the totals, with the reason its page gives.
+    with Round.open(folder) as rnd:
+        [unsure] = [u for u in rnd.units() if u.status == ST_TO_CONFIRM]
+    after = status.output.split(totals, 1)[1]
+    assert f"{unsure.unit}（{unsure.batch}）：{unsure.note}" in after
     sheet = openpyxl.load_workbook(tmp_path / "催报名单.xlsx").active
     assert len(list(sheet.iter_rows(min_row=4))) == 6
     merged = _run("merge", "--round", folder)
     assert merged.exit_code == 0, merged.output
+    # The summaries took the 待确认 unit's default: merge says so, and why.
+    assert f"{unsure.unit}（{unsure.batch}）：{unsure.note}" in merged.output
     with Round.open(folder) as rnd:
         [build] = rnd.summary_builds()
     assert (build / "汇总-总览.xlsx").is_file() and str(build) in merged.output

@@ -595,9 +595,10 @@ def test_a_zip_of_returns_is_unpacked_each_file_under_its_own_name(tmp_path):
         assert [(r.file_name, r.archive_name, r.status) for r in receipts] == [
             (good.name, "某省回收.zip", ST_ACCEPTED), (other.name, "某省回收.zip", ST_ACCEPTED),
             (good.name, "gbk.zip", ST_RECEIVED_BEFORE)]
+        # The record of one receiving lists its files by name (an archive before its members).
         archives = [r for r in rnd.receipts() if r.row.is_archive]
-        assert [a.file_name for a in archives] == ["某省回收.zip", "gbk.zip"]
-        assert "略过系统文件 2 个" in archives[0].row.note
+        assert [a.file_name for a in archives] == ["gbk.zip", "某省回收.zip"]
+        assert "略过系统文件 2 个" in archives[1].row.note
         assert not (tmp_path / other.name).exists() and not (rnd.folder / other.name).exists()
 
 
@@ -666,3 +667,27 @@ def test_open_clears_half_written_files_and_keeps_the_ledger(tmp_path):
         assert list((folder / FILES / INCOMING).iterdir()) == [writing]
         assert len(rnd.units()) == 40
         assert set(rnd.counts()) == set(STATUSES)
+
+
+def test_one_receivings_files_are_numbered_alike_whichever_finished_first(tmp_path):
+    # The browser sends a drop's files as several requests of one receiving; they finish in any order.
+    twice = sorted(RETURNED.glob("*长江船舶配套设备质量检验检测中心*.xlsx"))
+    assert len(twice) == 2
+    seen = []
+    for n, order in enumerate((twice, twice[::-1])):
+        with Round.init(tmp_path / f"轮次{n}", ROSTER) as rnd:
+            numbers = {}
+            for path in order:
+                [r] = rnd.receive([path], batch_id="one-drop")
+                numbers[r.file_name] = r.version.number
+            [u] = [u for u in rnd.units() if u.versions]
+            assert u.status == ST_TO_CONFIRM
+            # The default of a receiving is its last version: 默认采用第 N 版 is the newest number.
+            assert u.default.number == len(u.versions) == 2
+            listed = [(v.file_name, v.number) for v in u.versions]
+            # What the receipts said as each file came agrees with the unit as it ends.
+            record = [(r.file_name, r.version.number) for r in rnd.receipts()]
+            assert sorted(record) == sorted(listed)
+            assert numbers[order[-1].name] == dict(listed)[order[-1].name]
+            seen.append((listed, u.default.file_name, [r.file_name for r in rnd.receipts()]))
+    assert seen[0] == seen[1]

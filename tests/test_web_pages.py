@@ -89,6 +89,8 @@ def test_the_reminders_name_only_the_contact_columns_the_roster_lacks(tmp_path, 
         page.goto(server.url + "reminders")
         said = page.locator("#no-contacts").inner_text()
         assert all(f"“{h}”" in said for h in contacts) and "不显示联系方式" in said
+        # Mid-round: no hint to start the round again, only the next one.
+        assert "新建轮次" not in said and "下一轮" in said
         others = [c.header for c in rnd.form.roster_columns if c.key and c.header not in contacts]
         assert others and not any(h in said for h in others)
     lines = ROSTER.read_text(encoding="utf-8-sig").splitlines()
@@ -139,3 +141,91 @@ def test_no_page_tells_a_clerk_of_commands_or_folders_and_its_data_link_is_in_th
                 assert technical not in text, (path, technical)
             link = page.locator("footer a.json")
             assert link.inner_text() == "数据（JSON）" and link.get_attribute("href").startswith("/api/")
+
+
+def test_a_finding_is_named_for_a_clerk_a_rule_by_code_and_name_a_field_by_its_title(tmp_path, page):
+    import re
+
+    import httpx
+
+    rule_sources = ("rule", "workbook", "merge", "change")
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
+        rnd.receive(sorted(RETURNED.iterdir()))
+        cat = rnd.form.catalogue
+        seen = set()
+        for u in rnd.units():
+            if u.chosen is None or not u.chosen.readable or not (u.chosen.errors or u.chosen.warnings):
+                continue
+            result = httpx.get(f"{server.url}api/units/{u.id}").json()["result"]
+            codes = [f["code"] for f in result["findings"]]
+            page.goto(f"{server.url}units/{u.id}")
+            shown = page.locator("#findings td.code").all_inner_texts()
+            assert shown == [cat.finding_name(c) for c in codes]
+            for code, text in zip(codes, shown):
+                seen.add(cat.get(code).source if cat.get(code) else "")
+                if cat.get(code) and cat.get(code).source in rule_sources:
+                    assert text.startswith(code + " ") and len(text) > len(code) + 1, text
+                else:
+                    assert not re.search(r"[A-Za-z]", text), text
+            for text in page.locator("#year-on-year td .code").all_inner_texts():
+                assert not re.search(r"[a-z_]{3,}", text), text
+        assert {"field", "workbook"} <= seen
+
+
+def test_units_left_to_confirm_are_said_on_the_summaries_page_and_in_the_upload_line(tmp_path, page):
+    from _web import wait_until
+
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
+        page.goto(server.url)
+        page.set_input_files("#file-input", [str(p) for p in TWICE])
+        wait_until(page, "document.getElementById('upload-summary').textContent.startsWith('已收到')")
+        [unit] = [u for u in rnd.units() if u.versions]
+        assert unit.status == ST_TO_CONFIRM
+        lines = page.locator("#upload-list li").all_inner_texts()
+        # The file that made the unit 待确认 says so; the upload's JSON carries the unit's status.
+        assert sum(ST_TO_CONFIRM in line for line in lines) >= 1
+        page.goto(server.url + "summaries")
+        for _ in range(2):     # before generating, and after
+            box = page.locator("#to-confirm")
+            assert "1" in box.locator("strong").inner_text() and ST_TO_CONFIRM in box.inner_text()
+            assert box.locator("a").get_attribute("href") == f"/units/{unit.id}"
+            page.locator("#build").click()
+            page.wait_for_selector("text=最近一次")
+        rnd.pin(unit.id, unit.default.id)
+        page.goto(server.url + "summaries")
+        assert page.locator("#to-confirm").count() == 0
+
+
+def test_one_drops_files_are_listed_and_numbered_in_one_order_whichever_finished_first(tmp_path, page):
+    from _web import wait_until
+
+    files = sorted(RETURNED.glob("第四批-*.xlsx"))
+    assert len(files) > 3 and set(TWICE) <= set(files)
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
+        page.goto(server.url)
+        page.set_input_files("#file-input", [str(p) for p in files[::-1]])
+        wait_until(page, "document.getElementById('upload-summary').textContent.startsWith('已收到')")
+        page.goto(server.url + "receipts")
+        names = page.locator("table.grid tbody td.file").all_inner_texts()
+        assert names == sorted(p.name for p in files)
+        [unit] = [u for u in rnd.units() if len(u.versions) == 2]
+        # 默认采用 the last version of the drop, as the rule beside it says.
+        assert unit.default.number == 2 and unit.default.row.date == max(v.row.date for v in unit.versions)
+
+
+# The last two characters of the header's subtitle, on one line or not.
+SUB_TAIL_TOGETHER = """(() => {
+    const t = document.querySelector('.top .sub').firstChild, n = t.length, r = document.createRange();
+    const top = i => { r.setStart(t, i); r.setEnd(t, i + 1); return r.getBoundingClientRect().top; };
+    return top(n - 1) === top(n - 2);
+})()"""
+
+
+def test_on_a_phone_the_header_subtitle_never_leaves_its_last_character_alone(tmp_path, browser):
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd, LiveServer(rnd) as server:
+        for width, locale in [(w, loc) for w in range(320, 481, 10) for loc in ("zh-CN", "en-US")]:
+            context = browser.new_context(viewport={"width": width, "height": 800}, locale=locale)
+            page = context.new_page()
+            page.goto(server.url + "summaries")
+            assert page.evaluate(SUB_TAIL_TOGETHER), (width, locale)
+            context.close()

@@ -30,6 +30,8 @@ SEVERITIES = ("error", "warning")
 DEFAULT = "default"
 # The title of a code nobody registered: told by its message, as a file that cannot be read.
 UNREGISTERED = "unreadable"
+# The sources whose codes a clerk is shown (R01, R18, M01...), not only their titles.
+RULE_SOURCES = ("rule", "workbook", "merge", "change")
 
 
 class CatalogueError(ValueError):
@@ -45,6 +47,8 @@ class Code:
     source: str = ""    # field | rule | workbook | merge | reader | stage: who raises it
     # Variants of another severity than the code's (an old form version is only a warning).
     variant_severities: Mapping[str, str] = field(default_factory=dict)
+    # A rule's short Chinese name beside its code on the pages (R18 文件名不符); "" when none.
+    name: str = ""
 
     def __post_init__(self) -> None:
         for severity in (self.severity, *self.variant_severities.values()):
@@ -110,7 +114,7 @@ class Catalogue:
                     raise CatalogueError(f"代码 {code} 的说明“{variant}”有两种不同的写法。")
                 merged[variant] = text
             entry = Code(code, severity, title or known.title, merged, known.source or source,
-                         known.variant_severities)
+                         known.variant_severities, known.name)
         self._codes[code] = entry
         return entry
 
@@ -129,7 +133,8 @@ class Catalogue:
             self._codes[name] = Code(
                 name, severity, raw.get("title", known.title if known else name), messages,
                 raw.get("source", known.source if known else ""),
-                {**(known.variant_severities if known else {}), **raw.get("severities", {})})
+                {**(known.variant_severities if known else {}), **raw.get("severities", {})},
+                raw.get("name", known.name if known else ""))
         for name, words in (table.get("types") or {}).items():
             self._types[name] = {**self.type_words(name), **words}
         self._phrases.update(table.get("phrases") or {})
@@ -159,6 +164,17 @@ class Catalogue:
         for a code nobody registered (a reader's refusal) the title of ``unreadable``."""
         entry = self.get(code) or self.get(UNREGISTERED)
         return entry.title if entry is not None else code
+
+    def finding_name(self, code: str) -> str:
+        """How the pages name a finding for a clerk: a rule's code with its name (R18 文件名不符),
+        a field-level or reader's code by its Chinese title alone (未填写, 无法读取)."""
+        entry = self.get(code)
+        if entry is None or entry.source not in RULE_SOURCES:
+            return self.title(code)
+        name = entry.name or (entry.title if entry.title != code else "")
+        if not name and entry.source == "change":
+            name = self.title("change")
+        return f"{code} {name}" if name else code
 
     def severity_word(self, severity: str) -> str:
         if severity in self._severities:
@@ -215,7 +231,7 @@ def _from_table(data: Mapping[str, Any]) -> Catalogue:
     cat = Catalogue()
     for name, raw in data.get("codes", {}).items():
         cat._codes[name] = Code(name, raw["severity"], raw.get("title", name), raw.get("messages", {}),
-                                raw.get("source", ""), raw.get("severities", {}))
+                                raw.get("source", ""), raw.get("severities", {}), raw.get("name", ""))
     cat._types = {k: dict(v) for k, v in data.get("types", {}).items()}
     cat._phrases = dict(data.get("phrases", {}))
     cat._severities = dict(data.get("severities", {}))

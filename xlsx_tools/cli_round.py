@@ -144,7 +144,7 @@ def status_command(folder: Path, remind_path: Path | None) -> None:
     """按名单列出每个单位的状态、采用的文件和收到时间，最后是合计。"""
     from .catalogue import status_word
     from .reminders import write_reminders_xlsx
-    from .round import STATUSES, display
+    from .round import ST_TO_CONFIRM, STATUSES, display
 
     off_roster = status_word("off_roster")
     with _open(folder) as rnd:
@@ -159,9 +159,14 @@ def status_command(folder: Path, remind_path: Path | None) -> None:
         shown = "，".join(f"{s} {counts[s]}" for s in STATUSES if counts[s])
         off = sum(1 for u in units if not u.on_roster)
         line = f"共 {len(units)} 个单位：{shown}"
-        if off:
-            line += f"（其中{off_roster} {off} 个）"
+        if off:     # its own item: not a part of the status before it
+            line += f"；{off_roster}单位 {off} 个（含在这 {len(units)} 个之中）"
         click.echo(line)
+        # Why each unit is 待确认, as its page says it: what the clerk has to look at.
+        unsure = [u for u in units if u.status == ST_TO_CONFIRM]
+        if unsure:
+            click.echo(f"{ST_TO_CONFIRM}的单位（{len(unsure)} 个）：")
+            _unit_notes(unsure)
         unplaced = rnd.unplaced()
         if unplaced:
             click.echo(f"另有 {len(unplaced)} 个文件未能对应到单位：")
@@ -247,7 +252,23 @@ def _merge_round(round_dir: Path, out_dir: Path | None, given: dict) -> None:
             click.echo(f"{batch}：计入汇总 {len(b.rows)} 个{unit_word}（{shown}）")
         for line in written_lines(result, written):
             click.echo(line)
+        _say_to_confirm(rnd)
         raise SystemExit(result.exit_code)
+
+
+def _say_to_confirm(rnd) -> None:
+    """The units whose version the summaries took only by default: no clerk has confirmed it."""
+    from .round import ST_TO_CONFIRM
+
+    unsure = [u for u in rnd.units() if u.status == ST_TO_CONFIRM]
+    if unsure:
+        click.echo(f"注意：有 {len(unsure)} 个单位{ST_TO_CONFIRM}，汇总按默认采用的版本计入，尚未经过确认：")
+        _unit_notes(unsure)
+
+
+def _unit_notes(units) -> None:
+    for u in units:
+        click.echo(f"      {u.unit}（{u.batch}）：{u.note}")
 
 
 def _add_round_to_merge(merge: click.Command) -> None:

@@ -493,14 +493,6 @@ class Ledger:
             out.update((r[0], json.loads(r[1])) for r in rows)
         return out
 
-    @staticmethod
-    def version_number(db: sqlite3.Connection, v: VersionRow) -> int | None:
-        """Its place among its unit's versions, in the order received (1 for the first)."""
-        if v.unit_id is None:
-            return None
-        return db.execute("SELECT count(*) FROM versions WHERE unit_id = ? AND receipt_id <= ?",
-                          (v.unit_id, v.receipt_id)).fetchone()[0]
-
     def version(self, version_id: int, db: sqlite3.Connection | None = None) -> VersionRow | None:
         row = (db or self._db()).execute(_VERSION_SELECT + " WHERE v.id = ?", (version_id,)).fetchone()
         return _version(row) if row else None

@@ -70,7 +70,7 @@ from .merge import (
     ST_WARNINGS,
     MergeResult,
     RosterIndex,
-    choose_file,
+    _choice_key,
     merge_results,
     place_file,
     write_outputs,
@@ -293,6 +293,7 @@ class Receipt:
     reason: str | None = None         # why nothing of it could be kept or unpacked
     archive_name: str | None = None   # the .zip it came in
     unit: UnitRow | None = None
+    unit_status: str | None = None    # its unit's status once it was recorded (待确认 ...)
 
     @property
     def repeat(self) -> bool:
@@ -335,7 +336,7 @@ class Receipt:
         out["version"] = None if self.version is None else {
             **self.version.to_dict(), "repeat": self.repeat, "round_status": self.status,
             "unit": None if self.unit is None else {"id": self.unit.id, "unit": self.unit.unit,
-                                                    "batch": self.unit.batch}}
+                                                    "batch": self.unit.batch, "status": self.unit_status}}
         out["receipt"] = {"id": self.row.id, "received_at": self.row.received_at,
                           "size": self.row.size, "sha256": self.row.sha256, "archive": self.archive_name,
                           "note": self.row.note}
@@ -576,9 +577,12 @@ class Round:
                 self.ledger.set_receipt_version(db, rid, vid)
             row = self.ledger.receipts(db, ids=[rid])[0]
             version = self.ledger.version(row.version_id, db)
-            number = self.ledger.version_number(db, version)
             unit_row = self.ledger.unit(version.unit_id, db) if version.unit_id else None
-        return Receipt(row, Version(version, number=number, ledger=self.ledger), unit=unit_row)
+        # What the file made of its unit (a second file at once leaves it 待确认), and its number there.
+        after = self.unit(unit_row.id) if unit_row is not None else None
+        number = next((v.number for v in after.versions if v.id == version.id), None) if after else None
+        return Receipt(row, Version(version, number=number, ledger=self.ledger), unit=unit_row,
+                       unit_status=after.status if after is not None else None)
 
     def _validate_and_place(self, stored: Stored, name: str, mtime: float | None):
         path = self.store.path(stored.stored)
@@ -625,7 +629,7 @@ class Round:
     def _unit_view(self, row: UnitRow, versions: list[VersionRow],
                    receipts: dict[int, list[ReceiptRow]]) -> Unit:
         shown = [Version(v, number=i + 1, receipts=receipts.get(v.id, []), ledger=self.ledger)
-                 for i, v in enumerate(versions)]
+                 for i, v in enumerate(in_order(versions))]
         extra = {k: v for k, v in row.roster_extra.items() if v}
         if not shown:
             note = "名单内单位，尚未收到文件。"
@@ -634,11 +638,8 @@ class Round:
         together = [v for v in shown if v.row.batch_id == last.row.batch_id]
         # The default: the latest received, or M01's choice among several received at once;
         # readable first, as M01: an unreadable file never silently replaces a readable one.
+        # (in_order puts M01's choice last among them: the default is the last received.)
         default = last
-        if len(together) > 1:
-            results = [_as_result(v.row) for v in together]
-            taken = choose_file(results)
-            default = next(v for v, r in zip(together, results) if r is taken)
         if not default.readable:
             default = next((v for v in reversed(shown) if v.readable), default)
         # Newer unreadable versions beside the readable default (maybe a correction saved wrongly).
@@ -693,7 +694,9 @@ class Round:
         return [Version(v, receipts=by_version.get(v.id, []), ledger=self.ledger) for v in versions]
 
     def receipts(self) -> list[Receipt]:
-        """Every file received, in order, with the version each is (if any)."""
+        """Every file received, in order, with the version each is (if any): receivings in the
+        order they began, the files of one by name (an archive before its members), not by
+        which of them happened to finish first."""
         with self.ledger.snapshot() as db:
             receipts = self.ledger.receipts(db)
             versions = {v.id: v for v in self.ledger.versions(db)}
@@ -701,11 +704,11 @@ class Round:
         names = {r.id: r.file_name for r in receipts if r.is_archive}
         numbers: dict[int, int] = {}
         seen: dict[int, int] = {}
-        for v in versions.values():       # in the order received
+        for v in in_order(list(versions.values())):       # as the unit page numbers them
             if v.unit_id is not None:
                 seen[v.unit_id] = numbers[v.id] = seen.get(v.unit_id, 0) + 1
         out = []
-        for r in receipts:
+        for r in _listed(receipts):
             v = versions.get(r.version_id) if r.version_id else None
             out.append(Receipt(r, Version(v, number=numbers.get(v.id), ledger=self.ledger) if v else None,
                                reason=r.note if v is None and not r.is_archive else None,
@@ -864,6 +867,35 @@ def _text(value: object) -> str | None:
 
 def _shown_time(iso: str) -> str:
     return iso[:16].replace("T", " ")
+
+
+def in_order(versions: list[VersionRow]) -> list[VersionRow]:
+    """Versions as they are numbered: receivings in the order they began; the different files
+    of one receiving (dropped together, sent as several requests) as M01 ranks them, its
+    choice last, then by content: the same files give the same numbers, whichever finished
+    first, and the default of a receiving is its last version."""
+    first: dict[str, int] = {}
+    for i, v in enumerate(versions):
+        first.setdefault(v.batch_id, i)
+
+    def key(v: VersionRow) -> tuple:
+        r = _as_result(v)
+        return (first[v.batch_id], not r.failed, _choice_key(r), v.sha256)
+    return sorted(versions, key=key)
+
+
+def _listed(receipts: list[ReceiptRow]) -> list[ReceiptRow]:
+    """Receipts in the order of their receivings, one receiving's by name (an archive, then
+    its members), so that the record of one upload does not follow which file finished first."""
+    first: dict[str, int] = {}
+    names = {r.id: r.file_name for r in receipts if r.is_archive}
+    for i, r in enumerate(receipts):
+        first.setdefault(r.batch_id, i)
+
+    def key(r: ReceiptRow) -> tuple:
+        top = names.get(r.archive_id, r.file_name) if r.archive_id else r.file_name
+        return (first[r.batch_id], top, r.archive_id is not None, r.file_name, r.id)
+    return sorted(receipts, key=key)
 
 
 def _as_result(v: VersionRow) -> FileResult:

@@ -68,7 +68,6 @@ from ..round import (
     extra_columns,
     year_on_year,
 )
-from ..rules import code_title
 from ..writing import CannotWrite
 from .security import CSRF_FIELD, SESSION_COOKIE, Auth, Guard, check_csrf, csrf_token, safe_next
 from .uploads import UploadError, receive_upload
@@ -143,14 +142,15 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
     # The roles the tables show, in order, headed as the form heads them (its roster's headers).
     role_header = {r: rnd.form.column_header(r) for r in ("unit", "batch", "category", "recommending")
                    if rnd.form.role(r)}
-    upload_words = json.dumps({"order": UPLOAD_STATUSES, "class": STATUS_CLASS, "unreadable": ST_UNREADABLE},
+    upload_words = json.dumps({"order": UPLOAD_STATUSES, "class": STATUS_CLASS, "unreadable": ST_UNREADABLE,
+                               "to_confirm": ST_TO_CONFIRM},
                               ensure_ascii=False)
     templates.env.globals.update(status_class=STATUS_CLASS, source_cn=SOURCE_CN, statuses=STATUSES,
                                  off_roster=OFF_ROSTER, received_before=ST_RECEIVED_BEFORE,
                                  to_confirm=ST_TO_CONFIRM,
                                  upload_words=upload_words, status_words=STATUS_WORDS,
                                  statuses_not_added="、".join((ST_FAILED, ST_UNREADABLE, ST_DUPLICATE)),
-                                 code_title=code_title, role_header=role_header,
+                                 finding_name=rnd.form.catalogue.finding_name, role_header=role_header,
                                  can_explain=rnd.form.explainable)
 
     def page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
@@ -303,7 +303,12 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
         return JSONResponse({"form": rnd.form.id, "files": [r.to_dict() for r in receipts]})
 
     def receipts_page(request: Request) -> Response:
-        items = list(reversed(rnd.receipts()))
+        # The latest receiving first; the files of one in the round's order (by name).
+        items = rnd.receipts()
+        began = {}
+        for i, r in enumerate(items):
+            began.setdefault(r.row.batch_id, i)
+        items.sort(key=lambda r: -began[r.row.batch_id])
         return page(request, "receipts.html", receipts=items)
 
     def api_receipts(request: Request) -> Response:
@@ -359,7 +364,9 @@ def create_app(rnd: Round, password: str | None = None, loopback_only: bool = Tr
         return out
 
     def summaries_page(request: Request) -> Response:
-        return page(request, "summaries.html", builds=builds())
+        # Units whose version is only a default: the summaries take it, the clerk has not confirmed it.
+        unsure = [u for u in rnd.units() if u.status == ST_TO_CONFIRM]
+        return page(request, "summaries.html", builds=builds(), to_confirm_units=unsure)
 
     def api_summaries(request: Request) -> Response:
         return JSONResponse({"round": rnd.name, "builds": builds()})

@@ -102,7 +102,11 @@
       } else if (entry.version) {
         target.appendChild(el("span", "why", "未能对应到名单中的单位"));
       }
-      target.appendChild(el("span", "why", describe(entry)));
+      var why = describe(entry);
+      if (unit && unit.status === STATUSES.to_confirm) {     // this file left its unit to confirm
+        why = (why ? why + "；" : "") + "单位现为" + STATUSES.to_confirm;
+      }
+      target.appendChild(el("span", "why", why));
     });
   }
 
