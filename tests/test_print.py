@@ -20,7 +20,8 @@ from xlsx_tools.incell import SHEET_NAME
 from xlsx_tools.merge import batch_file_stem, merge_config, merge_paths
 from xlsx_tools.rules import field_title
 from xlsx_tools.write import generate_blank, write_workbook
-from xlsx_tools.xlsx_output import LANDSCAPE_PX, LEAST_SCALE, row_points, text_lines, text_width
+from xlsx_tools.xlsx_output import (LANDSCAPE_PX, LEAST_SCALE, broken_lines, row_points, text_lines,
+                                   text_width)
 
 FORM = load_form()
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -204,6 +205,25 @@ def _broken_texts(wb):
                     rows, cols = _extent(ws, c.coordinate)
                     indent = 3 * (c.alignment.indent or 0)
                     yield ws.title, c, c.value.split("\n"), column_width(ws, cols) - indent
+
+
+@pytest.mark.parametrize("width", [w / 2 for w in range(12, 121)])
+def test_the_breaker_keeps_names_and_numbers_whole_and_drops_spaces_at_breaks(width):
+    # Seen printed: 「请填\n 0」, 「.xlsx\n 文件」 and a file name to copy broken in two.
+    texts = ["未开展的项目请填 0，不要留空。", "文件名应为 .xlsx 文件，请另存为 Excel 工作簿。",
+             "文件名应为“第三批-检验检测类-滨海船舶配套设备检测研究院.xlsx”，请改名后重新提交。"]
+    for text in texts:
+        lines = broken_lines(text, width, 10)
+        assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+        assert [line for line in lines if line != line.strip()] == [], lines
+        assert not [line for line in lines[:-1] if line.endswith("“")], lines
+        if width >= 8:          # every Latin word here fits a line
+            assert not [(a, b) for a, b in zip(lines, lines[1:]) if a[-1:].isascii() and a[-1:].isalnum()
+                        and b[:1].isascii() and b[:1].isalnum()], lines
+        # The name with the mark after it, which stays with it.
+        quoted = text[text.find("“"):text.find("”") + 2] if "“" in text else ""
+        if quoted and text_width(quoted, 10) <= width - 1.5:
+            assert any(quoted in line for line in lines), lines
 
 
 def test_labels_keep_punctuation_and_units_with_their_text(blank, book):
