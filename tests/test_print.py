@@ -456,6 +456,31 @@ def test_the_findings_sheet_gives_the_messages_the_room(summaries, name, book):
         assert badly_broken(ws, top + 1, widths, messages=(message + 1,)) == [], path.name
 
 
+@pytest.mark.parametrize("name", ["汇总-第四批.xlsx", "汇总-总览.xlsx", "推荐单位"])
+def test_the_submissions_notes_are_broken_with_the_room(summaries, name, book):
+    """提交情况: 说明 broken by the program as 问题清单's messages (no line starting with
+    「。」 or 「，」, none ending with 「“」), wider than every column but 文件 (it was 20
+    units, its notes six to nine lines), and the verdict first: a note never opens with how
+    the file was placed."""
+    paths = sorted((summaries / name).glob("*.xlsx")) if name == "推荐单位" else [summaries / name]
+    seen = 0
+    for path in paths:
+        ws = book(path)["提交情况"]
+        top = next(r for r in range(1, 6) if ws.cell(r, 1).value == "序号")
+        heads = [ws.cell(top, c).value for c in range(1, ws.max_column + 1)]
+        widths = [column_width(ws, [c]) for c in range(1, ws.max_column + 1)]
+        note = heads.index("说明")
+        assert badly_broken(ws, top + 1, widths, messages=(note + 1,)) == [], path.name
+        notes = [str(ws.cell(r, note + 1).value or "") for r in range(top + 1, ws.max_row + 1)]
+        if any("\n" in n for n in notes):
+            # The room the page leaves is the notes' but for the file names' (the most rows).
+            others = [w for j, w in enumerate(widths) if j not in (note, heads.index("文件"))]
+            assert widths[note] > max(others), (path.name, widths)
+        assert not [n for n in notes if n.startswith(("按文件名", "批次和单位", "表中未填"))], path.name
+        seen += sum(1 for n in notes if n)
+    assert seen
+
+
 @pytest.mark.parametrize("name, sheet", [("汇总-第一批.xlsx", "分类统计"), ("汇总-总览.xlsx", "分批次统计")])
 def test_the_sums_print_on_one_page_at_8_points_or_more(summaries, book, name, sheet):
     # Some fifty rows, six more than a page held: fitted to one page, its rows as tall as

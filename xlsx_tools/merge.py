@@ -233,6 +233,9 @@ class Submission:
     note: str = ""
     added: bool = False               # its values are in the summary
     roster_row: int | None = None     # position on the roster, for the order
+    # How its batch or unit was told when not from the table: said after the verdict in
+    # ``note`` (a reviewer reads first what happened to the file and what to do).
+    placement: str = ""
 
     @property
     def file(self) -> str:
@@ -562,12 +565,12 @@ def _submission(form: Form, r: FileResult, roster: RosterIndex) -> Submission:
             f"无法从表中或文件名中确定{form.column_header('batch')}，未计入任何批次的汇总。")
     elif how == "name" and r.status == "unreadable" and roster.by_unit:
         named = form.name_parts(r.name)["unit"]
-        s.note = f"按文件名归入名单中{batch}的“{unit}”"
-        s.note += "。" if unit_key(named) == unit_key(unit) else f"（文件名中写作“{named}”）。"
+        s.placement = f"按文件名归入名单中{batch}的“{unit}”"
+        s.placement += "。" if unit_key(named) == unit_key(unit) else f"（文件名中写作“{named}”）。"
     elif how == "name" and r.failed:
-        s.note = "批次和单位按文件名识别。"
+        s.placement = "批次和单位按文件名识别。"
     elif how == "roster":
-        s.note = "表中未填批次，按名单中该单位的批次归入。"
+        s.placement = "表中未填批次，按名单中该单位的批次归入。"
     return s
 
 
@@ -673,6 +676,8 @@ def merge_results(files: Sequence[FileResult], form: Form | None = None,
                 s.note = (s.note + (s.result.reason or _failed_note(s))).strip()
             elif s.status == ST_OFF_ROSTER:
                 s.note = (s.note + "不在名单内，已计入汇总，请核实。").strip()
+        for s in subs:
+            s.note = s.note + s.placement
         entries = sorted(subs + _missing(form, batch, subs, names), key=lambda s: _entry_order(form, s))
         rows = sorted([s for s in subs if s.added], key=lambda s: _row_order(form, s))
         batches[batch] = BatchSummary(batch, rows, entries, _sums(form, rows), form)
@@ -1222,9 +1227,27 @@ def _submissions_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submissi
     rows = [[i + 1, *[rec[k] for k in cols]] for i, rec in enumerate(records)]
     formats = [fmt.serial] + [fmt.int if k in ("errors", "warnings", "explained")
                            else fmt.wrap if k == "note" else fmt.text for k in cols]
-    write_table(ws, fmt, 2, ["序号", *[headers[k] for k in cols]], rows, 50, formats,
-                 wrap={1 + cols.index("note"): 50})
+    # 说明 gets the room and is broken here, as 问题清单's messages are.
+    _text_table(ws, fmt, 2, ["序号", *[headers[k] for k in cols]], rows, 1 + cols.index("note"),
+                formats)
     print_setup(ws, repeat=(2, 2), fit_width=True)
+
+
+def _text_table(ws, fmt: _Formats, top: int, heads: list[str], rows: list[list], text: int,
+                formats: list) -> None:
+    """A table of texts one page wide: the short columns as narrow as their texts allow,
+    column ``text`` the page's room and its texts broken here (a spreadsheet program starts
+    lines with 」 or 。, or splits 统计表!C18), the other texts (names, codes, the filler's own
+    words) kept whole, wrapping in their cells."""
+    widths = text_table_widths([[h, *(_cell_text(r[j]) for r in rows)] for j, h in enumerate(heads)],
+                               text, TABLE_SIZE)
+    rows = [[broken(v, widths[j], TABLE_SIZE) if j == text and isinstance(v, str) else v
+             for j, v in enumerate(r)] for r in rows]
+    write_table(ws, fmt, top, heads, rows, 40, formats, wrap={j: w for j, w in enumerate(widths) if j})
+
+
+def _cell_text(v: object) -> str:
+    return DATE_WIDTH_SAMPLE if isinstance(v, dt.date) else str(v if v is not None else "")
 
 
 def _findings_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission], with_batch: bool) -> None:
@@ -1236,17 +1259,8 @@ def _findings_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission]
     rows = [[i + 1, *[form.catalogue.title(rec[k]) if k == "code" else rec[k] for k in cols]]
             for i, rec in enumerate(records)]
     heads = ["序号", *[headers[k] for k in cols]]
-    # The short columns as narrow as their texts allow, the messages the page's room; the
-    # messages broken here (a spreadsheet program starts lines with 」 or splits 统计表!C18),
-    # the other texts (names, codes, the filler's own words) kept whole, wrapping in their cells.
-    message = 1 + cols.index("message")
-    widths = text_table_widths([[h, *(str(r[j]) for r in rows)] for j, h in enumerate(heads)],
-                               message, TABLE_SIZE)
-    rows = [[broken(v, widths[j], TABLE_SIZE) if j == message and isinstance(v, str) else v
-             for j, v in enumerate(r)] for r in rows]
     ws.write_string(0, 0, f"问题清单（共 {len(rows)} 条）", fmt.title)
-    write_table(ws, fmt, 1, heads, rows, 40, [fmt.serial] + [fmt.wrap] * len(cols),
-                wrap={j: w for j, w in enumerate(widths) if j})
+    _text_table(ws, fmt, 1, heads, rows, 1 + cols.index("message"), [fmt.serial] + [fmt.wrap] * len(cols))
     print_setup(ws, repeat=(1, 1), fit_width=True)
 
 
