@@ -813,3 +813,34 @@ def test_a_file_given_by_itself_is_named_by_its_name(tmp_path):
     texts = [t for p in tmp_path.rglob("*.xlsx") for t in _cells(p)]
     assert one.name in texts
     assert not [t for t in texts if t.endswith(one.name) and t != one.name]
+
+
+def test_categories_are_named_as_the_table_and_the_file_names_name_them(merged, book):
+    # 平台类别 read 检验检测 in the summaries, 提交情况 and 推荐单位 workbooks but 检验检测类
+    # on the web, in 催报 and in the file names: every sheet shows the choice as the table
+    # does; the CSV (for programs) keeps the stored choice.
+    _, out, _ = merged
+    category = FORM.role_field("category")
+    assert category.suffix
+    bare, shown = set(category.choices), {category.shown(c) for c in category.choices}
+    seen = set()
+    for path in sorted(out.rglob("*.xlsx")):
+        for ws in book(str(path.relative_to(out))).worksheets:
+            texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+            assert not [t for t in texts if t in bare], (path.name, ws.title)
+            seen |= shown & set(texts)
+    assert seen == shown
+    batch = next(b for b in FORM.batches if (out / f"{batch_file_stem(b)}.csv").exists())
+    with open(out / f"{batch_file_stem(batch)}.csv", encoding="utf-8-sig") as f:
+        assert {r[category.id] for r in csv.DictReader(f)} <= bare
+
+
+def test_the_report_names_categories_as_the_table_does(tmp_path):
+    from xlsx_tools.report import write_report_xlsx
+    from xlsx_tools.validate import validate_paths
+    category = FORM.role_field("category")
+    path = write_report_xlsx(validate_paths([RETURNED], FORM, jobs=1), tmp_path / "问题清单.xlsx")
+    texts = {c.value for ws in openpyxl.load_workbook(path).worksheets for row in ws.iter_rows()
+             for c in row if isinstance(c.value, str)}
+    assert not texts & set(category.choices)
+    assert texts & {category.shown(c) for c in category.choices}

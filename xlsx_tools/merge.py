@@ -41,6 +41,7 @@ from .rules import (ERROR, WARNING, Finding, all_explained, count_explained, cou
 from .validate import FileResult, isolated, validate_paths
 from .writing import distinct_name, write_files
 from .xlsx_output import (
+    shown_value,
     DATE_WIDTH_SAMPLE,
     LANDSCAPE_PX,
     TABLE_SIZE,
@@ -914,6 +915,7 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, title: str | 
                 ws.write_datetime(r, c, dt.datetime.combine(v, dt.time()), cf)
                 v = DATE_WIDTH_SAMPLE
             else:
+                v = shown_value(f, v)
                 ws.write_string(r, c, str(v), cf)
             w = _width(_show(v) if not isinstance(v, str) else v)
             if f.type == "longtext":
@@ -1224,7 +1226,9 @@ def _submissions_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submissi
     headers = column_headers(form, SUBMISSION_COLUMNS)
     cols = [k for k in SUBMISSION_COLUMNS if (with_batch or k != "batch") and _has(form, k)]
     records = _submission_records(entries)
-    rows = [[i + 1, *[rec[k] for k in cols]] for i, rec in enumerate(records)]
+    category = form.role_field("category")
+    rows = [[i + 1, *[shown_value(category, rec[k]) if k == "category" else rec[k] for k in cols]]
+            for i, rec in enumerate(records)]
     formats = [fmt.serial] + [fmt.int if k in ("errors", "warnings", "explained")
                            else fmt.wrap if k == "note" else fmt.text for k in cols]
     # 说明 gets the room and is broken here, as 问题清单's messages are.
@@ -1331,7 +1335,9 @@ def _csv_text(value: object) -> str:
 
 def _write_csv(path: Path, form: Form, b: BatchSummary, previous: Sequence[str] = ()) -> None:
     """One row per platform added up: a column per field id, then last year's value of
-    the ``previous`` fields as prev_<id>."""
+    the ``previous`` fields as prev_<id>. For programs: a choice as stored (one of
+    the field's choices, as the form definition and validate --json give it, and as
+    --previous reads it back), not as shown."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow([f.id for f in form.fields] + [PREVIOUS_PREFIX + i for i in previous])

@@ -29,7 +29,7 @@ __all__ = [
     "OutputError", "text_width", "text_lines", "broken_lines", "broken", "row_points", "fit_width",
     "excel_text", "quote_sheet", "sheet_ref", "checked", "FormulaWorksheet", "Formats", "TableFormats",
     "new_workbook", "close_workbook", "write_table", "page_widths", "text_table_widths", "print_setup",
-    "printed_width", "printed_height",
+    "printed_width", "printed_height", "shown_value",
     "LEAST_SCALE", "LANDSCAPE_PX", "DATE_WIDTH_SAMPLE", "TABLE_SIZE",
 ]
 
@@ -178,6 +178,14 @@ def row_points(lines: int, size: float = 11) -> float:
 def fit_width(texts: Iterable[object], least: float = 6, most: float = 60) -> float:
     """A column width that fits the texts, within bounds."""
     return float(min(most, max([least, *(text_width(t) for t in texts)]) + 2))
+
+
+def shown_value(f: Any, value: object) -> object:
+    """A value as the table, the web and the file names show it: a choice with its field's
+    suffix (a category X as X类), anything else as it is. Every sheet a person
+    reads shows this; merge's CSV keeps the stored value, for programs.
+    ``f``: a :class:`~xlsx_tools.form.Field` or None."""
+    return f.shown(value) if f is not None and isinstance(value, str) and value in f.choices else value
 
 
 # -- Excel text -------------------------------------------------------------------------
