@@ -30,7 +30,7 @@ import statistics
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from .catalogue import status_meaning, status_word
 from .form import PREVIOUS_PREFIX, Field, Form, load_form
@@ -114,6 +114,10 @@ WORDS = {
     "count_heading": "单位数",
     "count_total": "共 {count} 个单位",
     "added_heading": "计入汇总单位数",
+    # The overview's counts of files: every file received (each version a unit sent, the
+    # same file sent again), and those judged (a unit's one taken, the files of no unit).
+    "received_heading": "收到文件数",
+    "used_heading": "采用的文件数",
     "overview_title": "各批次汇总总览",
     # The overview's sums, a row per field and a column per batch (the sheet that prints).
     "batches_sheet": "分批次统计",
@@ -237,6 +241,9 @@ class Submission:
     # How its batch or unit was told when not from the table: said after the verdict in
     # ``note`` (a reviewer reads first what happened to the file and what to do).
     placement: str = ""
+    # Files received it stands for: itself; in a round, every receipt of its unit's files
+    # (other versions and the same file sent again), which the merge is not given.
+    received: int = 1
 
     @property
     def file(self) -> str:
@@ -643,8 +650,13 @@ def _missing(form: Form, batch: str, subs: list[Submission], roster: RosterIndex
 
 
 def merge_results(files: Sequence[FileResult], form: Form | None = None,
-                  roster: Sequence[RosterEntry] | None = None) -> MergeResult:
-    """Group validated files by batch and unit, apply M01–M04, add up the accepted ones."""
+                  roster: Sequence[RosterEntry] | None = None,
+                  received: Mapping[str, int] | None = None) -> MergeResult:
+    """Group validated files by batch and unit, apply M01–M04, add up the accepted ones.
+
+    ``received``: by a file's :attr:`FileResult.file`, how many files received it stands
+    for (a round gives each unit's chosen version the count of its receipts); 1 for a file
+    it does not name, so that 收到文件数 counts every file received, 采用的文件数 those judged."""
     form = form or load_form()
     config = merge_config(form)
     names = RosterIndex(roster)
@@ -657,6 +669,7 @@ def merge_results(files: Sequence[FileResult], form: Form | None = None,
                                lambda r: _submission(form, _mergeable(form, r), names))
         if s is None:
             s = _submission(form, files[i], names)
+        s.received = (received or {}).get(files[i].file, 1)
         if s.batch is None:
             unplaced.append(s)
         else:
@@ -1356,8 +1369,8 @@ def _write_overview(path: Path, result: MergeResult,
     config = merge_config(form)
     ws.write_string(0, 0, config.say("overview_title"), fmt.title)
     ws.set_row(0, 24)
-    counts = ["名单内单位数", "收到文件数", config.say("added_heading"),
-              *[st for st in STATUSES]]
+    counts = ["名单内单位数", config.say("received_heading"), config.say("used_heading"),
+              config.say("added_heading"), *[st for st in STATUSES]]
     numeric = _numeric_fields(form)
     heads = [form.column_header("batch"), *counts, *[column_title(form, f) for f in numeric]]
     ws.write_string(1, 0, "", fmt.head)
@@ -1374,8 +1387,7 @@ def _write_overview(path: Path, result: MergeResult,
     grand_counts = [0] * len(counts)
     for batch, b in result.batches.items():
         row_counts = [roster_n.get(batch, 0) if result.roster is not None else None,
-                      sum(1 for e in b.entries if e.result is not None), len(b.rows),
-                      *[b.count(st) for st in STATUSES]]
+                      *_file_counts(b.entries), len(b.rows), *[b.count(st) for st in STATUSES]]
         ws.write_string(r, 0, batch, fmt.text)
         for j, v in enumerate(row_counts):
             if v is None:
@@ -1391,7 +1403,7 @@ def _write_overview(path: Path, result: MergeResult,
     if result.unplaced:
         # Files whose batch cannot be told: counted, listed in 提交情况, never added.
         ws.write_string(r, 0, UNKNOWN_BATCH, fmt.text)
-        row_counts = [0, len(result.unplaced), 0,
+        row_counts = [0, *_file_counts(result.unplaced), 0,
                       *[sum(1 for s in result.unplaced if s.status == st) for st in STATUSES]]
         for j, v in enumerate(row_counts):
             if j == 0:
@@ -1437,6 +1449,13 @@ def _write_overview(path: Path, result: MergeResult,
     close_workbook(wb)
 
 
+def _file_counts(entries: Sequence[Submission]) -> tuple[int, int]:
+    """(files received, files judged): every file and what it stands for; all but a unit's
+    files not taken (重复)."""
+    files = [s for s in entries if s.result is not None]
+    return sum(s.received for s in files), sum(1 for s in files if s.status != ST_DUPLICATE)
+
+
 def _recommending_sheet(wb, fmt: _Formats, form: Form, groups: dict[str, list[Submission]],
                         stems: dict[str, str]) -> None:
     """Per recommending unit: its roster units, files, platforms added, each status, and
@@ -1445,12 +1464,12 @@ def _recommending_sheet(wb, fmt: _Formats, form: Form, groups: dict[str, list[Su
     ws = wb.add_worksheet(recommending_words(form, "recommending_sheet"))
     ws.write_string(0, 0, recommending_words(form, "recommending_overview_title"), fmt.title)
     ws.set_row(0, 24)
-    heads = [form.column_header("recommending"), "名单内单位数", "收到文件数",
-             config.say("added_heading"), *STATUSES, "工作簿"]
+    heads = [form.column_header("recommending"), "名单内单位数", config.say("received_heading"),
+             config.say("used_heading"), config.say("added_heading"), *STATUSES, "工作簿"]
     rows = []
     for name, subs in groups.items():
         rows.append([name, len({(s.batch, unit_key(s.unit)) for s in subs if s.on_roster}),
-                     sum(1 for s in subs if s.result is not None), sum(1 for s in subs if s.added),
+                     *_file_counts(subs), sum(1 for s in subs if s.added),
                      *[sum(1 for s in subs if s.status == st) for st in STATUSES],
                      f"{recommending_folder(form)}/{stems.get(name, name)}.xlsx"])
     total = [config.say("grand_total"), *[sum(r[j] for r in rows) for j in range(1, len(heads) - 1)], ""]
