@@ -158,6 +158,8 @@ def roster_xlsx(path: Path, rows: list[list[str]],
 
 # A reference to a cell of a sheet, as the findings give it: 统计表!C18.
 _CELL_REF = re.compile(r"[^\s、，,;；!]+![A-Z]+[0-9]+")
+# A quoted span (a file name to copy).
+_QUOTED = re.compile(r"[（(\[【“‘《]*“[^“”]*”[，。、；：？！）)\]】”’》]*")
 
 
 def badly_broken(ws, first_row: int, widths: list[float], size: float = 10,
@@ -168,7 +170,7 @@ def badly_broken(ws, first_row: int, widths: list[float], size: float = 10,
     starts with a closing mark, or a cell reference split across lines. In any other column
     (names, codes, status words): a line break written in, or a word of 4 characters or
     fewer wider than its column."""
-    from xlsx_tools.line_rules import NO_LINE_START
+    from xlsx_tools.line_rules import NO_LINE_END, NO_LINE_START
     from xlsx_tools.xlsx_output import text_width
 
     bad = []
@@ -183,12 +185,22 @@ def badly_broken(ws, first_row: int, widths: list[float], size: float = 10,
                     bad.append((c.row, c.column, "short word split: " + c.value))
                 continue
             lines = c.value.split("\n")
+            joined = c.value.replace("\n", "")
             usable = max(widths[c.column - 1] - 1.5, 1.0)
             if any(text_width(line, size) > usable for line in lines):
                 bad.append((c.row, c.column, "wraps unbroken: " + c.value))
             if any(line[:1] in NO_LINE_START for line in lines[1:]):
                 bad.append((c.row, c.column, "closing mark first: " + c.value))
-            joined = c.value.replace("\n", "")
+            if any(line[-1:] in NO_LINE_END for line in lines[:-1]):
+                bad.append((c.row, c.column, "opening mark last: " + c.value))
+            if any(line != line.strip() for line in lines[1:]):
+                bad.append((c.row, c.column, "space at a break: " + c.value))
+            if any(a[-1:].isascii() and a[-1:].isalnum() and b[:1].isascii() and b[:1].isalnum()
+                   for a, b in zip(lines, lines[1:])):
+                bad.append((c.row, c.column, "Latin run split: " + c.value))
+            if any(text_width(q, size) <= usable and not any(q in line for line in lines)
+                   for q in _QUOTED.findall(joined)):
+                bad.append((c.row, c.column, "quoted name split: " + c.value))
             if any(not any(ref in line for line in lines) for ref in _CELL_REF.findall(joined)):
                 bad.append((c.row, c.column, "reference split: " + c.value))
     return bad

@@ -56,6 +56,7 @@ from xlsx_tools.annotate import (
 from xlsx_tools.cli import main
 from xlsx_tools.read.assemble import read_path
 from xlsx_tools.rules import Finding
+from xlsx_tools.xlsx_output import row_points, text_lines
 from xlsx_tools.validate import FileResult, validate_file, validate_paths
 
 TABLE = FORM.table.name
@@ -159,6 +160,27 @@ def test_marked_cells_keep_their_format_and_nothing_else_changes(bad, tmp_path) 
     long_row = max(range(2, 5), key=lambda r: len(ws.cell(r, 5).value))
     assert ws.row_dimensions[long_row].height >= 2 * 15     # wrapped messages get their lines
     assert all(ws.cell(r, 5).alignment.wrap_text for r in range(1, 5))
+
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "returned"
+
+
+def test_every_listing_row_is_tall_enough_for_its_longest_cell(tmp_path) -> None:
+    # A row one line short hid the last line of its message (a closing 。) on the printed
+    # page: each row holds its longest cell's lines as text_lines counts them at 11 pt.
+    checked = 0
+    for path in sorted(SAMPLES.glob("*.xlsx")):
+        result = validate_file(path, FORM)
+        if not result.findings or not result.readable:
+            continue
+        ws = openpyxl.load_workbook(annotate(path, tmp_path, result))[ANNOTATION_SHEET]
+        widths = [ws.column_dimensions[chr(64 + c)].width for c in range(1, ws.max_column + 1)]
+        for row in ws.iter_rows(min_row=2):
+            need = max(row_points(text_lines(str(c.value or ""), w, 11), 11)
+                       for c, w in zip(row, widths))
+            assert ws.row_dimensions[row[0].row].height >= need, (path.name, row[0].row)
+            checked += 1
+    assert checked > 10
 
 
 def test_the_listing_prints_its_unit_and_file_on_every_page(bad, tmp_path) -> None:

@@ -36,7 +36,7 @@ from xlsx_tools.merge import (ALL_CATEGORIES, OVERVIEW_STEM, ST_ACCEPTED, ST_DUP
                               ST_OFF_ROSTER, ST_UNREADABLE, ST_WARNINGS, STATUSES, batch_file_stem,
                               column_title, merge_config, merge_paths, merge_results, write_outputs)
 from xlsx_tools.rules import Finding, code_title, field_title
-from xlsx_tools.validate import FileResult
+from xlsx_tools.validate import FileResult, validate_paths
 from _libreoffice import convert
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -280,6 +280,11 @@ def test_overview_rows_and_national_totals(merged, book):
         total = ws.cell(rows["全国合计"], heads[column_title(FORM, f)]).value
         assert _cell_number(total, f) == national[f.id]
     assert ws.cell(rows["全国合计"], heads["收到文件数"]).value == len(list(RETURNED.iterdir()))
+    # Judged: all but a unit's files not taken.
+    duplicates = sum(1 for e in _expected()["files"] if status_word(e["status"]) == ST_DUPLICATE)
+    assert duplicates
+    assert (ws.cell(rows["全国合计"], heads["采用的文件数"]).value
+            == len(list(RETURNED.iterdir())) - duplicates)
     assert ws.cell(rows["全国合计"], heads["名单内单位数"]).value == len(_expected()["roster"])
     for status in STATUSES:
         want = sum(1 for e in _expected()["files"] if status_word(e["status"]) == status)
@@ -463,6 +468,8 @@ def test_overview_breaks_the_round_down_by_recommending_unit(merged, book):
         assert row[heads.index("收到文件数")] == sum(1 for e in expected[rec] if e["file"])
         assert row[heads.index("工作簿")] == f"推荐单位/{rec}.xlsx"
     assert total[heads.index("收到文件数")] == len(result.files)
+    assert total[heads.index("采用的文件数")] == len(result.files) - sum(
+        1 for s in result.submissions if s.status == ST_DUPLICATE)
     assert total[heads.index("计入汇总平台数")] == result.added
     explained = status_word("explained")
     assert total[heads.index(explained)] == sum(1 for e in _expected()["files"] if e["status"] == "explained")
@@ -816,3 +823,51 @@ def test_a_file_given_by_itself_is_named_by_its_name(tmp_path):
     texts = [t for p in tmp_path.rglob("*.xlsx") for t in _cells(p)]
     assert one.name in texts
     assert not [t for t in texts if t.endswith(one.name) and t != one.name]
+
+
+def test_categories_are_named_as_the_table_and_the_file_names_name_them(merged, book):
+    # 平台类别 read 检验检测 in the summaries, 提交情况 and 推荐单位 workbooks but 检验检测类
+    # on the web, in 催报 and in the file names: every sheet shows the choice as the table
+    # does; the CSV (for programs) keeps the stored choice.
+    _, out, _ = merged
+    category = FORM.role_field("category")
+    assert category.suffix
+    bare, shown = set(category.choices), {category.shown(c) for c in category.choices}
+    seen = set()
+    for path in sorted(out.rglob("*.xlsx")):
+        for ws in book(str(path.relative_to(out))).worksheets:
+            texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+            assert not [t for t in texts if t in bare], (path.name, ws.title)
+            seen |= shown & set(texts)
+    assert seen == shown
+    batch = next(b for b in FORM.batches if (out / f"{batch_file_stem(b)}.csv").exists())
+    with open(out / f"{batch_file_stem(batch)}.csv", encoding="utf-8-sig") as f:
+        assert {r[category.id] for r in csv.DictReader(f)} <= bare
+
+
+def test_the_report_names_categories_as_the_table_does(tmp_path):
+    from xlsx_tools.report import write_report_xlsx
+    from xlsx_tools.validate import validate_paths
+    category = FORM.role_field("category")
+    path = write_report_xlsx(validate_paths([RETURNED], FORM, jobs=1), tmp_path / "问题清单.xlsx")
+    texts = {c.value for ws in openpyxl.load_workbook(path).worksheets for row in ws.iter_rows()
+             for c in row if isinstance(c.value, str)}
+    assert not texts & set(category.choices)
+    assert texts & {category.shown(c) for c in category.choices}
+
+
+def test_the_overview_counts_every_file_received_and_those_judged(tmp_path):
+    # A round merges each unit's chosen version: 收到文件数 said 41 where 44 had arrived
+    # (a unit's 2 versions, a file sent twice). Given what each file stands for, the
+    # overview counts every file received and, apart, the files judged.
+    files = validate_paths([RETURNED], FORM, jobs=1).files
+    kept = [r for r in files if r.readable][:3]
+    result = merge_results(kept, FORM, received={kept[0].file: 2, kept[1].file: 3})
+    write_outputs(result, tmp_path)
+    ws = openpyxl.load_workbook(tmp_path / f"{OVERVIEW_STEM}.xlsx")["总览"]
+    heads = {ws.cell(3, c).value: c for c in range(1, ws.max_column + 1)}
+    total = next(r for r in range(4, ws.max_row + 1) if ws.cell(r, 1).value == "全国合计")
+    assert ws.cell(total, heads["收到文件数"]).value == 2 + 3 + 1
+    assert ws.cell(total, heads["采用的文件数"]).value == 3
+    by_batch = {ws.cell(r, 1).value: ws.cell(r, heads["收到文件数"]).value for r in range(4, total)}
+    assert sum(by_batch.values()) == 6

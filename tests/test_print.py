@@ -20,7 +20,8 @@ from xlsx_tools.incell import SHEET_NAME
 from xlsx_tools.merge import batch_file_stem, merge_config, merge_paths
 from xlsx_tools.rules import field_title
 from xlsx_tools.write import generate_blank, write_workbook
-from xlsx_tools.xlsx_output import LANDSCAPE_PX, LEAST_SCALE, row_points, text_lines, text_width
+from xlsx_tools.xlsx_output import (LANDSCAPE_PX, LEAST_SCALE, broken_lines, row_points, text_lines,
+                                   text_width)
 
 FORM = load_form()
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -204,6 +205,25 @@ def _broken_texts(wb):
                     rows, cols = _extent(ws, c.coordinate)
                     indent = 3 * (c.alignment.indent or 0)
                     yield ws.title, c, c.value.split("\n"), column_width(ws, cols) - indent
+
+
+@pytest.mark.parametrize("width", [w / 2 for w in range(12, 121)])
+def test_the_breaker_keeps_names_and_numbers_whole_and_drops_spaces_at_breaks(width):
+    # Seen printed: 「请填\n 0」, 「.xlsx\n 文件」 and a file name to copy broken in two.
+    texts = ["未开展的项目请填 0，不要留空。", "文件名应为 .xlsx 文件，请另存为 Excel 工作簿。",
+             "文件名应为“第三批-检验检测类-滨海船舶配套设备检测研究院.xlsx”，请改名后重新提交。"]
+    for text in texts:
+        lines = broken_lines(text, width, 10)
+        assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+        assert [line for line in lines if line != line.strip()] == [], lines
+        assert not [line for line in lines[:-1] if line.endswith("“")], lines
+        if width >= 8:          # every Latin word here fits a line
+            assert not [(a, b) for a, b in zip(lines, lines[1:]) if a[-1:].isascii() and a[-1:].isalnum()
+                        and b[:1].isascii() and b[:1].isalnum()], lines
+        # The name with the mark after it, which stays with it.
+        quoted = text[text.find("“"):text.find("”") + 2] if "“" in text else ""
+        if quoted and text_width(quoted, 10) <= width - 1.5:
+            assert any(quoted in line for line in lines), lines
 
 
 def test_labels_keep_punctuation_and_units_with_their_text(blank, book):
@@ -434,6 +454,31 @@ def test_the_findings_sheet_gives_the_messages_the_room(summaries, name, book):
             for short in ("单元格", "字段"):
                 assert widths[heads.index(short)] < widths[message], (path.name, short)
         assert badly_broken(ws, top + 1, widths, messages=(message + 1,)) == [], path.name
+
+
+@pytest.mark.parametrize("name", ["汇总-第四批.xlsx", "汇总-总览.xlsx", "推荐单位"])
+def test_the_submissions_notes_are_broken_with_the_room(summaries, name, book):
+    """提交情况: 说明 broken by the program as 问题清单's messages (no line starting with
+    「。」 or 「，」, none ending with 「“」), wider than every column but 文件 (it was 20
+    units, its notes six to nine lines), and the verdict first: a note never opens with how
+    the file was placed."""
+    paths = sorted((summaries / name).glob("*.xlsx")) if name == "推荐单位" else [summaries / name]
+    seen = 0
+    for path in paths:
+        ws = book(path)["提交情况"]
+        top = next(r for r in range(1, 6) if ws.cell(r, 1).value == "序号")
+        heads = [ws.cell(top, c).value for c in range(1, ws.max_column + 1)]
+        widths = [column_width(ws, [c]) for c in range(1, ws.max_column + 1)]
+        note = heads.index("说明")
+        assert badly_broken(ws, top + 1, widths, messages=(note + 1,)) == [], path.name
+        notes = [str(ws.cell(r, note + 1).value or "") for r in range(top + 1, ws.max_row + 1)]
+        if any("\n" in n for n in notes):
+            # The room the page leaves is the notes' but for the file names' (the most rows).
+            others = [w for j, w in enumerate(widths) if j not in (note, heads.index("文件"))]
+            assert widths[note] > max(others), (path.name, widths)
+        assert not [n for n in notes if n.startswith(("按文件名", "批次和单位", "表中未填"))], path.name
+        seen += sum(1 for n in notes if n)
+    assert seen
 
 
 @pytest.mark.parametrize("name, sheet", [("汇总-第一批.xlsx", "分类统计"), ("汇总-总览.xlsx", "分批次统计")])

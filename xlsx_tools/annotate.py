@@ -76,6 +76,7 @@ from .rules import Finding
 from .read.refusal import RejectedFile
 from .validate import FileResult, ValidationRun, isolated, unreadable
 from .writing import CannotWrite, distinct_name, write_bytes
+from .xlsx_output import row_points, text_lines
 
 __all__ = [
     "ANNOTATION_SHEET",
@@ -266,6 +267,15 @@ def _wrapped_lines(text: str, width: float) -> int:
     """Lines a text takes, wrapped in a column ``width`` characters wide."""
     room = max(1, int(width) - 1)
     return sum(max(1, -(-_text_units(line) // room)) for line in text.split("\n"))
+
+
+def listing_row_height(values: Sequence[object], widths: Sequence[float]) -> float:
+    """A listing row's height: the lines of its longest cell as the writer measures them
+    (text_lines at the sheet's font size) in a column a unit narrower than it is, so that a
+    program wrapping a little earlier than the estimate still shows the last line (a row
+    one line short hid a message's closing 。 on the printed page)."""
+    lines = max(text_lines(str(v), max(w - 1, 1.0), _FONT_SIZE) for v, w in zip(values, widths))
+    return row_points(lines, _FONT_SIZE)
 
 
 # -- styles.xml: copies of cell formats with our fill; the listing's formats --------------------
@@ -1102,8 +1112,7 @@ def _listing_sheet(form: Form, findings: Sequence[Finding], fmt: _ListingFormats
             for i, w in enumerate(widths, start=1)]
     out.append(b"</cols><sheetData>")
     for r, values in enumerate([header, *rows], start=1):
-        lines = max(_wrapped_lines(str(v), w) for v, w in zip(values, widths))
-        out.append(f'<row r="{r}" ht="{lines * _LINE_PT + 3:g}" customHeight="1">'.encode())
+        out.append(f'<row r="{r}" ht="{listing_row_height(values, widths):g}" customHeight="1">'.encode())
         for c, value in enumerate(values, start=1):
             ref = cell_name(r, c).encode()
             if r == 1:

@@ -30,7 +30,7 @@ import statistics
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from .catalogue import status_meaning, status_word
 from .form import PREVIOUS_PREFIX, Field, Form, load_form
@@ -41,6 +41,7 @@ from .rules import (ERROR, WARNING, Finding, all_explained, count_explained, cou
 from .validate import FileResult, isolated, validate_paths
 from .writing import distinct_name, write_files
 from .xlsx_output import (
+    shown_value,
     DATE_WIDTH_SAMPLE,
     LANDSCAPE_PX,
     TABLE_SIZE,
@@ -113,6 +114,10 @@ WORDS = {
     "count_heading": "单位数",
     "count_total": "共 {count} 个单位",
     "added_heading": "计入汇总单位数",
+    # The overview's counts of files: every file received (each version a unit sent, the
+    # same file sent again), and those judged (a unit's one taken, the files of no unit).
+    "received_heading": "收到文件数",
+    "used_heading": "采用的文件数",
     "overview_title": "各批次汇总总览",
     # The overview's sums, a row per field and a column per batch (the sheet that prints).
     "batches_sheet": "分批次统计",
@@ -233,6 +238,12 @@ class Submission:
     note: str = ""
     added: bool = False               # its values are in the summary
     roster_row: int | None = None     # position on the roster, for the order
+    # How its batch or unit was told when not from the table: said after the verdict in
+    # ``note`` (a reviewer reads first what happened to the file and what to do).
+    placement: str = ""
+    # Files received it stands for: itself; in a round, every receipt of its unit's files
+    # (other versions and the same file sent again), which the merge is not given.
+    received: int = 1
 
     @property
     def file(self) -> str:
@@ -562,12 +573,12 @@ def _submission(form: Form, r: FileResult, roster: RosterIndex) -> Submission:
             f"无法从表中或文件名中确定{form.column_header('batch')}，未计入任何批次的汇总。")
     elif how == "name" and r.status == "unreadable" and roster.by_unit:
         named = form.name_parts(r.name)["unit"]
-        s.note = f"按文件名归入名单中{batch}的“{unit}”"
-        s.note += "。" if unit_key(named) == unit_key(unit) else f"（文件名中写作“{named}”）。"
+        s.placement = f"按文件名归入名单中{batch}的“{unit}”"
+        s.placement += "。" if unit_key(named) == unit_key(unit) else f"（文件名中写作“{named}”）。"
     elif how == "name" and r.failed:
-        s.note = "批次和单位按文件名识别。"
+        s.placement = "批次和单位按文件名识别。"
     elif how == "roster":
-        s.note = "表中未填批次，按名单中该单位的批次归入。"
+        s.placement = "表中未填批次，按名单中该单位的批次归入。"
     return s
 
 
@@ -639,8 +650,13 @@ def _missing(form: Form, batch: str, subs: list[Submission], roster: RosterIndex
 
 
 def merge_results(files: Sequence[FileResult], form: Form | None = None,
-                  roster: Sequence[RosterEntry] | None = None) -> MergeResult:
-    """Group validated files by batch and unit, apply M01–M04, add up the accepted ones."""
+                  roster: Sequence[RosterEntry] | None = None,
+                  received: Mapping[str, int] | None = None) -> MergeResult:
+    """Group validated files by batch and unit, apply M01–M04, add up the accepted ones.
+
+    ``received``: by a file's :attr:`FileResult.file`, how many files received it stands
+    for (a round gives each unit's chosen version the count of its receipts); 1 for a file
+    it does not name, so that 收到文件数 counts every file received, 采用的文件数 those judged."""
     form = form or load_form()
     config = merge_config(form)
     names = RosterIndex(roster)
@@ -653,6 +669,7 @@ def merge_results(files: Sequence[FileResult], form: Form | None = None,
                                lambda r: _submission(form, _mergeable(form, r), names))
         if s is None:
             s = _submission(form, files[i], names)
+        s.received = (received or {}).get(files[i].file, 1)
         if s.batch is None:
             unplaced.append(s)
         else:
@@ -673,6 +690,8 @@ def merge_results(files: Sequence[FileResult], form: Form | None = None,
                 s.note = (s.note + (s.result.reason or _failed_note(s))).strip()
             elif s.status == ST_OFF_ROSTER:
                 s.note = (s.note + "不在名单内，已计入汇总，请核实。").strip()
+        for s in subs:
+            s.note = s.note + s.placement
         entries = sorted(subs + _missing(form, batch, subs, names), key=lambda s: _entry_order(form, s))
         rows = sorted([s for s in subs if s.added], key=lambda s: _row_order(form, s))
         batches[batch] = BatchSummary(batch, rows, entries, _sums(form, rows), form)
@@ -909,6 +928,7 @@ def _summary_sheet(wb, fmt: _Formats, form: Form, b: BatchSummary, title: str | 
                 ws.write_datetime(r, c, dt.datetime.combine(v, dt.time()), cf)
                 v = DATE_WIDTH_SAMPLE
             else:
+                v = shown_value(f, v)
                 ws.write_string(r, c, str(v), cf)
             w = _width(_show(v) if not isinstance(v, str) else v)
             if f.type == "longtext":
@@ -1219,12 +1239,32 @@ def _submissions_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submissi
     headers = column_headers(form, SUBMISSION_COLUMNS)
     cols = [k for k in SUBMISSION_COLUMNS if (with_batch or k != "batch") and _has(form, k)]
     records = _submission_records(entries)
-    rows = [[i + 1, *[rec[k] for k in cols]] for i, rec in enumerate(records)]
+    category = form.role_field("category")
+    rows = [[i + 1, *[shown_value(category, rec[k]) if k == "category" else rec[k] for k in cols]]
+            for i, rec in enumerate(records)]
     formats = [fmt.serial] + [fmt.int if k in ("errors", "warnings", "explained")
                            else fmt.wrap if k == "note" else fmt.text for k in cols]
-    write_table(ws, fmt, 2, ["序号", *[headers[k] for k in cols]], rows, 50, formats,
-                 wrap={1 + cols.index("note"): 50})
+    # 说明 gets the room and is broken here, as 问题清单's messages are.
+    _text_table(ws, fmt, 2, ["序号", *[headers[k] for k in cols]], rows, 1 + cols.index("note"),
+                formats)
     print_setup(ws, repeat=(2, 2), fit_width=True)
+
+
+def _text_table(ws, fmt: _Formats, top: int, heads: list[str], rows: list[list], text: int,
+                formats: list) -> None:
+    """A table of texts one page wide: the short columns as narrow as their texts allow,
+    column ``text`` the page's room and its texts broken here (a spreadsheet program starts
+    lines with 」 or 。, or splits 统计表!C18), the other texts (names, codes, the filler's own
+    words) kept whole, wrapping in their cells."""
+    widths = text_table_widths([[h, *(_cell_text(r[j]) for r in rows)] for j, h in enumerate(heads)],
+                               text, TABLE_SIZE)
+    rows = [[broken(v, widths[j], TABLE_SIZE) if j == text and isinstance(v, str) else v
+             for j, v in enumerate(r)] for r in rows]
+    write_table(ws, fmt, top, heads, rows, 40, formats, wrap={j: w for j, w in enumerate(widths) if j})
+
+
+def _cell_text(v: object) -> str:
+    return DATE_WIDTH_SAMPLE if isinstance(v, dt.date) else str(v if v is not None else "")
 
 
 def _findings_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission], with_batch: bool) -> None:
@@ -1236,17 +1276,8 @@ def _findings_sheet(wb, fmt: _Formats, form: Form, entries: Sequence[Submission]
     rows = [[i + 1, *[form.catalogue.title(rec[k]) if k == "code" else rec[k] for k in cols]]
             for i, rec in enumerate(records)]
     heads = ["序号", *[headers[k] for k in cols]]
-    # The short columns as narrow as their texts allow, the messages the page's room; the
-    # messages broken here (a spreadsheet program starts lines with 」 or splits 统计表!C18),
-    # the other texts (names, codes, the filler's own words) kept whole, wrapping in their cells.
-    message = 1 + cols.index("message")
-    widths = text_table_widths([[h, *(str(r[j]) for r in rows)] for j, h in enumerate(heads)],
-                               message, TABLE_SIZE)
-    rows = [[broken(v, widths[j], TABLE_SIZE) if j == message and isinstance(v, str) else v
-             for j, v in enumerate(r)] for r in rows]
     ws.write_string(0, 0, f"问题清单（共 {len(rows)} 条）", fmt.title)
-    write_table(ws, fmt, 1, heads, rows, 40, [fmt.serial] + [fmt.wrap] * len(cols),
-                wrap={j: w for j, w in enumerate(widths) if j})
+    _text_table(ws, fmt, 1, heads, rows, 1 + cols.index("message"), [fmt.serial] + [fmt.wrap] * len(cols))
     print_setup(ws, repeat=(1, 1), fit_width=True)
 
 
@@ -1317,7 +1348,9 @@ def _csv_text(value: object) -> str:
 
 def _write_csv(path: Path, form: Form, b: BatchSummary, previous: Sequence[str] = ()) -> None:
     """One row per platform added up: a column per field id, then last year's value of
-    the ``previous`` fields as prev_<id>."""
+    the ``previous`` fields as prev_<id>. For programs: a choice as stored (one of
+    the field's choices, as the form definition and validate --json give it, and as
+    --previous reads it back), not as shown."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow([f.id for f in form.fields] + [PREVIOUS_PREFIX + i for i in previous])
@@ -1336,8 +1369,8 @@ def _write_overview(path: Path, result: MergeResult,
     config = merge_config(form)
     ws.write_string(0, 0, config.say("overview_title"), fmt.title)
     ws.set_row(0, 24)
-    counts = ["名单内单位数", "收到文件数", config.say("added_heading"),
-              *[st for st in STATUSES]]
+    counts = ["名单内单位数", config.say("received_heading"), config.say("used_heading"),
+              config.say("added_heading"), *[st for st in STATUSES]]
     numeric = _numeric_fields(form)
     heads = [form.column_header("batch"), *counts, *[column_title(form, f) for f in numeric]]
     ws.write_string(1, 0, "", fmt.head)
@@ -1354,8 +1387,7 @@ def _write_overview(path: Path, result: MergeResult,
     grand_counts = [0] * len(counts)
     for batch, b in result.batches.items():
         row_counts = [roster_n.get(batch, 0) if result.roster is not None else None,
-                      sum(1 for e in b.entries if e.result is not None), len(b.rows),
-                      *[b.count(st) for st in STATUSES]]
+                      *_file_counts(b.entries), len(b.rows), *[b.count(st) for st in STATUSES]]
         ws.write_string(r, 0, batch, fmt.text)
         for j, v in enumerate(row_counts):
             if v is None:
@@ -1371,7 +1403,7 @@ def _write_overview(path: Path, result: MergeResult,
     if result.unplaced:
         # Files whose batch cannot be told: counted, listed in 提交情况, never added.
         ws.write_string(r, 0, UNKNOWN_BATCH, fmt.text)
-        row_counts = [0, len(result.unplaced), 0,
+        row_counts = [0, *_file_counts(result.unplaced), 0,
                       *[sum(1 for s in result.unplaced if s.status == st) for st in STATUSES]]
         for j, v in enumerate(row_counts):
             if j == 0:
@@ -1417,6 +1449,13 @@ def _write_overview(path: Path, result: MergeResult,
     close_workbook(wb)
 
 
+def _file_counts(entries: Sequence[Submission]) -> tuple[int, int]:
+    """(files received, files judged): every file and what it stands for; all but a unit's
+    files not taken (重复)."""
+    files = [s for s in entries if s.result is not None]
+    return sum(s.received for s in files), sum(1 for s in files if s.status != ST_DUPLICATE)
+
+
 def _recommending_sheet(wb, fmt: _Formats, form: Form, groups: dict[str, list[Submission]],
                         stems: dict[str, str]) -> None:
     """Per recommending unit: its roster units, files, platforms added, each status, and
@@ -1425,12 +1464,12 @@ def _recommending_sheet(wb, fmt: _Formats, form: Form, groups: dict[str, list[Su
     ws = wb.add_worksheet(recommending_words(form, "recommending_sheet"))
     ws.write_string(0, 0, recommending_words(form, "recommending_overview_title"), fmt.title)
     ws.set_row(0, 24)
-    heads = [form.column_header("recommending"), "名单内单位数", "收到文件数",
-             config.say("added_heading"), *STATUSES, "工作簿"]
+    heads = [form.column_header("recommending"), "名单内单位数", config.say("received_heading"),
+             config.say("used_heading"), config.say("added_heading"), *STATUSES, "工作簿"]
     rows = []
     for name, subs in groups.items():
         rows.append([name, len({(s.batch, unit_key(s.unit)) for s in subs if s.on_roster}),
-                     sum(1 for s in subs if s.result is not None), sum(1 for s in subs if s.added),
+                     *_file_counts(subs), sum(1 for s in subs if s.added),
                      *[sum(1 for s in subs if s.status == st) for st in STATUSES],
                      f"{recommending_folder(form)}/{stems.get(name, name)}.xlsx"])
     total = [config.say("grand_total"), *[sum(r[j] for r in rows) for j in range(1, len(heads) - 1)], ""]

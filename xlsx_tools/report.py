@@ -15,7 +15,7 @@ from .form import Form
 from .rules import Finding, field_title
 from .validate import UNREADABLE, VERDICTS, FileResult, ValidationRun, isolated, listing_key
 from .writing import write_file
-from .xlsx_output import (Formats, broken, close_workbook, new_workbook, row_points, text_lines,
+from .xlsx_output import (Formats, broken, shown_value, close_workbook, new_workbook, row_points, text_lines,
                           text_table_widths)
 
 __all__ = ["write_json", "write_report_xlsx", "annotate_workbooks", "annotate_workbook",
@@ -89,7 +89,7 @@ def _rows_of(form: Form, r: FileResult) -> tuple[list[tuple], tuple]:
     words = form.catalogue
     findings = [(r.file, r.unit or "", f.where, _field_titles(form, f), words.severity_word(f.severity),
                  words.title(f.code), f.message, f.explanation or "") for f in r.findings]
-    row = (r.file, r.unit or "", r.batch or "", r.category or "",
+    row = (r.file, r.unit or "", r.batch or "", shown_value(form.role_field("category"), r.category or ""),
            r.verdict, r.errors, r.warnings, r.explained, r.reason or "")
     for value in (*row, *(v for found in findings for v in found)):
         if isinstance(value, str):

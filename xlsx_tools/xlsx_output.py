@@ -29,7 +29,7 @@ __all__ = [
     "OutputError", "text_width", "text_lines", "broken_lines", "broken", "row_points", "fit_width",
     "excel_text", "quote_sheet", "sheet_ref", "checked", "FormulaWorksheet", "Formats", "TableFormats",
     "new_workbook", "close_workbook", "write_table", "page_widths", "text_table_widths", "print_setup",
-    "printed_width", "printed_height",
+    "printed_width", "printed_height", "shown_value",
     "LEAST_SCALE", "LANDSCAPE_PX", "DATE_WIDTH_SAMPLE", "TABLE_SIZE",
 ]
 
@@ -85,6 +85,15 @@ def _pieces(paragraph: str, usable: float, size: float) -> list[str]:
                 i += 1
             atoms.append(paragraph[word.start():i])
             continue
+        if ch == "“":
+            # A quoted span (a file name the user is told to give) is copied whole: one
+            # line when it fits one.
+            # Measured with the marks that stay with it either side (（“…”、).
+            j = paragraph.find("”", i + 1) + 1
+            if j and text_width(_with_marks(paragraph, i, j), size) <= usable:
+                atoms.append(paragraph[i:j])
+                i = j
+                continue
         if ch in _OPEN:
             depth, j = 0, i
             while j < len(paragraph):
@@ -109,6 +118,24 @@ def _pieces(paragraph: str, usable: float, size: float) -> list[str]:
     return pieces
 
 
+def _with_marks(paragraph: str, i: int, j: int) -> str:
+    """``paragraph[i:j]`` with the opening marks before it and the closing ones after it."""
+    while i > 0 and paragraph[i - 1] in NO_LINE_END:
+        i -= 1
+    while j < len(paragraph) and paragraph[j] in NO_LINE_START:
+        j += 1
+    return paragraph[i:j]
+
+
+def _latin(ch: str) -> bool:
+    return ch.isascii() and (ch.isalnum() or ch in "@._-+/:")
+
+
+def _may_cut(line: str, k: int) -> bool:
+    return (line[k] not in NO_LINE_START and line[k - 1] not in NO_LINE_END
+            and not (_latin(line[k - 1]) and _latin(line[k])))
+
+
 def broken_lines(text: object, width_units: float, size: float = 11) -> list[str]:
     """The lines of a wrapped text in a cell of the given width: filled greedily, broken
     between pieces of :func:`_pieces` (a piece wider than the cell is cut where it must)."""
@@ -122,11 +149,16 @@ def broken_lines(text: object, width_units: float, size: float = 11) -> list[str
                 line = piece.lstrip()
             else:
                 line += piece
-            while text_width(line, size) > usable and len(line) > 1:
-                cut = next(k for k in range(len(line) - 1, 0, -1)
-                           if text_width(line[:k], size) <= usable or k == 1)
-                lines.append(line[:cut])
-                line = line[cut:]
+            # The space a piece ends with is dropped at a break, never cut onto the next line.
+            while text_width(line.rstrip(), size) > usable and len(line.rstrip()) > 1:
+                fits = next(k for k in range(len(line) - 1, 0, -1)
+                            if text_width(line[:k], size) <= usable or k == 1)
+                # Where it must cut, not inside a Latin run nor before a closing mark.
+                cut = next((k for k in range(fits, 0, -1) if _may_cut(line, k)),
+                           next((k for k in range(fits, 0, -1)
+                                 if not (_latin(line[k - 1]) and _latin(line[k]))), fits))
+                lines.append(line[:cut].rstrip())
+                line = line[cut:].lstrip()
         lines.append(line.rstrip())
     return lines
 
@@ -146,6 +178,14 @@ def row_points(lines: int, size: float = 11) -> float:
 def fit_width(texts: Iterable[object], least: float = 6, most: float = 60) -> float:
     """A column width that fits the texts, within bounds."""
     return float(min(most, max([least, *(text_width(t) for t in texts)]) + 2))
+
+
+def shown_value(f: Any, value: object) -> object:
+    """A value as the table, the web and the file names show it: a choice with its field's
+    suffix (a category X as X类), anything else as it is. Every sheet a person
+    reads shows this; merge's CSV keeps the stored value, for programs.
+    ``f``: a :class:`~xlsx_tools.form.Field` or None."""
+    return f.shown(value) if f is not None and isinstance(value, str) and value in f.choices else value
 
 
 # -- Excel text -------------------------------------------------------------------------
