@@ -28,7 +28,7 @@ from xlsx_tools.archive import unpack
 from xlsx_tools.form import load_form
 from xlsx_tools.ledger import FILE_NAME as LEDGER_FILE
 from xlsx_tools.ledger import Ledger
-from xlsx_tools.merge import merge_paths
+from xlsx_tools.merge import OVERVIEW_STEM, merge_config, merge_paths
 from xlsx_tools.read import MAX_FILE_BYTES, MAX_MEMBERS
 from xlsx_tools.reminders import LAST_RECEIVED, reminder_columns, reminders, write_reminders_xlsx
 from xlsx_tools.roster import RosterError
@@ -270,6 +270,23 @@ def test_merge_of_the_round_adds_up_what_merge_of_the_folder_does(sample_round, 
     round_files = {e.name for e in result.submissions if e.result is not None}
     assert plain_files - round_files == {"第四批-检验检测类-长江船舶配套设备质量检验检测中心.xlsx"}
     assert rnd.summary_builds()[0] == built
+
+
+def test_the_rounds_overview_counts_every_file_received_and_those_used(tmp_path):
+    # A unit's two versions and one of them sent again: 3 files received, 1 used (收到文件数
+    # counted only the chosen versions).
+    twice = sorted(RETURNED.glob("*长江船舶配套设备质量检验检测中心*.xlsx"))
+    assert len(twice) == 2
+    with Round.init(tmp_path / "轮次", ROSTER) as rnd:
+        rnd.receive(twice)
+        rnd.receive(twice[:1])
+        _result, built = rnd.merge()
+    ws = openpyxl.load_workbook(built / f"{OVERVIEW_STEM}.xlsx")["总览"]
+    heads = {ws.cell(3, c).value: c for c in range(1, ws.max_column + 1)}
+    total = next(r for r in range(4, ws.max_row + 1) if ws.cell(r, 1).value == "全国合计")
+    config = merge_config(FORM)
+    assert ws.cell(total, heads[config.say("received_heading")]).value == 3
+    assert ws.cell(total, heads[config.say("used_heading")]).value == 1
 
 
 def test_units_off_the_roster_and_files_of_no_unit_are_kept_apart(tmp_path):

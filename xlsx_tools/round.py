@@ -768,8 +768,14 @@ class Round:
 
     def chosen_files(self) -> list[FileResult]:
         """Each unit's chosen version, then the files no unit could be told for, validated afresh."""
-        chosen = [u.chosen for u in self.units() if u.chosen is not None] + self.unplaced()
-        return [self._result(v) for v in chosen]
+        return [r for r, _received in self._chosen_and_received()]
+
+    def _chosen_and_received(self) -> list[tuple[FileResult, int]]:
+        """:meth:`chosen_files`, each with the files received it stands for: every receipt
+        of its unit's versions (the same file sent again too), as 收件记录 lists them."""
+        chosen = [(u.chosen, u.versions) for u in self.units() if u.chosen is not None]
+        chosen += [(v, [v]) for v in self.unplaced()]
+        return [(self._result(v), sum(len(x.receipts) or 1 for x in versions)) for v, versions in chosen]
 
     def _result(self, v: Version) -> FileResult:
         r = validate_file(self.stored_path(v), self.form, shown=v.file_name, file_name=v.file_name,
@@ -779,7 +785,9 @@ class Round:
 
     def merge(self, out_dir: str | Path | None = None) -> tuple[MergeResult, Path]:
         """Summaries of each unit's chosen version; into ``out_dir``, or a new build under summaries/."""
-        result = merge_results(self.chosen_files(), self.form, self.roster)
+        chosen = self._chosen_and_received()
+        result = merge_results([r for r, _ in chosen], self.form, self.roster,
+                               received={r.file: n for r, n in chosen})
         result.previous = self.previous      # 上年 columns, prev_ in the CSV, the charts against last year
         if out_dir is not None:
             write_outputs(result, out_dir)
