@@ -65,8 +65,8 @@ if TYPE_CHECKING:
 __all__ = [
     "merge_paths", "merge_results", "write_outputs", "output_key", "MergeResult", "BatchSummary",
     "Submission", "MergeConfig", "merge_config", "batch_file_stem", "column_title", "STATUSES",
-    "OVERVIEW_STEM", "UNKNOWN_BATCH", "ADDED", "choose_file", "place_file", "RosterIndex", "unit_key",
-    "recommending_folder", "recommending_file_stem", "written_lines",
+    "OVERVIEW_STEM", "UNKNOWN_BATCH", "ADDED", "choice_rank", "choose_file", "place_file", "RosterIndex",
+    "unit_key", "recommending_folder", "recommending_file_stem", "written_lines",
 ]
 
 # One status per row of 提交情况, in the words of every command (catalogue.toml's [statuses]).
@@ -473,14 +473,15 @@ def _roster_unit_in_name(named: str, batch: str, roster_units: dict[str, list[Ro
     return found[0] if len(found) == 1 else None
 
 
-def _choice_key(r: FileResult) -> tuple:
-    return (r.date or dt.date.min, r.mtime or 0.0, r.name)
+def choice_rank(r: FileResult) -> tuple:
+    """How M01 ranks one unit's files, the highest taken: a readable one first, then the
+    latest fill date, file time, name (the round numbers versions by it too)."""
+    return (not r.failed, r.date or dt.date.min, r.mtime or 0.0, r.name)
 
 
 def choose_file(results: Sequence[FileResult]) -> FileResult:
-    """M01's choice among one unit's files: a readable one, the latest fill date, mtime, name."""
-    usable = [r for r in results if not r.failed] or list(results)
-    return max(usable, key=_choice_key)
+    """M01's choice among one unit's files (:func:`choice_rank`)."""
+    return max(results, key=choice_rank)
 
 
 def _numeric_fields(form: Form) -> list[Field]:

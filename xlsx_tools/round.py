@@ -70,7 +70,7 @@ from .merge import (
     ST_WARNINGS,
     MergeResult,
     RosterIndex,
-    _choice_key,
+    choice_rank,
     merge_results,
     place_file,
     write_outputs,
@@ -887,8 +887,7 @@ def in_order(versions: list[VersionRow]) -> list[VersionRow]:
         first.setdefault(v.batch_id, i)
 
     def key(v: VersionRow) -> tuple:
-        r = _as_result(v)
-        return (first[v.batch_id], not r.failed, _choice_key(r), v.sha256)
+        return (first[v.batch_id], choice_rank(_as_result(v)), v.sha256)
     return sorted(versions, key=key)
 
 
