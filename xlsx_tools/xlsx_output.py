@@ -389,11 +389,20 @@ def text_table_widths(columns: Sequence[Sequence[object]], text: int, size: floa
     kept = [[p for p in col if len(p) > 1] + [max((p for p in col if len(p) == 1), default=(0.0,))]
             for col in cells]
     texts = [sorted({str(t if t is not None else "") for t in col}) for col in columns]
+    measured = {t: _paragraphs(t, size) for col in texts for t in col}
+    counted: dict[tuple[str, float], int] = {}
 
     def lines(t: str, width: float) -> int:
         # As the texts are broken (broken_lines), which a greedy fill makes more than the
-        # estimate where a piece kept whole does not fit a line's end.
-        return broken(t, width, size).count("\n") + 1
+        # estimate where a piece kept whole does not fit a line's end. A paragraph that
+        # fits the line is one line whatever its pieces: only the others are broken, each
+        # once a width (a table of a thousand rows asks for every cell at every k).
+        paragraphs = measured[t]
+        if max(paragraphs) <= max(width - 1.5, 1.0):
+            return len(paragraphs)
+        if (t, width) not in counted:
+            counted[t, width] = broken(t, width, size).count("\n") + 1
+        return counted[t, width]
 
     best: tuple[int, float, list[float]] | None = None
     for k in range(1, 9):
